@@ -1,0 +1,179 @@
+//! The application state built once per execution environment, and the request pipeline every
+//! function shares: preflight, the endpoint, the error mapping, CORS and cache headers.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::{service_fn, Body, Request, Response};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Env};
+use crate::endpoints;
+use crate::error::ApiError;
+use crate::keys::{KeyProvider, StaticKeys};
+use crate::mail::{FileOutbox, Mailer};
+use crate::password::Hasher;
+use crate::routes::Endpoint;
+use crate::sqlite::SqliteStore;
+use crate::store::Store;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub mailer: Arc<dyn Mailer>,
+    pub keys: Arc<dyn KeyProvider>,
+    pub hasher: Hasher,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// The state of local mode: SQLite file, file outbox, local key.
+    pub fn local(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, BoxError> {
+        let store = SqliteStore::open(&config.sqlite_path)?;
+        let keys = match &config.jwt_secret {
+            Some(secret) => crate::keys::KeySet::single("env-1", secret.as_bytes().to_vec())
+                .map_err(|e| {
+                    format!("AUTH_JWT_SECRET is unusable: {e} (use at least 32 characters)")
+                })?,
+            None => store.local_keys(clock.now())?,
+        };
+        let mailer = FileOutbox {
+            dir: config.outbox_dir.clone(),
+            from: config.mail_from.clone(),
+        };
+        Ok(AppState {
+            hasher: Hasher::new(config.hash_cost)?,
+            config: Arc::new(config),
+            store: Arc::new(store),
+            mailer: Arc::new(mailer),
+            keys: Arc::new(StaticKeys(Arc::new(keys))),
+            clock,
+        })
+    }
+
+    /// The state the environment describes.
+    pub async fn from_env() -> Result<AppState, BoxError> {
+        let env = Env::from_process();
+        let config = Config::from_env(&env)?;
+        AppState::local(config, Arc::new(SystemClock))
+    }
+}
+
+/// Handles one request for `endpoint`; never fails, every error becomes its response.
+pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request) -> Response<Body> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .filter(|o| {
+            state
+                .config
+                .cors_origins
+                .iter()
+                .any(|allowed| allowed == o || allowed == "*")
+        })
+        .map(str::to_string);
+
+    let mut resp = if req.method() == Method::OPTIONS {
+        preflight(endpoint)
+    } else if req.method() != endpoint.method() {
+        with_allow(ApiError::MethodNotAllowed.into_response(), endpoint)
+    } else {
+        match endpoints::dispatch(state, endpoint, &req).await {
+            Ok(resp) => resp,
+            Err(err) => {
+                if err.status().is_server_error() {
+                    tracing::error!(endpoint = endpoint.function(), error = %err, "request failed");
+                } else {
+                    tracing::info!(
+                        endpoint = endpoint.function(),
+                        status = err.status().as_u16(),
+                        "request refused"
+                    );
+                }
+                err.into_response()
+            }
+        }
+    };
+
+    let headers = resp.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Link, Retry-After, WWW-Authenticate"),
+        );
+        if req.method() == Method::OPTIONS {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("authorization, content-type"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+    }
+    resp
+}
+
+fn with_allow(mut resp: Response<Body>, endpoint: Endpoint) -> Response<Body> {
+    if let Ok(v) = HeaderValue::from_str(&format!("{}, OPTIONS", endpoint.method())) {
+        resp.headers_mut().insert(header::ALLOW, v.clone());
+        resp.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+    }
+    resp
+}
+
+fn preflight(endpoint: Endpoint) -> Response<Body> {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    with_allow(resp, endpoint)
+}
+
+/// Logs as JSON when Lambda's advanced logging asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| {
+            EnvFilter::try_new(
+                std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                    .unwrap_or_else(|_| "info".into())
+                    .to_lowercase(),
+            )
+        })
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let _ = if json {
+        builder.json().without_time().try_init()
+    } else {
+        builder.without_time().try_init()
+    };
+}
+
+/// The whole of a function's `main`: build the state once (cold start), then serve.
+pub async fn run(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let state = match AppState::from_env().await {
+        Ok(state) => Arc::new(state),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start: configuration or backend unusable");
+            return Err(e);
+        }
+    };
+    lambda_http::run(service_fn(move |req: Request| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(&state, endpoint, req).await) }
+    }))
+    .await
+}

@@ -1,0 +1,397 @@
+//! Configuration from the environment, with the defaults of DESIGN §4.
+//!
+//! Every variable is optional; a value that is present but malformed is a startup error that
+//! names the variable, so a typo never silently falls back to a default.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("environment variable {name} is required: {reason}")]
+    Missing { name: &'static str, reason: String },
+}
+
+/// A rate limit: at most `max` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u32,
+    pub window_secs: u64,
+}
+
+impl std::str::FromStr for Limit {
+    type Err = String;
+    /// `"10/60"` means at most 10 per 60 seconds.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (max, window) = s
+            .split_once('/')
+            .ok_or_else(|| format!("expected MAX/SECONDS, got {s:?}"))?;
+        let max = max
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad count in {s:?}"))?;
+        let window_secs: u64 = window
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad seconds in {s:?}"))?;
+        if window_secs == 0 {
+            return Err("the window must be at least one second".into());
+        }
+        Ok(Limit { max, window_secs })
+    }
+}
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashCost {
+    /// OWASP's recommendation for argon2id: m=19456 KiB, t=2, p=1.
+    fn default() -> Self {
+        HashCost {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// JWT `iss` (AUTH_ISSUER).
+    pub issuer: String,
+    /// JWT `aud` (AUTH_AUDIENCE).
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Absolute lifetime of a session family, however often it is refreshed.
+    pub session_ttl: Duration,
+    pub refresh_grace: Duration,
+    pub reset_ttl: Duration,
+    /// Link put in reset mail: `{token}` is replaced by the token, else `?token=` is appended.
+    pub reset_url: String,
+    pub cors_origins: Vec<String>,
+    pub ip_limits_enabled: bool,
+    pub signup_limit: Limit,
+    pub login_limit: Limit,
+    pub forgot_limit: Limit,
+    /// Reset mails sent per address (silently capped, so it cannot reveal accounts).
+    pub forgot_per_email_limit: Limit,
+    pub login_max_failures: u32,
+    pub login_backoff_base: Duration,
+    pub login_backoff_max: Duration,
+    pub password_min_score: u8,
+    pub hash_cost: HashCost,
+    pub mail_from: String,
+    pub sqlite_path: PathBuf,
+    pub outbox_dir: PathBuf,
+    /// A fixed local signing key (AUTH_JWT_SECRET); when absent one is generated and kept.
+    pub jwt_secret: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            issuer: "authyy".into(),
+            audience: "authyy-clients".into(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_grace: Duration::from_secs(10),
+            reset_ttl: Duration::from_secs(30 * 60),
+            reset_url: "http://localhost:3000/reset-password".into(),
+            cors_origins: vec![],
+            ip_limits_enabled: true,
+            signup_limit: Limit {
+                max: 10,
+                window_secs: 3600,
+            },
+            login_limit: Limit {
+                max: 30,
+                window_secs: 60,
+            },
+            forgot_limit: Limit {
+                max: 5,
+                window_secs: 900,
+            },
+            forgot_per_email_limit: Limit {
+                max: 3,
+                window_secs: 900,
+            },
+            login_max_failures: 5,
+            login_backoff_base: Duration::from_secs(1),
+            login_backoff_max: Duration::from_secs(15 * 60),
+            password_min_score: 3,
+            hash_cost: HashCost::default(),
+            mail_from: "authyy <no-reply@localhost>".into(),
+            sqlite_path: PathBuf::from(".local/authyy.sqlite3"),
+            outbox_dir: PathBuf::from(".local/outbox"),
+            jwt_secret: None,
+        }
+    }
+}
+
+/// Reads typed values out of a map of variables (the process environment, or a test's map).
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The variable's value, treating an empty string as unset.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn parse<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.get(name)
+            .map(|v| {
+                v.parse::<T>().map_err(|e| ConfigError::Invalid {
+                    name,
+                    reason: format!("{e} (got {v:?})"),
+                })
+            })
+            .transpose()
+    }
+
+    fn secs(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        Ok(self
+            .parse::<u64>(name)?
+            .map(Duration::from_secs)
+            .unwrap_or(default))
+    }
+
+    fn on_off(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if ["on", "true", "1", "yes"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["off", "false", "0", "no"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("expected on or off, got {v:?}"),
+            }),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
+        let d = Config::default();
+        let cors_origins = env
+            .get("AUTH_CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let password_min_score: u8 = env
+            .parse("AUTH_PASSWORD_MIN_SCORE")?
+            .unwrap_or(d.password_min_score);
+        if password_min_score > 4 {
+            return Err(ConfigError::Invalid {
+                name: "AUTH_PASSWORD_MIN_SCORE",
+                reason: "the score runs from 0 to 4".into(),
+            });
+        }
+        let reset_url = env
+            .get("AUTH_RESET_URL")
+            .map(str::to_string)
+            .unwrap_or(d.reset_url);
+        if !(reset_url.starts_with("https://") || reset_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "AUTH_RESET_URL",
+                reason: "must be an absolute http(s) URL of the frontend's reset page".into(),
+            });
+        }
+        let config = Config {
+            issuer: env
+                .get("AUTH_ISSUER")
+                .map(str::to_string)
+                .unwrap_or(d.issuer),
+            audience: env
+                .get("AUTH_AUDIENCE")
+                .map(str::to_string)
+                .unwrap_or(d.audience),
+            access_ttl: env.secs("AUTH_ACCESS_TTL_SECONDS", d.access_ttl)?,
+            refresh_ttl: env.secs("AUTH_REFRESH_TTL_SECONDS", d.refresh_ttl)?,
+            session_ttl: env.secs("AUTH_SESSION_TTL_SECONDS", d.session_ttl)?,
+            refresh_grace: env.secs("AUTH_REFRESH_GRACE_SECONDS", d.refresh_grace)?,
+            reset_ttl: env.secs("AUTH_RESET_TTL_SECONDS", d.reset_ttl)?,
+            reset_url,
+            cors_origins,
+            ip_limits_enabled: env.on_off("AUTH_IP_LIMITS", d.ip_limits_enabled)?,
+            signup_limit: env.parse("AUTH_SIGNUP_LIMIT")?.unwrap_or(d.signup_limit),
+            login_limit: env.parse("AUTH_LOGIN_LIMIT")?.unwrap_or(d.login_limit),
+            forgot_limit: env.parse("AUTH_FORGOT_LIMIT")?.unwrap_or(d.forgot_limit),
+            forgot_per_email_limit: env
+                .parse("AUTH_FORGOT_PER_EMAIL_LIMIT")?
+                .unwrap_or(d.forgot_per_email_limit),
+            login_max_failures: env
+                .parse("AUTH_LOGIN_MAX_FAILURES")?
+                .unwrap_or(d.login_max_failures),
+            login_backoff_base: env
+                .secs("AUTH_LOGIN_BACKOFF_BASE_SECONDS", d.login_backoff_base)?,
+            login_backoff_max: env.secs("AUTH_LOGIN_BACKOFF_MAX_SECONDS", d.login_backoff_max)?,
+            password_min_score,
+            hash_cost: HashCost {
+                memory_kib: env
+                    .parse("AUTH_ARGON2_MEMORY_KIB")?
+                    .unwrap_or(d.hash_cost.memory_kib),
+                iterations: env
+                    .parse("AUTH_ARGON2_ITERATIONS")?
+                    .unwrap_or(d.hash_cost.iterations),
+                parallelism: env
+                    .parse("AUTH_ARGON2_PARALLELISM")?
+                    .unwrap_or(d.hash_cost.parallelism),
+            },
+            mail_from: env
+                .get("AUTH_MAIL_FROM")
+                .map(str::to_string)
+                .unwrap_or(d.mail_from),
+            sqlite_path: env
+                .get("AUTH_SQLITE_PATH")
+                .map(PathBuf::from)
+                .unwrap_or(d.sqlite_path),
+            outbox_dir: env
+                .get("AUTH_OUTBOX_DIR")
+                .map(PathBuf::from)
+                .unwrap_or(d.outbox_dir),
+            jwt_secret: env.get("AUTH_JWT_SECRET").map(str::to_string),
+        };
+        if config.access_ttl.is_zero() || config.refresh_ttl.is_zero() || config.reset_ttl.is_zero()
+        {
+            return Err(ConfigError::Invalid {
+                name: "AUTH_*_TTL_SECONDS",
+                reason: "token lifetimes must be at least one second".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Seconds a client must wait after `failures` failed logins in a row, counted from the last.
+    pub fn login_backoff_secs(&self, failures: u32) -> i64 {
+        if failures < self.login_max_failures {
+            return 0;
+        }
+        let doublings = (failures - self.login_max_failures).min(30);
+        let secs = self
+            .login_backoff_base
+            .as_secs()
+            .saturating_mul(1u64 << doublings);
+        secs.min(self.login_backoff_max.as_secs()) as i64
+    }
+
+    /// The reset link for `token`, built from configuration only (never from request headers).
+    pub fn reset_link(&self, token: &str) -> String {
+        if self.reset_url.contains("{token}") {
+            self.reset_url.replace("{token}", token)
+        } else if self.reset_url.contains('?') {
+            format!("{}&token={token}", self.reset_url)
+        } else {
+            format!("{}?token={token}", self.reset_url)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = Config::from_env(&Env::from_pairs([])).unwrap();
+        assert_eq!(c.access_ttl, Duration::from_secs(900));
+        assert_eq!(c.refresh_ttl, Duration::from_secs(7 * 86400));
+        assert_eq!(c.refresh_grace, Duration::from_secs(10));
+        assert_eq!(c.reset_ttl, Duration::from_secs(1800));
+        assert_eq!(c.login_max_failures, 5);
+        assert!(c.ip_limits_enabled);
+        assert_eq!(
+            c.hash_cost,
+            HashCost {
+                memory_kib: 19456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+    }
+
+    #[test]
+    fn ip_limits_can_be_turned_off() {
+        let c = Config::from_env(&Env::from_pairs([("AUTH_IP_LIMITS", "off")])).unwrap();
+        assert!(!c.ip_limits_enabled);
+    }
+
+    #[test]
+    fn a_malformed_value_names_its_variable() {
+        let err =
+            Config::from_env(&Env::from_pairs([("AUTH_ACCESS_TTL_SECONDS", "soon")])).unwrap_err();
+        assert!(err.to_string().contains("AUTH_ACCESS_TTL_SECONDS"), "{err}");
+        let err = Config::from_env(&Env::from_pairs([("AUTH_LOGIN_LIMIT", "10")])).unwrap_err();
+        assert!(err.to_string().contains("AUTH_LOGIN_LIMIT"), "{err}");
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list() {
+        let c = Config::from_env(&Env::from_pairs([(
+            "AUTH_CORS_ORIGINS",
+            "http://localhost:5173, https://app.example.com/",
+        )]))
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            vec!["http://localhost:5173", "https://app.example.com"]
+        );
+    }
+
+    #[test]
+    fn login_backoff_doubles_after_the_allowed_failures_and_is_capped() {
+        let c = Config::default();
+        assert_eq!(c.login_backoff_secs(4), 0);
+        assert_eq!(c.login_backoff_secs(5), 1);
+        assert_eq!(c.login_backoff_secs(6), 2);
+        assert_eq!(c.login_backoff_secs(8), 8);
+        assert_eq!(c.login_backoff_secs(500), 900);
+    }
+
+    #[test]
+    fn reset_link_comes_from_configuration() {
+        let mut c = Config::default();
+        c.reset_url = "https://app.example.com/reset".into();
+        assert_eq!(
+            c.reset_link("abc"),
+            "https://app.example.com/reset?token=abc"
+        );
+        c.reset_url = "https://app.example.com/reset#t={token}".into();
+        assert_eq!(c.reset_link("abc"), "https://app.example.com/reset#t=abc");
+    }
+}

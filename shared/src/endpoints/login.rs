@@ -1,0 +1,89 @@
+use lambda_http::Request;
+
+use super::{envelope_user, limit_client, new_refresh_token, token_response, EndpointResult};
+use crate::app::AppState;
+use crate::domain::Email;
+use crate::error::{ApiError, INVALID_CREDENTIALS};
+use crate::http::{self, Fields};
+use crate::password::Password;
+use crate::store::Session;
+use crate::tokens;
+
+/// POST /auth/login
+pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
+    limit_client(state, req, "login", state.config.login_limit).await?;
+    let body = http::json_object(req)?;
+    let mut fields = Fields::new(&body);
+    let email = fields.parsed("email", Email::parse);
+    let password = fields.parsed("password", Password::for_login);
+    fields.finish()?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+
+    let config = &state.config;
+    let (credentials, failures) = state.store.login_lookup(&email).await?;
+    let now = state.clock.now();
+    let locked_until = failures.last_failed_at + config.login_backoff_secs(failures.count);
+    if locked_until > now {
+        return Err(ApiError::TooManyRequests {
+            retry_after: (locked_until - now) as u64,
+        });
+    }
+
+    // The same work, status and body whether the email is unknown or the password wrong.
+    let matched = state
+        .hasher
+        .verify(
+            &password,
+            credentials.as_ref().map(|c| c.password_hash.as_str()),
+        )
+        .await;
+    let credentials = match credentials {
+        Some(c) if matched && !c.disabled => c,
+        _ => {
+            let keep = config.login_backoff_max.as_secs() as i64 + 3600;
+            state.store.record_login_failure(&email, now, keep).await?;
+            return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
+        }
+    };
+
+    let now_ms = state.clock.now_ms();
+    let session = Session {
+        sid: tokens::new_id(),
+        user_id: credentials.user_id,
+        created_ms: now_ms,
+        expires_at: now + config.session_ttl.as_secs() as i64,
+        revoked: false,
+    };
+    let first = new_refresh_token(state, &session);
+    if !state
+        .store
+        .start_session(&email, &credentials.password_hash, &session, &first)
+        .await?
+    {
+        // The password changed (or the account was disabled) while we were verifying.
+        return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
+    }
+    if state.hasher.needs_rehash(&credentials.password_hash) {
+        match state.hasher.hash(&password).await {
+            Ok(new_hash) => {
+                if let Err(e) = state
+                    .store
+                    .upgrade_password_hash(&email, &credentials.password_hash, &new_hash)
+                    .await
+                {
+                    tracing::warn!(error = %e, "password re-hash not saved");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "password re-hash failed"),
+        }
+    }
+    tracing::info!(user_id = credentials.user_id, "login");
+    let user = envelope_user(
+        credentials.user_id,
+        &credentials.username,
+        &credentials.email,
+    );
+    token_response(state, user, credentials.user_id, &first).await
+}

@@ -1,0 +1,162 @@
+//! Signing keys: a set of `kid`ed HMAC keys, one of which signs; all of them verify, so a key
+//! can be rotated while tokens signed with the previous one stay valid until they expire.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("signing keys unavailable: {0}")]
+    Unavailable(String),
+    #[error("signing keys malformed: {0}")]
+    Malformed(String),
+}
+
+/// Keys by `kid`, and which one signs. Debug never prints key material.
+#[derive(Clone)]
+pub struct KeySet {
+    signing_kid: String,
+    keys: HashMap<String, Vec<u8>>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("signing_kid", &self.signing_kid)
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// HS256 keys shorter than this are refused.
+pub const MIN_KEY_BYTES: usize = 32;
+
+impl KeySet {
+    pub fn new(
+        signing_kid: impl Into<String>,
+        keys: HashMap<String, Vec<u8>>,
+    ) -> Result<KeySet, KeyError> {
+        let signing_kid = signing_kid.into();
+        if !keys.contains_key(&signing_kid) {
+            return Err(KeyError::Malformed(format!(
+                "no key with the signing kid {signing_kid:?}"
+            )));
+        }
+        if let Some((kid, _)) = keys.iter().find(|(_, k)| k.len() < MIN_KEY_BYTES) {
+            return Err(KeyError::Malformed(format!(
+                "key {kid:?} is shorter than {MIN_KEY_BYTES} bytes"
+            )));
+        }
+        Ok(KeySet { signing_kid, keys })
+    }
+
+    /// One key that signs and verifies.
+    pub fn single(kid: impl Into<String>, key: Vec<u8>) -> Result<KeySet, KeyError> {
+        let kid = kid.into();
+        KeySet::new(kid.clone(), HashMap::from([(kid, key)]))
+    }
+
+    pub fn signing(&self) -> (&str, &[u8]) {
+        (&self.signing_kid, &self.keys[&self.signing_kid])
+    }
+
+    pub fn verifying(&self, kid: &str) -> Option<&[u8]> {
+        self.keys.get(kid).map(Vec::as_slice)
+    }
+
+    /// The secret's JSON form: `{"signing_kid": "...", "keys": {"<kid>": "<base64 key>", ...}}`.
+    pub fn from_json(text: &str) -> Result<KeySet, KeyError> {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            signing_kid: String,
+            keys: HashMap<String, String>,
+        }
+        let doc: Doc = serde_json::from_str(text).map_err(|e| {
+            KeyError::Malformed(format!("expected {{\"signing_kid\", \"keys\"}}: {e}"))
+        })?;
+        let keys = doc
+            .keys
+            .into_iter()
+            .map(|(kid, b64)| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map(|k| (kid.clone(), k))
+                    .map_err(|_| KeyError::Malformed(format!("key {kid:?} is not base64")))
+            })
+            .collect::<Result<_, _>>()?;
+        KeySet::new(doc.signing_kid, keys)
+    }
+
+    pub fn to_json(&self) -> String {
+        let keys: HashMap<&str, String> = self
+            .keys
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    base64::engine::general_purpose::STANDARD.encode(v),
+                )
+            })
+            .collect();
+        serde_json::json!({ "signing_kid": self.signing_kid, "keys": keys }).to_string()
+    }
+}
+
+/// Where the endpoints get their keys.
+#[async_trait]
+pub trait KeyProvider: Send + Sync {
+    async fn keys(&self) -> Result<Arc<KeySet>, KeyError>;
+}
+
+/// A fixed key set (local mode: from AUTH_JWT_SECRET or the key kept in the SQLite file).
+pub struct StaticKeys(pub Arc<KeySet>);
+
+#[async_trait]
+impl KeyProvider for StaticKeys {
+    async fn keys(&self) -> Result<Arc<KeySet>, KeyError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// 32 random bytes.
+pub fn random_key() -> Vec<u8> {
+    use rand::RngCore;
+    let mut key = vec![0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_set_round_trips_through_its_json_form() {
+        let set = KeySet::new(
+            "k2",
+            HashMap::from([
+                ("k1".to_string(), random_key()),
+                ("k2".to_string(), random_key()),
+            ]),
+        )
+        .unwrap();
+        let back = KeySet::from_json(&set.to_json()).unwrap();
+        assert_eq!(back.signing().0, "k2");
+        assert_eq!(back.verifying("k1"), set.verifying("k1"));
+    }
+
+    #[test]
+    fn short_keys_and_unknown_signing_kid_are_refused() {
+        assert!(KeySet::single("k", vec![1; 8]).is_err());
+        assert!(KeySet::new("x", HashMap::from([("k".to_string(), random_key())])).is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_key_material() {
+        let set = KeySet::single("k1", vec![7u8; 32]).unwrap();
+        assert!(!format!("{set:?}").contains("7, 7"));
+    }
+}

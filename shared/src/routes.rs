@@ -1,0 +1,67 @@
+//! The route table: which function serves which method and path. The `cargo lambda watch`
+//! router, events/ and (later) the SAM template must name the same set; tests hold them to it.
+
+use lambda_http::http::Method;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Signup,
+    Login,
+    Me,
+    ListUsers,
+    Refresh,
+    ForgotPassword,
+    ResetPassword,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 7] = [
+        Endpoint::Signup,
+        Endpoint::Login,
+        Endpoint::Me,
+        Endpoint::ListUsers,
+        Endpoint::Refresh,
+        Endpoint::ForgotPassword,
+        Endpoint::ResetPassword,
+    ];
+
+    /// The function (binary and package) that serves the route.
+    pub fn function(self) -> &'static str {
+        match self {
+            Endpoint::Signup => "signup",
+            Endpoint::Login => "login",
+            Endpoint::Me => "me",
+            Endpoint::ListUsers => "list-users",
+            Endpoint::Refresh => "refresh",
+            Endpoint::ForgotPassword => "forgot-password",
+            Endpoint::ResetPassword => "reset-password",
+        }
+    }
+
+    pub fn method(self) -> Method {
+        match self {
+            Endpoint::Me | Endpoint::ListUsers => Method::GET,
+            _ => Method::POST,
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Signup | Endpoint::ListUsers => "/auth/users",
+            Endpoint::Login => "/auth/login",
+            Endpoint::Me => "/auth/me",
+            Endpoint::Refresh => "/auth/tokens",
+            Endpoint::ForgotPassword => "/auth/forgot-password",
+            Endpoint::ResetPassword => "/auth/reset-password",
+        }
+    }
+
+    /// `"POST /auth/users"`, as API Gateway writes a route key.
+    pub fn route_key(self) -> String {
+        format!("{} {}", self.method(), self.path())
+    }
+
+    pub fn by_function(name: &str) -> Option<Endpoint> {
+        Endpoint::ALL.into_iter().find(|e| e.function() == name)
+    }
+}
