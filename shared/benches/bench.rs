@@ -1,1 +1,140 @@
-fn main() {}
+//! `cargo bench -p authyy`: argon2id, JWT, and every handler on the SQLite store.
+//!
+//! Handler figures are taken with a minimal argon2 cost so they show the endpoint's own work
+//! (parsing, store, signing) rather than hashing, which is reported on its own line.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authyy::clock::ManualClock;
+use authyy::config::{Config, Env, HashCost};
+use authyy::keys::{random_key, KeySet};
+use authyy::password::{Hasher, Password};
+use authyy::tokens::{self, Claims, TokenUse};
+use authyy::{AppState, Endpoint};
+use lambda_http::{Body, Request};
+use serde_json::{json, Value};
+
+fn event(method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Request {
+    let mut headers = json!({"content-type": "application/json"});
+    if let Some(t) = bearer {
+        headers["authorization"] = format!("Bearer {t}").into();
+    }
+    let ev = json!({
+        "version": "2.0", "routeKey": format!("{method} {path}"), "rawPath": path, "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"}, "timeEpoch": 0},
+        "body": body.map(|b| b.to_string()), "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&ev.to_string()).expect("event")
+}
+
+fn body(resp: &lambda_http::Response<Body>) -> Value {
+    match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+/// Runs `f` `n` times and prints the mean and the best time per call.
+async fn measure<F, Fut>(name: &str, n: u32, mut f: F)
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    f(u32::MAX).await; // warm-up
+    let mut best = Duration::MAX;
+    let start = Instant::now();
+    for i in 0..n {
+        let t = Instant::now();
+        f(i).await;
+        best = best.min(t.elapsed());
+    }
+    let mean = start.elapsed() / n;
+    println!("{name:<44} mean {:>10.3?}   best {:>10.3?}   ({n} runs)", mean, best);
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let password = Password::new("correct horse battery staple 42").unwrap();
+    let hasher = Hasher::new(HashCost::default()).unwrap();
+    let phc = hasher.hash(&password).await.unwrap();
+    println!("-- primitives");
+    measure("argon2id hash (m=19456 KiB, t=2, p=1)", 20, |_| async { hasher.hash(&password).await.unwrap(); }).await;
+    measure("argon2id verify", 20, |_| async { assert!(hasher.verify(&password, Some(&phc)).await) }).await;
+    let keys = KeySet::single("k1", random_key()).unwrap();
+    let config = Config::default();
+    let claims = Claims {
+        iss: config.issuer.clone(), aud: config.audience.clone(), sub: "1".into(), exp: i64::MAX / 2, iat: 0,
+        jti: tokens::new_id(), sid: tokens::new_id(), token_use: TokenUse::Access,
+    };
+    let jwt = tokens::sign(&keys, &claims).unwrap();
+    measure("JWT HS256 sign", 20_000, |_| async { tokens::sign(&keys, &claims).unwrap(); }).await;
+    measure("JWT HS256 verify", 20_000, |_| async { tokens::verify(&keys, &config, &jwt, TokenUse::Access, 1).unwrap(); }).await;
+
+    println!("-- handlers on SQLite (argon2 at minimal cost, so hashing is excluded)");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::from_env(&Env::from_pairs([("AUTH_IP_LIMITS", "off")])).unwrap();
+    config.hash_cost = HashCost { memory_kib: 8, iterations: 1, parallelism: 1 };
+    config.password_min_score = 0;
+    config.login_max_failures = u32::MAX;
+    config.forgot_per_email_limit.max = u32::MAX;
+    config.sqlite_path = dir.path().join("bench.sqlite3");
+    config.outbox_dir = dir.path().join("outbox");
+    let clock = Arc::new(ManualClock::default());
+    let state = AppState::local(config, clock.clone()).unwrap();
+    let pw = "correct horse battery staple 42";
+    let call = |endpoint: Endpoint, req: Request| {
+        let state = state.clone();
+        async move { authyy::handle(&state, endpoint, req).await }
+    };
+
+    measure("POST /auth/users (signup)", 300, |i| {
+        let b = json!({"username": format!("user{i}"), "email": format!("user{i}@example.com"), "password": pw});
+        let req = event("POST", "/auth/users", None, Some(&b));
+        let c = call(Endpoint::Signup, req);
+        async move { assert_eq!(c.await.status(), 201) }
+    })
+    .await;
+    let login_body = json!({"email": "user1@example.com", "password": pw});
+    measure("POST /auth/login", 300, |_| {
+        let c = call(Endpoint::Login, event("POST", "/auth/login", None, Some(&login_body)));
+        async move { assert_eq!(c.await.status(), 200) }
+    })
+    .await;
+    let login = body(&call(Endpoint::Login, event("POST", "/auth/login", None, Some(&login_body))).await);
+    let access = login["tokens"]["access"]["access_token"].as_str().unwrap().to_string();
+    let admin_id = login["user"]["id"].as_u64().unwrap();
+    state.store.set_role(admin_id, authyy::domain::Role::Admin).await.unwrap();
+    measure("GET /auth/me", 1000, |_| {
+        let c = call(Endpoint::Me, event("GET", "/auth/me", Some(&access), None));
+        async move { assert_eq!(c.await.status(), 200) }
+    })
+    .await;
+    measure("GET /auth/users (50 per page)", 300, |_| {
+        let c = call(Endpoint::ListUsers, event("GET", "/auth/users", Some(&access), None));
+        async move { assert_eq!(c.await.status(), 200) }
+    })
+    .await;
+    let mut refresh = login["tokens"]["refresh"]["refresh_token"].as_str().unwrap().to_string();
+    let start = Instant::now();
+    let n = 300;
+    for _ in 0..n {
+        let r = call(Endpoint::Refresh, event("POST", "/auth/tokens", Some(&refresh), None)).await;
+        assert_eq!(r.status(), 200);
+        refresh = body(&r)["tokens"]["refresh"]["refresh_token"].as_str().unwrap().to_string();
+    }
+    println!("{:<44} mean {:>10.3?}   ({n} runs)", "POST /auth/tokens (refresh, rotating)", start.elapsed() / n);
+    let forgot = json!({"email": "user2@example.com"});
+    measure("POST /auth/forgot-password (mail to outbox)", 300, |_| {
+        let c = call(Endpoint::ForgotPassword, event("POST", "/auth/forgot-password", None, Some(&forgot)));
+        async move { assert_eq!(c.await.status(), 200) }
+    })
+    .await;
+    let reset = json!({"token": "unknown-token", "password": pw});
+    measure("POST /auth/reset-password (unknown token)", 1000, |_| {
+        let c = call(Endpoint::ResetPassword, event("POST", "/auth/reset-password", None, Some(&reset)));
+        async move { assert_eq!(c.await.status(), 400) }
+    })
+    .await;
+}

@@ -78,7 +78,9 @@ pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request) -> Respo
         })
         .map(str::to_string);
 
-    let mut resp = if req.method() == Method::OPTIONS {
+    let mut resp = if !serves_path(&req, endpoint) {
+        ApiError::NotFound.into_response()
+    } else if req.method() == Method::OPTIONS {
         preflight(endpoint)
     } else if req.method() != endpoint.method() {
         with_allow(ApiError::MethodNotAllowed.into_response(), endpoint)
@@ -123,11 +125,24 @@ pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request) -> Respo
     resp
 }
 
+/// Whether the request's path is the endpoint's (a stage prefix such as `/prod` allowed).
+fn serves_path(req: &Request, endpoint: Endpoint) -> bool {
+    let path = req.uri().path();
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    path == endpoint.path() || path.strip_suffix(endpoint.path()).is_some_and(|stage| stage.starts_with('/') && !stage[1..].contains('/'))
+}
+
 fn with_allow(mut resp: Response<Body>, endpoint: Endpoint) -> Response<Body> {
-    if let Ok(v) = HeaderValue::from_str(&format!("{}, OPTIONS", endpoint.method())) {
+    // Every method served on this path (GET and POST share /auth/users).
+    let methods: Vec<String> = Endpoint::ALL
+        .iter()
+        .filter(|e| e.path() == endpoint.path())
+        .map(|e| e.method().to_string())
+        .chain(["OPTIONS".to_string()])
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
         resp.headers_mut().insert(header::ALLOW, v.clone());
-        resp.headers_mut()
-            .insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+        resp.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
     }
     resp
 }

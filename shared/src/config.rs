@@ -385,8 +385,10 @@ mod tests {
 
     #[test]
     fn reset_link_comes_from_configuration() {
-        let mut c = Config::default();
-        c.reset_url = "https://app.example.com/reset".into();
+        let mut c = Config {
+            reset_url: "https://app.example.com/reset".into(),
+            ..Config::default()
+        };
         assert_eq!(
             c.reset_link("abc"),
             "https://app.example.com/reset?token=abc"

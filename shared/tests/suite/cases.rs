@@ -1071,6 +1071,18 @@ pub async fn wrong_method_is_405_json<B: Backend>() {
     assert!(r.detail().contains("Method Not Allowed"));
 }
 
+pub async fn unknown_path_is_404_json<B: Backend>() {
+    let app = app::<B>().await;
+    for path in ["/auth/nope", "/", "/auth/me/extra", "/x/y/auth/me"] {
+        let r = app.call(Endpoint::Me, event("GET", path, "", &[], None, "192.0.2.1")).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(r.detail(), "Not Found");
+    }
+    // A stage prefix is fine.
+    let r = app.call(Endpoint::Me, event("GET", "/prod/auth/me", "", &[], None, "192.0.2.1")).await;
+    assert_eq!(r.status, 401);
+}
+
 pub async fn cors_headers_only_for_configured_origins<B: Backend>() {
     let app = B::app(with(|c| {
         c.cors_origins = vec!["https://app.example.com".into()]

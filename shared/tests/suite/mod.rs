@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cases;
+pub mod sqlite;
 
 use authyy::config::Config;
 
@@ -80,6 +81,7 @@ macro_rules! endpoint_suite {
             ten_concurrent_refreshes_of_one_token_give_one_successor,
             ten_concurrent_resets_with_one_token_succeed_once,
             wrong_method_is_405_json,
+            unknown_path_is_404_json,
             cors_headers_only_for_configured_origins,
             preflight_is_answered_for_configured_origins,
             no_client_input_gives_a_5xx,

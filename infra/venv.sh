@@ -1,0 +1,28 @@
+# Sourced by the run and test scripts: a project-local virtualenv (.venv) holding the Python-side
+# tools, installed from PyPI at pinned versions the first time they are needed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating the project virtualenv in .venv"
+    python3 -m venv "$VENV"
+  fi
+}
+
+# ensure_tool <command in .venv/bin> <pip requirement>...
+ensure_tool() {
+  local cmd=$1; shift
+  ensure_venv
+  if [ ! -x "$VENV/bin/$cmd" ]; then
+    say "installing $* into .venv (first run only)"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$@"
+  fi
+}
+
+CARGO_LAMBDA_REQ="cargo-lambda==1.9.2"
+MOTO_REQ="moto[server]==5.2.5"
+CFN_LINT_REQ="cfn-lint==1.58.0"
