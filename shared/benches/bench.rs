@@ -51,7 +51,10 @@ where
         best = best.min(t.elapsed());
     }
     let mean = start.elapsed() / n;
-    println!("{name:<44} mean {:>10.3?}   best {:>10.3?}   ({n} runs)", mean, best);
+    println!(
+        "{name:<44} mean {:>10.3?}   best {:>10.3?}   ({n} runs)",
+        mean, best
+    );
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -60,22 +63,44 @@ async fn main() {
     let hasher = Hasher::new(HashCost::default()).unwrap();
     let phc = hasher.hash(&password).await.unwrap();
     println!("-- primitives");
-    measure("argon2id hash (m=19456 KiB, t=2, p=1)", 20, |_| async { hasher.hash(&password).await.unwrap(); }).await;
-    measure("argon2id verify", 20, |_| async { assert!(hasher.verify(&password, Some(&phc)).await) }).await;
+    measure("argon2id hash (m=19456 KiB, t=2, p=1)", 20, |_| async {
+        hasher.hash(&password).await.unwrap();
+    })
+    .await;
+    measure("argon2id verify", 20, |_| async {
+        assert!(hasher.verify(&password, Some(&phc)).await)
+    })
+    .await;
     let keys = KeySet::single("k1", random_key()).unwrap();
     let config = Config::default();
     let claims = Claims {
-        iss: config.issuer.clone(), aud: config.audience.clone(), sub: "1".into(), exp: i64::MAX / 2, iat: 0,
-        jti: tokens::new_id(), sid: tokens::new_id(), token_use: TokenUse::Access,
+        iss: config.issuer.clone(),
+        aud: config.audience.clone(),
+        sub: "1".into(),
+        exp: i64::MAX / 2,
+        iat: 0,
+        jti: tokens::new_id(),
+        sid: tokens::new_id(),
+        token_use: TokenUse::Access,
     };
     let jwt = tokens::sign(&keys, &claims).unwrap();
-    measure("JWT HS256 sign", 20_000, |_| async { tokens::sign(&keys, &claims).unwrap(); }).await;
-    measure("JWT HS256 verify", 20_000, |_| async { tokens::verify(&keys, &config, &jwt, TokenUse::Access, 1).unwrap(); }).await;
+    measure("JWT HS256 sign", 20_000, |_| async {
+        tokens::sign(&keys, &claims).unwrap();
+    })
+    .await;
+    measure("JWT HS256 verify", 20_000, |_| async {
+        tokens::verify(&keys, &config, &jwt, TokenUse::Access, 1).unwrap();
+    })
+    .await;
 
     println!("-- handlers on SQLite (argon2 at minimal cost, so hashing is excluded)");
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::from_env(&Env::from_pairs([("AUTH_IP_LIMITS", "off")])).unwrap();
-    config.hash_cost = HashCost { memory_kib: 8, iterations: 1, parallelism: 1 };
+    config.hash_cost = HashCost {
+        memory_kib: 8,
+        iterations: 1,
+        parallelism: 1,
+    };
     config.password_min_score = 0;
     config.login_max_failures = u32::MAX;
     config.forgot_per_email_limit.max = u32::MAX;
@@ -90,7 +115,8 @@ async fn main() {
     };
 
     measure("POST /auth/users (signup)", 300, |i| {
-        let b = json!({"username": format!("user{i}"), "email": format!("user{i}@example.com"), "password": pw});
+        let b =
+            json!({"username": format!("user{i}"), "email": format!("user{i}@example.com"), "password": pw});
         let req = event("POST", "/auth/users", None, Some(&b));
         let c = call(Endpoint::Signup, req);
         async move { assert_eq!(c.await.status(), 201) }
@@ -98,42 +124,81 @@ async fn main() {
     .await;
     let login_body = json!({"email": "user1@example.com", "password": pw});
     measure("POST /auth/login", 300, |_| {
-        let c = call(Endpoint::Login, event("POST", "/auth/login", None, Some(&login_body)));
+        let c = call(
+            Endpoint::Login,
+            event("POST", "/auth/login", None, Some(&login_body)),
+        );
         async move { assert_eq!(c.await.status(), 200) }
     })
     .await;
-    let login = body(&call(Endpoint::Login, event("POST", "/auth/login", None, Some(&login_body))).await);
-    let access = login["tokens"]["access"]["access_token"].as_str().unwrap().to_string();
+    let login = body(
+        &call(
+            Endpoint::Login,
+            event("POST", "/auth/login", None, Some(&login_body)),
+        )
+        .await,
+    );
+    let access = login["tokens"]["access"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let admin_id = login["user"]["id"].as_u64().unwrap();
-    state.store.set_role(admin_id, authyy::domain::Role::Admin).await.unwrap();
+    state
+        .store
+        .set_role(admin_id, authyy::domain::Role::Admin)
+        .await
+        .unwrap();
     measure("GET /auth/me", 1000, |_| {
         let c = call(Endpoint::Me, event("GET", "/auth/me", Some(&access), None));
         async move { assert_eq!(c.await.status(), 200) }
     })
     .await;
     measure("GET /auth/users (50 per page)", 300, |_| {
-        let c = call(Endpoint::ListUsers, event("GET", "/auth/users", Some(&access), None));
+        let c = call(
+            Endpoint::ListUsers,
+            event("GET", "/auth/users", Some(&access), None),
+        );
         async move { assert_eq!(c.await.status(), 200) }
     })
     .await;
-    let mut refresh = login["tokens"]["refresh"]["refresh_token"].as_str().unwrap().to_string();
+    let mut refresh = login["tokens"]["refresh"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let start = Instant::now();
     let n = 300;
     for _ in 0..n {
-        let r = call(Endpoint::Refresh, event("POST", "/auth/tokens", Some(&refresh), None)).await;
+        let r = call(
+            Endpoint::Refresh,
+            event("POST", "/auth/tokens", Some(&refresh), None),
+        )
+        .await;
         assert_eq!(r.status(), 200);
-        refresh = body(&r)["tokens"]["refresh"]["refresh_token"].as_str().unwrap().to_string();
+        refresh = body(&r)["tokens"]["refresh"]["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
     }
-    println!("{:<44} mean {:>10.3?}   ({n} runs)", "POST /auth/tokens (refresh, rotating)", start.elapsed() / n);
+    println!(
+        "{:<44} mean {:>10.3?}   ({n} runs)",
+        "POST /auth/tokens (refresh, rotating)",
+        start.elapsed() / n
+    );
     let forgot = json!({"email": "user2@example.com"});
     measure("POST /auth/forgot-password (mail to outbox)", 300, |_| {
-        let c = call(Endpoint::ForgotPassword, event("POST", "/auth/forgot-password", None, Some(&forgot)));
+        let c = call(
+            Endpoint::ForgotPassword,
+            event("POST", "/auth/forgot-password", None, Some(&forgot)),
+        );
         async move { assert_eq!(c.await.status(), 200) }
     })
     .await;
     let reset = json!({"token": "unknown-token", "password": pw});
     measure("POST /auth/reset-password (unknown token)", 1000, |_| {
-        let c = call(Endpoint::ResetPassword, event("POST", "/auth/reset-password", None, Some(&reset)));
+        let c = call(
+            Endpoint::ResetPassword,
+            event("POST", "/auth/reset-password", None, Some(&reset)),
+        );
         async move { assert_eq!(c.await.status(), 400) }
     })
     .await;

@@ -36,9 +36,7 @@ impl AppState {
         let store = SqliteStore::open(&config.sqlite_path)?;
         let keys = match &config.jwt_secret {
             Some(secret) => crate::keys::KeySet::single("env-1", secret.as_bytes().to_vec())
-                .map_err(|e| {
-                    format!("AUTH_JWT_SECRET is unusable: {e} (use at least 32 characters)")
-                })?,
+                .map_err(|e| format!("AUTH_JWT_SECRET is unusable: {e} (use at least 32 characters)"))?,
             None => store.local_keys(clock.now())?,
         };
         let mailer = FileOutbox {
@@ -116,10 +114,7 @@ pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request) -> Respo
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 HeaderValue::from_static("authorization, content-type"),
             );
-            headers.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
+            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         }
     }
     resp
@@ -128,8 +123,15 @@ pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request) -> Respo
 /// Whether the request's path is the endpoint's (a stage prefix such as `/prod` allowed).
 fn serves_path(req: &Request, endpoint: Endpoint) -> bool {
     let path = req.uri().path();
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-    path == endpoint.path() || path.strip_suffix(endpoint.path()).is_some_and(|stage| stage.starts_with('/') && !stage[1..].contains('/'))
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    path == endpoint.path()
+        || path
+            .strip_suffix(endpoint.path())
+            .is_some_and(|stage| stage.starts_with('/') && !stage[1..].contains('/'))
 }
 
 fn with_allow(mut resp: Response<Body>, endpoint: Endpoint) -> Response<Body> {

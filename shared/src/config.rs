@@ -29,10 +29,7 @@ impl std::str::FromStr for Limit {
         let (max, window) = s
             .split_once('/')
             .ok_or_else(|| format!("expected MAX/SECONDS, got {s:?}"))?;
-        let max = max
-            .trim()
-            .parse()
-            .map_err(|_| format!("bad count in {s:?}"))?;
+        let max = max.trim().parse().map_err(|_| format!("bad count in {s:?}"))?;
         let window_secs: u64 = window
             .trim()
             .parse()
@@ -161,10 +158,7 @@ impl Env {
 
     /// The variable's value, treating an empty string as unset.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
+        self.vars.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 
     pub fn parse<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ConfigError>
@@ -233,14 +227,8 @@ impl Config {
             });
         }
         let config = Config {
-            issuer: env
-                .get("AUTH_ISSUER")
-                .map(str::to_string)
-                .unwrap_or(d.issuer),
-            audience: env
-                .get("AUTH_AUDIENCE")
-                .map(str::to_string)
-                .unwrap_or(d.audience),
+            issuer: env.get("AUTH_ISSUER").map(str::to_string).unwrap_or(d.issuer),
+            audience: env.get("AUTH_AUDIENCE").map(str::to_string).unwrap_or(d.audience),
             access_ttl: env.secs("AUTH_ACCESS_TTL_SECONDS", d.access_ttl)?,
             refresh_ttl: env.secs("AUTH_REFRESH_TTL_SECONDS", d.refresh_ttl)?,
             session_ttl: env.secs("AUTH_SESSION_TTL_SECONDS", d.session_ttl)?,
@@ -258,8 +246,7 @@ impl Config {
             login_max_failures: env
                 .parse("AUTH_LOGIN_MAX_FAILURES")?
                 .unwrap_or(d.login_max_failures),
-            login_backoff_base: env
-                .secs("AUTH_LOGIN_BACKOFF_BASE_SECONDS", d.login_backoff_base)?,
+            login_backoff_base: env.secs("AUTH_LOGIN_BACKOFF_BASE_SECONDS", d.login_backoff_base)?,
             login_backoff_max: env.secs("AUTH_LOGIN_BACKOFF_MAX_SECONDS", d.login_backoff_max)?,
             password_min_score,
             hash_cost: HashCost {
@@ -287,8 +274,7 @@ impl Config {
                 .unwrap_or(d.outbox_dir),
             jwt_secret: env.get("AUTH_JWT_SECRET").map(str::to_string),
         };
-        if config.access_ttl.is_zero() || config.refresh_ttl.is_zero() || config.reset_ttl.is_zero()
-        {
+        if config.access_ttl.is_zero() || config.refresh_ttl.is_zero() || config.reset_ttl.is_zero() {
             return Err(ConfigError::Invalid {
                 name: "AUTH_*_TTL_SECONDS",
                 reason: "token lifetimes must be at least one second".into(),
@@ -353,8 +339,7 @@ mod tests {
 
     #[test]
     fn a_malformed_value_names_its_variable() {
-        let err =
-            Config::from_env(&Env::from_pairs([("AUTH_ACCESS_TTL_SECONDS", "soon")])).unwrap_err();
+        let err = Config::from_env(&Env::from_pairs([("AUTH_ACCESS_TTL_SECONDS", "soon")])).unwrap_err();
         assert!(err.to_string().contains("AUTH_ACCESS_TTL_SECONDS"), "{err}");
         let err = Config::from_env(&Env::from_pairs([("AUTH_LOGIN_LIMIT", "10")])).unwrap_err();
         assert!(err.to_string().contains("AUTH_LOGIN_LIMIT"), "{err}");
@@ -389,10 +374,7 @@ mod tests {
             reset_url: "https://app.example.com/reset".into(),
             ..Config::default()
         };
-        assert_eq!(
-            c.reset_link("abc"),
-            "https://app.example.com/reset?token=abc"
-        );
+        assert_eq!(c.reset_link("abc"), "https://app.example.com/reset?token=abc");
         c.reset_url = "https://app.example.com/reset#t={token}".into();
         assert_eq!(c.reset_link("abc"), "https://app.example.com/reset#t=abc");
     }

@@ -49,9 +49,7 @@ impl Email {
             ));
         }
         let Some((local, domain)) = normalised.rsplit_once('@') else {
-            return Err(invalid(
-                "value is not a valid email address: it has no @-sign",
-            ));
+            return Err(invalid("value is not a valid email address: it has no @-sign"));
         };
         let domain_ok = domain.contains('.')
             && domain.split('.').all(|label| {

@@ -53,21 +53,15 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn new(body: &'a Map<String, Value>) -> Self {
-        Fields {
-            body,
-            errors: vec![],
-        }
+        Fields { body, errors: vec![] }
     }
 
     /// A required string field.
     pub fn string(&mut self, name: &'static str) -> Option<&'a str> {
         match self.body.get(name) {
             None => {
-                self.errors.push(FieldError::new(
-                    "missing",
-                    &["body", name],
-                    "Field required",
-                ));
+                self.errors
+                    .push(FieldError::new("missing", &["body", name], "Field required"));
                 None
             }
             Some(Value::String(s)) => Some(s.as_str()),
@@ -143,10 +137,8 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
 pub fn json(status: StatusCode, body: &Value) -> Response<Body> {
     let mut resp = Response::new(Body::Text(body.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 

@@ -35,10 +35,7 @@ impl std::fmt::Debug for KeySet {
 pub const MIN_KEY_BYTES: usize = 32;
 
 impl KeySet {
-    pub fn new(
-        signing_kid: impl Into<String>,
-        keys: HashMap<String, Vec<u8>>,
-    ) -> Result<KeySet, KeyError> {
+    pub fn new(signing_kid: impl Into<String>, keys: HashMap<String, Vec<u8>>) -> Result<KeySet, KeyError> {
         let signing_kid = signing_kid.into();
         if !keys.contains_key(&signing_kid) {
             return Err(KeyError::Malformed(format!(
@@ -74,9 +71,8 @@ impl KeySet {
             signing_kid: String,
             keys: HashMap<String, String>,
         }
-        let doc: Doc = serde_json::from_str(text).map_err(|e| {
-            KeyError::Malformed(format!("expected {{\"signing_kid\", \"keys\"}}: {e}"))
-        })?;
+        let doc: Doc = serde_json::from_str(text)
+            .map_err(|e| KeyError::Malformed(format!("expected {{\"signing_kid\", \"keys\"}}: {e}")))?;
         let keys = doc
             .keys
             .into_iter()
@@ -94,12 +90,7 @@ impl KeySet {
         let keys: HashMap<&str, String> = self
             .keys
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str(),
-                    base64::engine::general_purpose::STANDARD.encode(v),
-                )
-            })
+            .map(|(k, v)| (k.as_str(), base64::engine::general_purpose::STANDARD.encode(v)))
             .collect();
         serde_json::json!({ "signing_kid": self.signing_kid, "keys": keys }).to_string()
     }
@@ -137,10 +128,7 @@ mod tests {
     fn key_set_round_trips_through_its_json_form() {
         let set = KeySet::new(
             "k2",
-            HashMap::from([
-                ("k1".to_string(), random_key()),
-                ("k2".to_string(), random_key()),
-            ]),
+            HashMap::from([("k1".to_string(), random_key()), ("k2".to_string(), random_key())]),
         )
         .unwrap();
         let back = KeySet::from_json(&set.to_json()).unwrap();

@@ -46,9 +46,7 @@ impl Password {
         let normalised: String = raw.nfkc().collect();
         let chars = normalised.chars().count();
         if chars < min {
-            return Err(Invalid(format!(
-                "password must be at least {min} characters"
-            )));
+            return Err(Invalid(format!("password must be at least {min} characters")));
         }
         if chars > Self::MAX_CHARS {
             return Err(Invalid(format!(
@@ -84,11 +82,7 @@ pub fn check_strength(
     let warning = entropy.feedback().and_then(|f| f.warning());
     if matches!(
         warning,
-        Some(
-            Warning::ThisIsATop10Password
-                | Warning::ThisIsATop100Password
-                | Warning::ThisIsACommonPassword
-        )
+        Some(Warning::ThisIsATop10Password | Warning::ThisIsATop100Password | Warning::ThisIsACommonPassword)
     ) {
         return Err(Invalid("password is too common".into()));
     }
@@ -226,15 +220,13 @@ mod tests {
 
     #[test]
     fn common_password_is_refused() {
-        let err =
-            check_strength(&Password::new("password1").unwrap(), "john", "john", 3).unwrap_err();
+        let err = check_strength(&Password::new("password1").unwrap(), "john", "john", 3).unwrap_err();
         assert!(
             err.0.contains("too common") || err.0.contains("too weak"),
             "{}",
             err.0
         );
-        let err =
-            check_strength(&Password::new("iloveyou").unwrap(), "john", "john", 0).unwrap_err();
+        let err = check_strength(&Password::new("iloveyou").unwrap(), "john", "john", 0).unwrap_err();
         assert_eq!(err.0, "password is too common");
     }
 
@@ -264,8 +256,7 @@ mod tests {
 
     #[test]
     fn weak_password_is_refused_with_a_hint() {
-        let err =
-            check_strength(&Password::new("abcdefgh").unwrap(), "john", "john", 3).unwrap_err();
+        let err = check_strength(&Password::new("abcdefgh").unwrap(), "john", "john", 3).unwrap_err();
         assert!(err.0.starts_with("password is too"), "{}", err.0);
     }
 

@@ -22,15 +22,12 @@ pub struct SqliteStore {
 
 fn backend(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            StoreError::Unavailable(e.to_string())
-        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Backend(e.to_string()),
     }
 }
 
-const USER_COLUMNS: &str =
-    "id, username, email, role, disabled, created_at, sessions_valid_after_ms";
+const USER_COLUMNS: &str = "id, username, email, role, disabled, created_at, sessions_valid_after_ms";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -81,18 +78,15 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(backend)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(backend)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
         let store = SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
         };
@@ -110,8 +104,7 @@ impl SqliteStore {
             .map_err(backend)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             tx.execute_batch(sql).map_err(backend)?;
-            tx.pragma_update(None, "user_version", i + 1)
-                .map_err(backend)?;
+            tx.pragma_update(None, "user_version", i + 1).map_err(backend)?;
         }
         tx.commit().map_err(backend)
     }
@@ -123,10 +116,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` in an immediate (write-locked) transaction.
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -250,10 +240,7 @@ impl UserStore for SqliteStore {
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn login_lookup(
-        &self,
-        email: &Email,
-    ) -> StoreResult<(Option<Credentials>, LoginFailures)> {
+    async fn login_lookup(&self, email: &Email) -> StoreResult<(Option<Credentials>, LoginFailures)> {
         self.read(|c| {
             let creds = c
                 .query_row(
@@ -312,12 +299,7 @@ impl SessionStore for SqliteStore {
         })
     }
 
-    async fn upgrade_password_hash(
-        &self,
-        email: &Email,
-        old: &str,
-        new: &str,
-    ) -> StoreResult<bool> {
+    async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool> {
         self.write(|tx| {
             tx.execute(
                 "UPDATE users SET password_hash = ?3 WHERE email = ?1 AND password_hash = ?2",
@@ -382,12 +364,7 @@ impl SessionStore for SqliteStore {
         })
     }
 
-    async fn refresh_state(
-        &self,
-        jti: &str,
-        sid: &str,
-        user_id: UserId,
-    ) -> StoreResult<RefreshState> {
+    async fn refresh_state(&self, jti: &str, sid: &str, user_id: UserId) -> StoreResult<RefreshState> {
         let token = self.read(|c| {
             c.query_row(
                 &format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE jti = ?1"),
@@ -397,11 +374,7 @@ impl SessionStore for SqliteStore {
             .optional()
         })?;
         let (user, session) = self.session_with_user(user_id, sid).await?;
-        Ok(RefreshState {
-            token,
-            session,
-            user,
-        })
+        Ok(RefreshState { token, session, user })
     }
 
     async fn rotate_refresh(

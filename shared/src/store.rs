@@ -143,10 +143,7 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// The credentials for `email` and its failure count, in one read.
-    async fn login_lookup(
-        &self,
-        email: &Email,
-    ) -> StoreResult<(Option<Credentials>, LoginFailures)>;
+    async fn login_lookup(&self, email: &Email) -> StoreResult<(Option<Credentials>, LoginFailures)>;
     /// Counts one more failed login for `email`; returns the new state.
     async fn record_login_failure(
         &self,
@@ -155,8 +152,7 @@ pub trait SessionStore: Send + Sync {
         keep_secs: i64,
     ) -> StoreResult<LoginFailures>;
     /// Replaces the password hash if it is still `old` (re-hash with new parameters).
-    async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str)
-        -> StoreResult<bool>;
+    async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool>;
     /// Starts a session with its first refresh token and clears the failure count, only if the
     /// account still has the password hash that was verified and is not disabled.
     /// False if that no longer holds (the password changed meanwhile).
@@ -174,12 +170,7 @@ pub trait SessionStore: Send + Sync {
         sid: &str,
     ) -> StoreResult<(Option<User>, Option<Session>)>;
     /// The token, its session and its user, in one read.
-    async fn refresh_state(
-        &self,
-        jti: &str,
-        sid: &str,
-        user_id: UserId,
-    ) -> StoreResult<RefreshState>;
+    async fn refresh_state(&self, jti: &str, sid: &str, user_id: UserId) -> StoreResult<RefreshState>;
     /// Marks `old` rotated at `now_ms` and stores `successor`, only if `old` was not rotated yet
     /// and its session is not revoked: exactly one of racing calls rotates.
     async fn rotate_refresh(

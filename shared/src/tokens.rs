@@ -170,8 +170,7 @@ mod tests {
     #[test]
     fn alg_none_token_is_rejected() {
         let k = keys();
-        let b64 =
-            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         let header = json!({"alg": "none", "typ": "JWT", "kid": "k1"});
         let body = serde_json::to_value(claims(TokenUse::Access, 2000)).unwrap();
         let forged = format!("{}.{}.", b64(&header), b64(&body));

@@ -46,7 +46,10 @@ async fn every_event_file_is_served_by_its_function() {
     for (name, req, endpoint) in events() {
         let r = app.call(endpoint, req).await;
         assert!(r.status < 500, "events/{name} gave {}: {:?}", r.status, r.body);
-        assert!(r.status != 404 && r.status != 405, "events/{name} is not routed to its function");
+        assert!(
+            r.status != 404 && r.status != 405,
+            "events/{name} is not routed to its function"
+        );
         let expected = match name.as_str() {
             "signup.json" => Some(201),
             "signup.weak-password.json" => Some(422),
@@ -64,8 +67,13 @@ async fn every_event_file_is_served_by_its_function() {
 
 #[test]
 fn watch_router_names_exactly_the_served_routes() {
-    let manifest: toml::Value = std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap().parse().unwrap();
-    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().unwrap();
+    let manifest: toml::Value = std::fs::read_to_string(workspace().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
     let mut routed = BTreeSet::new();
     for (path, target) in router {
         if path.contains('*') {
@@ -83,7 +91,13 @@ fn watch_router_names_exactly_the_served_routes() {
     }
     let served: BTreeSet<_> = Endpoint::ALL
         .iter()
-        .map(|e| (e.method().to_string(), e.path().to_string(), e.function().to_string()))
+        .map(|e| {
+            (
+                e.method().to_string(),
+                e.path().to_string(),
+                e.function().to_string(),
+            )
+        })
         .collect();
     assert_eq!(routed, served);
 }
@@ -91,8 +105,15 @@ fn watch_router_names_exactly_the_served_routes() {
 #[test]
 fn every_function_package_is_a_workspace_member_with_its_endpoint() {
     for e in Endpoint::ALL {
-        let main = workspace().join("functions").join(e.function()).join("src/main.rs");
+        let main = workspace()
+            .join("functions")
+            .join(e.function())
+            .join("src/main.rs");
         let text = std::fs::read_to_string(&main).unwrap_or_else(|_| panic!("{} is missing", main.display()));
-        assert!(text.contains(&format!("Endpoint::{e:?}")), "{} serves another endpoint", main.display());
+        assert!(
+            text.contains(&format!("Endpoint::{e:?}")),
+            "{} serves another endpoint",
+            main.display()
+        );
     }
 }

@@ -13,7 +13,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "authyy-admin", about = "Manage authyy users: promote, demote, list")]
 struct Cli {
     /// The SQLite file of local mode.
-    #[arg(long, env = "AUTH_SQLITE_PATH", default_value = ".local/authyy.sqlite3", global = true)]
+    #[arg(
+        long,
+        env = "AUTH_SQLITE_PATH",
+        default_value = ".local/authyy.sqlite3",
+        global = true
+    )]
     sqlite: PathBuf,
     #[command(subcommand)]
     command: Command,

@@ -34,10 +34,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     // The same work, status and body whether the email is unknown or the password wrong.
     let matched = state
         .hasher
-        .verify(
-            &password,
-            credentials.as_ref().map(|c| c.password_hash.as_str()),
-        )
+        .verify(&password, credentials.as_ref().map(|c| c.password_hash.as_str()))
         .await;
     let credentials = match credentials {
         Some(c) if matched && !c.disabled => c,
@@ -80,10 +77,6 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         }
     }
     tracing::info!(user_id = credentials.user_id, "login");
-    let user = envelope_user(
-        credentials.user_id,
-        &credentials.username,
-        &credentials.email,
-    );
+    let user = envelope_user(credentials.user_id, &credentials.username, &credentials.email);
     token_response(state, user, credentials.user_id, &first).await
 }

@@ -68,10 +68,7 @@ pub(crate) async fn limit_client(
 }
 
 /// The user behind a live access token, or 401 `Not authenticated`.
-pub(crate) async fn authenticate(
-    state: &AppState,
-    req: &Request,
-) -> Result<(User, Claims), ApiError> {
+pub(crate) async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Claims), ApiError> {
     let unauthenticated = ApiError::Unauthenticated(NOT_AUTHENTICATED);
     let token = http::bearer(req).ok_or(ApiError::Unauthenticated(NOT_AUTHENTICATED))?;
     let keys = state.keys.keys().await?;
@@ -109,12 +106,7 @@ pub(crate) async fn token_response(
     };
     let refresh_claims = refresh_claims(state, refresh);
     let sign = |c: &Claims| tokens::sign(&keys, c).map_err(|e| ApiError::Internal(e.to_string()));
-    let body = tokens::envelope(
-        &sign(&access)?,
-        &sign(&refresh_claims)?,
-        &refresh_claims,
-        user,
-    );
+    let body = tokens::envelope(&sign(&access)?, &sign(&refresh_claims)?, &refresh_claims, user);
     Ok(http::json(StatusCode::OK, &body))
 }
 

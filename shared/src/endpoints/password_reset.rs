@@ -46,12 +46,7 @@ pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult 
     let Some(email) = email else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
-    let ok = || {
-        Ok(http::json(
-            StatusCode::OK,
-            &json!({ "message": FORGOT_MESSAGE }),
-        ))
-    };
+    let ok = || Ok(http::json(StatusCode::OK, &json!({ "message": FORGOT_MESSAGE })));
 
     let config = &state.config;
     let now = state.clock.now();
@@ -110,11 +105,7 @@ pub async fn reset_password(state: &AppState, req: &Request) -> EndpointResult {
     // The policy needs the account's name; a token that names no account is simply invalid.
     // (Checked again, atomically, when the token is consumed.)
     let mut fields = Fields::new(&body);
-    if let Some(user) = state
-        .store
-        .reset_token_user(&hash, state.clock.now())
-        .await?
-    {
+    if let Some(user) = state.store.reset_token_user(&hash, state.clock.now()).await? {
         fields.check(
             "password",
             check_strength(
@@ -137,10 +128,7 @@ pub async fn reset_password(state: &AppState, req: &Request) -> EndpointResult {
     {
         Some(user_id) => {
             tracing::info!(user_id, "password reset; every session ended");
-            Ok(http::json(
-                StatusCode::OK,
-                &json!({ "message": RESET_MESSAGE }),
-            ))
+            Ok(http::json(StatusCode::OK, &json!({ "message": RESET_MESSAGE })))
         }
         None => Err(ApiError::BadRequest(INVALID_RESET)),
     }

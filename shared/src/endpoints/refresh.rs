@@ -20,8 +20,8 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
     let token = http::bearer(req).ok_or_else(refused)?;
     let keys = state.keys.keys().await?;
     let now = state.clock.now();
-    let claims = tokens::verify(&keys, &state.config, token, TokenUse::Refresh, now)
-        .map_err(|_| refused())?;
+    let claims =
+        tokens::verify(&keys, &state.config, token, TokenUse::Refresh, now).map_err(|_| refused())?;
     let user_id = claims.user_id().ok_or_else(refused)?;
 
     let found = state
@@ -47,9 +47,7 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
             .rotate_refresh(&stored, &successor, state.clock.now_ms())
             .await?
         {
-            Rotation::Rotated => {
-                return token_response(state, envelope_user, user.id, &successor).await
-            }
+            Rotation::Rotated => return token_response(state, envelope_user, user.id, &successor).await,
             Rotation::AlreadyRotated(current) => current,
             Rotation::Refused => return Err(refused()),
         }

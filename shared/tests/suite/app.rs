@@ -61,8 +61,7 @@ pub fn event(
         hdrs.insert(k.to_lowercase(), Value::from(*v));
     }
     if body.is_some() {
-        hdrs.entry("content-type")
-            .or_insert("application/json".into());
+        hdrs.entry("content-type").or_insert("application/json".into());
     }
     let mut qs = serde_json::Map::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -159,11 +158,8 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Resp {
-        self.post(
-            Endpoint::Login,
-            json!({"email": email, "password": password}),
-        )
-        .await
+        self.post(Endpoint::Login, json!({"email": email, "password": password}))
+            .await
     }
 
     /// Signs up and logs in; returns (access, refresh, user id).
@@ -173,11 +169,7 @@ impl TestApp {
         assert_eq!(r.status, 201, "{:?}", r.body);
         let r = self.login(&email, STRONG).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        (
-            access(&r),
-            refresh(&r),
-            r.body["user"]["id"].as_u64().unwrap(),
-        )
+        (access(&r), refresh(&r), r.body["user"]["id"].as_u64().unwrap())
     }
 
     pub fn clock_now(&self) -> i64 {
@@ -200,9 +192,7 @@ impl TestApp {
 
     /// Asks for a reset of `email` and returns the token from the newest mail.
     pub async fn reset_token(&self, email: &str) -> String {
-        let r = self
-            .post(Endpoint::ForgotPassword, json!({"email": email}))
-            .await;
+        let r = self.post(Endpoint::ForgotPassword, json!({"email": email})).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         let mails = self.inbox.mails_to(email).await;
         let last = mails.last().expect("a reset mail");

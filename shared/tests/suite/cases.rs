@@ -19,9 +19,9 @@ fn assert_422_at(r: &super::Resp, field: &str) {
     assert_eq!(r.status, 422, "{:?}", r.body);
     let errors = r.body["detail"].as_array().expect("a FastAPI error list");
     assert!(
-        errors.iter().any(|e| e["loc"] == json!(["body", field])
-            && e["msg"].is_string()
-            && e["type"].is_string()),
+        errors
+            .iter()
+            .any(|e| e["loc"] == json!(["body", field]) && e["msg"].is_string() && e["type"].is_string()),
         "no error at body.{field}: {:?}",
         r.body
     );
@@ -46,10 +46,7 @@ pub async fn signup_ids_are_sequential_integers<B: Backend>() {
     let a = app.signup("first", "first@example.com", STRONG).await.body["id"]
         .as_u64()
         .unwrap();
-    let b = app
-        .signup("second", "second@example.com", STRONG)
-        .await
-        .body["id"]
+    let b = app.signup("second", "second@example.com", STRONG).await.body["id"]
         .as_u64()
         .unwrap();
     assert_eq!(b, a + 1);
@@ -58,9 +55,7 @@ pub async fn signup_ids_are_sequential_integers<B: Backend>() {
 pub async fn signup_with_registered_email_is_409_whatever_its_case<B: Backend>() {
     let app = app::<B>().await;
     assert_eq!(
-        app.signup("john_doe", "john@example.com", STRONG)
-            .await
-            .status,
+        app.signup("john_doe", "john@example.com", STRONG).await.status,
         201
     );
     let r = app.signup("other", "  JOHN@example.COM ", STRONG).await;
@@ -71,9 +66,7 @@ pub async fn signup_with_registered_email_is_409_whatever_its_case<B: Backend>()
 pub async fn signup_with_taken_username_is_409_case_insensitively<B: Backend>() {
     let app = app::<B>().await;
     assert_eq!(
-        app.signup("john_doe", "john@example.com", STRONG)
-            .await
-            .status,
+        app.signup("john_doe", "john@example.com", STRONG).await.status,
         201
     );
     let r = app.signup("John_Doe", "other@example.com", STRONG).await;
@@ -86,17 +79,13 @@ pub async fn signup_with_weak_password_is_422_in_fastapi_shape<B: Backend>() {
     let r = app.signup("john_doe", "john@example.com", "short").await;
     assert_422_at(&r, "password");
     assert_eq!(r.body["detail"][0]["type"], "value_error");
-    let r = app
-        .signup("john_doe", "john@example.com", "abcdefghij")
-        .await;
+    let r = app.signup("john_doe", "john@example.com", "abcdefghij").await;
     assert_422_at(&r, "password");
 }
 
 pub async fn signup_with_common_password_is_422<B: Backend>() {
     let app = app::<B>().await;
-    let r = app
-        .signup("john_doe", "john@example.com", "password123")
-        .await;
+    let r = app.signup("john_doe", "john@example.com", "password123").await;
     assert_422_at(&r, "password");
 }
 
@@ -106,10 +95,7 @@ pub async fn signup_with_password_containing_username_is_422<B: Backend>() {
         .signup("seagull", "john@example.com", "Seagull-flies-over-Quartz-9")
         .await;
     assert_422_at(&r, "password");
-    assert!(r.body["detail"][0]["msg"]
-        .as_str()
-        .unwrap()
-        .contains("username"));
+    assert!(r.body["detail"][0]["msg"].as_str().unwrap().contains("username"));
 }
 
 pub async fn signup_reports_every_missing_field<B: Backend>() {
@@ -128,13 +114,7 @@ pub async fn signup_reports_every_missing_field<B: Backend>() {
 
 pub async fn wrong_types_null_and_arrays_are_422<B: Backend>() {
     let app = app::<B>().await;
-    for bad in [
-        json!(42),
-        Value::Null,
-        json!(["a"]),
-        json!({"x": 1}),
-        json!(true),
-    ] {
+    for bad in [json!(42), Value::Null, json!(["a"]), json!({"x": 1}), json!(true)] {
         let r = app
             .post(
                 Endpoint::Signup,
@@ -179,8 +159,7 @@ pub async fn empty_body_is_422<B: Backend>() {
 
 pub async fn body_over_64_kib_is_413<B: Backend>() {
     let app = app::<B>().await;
-    let huge =
-        json!({"email": "a@example.com", "password": "x".repeat(2 * 1024 * 1024)}).to_string();
+    let huge = json!({"email": "a@example.com", "password": "x".repeat(2 * 1024 * 1024)}).to_string();
     let r = app.raw(Endpoint::Login, Some(&huge), None).await;
     assert_eq!(r.status, 413);
     assert!(r.detail().contains("64 KiB"));
@@ -215,25 +194,15 @@ pub async fn email_with_control_characters_is_422<B: Backend>() {
 pub async fn email_with_look_alike_unicode_is_422<B: Backend>() {
     let app = app::<B>().await;
     assert_eq!(
-        app.signup("john_doe", "john@example.com", STRONG)
-            .await
-            .status,
+        app.signup("john_doe", "john@example.com", STRONG).await.status,
         201
     );
     // Cyrillic о in the local part, and a Greek ο in the domain.
-    assert_422_at(
-        &app.signup("john2", "jоhn@example.com", STRONG).await,
-        "email",
-    );
-    assert_422_at(
-        &app.signup("john3", "john@exampleο.com", STRONG).await,
-        "email",
-    );
+    assert_422_at(&app.signup("john2", "jоhn@example.com", STRONG).await, "email");
+    assert_422_at(&app.signup("john3", "john@exampleο.com", STRONG).await, "email");
     // Fullwidth letters normalise to the registered address.
     assert_eq!(
-        app.signup("john4", "ｊｏｈｎ@example.com", STRONG)
-            .await
-            .status,
+        app.signup("john4", "ｊｏｈｎ@example.com", STRONG).await.status,
         409
     );
 }
@@ -242,10 +211,7 @@ pub async fn email_with_look_alike_unicode_is_422<B: Backend>() {
 
 pub async fn login_returns_the_token_envelope_with_no_store<B: Backend>() {
     let app = app::<B>().await;
-    let id = app
-        .signup("john_doe", "john@example.com", STRONG)
-        .await
-        .body["id"]
+    let id = app.signup("john_doe", "john@example.com", STRONG).await.body["id"]
         .as_u64()
         .unwrap();
     let r = app.login("john@example.com", STRONG).await;
@@ -253,14 +219,7 @@ pub async fn login_returns_the_token_envelope_with_no_store<B: Backend>() {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let t = &r.body["tokens"];
     assert_eq!(t["access"]["token_type"], "bearer");
-    assert!(
-        t["access"]["access_token"]
-            .as_str()
-            .unwrap()
-            .split('.')
-            .count()
-            == 3
-    );
+    assert!(t["access"]["access_token"].as_str().unwrap().split('.').count() == 3);
     assert!(t["refresh"]["jti"].is_string());
     assert!(t["refresh"]["expiry"].as_str().unwrap().ends_with('Z'));
     assert_eq!(
@@ -363,10 +322,7 @@ pub async fn per_ip_limit_on_login_gives_429<B: Backend>() {
     }))
     .await;
     for i in 0..3 {
-        assert_eq!(
-            app.login(&format!("u{i}@example.com"), STRONG).await.status,
-            401
-        );
+        assert_eq!(app.login(&format!("u{i}@example.com"), STRONG).await.status, 401);
     }
     let r = app.login("u9@example.com", STRONG).await;
     assert_eq!(r.status, 429);
@@ -394,10 +350,7 @@ pub async fn ip_limits_off_keeps_the_account_backoff<B: Backend>() {
     .await;
     app.signup("john_doe", "john@example.com", STRONG).await;
     for i in 0..5 {
-        assert_eq!(
-            app.login(&format!("u{i}@example.com"), STRONG).await.status,
-            401
-        );
+        assert_eq!(app.login(&format!("u{i}@example.com"), STRONG).await.status, 401);
     }
     for _ in 0..5 {
         assert_eq!(app.login("john@example.com", STRONG2).await.status, 401);
@@ -413,14 +366,8 @@ pub async fn per_ip_limit_on_signup_gives_429<B: Backend>() {
         }
     }))
     .await;
-    assert_eq!(
-        app.signup("user_a", "a@example.com", STRONG).await.status,
-        201
-    );
-    assert_eq!(
-        app.signup("user_b", "b@example.com", STRONG).await.status,
-        201
-    );
+    assert_eq!(app.signup("user_a", "a@example.com", STRONG).await.status, 201);
+    assert_eq!(app.signup("user_b", "b@example.com", STRONG).await.status, 201);
     let r = app.signup("user_c", "c@example.com", STRONG).await;
     assert_eq!(r.status, 429);
     assert!(r.header("retry-after").is_some());
@@ -738,16 +685,10 @@ pub async fn forgot_password_answers_the_same_for_unknown_emails<B: Backend>() {
     let app = app::<B>().await;
     app.signup("john_doe", "john@example.com", STRONG).await;
     let known = app
-        .post(
-            Endpoint::ForgotPassword,
-            json!({"email": "john@example.com"}),
-        )
+        .post(Endpoint::ForgotPassword, json!({"email": "john@example.com"}))
         .await;
     let unknown = app
-        .post(
-            Endpoint::ForgotPassword,
-            json!({"email": "nobody@example.com"}),
-        )
+        .post(Endpoint::ForgotPassword, json!({"email": "nobody@example.com"}))
         .await;
     assert_eq!(known.status, 200);
     assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
@@ -764,10 +705,7 @@ pub async fn forgot_password_answers_the_same_for_unknown_emails<B: Backend>() {
 }
 
 pub async fn forgot_password_mails_a_link_built_from_configuration<B: Backend>() {
-    let app = B::app(with(|c| {
-        c.reset_url = "https://app.example.com/reset".into()
-    }))
-    .await;
+    let app = B::app(with(|c| c.reset_url = "https://app.example.com/reset".into())).await;
     app.signup("john_doe", "john@example.com", STRONG).await;
     // A forged Host header has no effect on the link.
     let req = event(
@@ -990,16 +928,8 @@ pub async fn twenty_concurrent_signups_with_one_email_give_one_201<B: Backend>()
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        19,
-        "{statuses:?}"
-    );
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 19, "{statuses:?}");
 }
 
 pub async fn ten_concurrent_refreshes_of_one_token_give_one_successor<B: Backend>() {
@@ -1012,9 +942,7 @@ pub async fn ten_concurrent_refreshes_of_one_token_give_one_successor<B: Backend
                 let r = app.refresh(&token).await;
                 (
                     r.status,
-                    r.body["tokens"]["refresh"]["jti"]
-                        .as_str()
-                        .map(str::to_string),
+                    r.body["tokens"]["refresh"]["jti"].as_str().map(str::to_string),
                 )
             })
         })
@@ -1074,20 +1002,24 @@ pub async fn wrong_method_is_405_json<B: Backend>() {
 pub async fn unknown_path_is_404_json<B: Backend>() {
     let app = app::<B>().await;
     for path in ["/auth/nope", "/", "/auth/me/extra", "/x/y/auth/me"] {
-        let r = app.call(Endpoint::Me, event("GET", path, "", &[], None, "192.0.2.1")).await;
+        let r = app
+            .call(Endpoint::Me, event("GET", path, "", &[], None, "192.0.2.1"))
+            .await;
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.detail(), "Not Found");
     }
     // A stage prefix is fine.
-    let r = app.call(Endpoint::Me, event("GET", "/prod/auth/me", "", &[], None, "192.0.2.1")).await;
+    let r = app
+        .call(
+            Endpoint::Me,
+            event("GET", "/prod/auth/me", "", &[], None, "192.0.2.1"),
+        )
+        .await;
     assert_eq!(r.status, 401);
 }
 
 pub async fn cors_headers_only_for_configured_origins<B: Backend>() {
-    let app = B::app(with(|c| {
-        c.cors_origins = vec!["https://app.example.com".into()]
-    }))
-    .await;
+    let app = B::app(with(|c| c.cors_origins = vec!["https://app.example.com".into()])).await;
     let body = json!({"email": "a@example.com"}).to_string();
     let ok = event(
         "POST",
@@ -1119,10 +1051,7 @@ pub async fn cors_headers_only_for_configured_origins<B: Backend>() {
 }
 
 pub async fn preflight_is_answered_for_configured_origins<B: Backend>() {
-    let app = B::app(with(|c| {
-        c.cors_origins = vec!["https://app.example.com".into()]
-    }))
-    .await;
+    let app = B::app(with(|c| c.cors_origins = vec!["https://app.example.com".into()])).await;
     let req = event(
         "OPTIONS",
         "/auth/users",
@@ -1140,10 +1069,7 @@ pub async fn preflight_is_answered_for_configured_origins<B: Backend>() {
         r.header("access-control-allow-origin"),
         Some("https://app.example.com")
     );
-    assert!(r
-        .header("access-control-allow-methods")
-        .unwrap()
-        .contains("POST"));
+    assert!(r.header("access-control-allow-methods").unwrap().contains("POST"));
     assert!(r
         .header("access-control-allow-headers")
         .unwrap()

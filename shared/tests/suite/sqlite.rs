@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::{Backend, BoxFut, Inbox, TestApp};
 use authyy::clock::ManualClock;
 use authyy::config::Config;
 use authyy::AppState;
-use super::{Backend, BoxFut, Inbox, TestApp};
 
 pub struct Sqlite;
 
@@ -46,4 +46,3 @@ impl Backend for Sqlite {
         })
     }
 }
-
