@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Consistency check of template.yaml against the rest of the repository.
+
+Fails (exit 1, naming every problem) unless:
+  * the (method, path, function) routes of the template's functions equal those of the local
+    router in Cargo.toml ([workspace.metadata.lambda.watch.router], without OPTIONS entries and
+    the /{*path} catch-all), and the template's functions are the workspace's functions/*;
+  * every function has a sample event events/<function>.json or events/<function>.<variant>.json
+    whose routeKey is its route, and no event file names an unknown function or a wrong route;
+  * each function's IAM actions (inline policy statements) equal infra/permissions.json, with no
+    wildcard actions or resources, dynamodb:Query only on the users-by-id index, other DynamoDB
+    actions only on the table, and secretsmanager:GetSecretValue only on the signing-key secret.
+
+Standard library plus PyYAML (installed with cfn-lint). Run: .venv/bin/python infra/check_template.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+CARGO = ROOT / "Cargo.toml"
+EVENTS = ROOT / "events"
+PERMISSIONS = ROOT / "infra" / "permissions.json"
+
+TABLE_ARN = {"Fn::GetAtt": ["Table", "Arn"]}
+INDEX_ARN = {"Fn::Sub": "${Table.Arn}/index/users-by-id"}
+SECRET_ARN = {"Ref": "SigningKeySecret"}
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns CloudFormation short-form tags into their long (JSON) form."""
+
+
+def _cfn_tag(loader: CfnLoader, suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def template_functions(template: dict, errors: list[str]) -> dict[str, dict]:
+    """Binary name -> {"logical_id", "routes": {(METHOD, path)}, "statements": [...]}."""
+    functions: dict[str, dict] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        metadata = resource.get("Metadata") or {}
+        binary = (metadata.get("BuildProperties") or {}).get("Binary")
+        if metadata.get("BuildMethod") != "rust-cargolambda" or not isinstance(binary, str):
+            errors.append(f"{logical_id}: needs Metadata BuildMethod rust-cargolambda and BuildProperties.Binary")
+            continue
+        if binary in functions:
+            errors.append(f"{logical_id}: binary {binary!r} is also built by {functions[binary]['logical_id']}")
+            continue
+        props = resource.get("Properties") or {}
+        routes = set()
+        for name, event in (props.get("Events") or {}).items():
+            if event.get("Type") != "HttpApi":
+                continue
+            ep = event.get("Properties") or {}
+            method, path = ep.get("Method"), ep.get("Path")
+            if not isinstance(method, str) or not isinstance(path, str):
+                errors.append(f"{logical_id}: event {name} needs a literal Method and Path")
+                continue
+            if ep.get("ApiId") != {"Ref": "HttpApi"}:
+                errors.append(f"{logical_id}: event {name} is not attached to HttpApi (ApiId: !Ref HttpApi)")
+            routes.add((method.upper(), path))
+        if not routes:
+            errors.append(f"{logical_id} ({binary}): has no HttpApi event")
+        statements = []
+        for i, policy in enumerate(as_list(props.get("Policies") or [])):
+            if not isinstance(policy, dict) or "Statement" not in policy:
+                errors.append(
+                    f"{logical_id} ({binary}): Policies[{i}] is a managed policy or SAM policy template; "
+                    "only inline statements can be checked against infra/permissions.json"
+                )
+                continue
+            statements.extend(as_list(policy["Statement"]))
+        functions[binary] = {"logical_id": logical_id, "routes": routes, "statements": statements}
+    return functions
+
+
+def router_routes(cargo: dict, errors: list[str]) -> set[tuple[str, str, str]]:
+    router = cargo.get("workspace", {}).get("metadata", {}).get("lambda", {}).get("watch", {}).get("router")
+    if not isinstance(router, dict):
+        errors.append("Cargo.toml: no [workspace.metadata.lambda.watch.router] table")
+        return set()
+    routes = set()
+    for path, target in router.items():
+        if path == "/{*path}":
+            continue
+        if not isinstance(target, list):
+            errors.append(f"Cargo.toml router: {path!r} maps every method to {target!r}; list method/function pairs")
+            continue
+        for entry in target:
+            method = str(entry.get("method", "")).upper()
+            if method != "OPTIONS":
+                routes.add((method, path, entry.get("function")))
+    return routes
+
+
+def check_events(functions: dict[str, dict], errors: list[str]) -> int:
+    owned: dict[str, list[tuple[str, object]]] = {name: [] for name in functions}
+    files = sorted(EVENTS.glob("*.json"))
+    for file in files:
+        name = file.name[: -len(".json")].split(".", 1)[0]
+        try:
+            route_key = json.loads(file.read_text()).get("routeKey")
+        except (ValueError, AttributeError) as e:
+            errors.append(f"events/{file.name}: not a JSON object ({e})")
+            continue
+        if name not in functions:
+            errors.append(f"events/{file.name}: no function named {name!r} in template.yaml")
+            continue
+        routes = {f"{m} {p}" for m, p in functions[name]["routes"]}
+        if route_key not in routes:
+            errors.append(f"events/{file.name}: routeKey {route_key!r} is not a route of {name} ({', '.join(sorted(routes))})")
+        owned[name].append((file.name, route_key))
+    for name, info in sorted(functions.items()):
+        for method, path in sorted(info["routes"]):
+            if not any(rk == f"{method} {path}" for _, rk in owned[name]):
+                errors.append(f"{name}: no events/{name}.json or events/{name}.<variant>.json with routeKey '{method} {path}'")
+    return len(files)
+
+
+def check_policies(functions: dict[str, dict], permissions: dict, errors: list[str]) -> None:
+    if set(permissions) != set(functions):
+        missing = sorted(set(functions) - set(permissions))
+        extra = sorted(set(permissions) - set(functions))
+        errors.append(f"infra/permissions.json: functions missing {missing}, unknown {extra}")
+    for name, info in sorted(functions.items()):
+        actions: set[str] = set()
+        for st in info["statements"]:
+            if st.get("Effect") != "Allow":
+                continue
+            if "NotAction" in st or "NotResource" in st:
+                errors.append(f"{name}: NotAction/NotResource statements are not allowed")
+                continue
+            st_actions = [a for a in as_list(st.get("Action", [])) if isinstance(a, str)]
+            resources = as_list(st.get("Resource", []))
+            for a in st_actions:
+                if "*" in a:
+                    errors.append(f"{name}: wildcard action {a!r}")
+            if "*" in resources:
+                errors.append(f"{name}: statement {st.get('Sid', '?')} allows Resource '*'")
+            dynamo = [a for a in st_actions if a.startswith("dynamodb:")]
+            if "dynamodb:Query" in dynamo and (len(dynamo) > 1 or resources != [INDEX_ARN]):
+                errors.append(f"{name}: dynamodb:Query must be alone in its statement, on ${{Table.Arn}}/index/users-by-id only")
+            elif dynamo and "dynamodb:Query" not in dynamo and resources != [TABLE_ARN]:
+                errors.append(f"{name}: {', '.join(dynamo)} must be on !GetAtt Table.Arn only")
+            if any(a.startswith("secretsmanager:") for a in st_actions) and resources != [SECRET_ARN]:
+                errors.append(f"{name}: secretsmanager actions must be on !Ref SigningKeySecret only")
+            actions.update(st_actions)
+        expected = set(permissions.get(name, []))
+        if actions != expected:
+            errors.append(
+                f"{name}: IAM actions differ from infra/permissions.json: "
+                f"template has extra {sorted(actions - expected)}, lacks {sorted(expected - actions)}"
+            )
+
+
+def main() -> int:
+    errors: list[str] = []
+    template = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    cargo = tomllib.loads(CARGO.read_text())
+    permissions = json.loads(PERMISSIONS.read_text())
+
+    functions = template_functions(template, errors)
+
+    members = {m.split("/", 1)[1] for m in cargo.get("workspace", {}).get("members", []) if m.startswith("functions/")}
+    if members != set(functions):
+        errors.append(
+            f"template functions {sorted(functions)} differ from the workspace's functions/* {sorted(members)}"
+        )
+
+    template_routes = {(m, p, name) for name, info in functions.items() for m, p in info["routes"]}
+    local_routes = router_routes(cargo, errors)
+    fmt = lambda routes: ", ".join(f"{m} {p} -> {f}" for m, p, f in sorted(routes, key=lambda r: (r[1], r[0]))) or "none"
+    if template_routes != local_routes:
+        errors.append(
+            "routes differ between template.yaml and the Cargo.toml router:\n"
+            f"    only in template.yaml: {fmt(template_routes - local_routes)}\n"
+            f"    only in Cargo.toml:    {fmt(local_routes - template_routes)}"
+        )
+
+    n_events = check_events(functions, errors)
+    check_policies(functions, permissions, errors)
+
+    if errors:
+        print("template check FAILED:", file=sys.stderr)
+        for e in errors:
+            print(f"  - {e}", file=sys.stderr)
+        return 1
+    print(
+        f"template: {len(template_routes)} routes, {len(functions)} functions, "
+        f"{n_events} event files, policies match infra/permissions.json"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Offline checks of template.yaml, failing on any error or warning:
+#   1. sam validate          the real SAM transform (aws-sam-translator), as CloudFormation runs it
+#   2. sam validate --lint   cfn-lint as SAM CLI runs it
+#   3. cfn-lint              with informational checks too (all clean today, keep it so)
+#   4. infra/check_template.py  routes vs the Cargo.toml router, events/, IAM vs infra/permissions.json
+# No AWS account or network is needed once the tools are installed (dummy credentials, fixed region).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+cd "$ROOT"
+
+SAM_CLI_VERSION="1.170.0"
+SAM_CLI_REQ="aws-sam-cli==$SAM_CLI_VERSION"
+# SAM CLI lives in its own virtualenv inside .venv: it pins boto3 exactly (and pydantic ~=2.13),
+# and installing it into .venv would downgrade the boto3/botocore/pydantic that moto runs on.
+SAM_VENV="$VENV/sam"
+
+ensure_tool cfn-lint "$CFN_LINT_REQ"   # also brings PyYAML, which check_template.py uses
+
+if ! { [ -x "$SAM_VENV/bin/sam" ] && "$SAM_VENV/bin/sam" --version 2>/dev/null | grep -qx "SAM CLI, version $SAM_CLI_VERSION"; }; then
+  ensure_venv
+  say "installing $SAM_CLI_REQ into .venv/sam (first run only, about half a minute)"
+  [ -x "$SAM_VENV/bin/python" ] || "$VENV/bin/python" -m venv "$SAM_VENV"
+  "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "$SAM_CLI_REQ" "$CFN_LINT_REQ"
+fi
+
+export AWS_DEFAULT_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+say "sam validate (SAM transform)"
+"$SAM_VENV/bin/sam" validate --template template.yaml
+
+say "sam validate --lint"
+"$SAM_VENV/bin/sam" validate --lint --template template.yaml
+
+# cfn-lint exits non-zero on errors (2) and warnings (4); --include-checks I adds informational (8).
+say "cfn-lint $("$VENV/bin/cfn-lint" --version | awk '{print $2}')"
+"$VENV/bin/cfn-lint" --include-checks I -- template.yaml
+
+say "template consistency (infra/check_template.py)"
+"$VENV/bin/python" infra/check_template.py
