@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, and the whole workspace's test suite.
+# Runs every test: formatting, lints, the whole workspace's test suite on both backends
+# (SQLite, and DynamoDB/SES/Secrets Manager over a local AWS server), and the SAM template checks.
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+source "$ROOT/infra/local-aws.sh"
 cd "$ROOT"
 
 say "checking formatting (cargo fmt --check)"
@@ -9,5 +11,12 @@ cargo fmt --all -- --check
 say "linting (cargo clippy --all-targets -D warnings)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-say "running the test suite (cargo test --workspace)"
+start_local_aws
+say "extracting the DynamoDB table definition from template.yaml"
+"$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json
+export AUTHYY_TABLE_DEFINITION="$ROOT/target/authyy-table.json"
+
+say "running the test suite on both backends (cargo test --workspace)"
 cargo test --workspace
+
+bash infra/lint-template.sh

@@ -7,6 +7,12 @@ use std::sync::Arc;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{service_fn, Body, Request, Response};
 
+use aws_config::SdkConfig;
+
+use crate::aws::dynamo::DynamoStore;
+use crate::aws::secrets::SecretsManagerKeys;
+use crate::aws::ses::SesMailer;
+use crate::aws::AwsSettings;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Env};
 use crate::endpoints;
@@ -53,11 +59,63 @@ impl AppState {
         })
     }
 
-    /// The state the environment describes.
+    /// The state of production: DynamoDB, SES and Secrets Manager, from one SDK configuration.
+    pub fn aws(
+        config: Config,
+        settings: &AwsSettings,
+        sdk: &SdkConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AppState, BoxError> {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table_name.clone());
+        let mailer = SesMailer::new(
+            aws_sdk_sesv2::Client::new(sdk),
+            config.mail_from.clone(),
+            settings.configuration_set.clone(),
+        );
+        // Fetched on first use, so functions that sign nothing never read the secret.
+        let keys = SecretsManagerKeys::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            settings.signing_secret_id.clone(),
+            settings.key_cache,
+        );
+        Ok(AppState {
+            hasher: Hasher::new(config.hash_cost)?,
+            config: Arc::new(config),
+            store: Arc::new(store),
+            mailer: Arc::new(mailer),
+            keys: Arc::new(keys),
+            clock,
+        })
+    }
+
+    /// The state the environment describes: the AWS backend when `AUTH_BACKEND=aws` (or, with
+    /// no AUTH_BACKEND, when AUTH_TABLE_NAME is set), local mode otherwise.
     pub async fn from_env() -> Result<AppState, BoxError> {
         let env = Env::from_process();
         let config = Config::from_env(&env)?;
-        AppState::local(config, Arc::new(SystemClock))
+        let backend = env
+            .get("AUTH_BACKEND")
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_else(|| {
+                if env.get("AUTH_TABLE_NAME").is_some() {
+                    "aws"
+                } else {
+                    "local"
+                }
+                .into()
+            });
+        match backend.as_str() {
+            "local" => AppState::local(config, Arc::new(SystemClock)),
+            "aws" => {
+                let settings = AwsSettings::from_env(&env)?;
+                let sdk = crate::aws::sdk_config(&settings).await;
+                if sdk.region().is_none() {
+                    return Err("AWS_REGION is required with AUTH_BACKEND=aws".into());
+                }
+                AppState::aws(config, &settings, &sdk, Arc::new(SystemClock))
+            }
+            other => Err(format!("AUTH_BACKEND must be local or aws, not {other:?}").into()),
+        }
     }
 }
 

@@ -64,26 +64,48 @@ impl KeySet {
         self.keys.get(kid).map(Vec::as_slice)
     }
 
-    /// The secret's JSON form: `{"signing_kid": "...", "keys": {"<kid>": "<base64 key>", ...}}`.
+    /// The secret's JSON form: `{"signing_kid": "<kid>", "keys": {"<kid>": "<base64 key>", ...}}`.
+    /// Keys may also be given as top-level `"key_<kid>": "<base64 key>"` members, the form
+    /// CloudFormation's GenerateSecretString can produce (template.yaml); a kid given both ways
+    /// is refused.
     pub fn from_json(text: &str) -> Result<KeySet, KeyError> {
-        #[derive(serde::Deserialize)]
-        struct Doc {
-            signing_kid: String,
-            keys: HashMap<String, String>,
+        use serde_json::Value;
+        let doc: serde_json::Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| KeyError::Malformed(format!("expected a JSON object: {e}")))?;
+        let signing_kid = doc
+            .get("signing_kid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| KeyError::Malformed("no \"signing_kid\" string".into()))?;
+        let mut encoded: Vec<(String, &Value)> = Vec::new();
+        match doc.get("keys") {
+            None => {}
+            Some(Value::Object(keys)) => encoded.extend(keys.iter().map(|(k, v)| (k.clone(), v))),
+            Some(_) => return Err(KeyError::Malformed("\"keys\" must be an object".into())),
         }
-        let doc: Doc = serde_json::from_str(text)
-            .map_err(|e| KeyError::Malformed(format!("expected {{\"signing_kid\", \"keys\"}}: {e}")))?;
-        let keys = doc
-            .keys
-            .into_iter()
-            .map(|(kid, b64)| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .map(|k| (kid.clone(), k))
-                    .map_err(|_| KeyError::Malformed(format!("key {kid:?} is not base64")))
-            })
-            .collect::<Result<_, _>>()?;
-        KeySet::new(doc.signing_kid, keys)
+        encoded.extend(
+            doc.iter()
+                .filter_map(|(name, v)| name.strip_prefix("key_").map(|kid| (kid.to_string(), v))),
+        );
+        let mut keys = HashMap::new();
+        for (kid, value) in encoded {
+            let key = value
+                .as_str()
+                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+                .ok_or_else(|| KeyError::Malformed(format!("key {kid:?} is not a base64 string")))?;
+            if keys.insert(kid.clone(), key).is_some() {
+                return Err(KeyError::Malformed(format!("key {kid:?} is given twice")));
+            }
+        }
+        KeySet::new(signing_kid, keys)
+    }
+
+    /// A copy with `key` added under `kid` and made the signing key (rotation: the previous
+    /// keys keep verifying).
+    pub fn rotated(&self, kid: impl Into<String>, key: Vec<u8>) -> Result<KeySet, KeyError> {
+        let kid = kid.into();
+        let mut keys = self.keys.clone();
+        keys.insert(kid.clone(), key);
+        KeySet::new(kid, keys)
     }
 
     pub fn to_json(&self) -> String {
@@ -134,6 +156,29 @@ mod tests {
         let back = KeySet::from_json(&set.to_json()).unwrap();
         assert_eq!(back.signing().0, "k2");
         assert_eq!(back.verifying("k1"), set.verifying("k1"));
+    }
+
+    #[test]
+    fn key_set_reads_the_generated_secret_form() {
+        let secret = format!(r#"{{"signing_kid": "k1", "key_k1": "{}"}}"#, "aB3d".repeat(16));
+        let set = KeySet::from_json(&secret).unwrap();
+        assert_eq!(set.signing().0, "k1");
+        assert_eq!(set.signing().1.len(), 48);
+    }
+
+    #[test]
+    fn a_kid_given_twice_is_refused() {
+        let k = "aB3d".repeat(16);
+        let secret = format!(r#"{{"signing_kid": "k1", "key_k1": "{k}", "keys": {{"k1": "{k}"}}}}"#);
+        assert!(KeySet::from_json(&secret).is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_old_keys_for_verification() {
+        let old = KeySet::single("k1", random_key()).unwrap();
+        let new = old.rotated("k2", random_key()).unwrap();
+        assert_eq!(new.signing().0, "k2");
+        assert_eq!(new.verifying("k1"), old.verifying("k1"));
     }
 
     #[test]

@@ -68,8 +68,10 @@ pub async fn list_users(state: &AppState, req: &Request) -> EndpointResult {
     );
     let mut resp = http::json(StatusCode::OK, &body);
     if let Some(next) = page.next_after {
+        // The request's own path, so a stage prefix (`/prod/auth/users`) is kept.
+        let path = req.uri().path();
         let link = format!(
-            "</auth/users?limit={limit}&cursor={}>; rel=\"next\"",
+            "<{path}?limit={limit}&cursor={}>; rel=\"next\"",
             encode_cursor(next)
         );
         if let Ok(v) = HeaderValue::from_str(&link) {

@@ -552,6 +552,28 @@ pub async fn list_users_pages_with_link_and_cursor<B: Backend>() {
     assert_eq!(seen.len(), 5);
 }
 
+pub async fn list_users_link_keeps_the_stage_prefix<B: Backend>() {
+    let app = app::<B>().await;
+    let (access, _, id) = app.user("admin").await;
+    app.make_admin(id).await;
+    app.signup("other", "other@example.com", STRONG).await;
+    let auth = format!("Bearer {access}");
+    let req = event(
+        "GET",
+        "/prod/auth/users",
+        "limit=1",
+        &[("authorization", &auth)],
+        None,
+        "192.0.2.1",
+    );
+    let r = app.call(Endpoint::ListUsers, req).await;
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("link")
+        .unwrap()
+        .starts_with("</prod/auth/users?limit=1&cursor="));
+}
+
 pub async fn list_users_with_bad_cursor_is_400<B: Backend>() {
     let app = app::<B>().await;
     let (access, _, id) = app.user("admin").await;
@@ -986,7 +1008,12 @@ pub async fn ten_concurrent_resets_with_one_token_succeed_once<B: Backend>() {
         }
     }
     assert_eq!(winners.len(), 1);
-    assert_eq!(app.login("john@example.com", &winners[0]).await.status, 200);
+    let r = app.login("john@example.com", &winners[0]).await;
+    assert_eq!(
+        r.status, 200,
+        "the winner's password is the one set: {:?}",
+        r.body
+    );
 }
 
 // ---------------------------------------------------------------- HTTP

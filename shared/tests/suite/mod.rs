@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cases;
+pub mod dynamo;
 pub mod sqlite;
 
 use authyy::config::Config;
@@ -57,6 +58,7 @@ macro_rules! endpoint_suite {
             list_users_needs_a_token,
             list_users_is_403_for_non_admins,
             list_users_pages_with_link_and_cursor,
+            list_users_link_keeps_the_stage_prefix,
             list_users_with_bad_cursor_is_400,
             list_users_limit_out_of_range_is_422,
             demoted_admin_is_refused_at_once,

@@ -1,0 +1,75 @@
+//! Signing keys from Secrets Manager, cached for the life of the execution environment and
+//! fetched again on an invocation once the copy is older than the cache period, so a rotation
+//! reaches warm functions without a redeploy. (Lambda freezes background tasks between
+//! invocations, so the refresh happens on the request path, at most once per period.)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::Client;
+use tokio::sync::Mutex;
+
+use super::sdk_error;
+use crate::keys::{KeyError, KeyProvider, KeySet};
+
+pub struct SecretsManagerKeys {
+    client: Client,
+    secret_id: String,
+    max_age: Duration,
+    cached: Mutex<Option<(Arc<KeySet>, Instant)>>,
+}
+
+impl SecretsManagerKeys {
+    pub fn new(client: Client, secret_id: impl Into<String>, max_age: Duration) -> Self {
+        SecretsManagerKeys {
+            client,
+            secret_id: secret_id.into(),
+            max_age,
+            cached: Mutex::new(None),
+        }
+    }
+
+    async fn fetch(&self) -> Result<KeySet, KeyError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| KeyError::Unavailable(sdk_error("get signing keys", e).to_string()))?;
+        let text = out
+            .secret_string()
+            .ok_or_else(|| KeyError::Malformed("the secret has no string value".into()))?;
+        KeySet::from_json(text)
+    }
+}
+
+#[async_trait]
+impl KeyProvider for SecretsManagerKeys {
+    async fn keys(&self) -> Result<Arc<KeySet>, KeyError> {
+        // One fetch at a time; callers that waited find the fresh copy.
+        let mut cached = self.cached.lock().await;
+        if let Some((keys, fetched)) = cached.as_ref() {
+            if fetched.elapsed() < self.max_age {
+                return Ok(keys.clone());
+            }
+        }
+        match self.fetch().await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                *cached = Some((keys.clone(), Instant::now()));
+                Ok(keys)
+            }
+            // A stale copy beats an outage; try again on a later invocation.
+            Err(e) => match cached.as_mut() {
+                Some((keys, fetched)) => {
+                    tracing::warn!(error = %e, "signing keys not refreshed; using the cached copy");
+                    *fetched = Instant::now() - self.max_age + Duration::from_secs(30).min(self.max_age);
+                    Ok(keys.clone())
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
