@@ -172,6 +172,21 @@ impl Fixture {
         config.mail_from = self.sender.clone();
         AppState::aws(config, &self.settings, &self.sdk, clock).unwrap()
     }
+
+    /// The state with its DynamoDB client replaced (to count or fail its calls).
+    pub fn state_with_dynamo(
+        &self,
+        config: Config,
+        clock: Arc<ManualClock>,
+        client: aws_sdk_dynamodb::Client,
+    ) -> AppState {
+        let mut state = self.state(config, clock);
+        state.store = Arc::new(authyy::aws::dynamo::DynamoStore::new(
+            client,
+            self.settings.table_name.clone(),
+        ));
+        state
+    }
 }
 
 /// Mail sent through the local server's SES, read back from its state dump.

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cases;
 pub mod dynamo;
+pub mod faults;
 pub mod sqlite;
 
 use authyy::config::Config;
