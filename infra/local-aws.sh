@@ -1,10 +1,12 @@
 # Sourced by the test and run scripts: starts the local AWS-compatible server (moto, from PyPI,
 # serving DynamoDB, SES v2 and Secrets Manager in one process) on a free 127.0.0.1 port, and
-# stops it when the calling script exits. Sets AUTHYY_MOTO_URL.
+# stops it when the calling script exits. Sets AUTHYY_MOTO_URL. An argument fixes the port.
 start_local_aws() {
   ensure_tool moto_server "$MOTO_REQ"
-  local port
-  port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  local port=${1:-}
+  if [ -z "$port" ]; then
+    port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  fi
   mkdir -p "$ROOT/target"
   say "starting the local AWS server (moto) on 127.0.0.1:$port"
   "$VENV/bin/python" "$ROOT/infra/moto_server.py" "$port" > "$ROOT/target/moto.log" 2>&1 &

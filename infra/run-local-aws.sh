@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the API locally on its production backends, DynamoDB, SES v2 and Secrets Manager, served
+# by a local AWS-compatible server (moto): http://localhost:9000/auth/... with no AWS account.
+# The table comes from template.yaml; mail is read back from the server's state dump.
+source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+source "$ROOT/infra/local-aws.sh"
+cd "$ROOT"
+ensure_tool cargo-lambda "$CARGO_LAMBDA_REQ"
+start_local_aws "${MOTO_PORT:-4599}"
+export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+"$VENV/bin/python" infra/local_aws.py setup "$AUTHYY_MOTO_URL" \
+  --table authyy-local --secret authyy-local-signing-keys --sender-domain authyy.test
+PORT="${PORT:-9000}"
+say "starting cargo lambda watch on http://localhost:$PORT with AUTH_BACKEND=aws"
+say "mail sent through SES: curl -s $AUTHYY_MOTO_URL/moto-api/data.json (ses.Message)   stop: Ctrl-C"
+"$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" --disable-cors \
+  --env-var AUTH_BACKEND=aws \
+  --env-var AUTH_TABLE_NAME=authyy-local \
+  --env-var AUTH_SIGNING_SECRET_ID=authyy-local-signing-keys \
+  --env-var AUTH_MAIL_FROM=no-reply@authyy.test \
+  --env-var AWS_ENDPOINT_URL="$AUTHYY_MOTO_URL" \
+  --env-var AWS_REGION=eu-west-1 \
+  --env-var AWS_ACCESS_KEY_ID=testing \
+  --env-var AWS_SECRET_ACCESS_KEY=testing \
+  "$@"

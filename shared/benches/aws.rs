@@ -1,0 +1,208 @@
+//! `./infra/bench.sh`: every handler on the AWS backends against the local AWS server (moto),
+//! with the number of DynamoDB calls each request makes.
+//!
+//! Times against moto measure our code plus moto's Python, not DynamoDB's latency; the call
+//! counts are what carries over to production.
+
+#[path = "../tests/suite/faults.rs"]
+#[allow(dead_code)]
+mod faults;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use authyy::aws::AwsSettings;
+use authyy::clock::ManualClock;
+use authyy::config::{Config, Env, HashCost};
+use authyy::{AppState, Endpoint};
+use lambda_http::{Body, Request};
+use serde_json::{json, Value};
+
+fn event(method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Request {
+    let mut headers = json!({"content-type": "application/json"});
+    if let Some(t) = bearer {
+        headers["authorization"] = format!("Bearer {t}").into();
+    }
+    let ev = json!({
+        "version": "2.0", "routeKey": format!("{method} {path}"), "rawPath": path, "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"}, "timeEpoch": 0},
+        "body": body.map(|b| b.to_string()), "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&ev.to_string()).expect("event")
+}
+
+fn body(resp: &lambda_http::Response<Body>) -> Value {
+    match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let Ok(endpoint) = std::env::var("AUTHYY_MOTO_URL") else {
+        println!("aws bench skipped: run ./infra/bench.sh (it starts the local AWS server)");
+        return;
+    };
+    let table = std::env::var("AUTHYY_BENCH_TABLE").unwrap_or_else(|_| "authyy-bench".into());
+    let settings = AwsSettings::new(table.clone(), "authyy-bench-keys");
+    let sdk = authyy::aws::config_loader(&settings)
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "t", "t", None, None, "bench",
+        ))
+        .load()
+        .await;
+    let mut config = Config::from_env(&Env::from_pairs([("AUTH_IP_LIMITS", "off")])).unwrap();
+    config.hash_cost = HashCost {
+        memory_kib: 8,
+        iterations: 1,
+        parallelism: 1,
+    };
+    config.password_min_score = 0;
+    config.forgot_per_email_limit.max = u32::MAX;
+    config.mail_from = "bench@authyy.test".into();
+    let counter = faults::Faults::new(0);
+    let clock = Arc::new(ManualClock::default());
+    let mut state = AppState::aws(config, &settings, &sdk, clock).unwrap();
+    state.store = Arc::new(authyy::aws::dynamo::DynamoStore::new(
+        faults::dynamo_client(&sdk, &counter),
+        table,
+    ));
+
+    println!("-- handlers on DynamoDB/SES/Secrets Manager over moto (argon2 at minimal cost)");
+    println!("{:<40} {:>12} {:>16}", "request", "mean", "DynamoDB calls");
+    let pw = "correct horse battery staple 42";
+    let run = std::env::var("AUTHYY_BENCH_RUN").unwrap_or_else(|_| authyy::tokens::new_id());
+    let n = 50u32;
+    let report = |name: &str, total: std::time::Duration, calls: usize| {
+        println!(
+            "{name:<40} {:>12.3?} {:>16.1}",
+            total / n,
+            calls as f64 / n as f64
+        );
+    };
+    let call = |endpoint: Endpoint, req: Request| {
+        let state = state.clone();
+        async move { authyy::handle(&state, endpoint, req).await }
+    };
+
+    counter.fail_from(0);
+    let t = Instant::now();
+    for i in 0..n {
+        let b = json!({"username": format!("u{i}{run}"), "email": format!("u{i}-{run}@example.com"), "password": pw});
+        assert_eq!(
+            call(Endpoint::Signup, event("POST", "/auth/users", None, Some(&b)))
+                .await
+                .status(),
+            201
+        );
+    }
+    report("POST /auth/users (signup)", t.elapsed(), counter.calls());
+
+    let login_body = json!({"email": format!("u1-{run}@example.com"), "password": pw});
+    counter.fail_from(0);
+    let t = Instant::now();
+    let mut login = Value::Null;
+    for _ in 0..n {
+        let r = call(
+            Endpoint::Login,
+            event("POST", "/auth/login", None, Some(&login_body)),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        login = body(&r);
+    }
+    report("POST /auth/login", t.elapsed(), counter.calls());
+
+    let access = login["tokens"]["access"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = login["user"]["id"].as_u64().unwrap();
+    state
+        .store
+        .set_role(id, authyy::domain::Role::Admin)
+        .await
+        .unwrap();
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        assert_eq!(
+            call(Endpoint::Me, event("GET", "/auth/me", Some(&access), None))
+                .await
+                .status(),
+            200
+        );
+    }
+    report("GET /auth/me", t.elapsed(), counter.calls());
+
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::ListUsers,
+            event("GET", "/auth/users", Some(&access), None),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    report("GET /auth/users (50 per page)", t.elapsed(), counter.calls());
+
+    let mut refresh = login["tokens"]["refresh"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::Refresh,
+            event("POST", "/auth/tokens", Some(&refresh), None),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        refresh = body(&r)["tokens"]["refresh"]["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    report("POST /auth/tokens (refresh)", t.elapsed(), counter.calls());
+
+    let forgot = json!({"email": format!("u2-{run}@example.com")});
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::ForgotPassword,
+            event("POST", "/auth/forgot-password", None, Some(&forgot)),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    report(
+        "POST /auth/forgot-password (+1 SES call)",
+        t.elapsed(),
+        counter.calls(),
+    );
+
+    // A full reset needs a fresh token each time: read it back from moto's SES store.
+    let reset = json!({"token": "unknown", "password": pw});
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::ResetPassword,
+            event("POST", "/auth/reset-password", None, Some(&reset)),
+        )
+        .await;
+        assert_eq!(r.status(), 400);
+    }
+    report(
+        "POST /auth/reset-password (bad token)",
+        t.elapsed(),
+        counter.calls(),
+    );
+}
