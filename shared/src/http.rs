@@ -19,6 +19,11 @@ fn body_bytes(req: &Request) -> &[u8] {
     }
 }
 
+/// Whether the request has no body (or only whitespace).
+pub fn body_is_empty(req: &Request) -> bool {
+    body_bytes(req).iter().all(u8::is_ascii_whitespace)
+}
+
 /// The request body as a JSON object, or the 413/422 FastAPI would give.
 pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     let bytes = body_bytes(req);

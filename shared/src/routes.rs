@@ -12,10 +12,11 @@ pub enum Endpoint {
     Refresh,
     ForgotPassword,
     ResetPassword,
+    Logout,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 8] = [
         Endpoint::Signup,
         Endpoint::Login,
         Endpoint::Me,
@@ -23,6 +24,7 @@ impl Endpoint {
         Endpoint::Refresh,
         Endpoint::ForgotPassword,
         Endpoint::ResetPassword,
+        Endpoint::Logout,
     ];
 
     /// The function (binary and package) that serves the route.
@@ -35,6 +37,7 @@ impl Endpoint {
             Endpoint::Refresh => "refresh",
             Endpoint::ForgotPassword => "forgot-password",
             Endpoint::ResetPassword => "reset-password",
+            Endpoint::Logout => "logout",
         }
     }
 
@@ -53,6 +56,7 @@ impl Endpoint {
             Endpoint::Refresh => "/auth/tokens",
             Endpoint::ForgotPassword => "/auth/forgot-password",
             Endpoint::ResetPassword => "/auth/reset-password",
+            Endpoint::Logout => "/auth/logout",
         }
     }
 

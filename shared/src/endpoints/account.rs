@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{authenticate, user_json, EndpointResult};
 use crate::app::AppState;
-use crate::domain::{Role, UserId};
+use crate::domain::{Email, Role, User, UserId};
 use crate::error::{ApiError, ADMIN_REQUIRED};
 use crate::http;
 
@@ -16,6 +16,47 @@ pub const MAX_PAGE: u32 = 200;
 pub async fn me(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate(state, req).await?;
     Ok(http::json(StatusCode::OK, &user_json(&user)))
+}
+
+/// POST /auth/logout: ends the current session at once, or with `{"all": true}` every
+/// session of the user. Access and refresh tokens of the ended sessions are refused from now on.
+pub async fn logout(state: &AppState, req: &Request) -> EndpointResult {
+    let (user, claims) = authenticate(state, req).await?;
+    let all = if http::body_is_empty(req) {
+        false
+    } else {
+        let body = http::json_object(req)?;
+        match body.get("all") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(all)) => *all,
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "bool_type",
+                    &["body", "all"],
+                    "Input should be a valid boolean",
+                ))
+            }
+        }
+    };
+    if all {
+        state
+            .store
+            .revoke_all_sessions(user.id, state.clock.now_ms())
+            .await?;
+        tracing::info!(user_id = user.id, "logged out of every session");
+    } else {
+        state.store.revoke_session(&claims.sid).await?;
+        tracing::info!(user_id = user.id, "logged out");
+    }
+    let message = if all {
+        "Logged out of every session."
+    } else {
+        "Logged out."
+    };
+    Ok(http::json(
+        StatusCode::OK,
+        &serde_json::json!({ "message": message }),
+    ))
 }
 
 /// An opaque cursor: the id the next page starts after.
@@ -31,7 +72,15 @@ pub fn decode_cursor(cursor: &str) -> Option<UserId> {
     text.strip_prefix("u:")?.parse().ok()
 }
 
-/// GET /auth/users (admins only)
+/// A user as admins see it: the public view with the role and whether it is disabled.
+fn admin_user_json(u: &User) -> Value {
+    let mut v = user_json(u);
+    v["role"] = u.role.as_str().into();
+    v["disabled"] = u.disabled.into();
+    v
+}
+
+/// GET /auth/users (admins only): a page in id order, or `?email=` for one exact match.
 pub async fn list_users(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate(state, req).await?;
     if user.role != Role::Admin {
@@ -50,22 +99,24 @@ pub async fn list_users(state: &AppState, req: &Request) -> EndpointResult {
             }
         },
     };
+    if let Some(raw) = http::query(req, "email") {
+        let email = Email::parse(&raw).map_err(|e| {
+            ApiError::validation(
+                "value_error",
+                &["query", "email"],
+                format!("Value error, {}", e.0),
+            )
+        })?;
+        let found = state.store.user_by_email(&email).await?;
+        let body = Value::Array(found.iter().map(admin_user_json).collect());
+        return Ok(http::json(StatusCode::OK, &body));
+    }
     let after = match http::query(req, "cursor") {
         None => None,
         Some(c) => Some(decode_cursor(&c).ok_or(ApiError::BadRequest("Invalid cursor"))?),
     };
     let page = state.store.list_users(after, limit).await?;
-    let body = Value::Array(
-        page.users
-            .iter()
-            .map(|u| {
-                let mut v = user_json(u);
-                v["role"] = u.role.as_str().into();
-                v["disabled"] = u.disabled.into();
-                v
-            })
-            .collect(),
-    );
+    let body = Value::Array(page.users.iter().map(admin_user_json).collect());
     let mut resp = http::json(StatusCode::OK, &body);
     if let Some(next) = page.next_after {
         // The request's own path, so a stage prefix (`/prod/auth/users`) is kept.

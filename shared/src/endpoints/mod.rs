@@ -31,6 +31,7 @@ pub async fn dispatch(state: &AppState, endpoint: Endpoint, req: &Request) -> En
         Endpoint::Refresh => refresh::refresh(state, req).await,
         Endpoint::ForgotPassword => password_reset::forgot_password(state, req).await,
         Endpoint::ResetPassword => password_reset::reset_password(state, req).await,
+        Endpoint::Logout => account::logout(state, req).await,
     }
 }
 

@@ -66,7 +66,8 @@ pub fn event(
     let mut qs = serde_json::Map::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        qs.insert(k.to_string(), Value::from(v));
+        // API Gateway hands the function decoded parameters.
+        qs.insert(k.to_string(), Value::from(percent_decode(v)));
     }
     let ev = json!({
         "version": "2.0",
@@ -91,6 +92,30 @@ pub fn event(
         "isBase64Encoded": false
     });
     lambda_http::request::from_str(&ev.to_string()).expect("a valid API Gateway event")
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl TestApp {

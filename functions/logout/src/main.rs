@@ -1,0 +1,8 @@
+//! The `logout` function: serves one route of the authyy API.
+//! It builds the shared state once per execution environment and hands every request to the
+//! shared endpoint code.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    authyy::app::run(authyy::Endpoint::Logout).await
+}
