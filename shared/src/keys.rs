@@ -60,6 +60,13 @@ impl KeySet {
         (&self.signing_kid, &self.keys[&self.signing_kid])
     }
 
+    /// The kids of every key, sorted.
+    pub fn kids(&self) -> Vec<&str> {
+        let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+        kids.sort();
+        kids
+    }
+
     pub fn verifying(&self, kid: &str) -> Option<&[u8]> {
         self.keys.get(kid).map(Vec::as_slice)
     }

@@ -6,6 +6,7 @@
 //! ([`endpoints`]), the storage/mail/key traits ([`store`], [`mail`], [`keys`]) and their
 //! implementations, and the HTTP helpers ([`http`]).
 
+pub mod admin;
 pub mod app;
 pub mod aws;
 pub mod clock;

@@ -1,16 +1,28 @@
-//! `authyy-admin`: operate an authyy deployment's users from the command line.
+//! `authyy-admin`: operate authyy's users and signing keys from the command line, on the SQLite
+//! file of local mode or on a deployed stack's DynamoDB table and Secrets Manager secret.
 
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use authyy::clock::rfc3339;
-use authyy::domain::{Email, Role, User};
+use authyy::admin::{self, AdminError, KeyStore, SecretKeyStore};
+use authyy::aws::dynamo::DynamoStore;
+use authyy::aws::AwsSettings;
+use authyy::clock::{rfc3339, Clock, SystemClock};
+use authyy::config::{Config, Env};
+use authyy::domain::{Role, User};
+use authyy::password::Hasher;
 use authyy::sqlite::SqliteStore;
-use authyy::store::{Store, UserStore};
+use authyy::store::Store;
 use clap::{Parser, Subcommand};
 
+/// Manage authyy users and signing keys.
+///
+/// Works on the SQLite file of local mode (the default) or, with --table, on a deployed stack's
+/// DynamoDB table (and, for rotate-key, its --secret), with the standard AWS credential chain
+/// (environment, profile, SSO cache, instance role) and region (AWS_REGION or the profile).
 #[derive(Parser)]
-#[command(name = "authyy-admin", about = "Manage authyy users: promote, demote, list")]
+#[command(name = "authyy-admin", version)]
 struct Cli {
     /// The SQLite file of local mode.
     #[arg(
@@ -20,12 +32,29 @@ struct Cli {
         global = true
     )]
     sqlite: PathBuf,
+    /// A deployed stack's DynamoDB table (the stack output TableName); selects the AWS backend.
+    #[arg(long, env = "AUTH_TABLE_NAME", global = true)]
+    table: Option<String>,
+    /// The stack's signing-key secret (name or ARN; the stack output SigningSecretArn).
+    #[arg(long, env = "AUTH_SIGNING_SECRET_ID", global = true)]
+    secret: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a user with the admin role. The password is read from standard input
+    /// (--password-stdin) or AUTHYY_ADMIN_PASSWORD, never from the command line.
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Give an existing user the admin role.
     Promote {
         /// The user's email address.
@@ -36,17 +65,35 @@ enum Command {
         /// The user's email address.
         email: String,
     },
+    /// Disable a user: they cannot log in or refresh, and every session ends at once.
+    Disable {
+        /// The user's email address.
+        email: String,
+    },
+    /// Re-enable a disabled user (they log in again; ended sessions stay ended).
+    Enable {
+        /// The user's email address.
+        email: String,
+    },
+    /// End every session of a user at once (access and refresh tokens stop working).
+    EndSessions {
+        /// The user's email address.
+        email: String,
+    },
     /// List users in id order.
     List {
-        /// How many users to show.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
+        /// How many users to show at most.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
     },
+    /// Add a new signing key and sign with it; earlier keys keep verifying until removed.
+    /// Running functions pick it up within AUTH_KEY_CACHE_SECONDS (AWS) or at restart (local).
+    RotateKey,
 }
 
 fn print_user(u: &User) {
     println!(
-        "{:>6}  {:<24} {:<32} {:<5} {}{}",
+        "{:>6}  {:<24} {:<36} {:<5} {}{}",
         u.id,
         u.username,
         u.email,
@@ -56,35 +103,139 @@ fn print_user(u: &User) {
     );
 }
 
-async fn set_role(store: &dyn Store, raw_email: &str, role: Role) -> Result<(), String> {
-    let email = Email::parse(raw_email).map_err(|e| format!("{raw_email:?}: {e}"))?;
-    let user = store
-        .user_by_email(&email)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no user with the email {email}"))?;
-    store.set_role(user.id, role).await.map_err(|e| e.to_string())?;
-    println!("{} (id {}) is now {}", user.email, user.id, role.as_str());
-    Ok(())
+fn describe(u: &User) -> String {
+    format!("{} (id {}, {})", u.email, u.id, u.role.as_str())
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    if !cli.sqlite.exists() {
-        return Err(format!(
-            "no database at {}: start the API once (or pass --sqlite PATH)",
-            cli.sqlite.display()
+fn read_password(from_stdin: bool) -> Result<String, AdminError> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| AdminError::Other(format!("cannot read the password: {e}")))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    std::env::var("AUTHYY_ADMIN_PASSWORD").map_err(|_| {
+        AdminError::Other(
+            "give the password on standard input with --password-stdin, or in AUTHYY_ADMIN_PASSWORD \
+             (never as an argument, which would leave it in shell history)"
+                .into(),
+        )
+    })
+}
+
+/// The store and key store the options select.
+async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), AdminError> {
+    let Some(table) = &cli.table else {
+        if !cli.sqlite.exists() {
+            return Err(AdminError::Other(format!(
+                "no database at {}: start the API once (./infra/run-local.sh), or pass --sqlite PATH or --table NAME",
+                cli.sqlite.display()
+            )));
+        }
+        let store = SqliteStore::open(&cli.sqlite)?;
+        return Ok((Box::new(store.clone()), Box::new(store)));
+    };
+    let settings = AwsSettings::new(table.clone(), cli.secret.clone().unwrap_or_default());
+    let sdk = authyy::aws::config_loader(&settings).load().await;
+    let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+        AdminError::Other("no AWS region: set AWS_REGION or a region in your AWS profile".into())
+    })?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    if let Err(e) = dynamo.describe_table().table_name(table).send().await {
+        let reason = match e.as_service_error() {
+            Some(s) if s.is_resource_not_found_exception() => {
+                format!("no DynamoDB table named {table} in {region}")
+            }
+            _ => format!(
+                "cannot reach the DynamoDB table {table} in {region}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            ),
+        };
+        return Err(AdminError::Other(reason));
+    }
+    let keys = SecretKeyStore {
+        client: aws_sdk_secretsmanager::Client::new(&sdk),
+        secret_id: cli.secret.clone().unwrap_or_default(),
+    };
+    Ok((Box::new(DynamoStore::new(dynamo, table.clone())), Box::new(keys)))
+}
+
+async fn run(cli: Cli) -> Result<(), AdminError> {
+    if matches!(cli.command, Command::RotateKey) && cli.table.is_some() && cli.secret.is_none() {
+        return Err(AdminError::Other(
+            "rotate-key on AWS needs --secret (or AUTH_SIGNING_SECRET_ID)".into(),
         ));
     }
-    let store = SqliteStore::open(&cli.sqlite).map_err(|e| e.to_string())?;
-    match cli.command {
-        Command::Promote { email } => set_role(&store, &email, Role::Admin).await,
-        Command::Demote { email } => set_role(&store, &email, Role::User).await,
+    let (store, keys) = backend(&cli).await?;
+    let store = store.as_ref();
+    let clock = SystemClock;
+    match &cli.command {
+        Command::CreateAdmin {
+            username,
+            email,
+            password_stdin,
+        } => {
+            let password = read_password(*password_stdin)?;
+            let config =
+                Config::from_env(&Env::from_process()).map_err(|e| AdminError::Other(e.to_string()))?;
+            let hasher = Hasher::new(config.hash_cost).map_err(|e| AdminError::Other(e.to_string()))?;
+            let user = admin::create_admin(
+                store,
+                &hasher,
+                username,
+                email,
+                &password,
+                config.password_min_score,
+                clock.now(),
+            )
+            .await?;
+            println!("created {}", describe(&user));
+        }
+        Command::Promote { email } => println!(
+            "{} is now admin",
+            admin::set_role(store, email, Role::Admin).await?.email
+        ),
+        Command::Demote { email } => println!(
+            "{} is now user",
+            admin::set_role(store, email, Role::User).await?.email
+        ),
+        Command::Disable { email } => {
+            let user = admin::set_disabled(store, email, true, clock.now_ms()).await?;
+            println!("{} is disabled; every session of it has ended", user.email);
+        }
+        Command::Enable { email } => {
+            println!(
+                "{} is enabled",
+                admin::set_disabled(store, email, false, clock.now_ms())
+                    .await?
+                    .email
+            )
+        }
+        Command::EndSessions { email } => {
+            let user = admin::end_sessions(store, email, clock.now_ms()).await?;
+            println!("every session of {} has ended", user.email);
+        }
         Command::List { limit } => {
-            let page = store.list_users(None, limit).await.map_err(|e| e.to_string())?;
-            page.users.iter().for_each(print_user);
-            Ok(())
+            let users = admin::list(store, *limit).await?;
+            println!(
+                "{:>6}  {:<24} {:<36} {:<5} created",
+                "id", "username", "email", "role"
+            );
+            users.iter().for_each(print_user);
+            println!("{} user(s)", users.len());
+        }
+        Command::RotateKey => {
+            let rotated = admin::rotate_key(keys.as_ref(), clock.now()).await?;
+            println!(
+                "signing with {}; verifying with {}",
+                rotated.signing().0,
+                rotated.kids().join(", ")
+            );
         }
     }
+    Ok(())
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,0 +1,304 @@
+//! The real `authyy-admin` binary, on both backends: the SQLite file of local mode, and a
+//! DynamoDB table and Secrets Manager secret on the local AWS server the test command starts.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use authyy::aws::dynamo::DynamoStore;
+use authyy::aws::AwsSettings;
+use authyy::domain::{Email, Role, User, Username};
+use authyy::keys::KeySet;
+use authyy::sqlite::SqliteStore;
+use authyy::store::{NewUser, Store};
+
+const PASSWORD: &str = "correct horse battery staple 42";
+
+/// Where the admin tool should act, as arguments and environment.
+struct Target {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    store: Arc<dyn Store>,
+    keys: Box<dyn Fn() -> KeySet>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_authyy-admin"));
+        cmd.args(&self.args)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.env_remove("AUTH_TABLE_NAME")
+            .env_remove("AUTH_SIGNING_SECRET_ID");
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run authyy-admin");
+        if let Some(text) = stdin {
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    async fn user(&self, email: &str) -> User {
+        self.store
+            .user_by_email(&Email::parse(email).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn add_user(&self, username: &str, email: &str) -> User {
+        self.store
+            .create_user(NewUser {
+                username: Username::parse(username).unwrap(),
+                email: Email::parse(email).unwrap(),
+                password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+                created_at: 1_754_735_400,
+            })
+            .await
+            .unwrap()
+    }
+}
+
+fn sqlite_target() -> Target {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authyy.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    let keys_store = store.clone();
+    Target {
+        args: vec!["--sqlite".into(), path.display().to_string()],
+        env: vec![],
+        store: Arc::new(store),
+        keys: Box::new(move || keys_store.local_keys(0).unwrap()),
+        _dir: Some(dir),
+    }
+}
+
+fn workspace() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn moto() -> String {
+    std::env::var("AUTHYY_MOTO_URL").expect(
+        "AUTHYY_MOTO_URL is not set: these tests need the local AWS server that ./infra/test.sh starts",
+    )
+}
+
+fn aws_env() -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", moto()),
+        ("AWS_REGION", "eu-west-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+async fn dynamo_target() -> Target {
+    let id = authyy::tokens::new_id().replace(['-', '_'], "x");
+    let (table, secret) = (format!("authyy-cli-{id}"), format!("authyy-cli-keys-{id}"));
+    // The table comes from template.yaml, as in every test and local run.
+    let setup = Command::new(workspace().join(".venv/bin/python"))
+        .arg(workspace().join("infra/local_aws.py"))
+        .args(["setup", &moto(), "--table", &table, "--secret", &secret])
+        .output()
+        .expect("run infra/local_aws.py");
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let settings = AwsSettings::new(table.clone(), secret.clone());
+    let sdk = authyy::aws::config_loader(&settings)
+        .endpoint_url(moto())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "t",
+        ))
+        .load()
+        .await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let keys = Box::new(move || {
+        let (secrets, secret) = (secrets.clone(), secret.clone());
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async move {
+                let out = secrets.get_secret_value().secret_id(secret).send().await.unwrap();
+                KeySet::from_json(out.secret_string().unwrap()).unwrap()
+            })
+        })
+        .join()
+        .unwrap()
+    });
+    Target {
+        args: vec![
+            "--table".into(),
+            table,
+            "--secret".into(),
+            settings.signing_secret_id.clone(),
+        ],
+        env: aws_env(),
+        store: Arc::new(store),
+        keys,
+        _dir: None,
+    }
+}
+
+async fn every_command_works(t: Target) {
+    // create-admin: password from standard input, policy applied.
+    let out = t.run(
+        &[
+            "create-admin",
+            "--username",
+            "root",
+            "--email",
+            "Root@Example.com",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let root = t.user("root@example.com").await;
+    assert_eq!(root.role, Role::Admin);
+    let weak = t.run(
+        &[
+            "create-admin",
+            "--username",
+            "root2",
+            "--email",
+            "root2@example.com",
+            "--password-stdin",
+        ],
+        Some("password\n"),
+    );
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+    let no_password = t.fails(&["create-admin", "--username", "r3", "--email", "r3@example.com"]);
+    assert!(no_password.contains("--password-stdin"), "{no_password}");
+
+    // promote / demote
+    t.add_user("john_doe", "john@example.com").await;
+    assert!(t.ok(&["promote", "john@example.com"]).contains("now admin"));
+    assert_eq!(t.user("john@example.com").await.role, Role::Admin);
+    t.ok(&["demote", "JOHN@example.com"]);
+    assert_eq!(t.user("john@example.com").await.role, Role::User);
+
+    // disable ends every session; enable lets the user back in.
+    let before = t.user("john@example.com").await.sessions_valid_after_ms;
+    assert!(t.ok(&["disable", "john@example.com"]).contains("disabled"));
+    let disabled = t.user("john@example.com").await;
+    assert!(disabled.disabled);
+    assert!(disabled.sessions_valid_after_ms > before);
+    t.ok(&["enable", "john@example.com"]);
+    assert!(!t.user("john@example.com").await.disabled);
+
+    // end-sessions
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    t.ok(&["end-sessions", "john@example.com"]);
+    assert!(t.user("john@example.com").await.sessions_valid_after_ms > disabled.sessions_valid_after_ms);
+
+    // list
+    let listed = t.ok(&["list"]);
+    assert!(
+        listed.contains("root@example.com") && listed.contains("john@example.com"),
+        "{listed}"
+    );
+    assert!(listed.contains("2 user(s)"));
+
+    // rotate-key: a new signing key, the old one kept.
+    let old = (t.keys)();
+    let out = t.ok(&["rotate-key"]);
+    let new = (t.keys)();
+    assert_ne!(new.signing().0, old.signing().0, "{out}");
+    assert!(
+        new.verifying(old.signing().0).is_some(),
+        "the old key still verifies"
+    );
+
+    // Clear errors.
+    assert!(t
+        .fails(&["promote", "nobody@example.com"])
+        .contains("no user with the email nobody@example.com"));
+    assert!(t
+        .fails(&["disable", "not-an-email"])
+        .contains("email \"not-an-email\" is not valid"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_works_on_the_sqlite_file() {
+    every_command_works(sqlite_target()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_works_on_dynamodb_and_secrets_manager() {
+    every_command_works(dynamo_target().await).await;
+}
+
+#[test]
+fn every_command_has_help() {
+    let t = sqlite_target();
+    let top = t.ok(&["--help"]);
+    let commands = [
+        "create-admin",
+        "promote",
+        "demote",
+        "disable",
+        "enable",
+        "end-sessions",
+        "list",
+        "rotate-key",
+    ];
+    for command in commands {
+        assert!(top.contains(command), "--help lists {command}");
+        let help = t.ok(&[command, "--help"]);
+        assert!(help.contains("Usage: authyy-admin"), "{command} --help");
+    }
+}
+
+#[test]
+fn a_missing_database_is_a_clear_error() {
+    let t = Target {
+        args: vec!["--sqlite".into(), "/nonexistent/authyy.sqlite3".into()],
+        ..sqlite_target()
+    };
+    assert!(t
+        .fails(&["list"])
+        .contains("no database at /nonexistent/authyy.sqlite3"));
+}
+
+#[test]
+fn a_missing_table_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_authyy-admin"))
+        .args(["--table", "no-such-table", "list"])
+        .envs(aws_env())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no DynamoDB table named no-such-table in eu-west-1"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,230 @@
+//! Operator actions behind the `authyy-admin` tool, on any store: create an admin, change roles,
+//! disable accounts, end sessions, list users, rotate signing keys.
+
+use async_trait::async_trait;
+
+use crate::domain::{Email, Invalid, Role, User, Username};
+use crate::keys::{random_key, KeyError, KeySet};
+use crate::password::{check_strength, Hasher, Password};
+use crate::store::{NewUser, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no user with the email {0}")]
+    NoSuchUser(String),
+    #[error("{what} {value:?} is not valid: {reason}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn invalid<'a>(what: &'static str, value: &'a str) -> impl FnOnce(Invalid) -> AdminError + 'a {
+    move |Invalid(reason)| AdminError::Invalid {
+        what,
+        value: value.to_string(),
+        reason,
+    }
+}
+
+pub fn parse_email(raw: &str) -> Result<Email, AdminError> {
+    Email::parse(raw).map_err(invalid("email", raw))
+}
+
+/// The user registered with `raw_email`.
+pub async fn find(store: &dyn Store, raw_email: &str) -> Result<User, AdminError> {
+    let email = parse_email(raw_email)?;
+    store
+        .user_by_email(&email)
+        .await?
+        .ok_or_else(|| AdminError::NoSuchUser(email.to_string()))
+}
+
+/// Creates a user with the admin role; the password policy applies as at signup.
+pub async fn create_admin(
+    store: &dyn Store,
+    hasher: &Hasher,
+    username: &str,
+    email: &str,
+    password: &str,
+    min_score: u8,
+    now: i64,
+) -> Result<User, AdminError> {
+    let username = Username::parse(username).map_err(invalid("username", username))?;
+    let email = parse_email(email)?;
+    let password = Password::new(password).map_err(|Invalid(reason)| AdminError::Invalid {
+        what: "password",
+        value: "***".into(),
+        reason,
+    })?;
+    check_strength(&password, username.as_str(), email.local_part(), min_score).map_err(
+        |Invalid(reason)| AdminError::Invalid {
+            what: "password",
+            value: "***".into(),
+            reason,
+        },
+    )?;
+    let password_hash = hasher
+        .hash(&password)
+        .await
+        .map_err(|e| AdminError::Other(e.to_string()))?;
+    let user = match store
+        .create_user(NewUser {
+            username,
+            email,
+            password_hash,
+            created_at: now,
+        })
+        .await
+    {
+        Ok(user) => user,
+        Err(StoreError::EmailTaken) => return Err(AdminError::Conflict("Email already registered")),
+        Err(StoreError::UsernameTaken) => return Err(AdminError::Conflict("Username already taken")),
+        Err(e) => return Err(e.into()),
+    };
+    store.set_role(user.id, Role::Admin).await?;
+    Ok(User {
+        role: Role::Admin,
+        ..user
+    })
+}
+
+pub async fn set_role(store: &dyn Store, email: &str, role: Role) -> Result<User, AdminError> {
+    let user = find(store, email).await?;
+    store.set_role(user.id, role).await?;
+    Ok(User { role, ..user })
+}
+
+/// Disabling also ends every session of the user at once.
+pub async fn set_disabled(
+    store: &dyn Store,
+    email: &str,
+    disabled: bool,
+    now_ms: i64,
+) -> Result<User, AdminError> {
+    let user = find(store, email).await?;
+    store.set_disabled(user.id, disabled, now_ms).await?;
+    Ok(User { disabled, ..user })
+}
+
+pub async fn end_sessions(store: &dyn Store, email: &str, now_ms: i64) -> Result<User, AdminError> {
+    let user = find(store, email).await?;
+    store.revoke_all_sessions(user.id, now_ms).await?;
+    Ok(user)
+}
+
+/// Every user in id order, fetched page by page.
+pub async fn list(store: &dyn Store, limit: usize) -> Result<Vec<User>, AdminError> {
+    let mut users = Vec::new();
+    let mut after = None;
+    while users.len() < limit {
+        let page = store
+            .list_users(after, (limit - users.len()).min(200) as u32)
+            .await?;
+        users.extend(page.users);
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    Ok(users)
+}
+
+/// Where signing keys are kept, for rotation.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn load(&self) -> Result<KeySet, AdminError>;
+    async fn save(&self, keys: &KeySet) -> Result<(), AdminError>;
+}
+
+/// Adds a new random key, makes it the signing key and keeps the others for verification.
+/// Returns the new key set.
+pub async fn rotate_key(keys: &dyn KeyStore, now: i64) -> Result<KeySet, AdminError> {
+    let current = keys.load().await?;
+    let mut kid = format!("k{now}");
+    while current.verifying(&kid).is_some() {
+        kid.push('x');
+    }
+    let rotated = current.rotated(kid, random_key())?;
+    keys.save(&rotated).await?;
+    Ok(rotated)
+}
+
+/// The local signing keys kept in the SQLite file.
+#[async_trait]
+impl KeyStore for crate::sqlite::SqliteStore {
+    async fn load(&self) -> Result<KeySet, AdminError> {
+        Ok(self.local_keys(crate::clock::Clock::now(&crate::clock::SystemClock))?)
+    }
+
+    async fn save(&self, keys: &KeySet) -> Result<(), AdminError> {
+        Ok(self.save_local_keys(keys, crate::clock::Clock::now_ms(&crate::clock::SystemClock))?)
+    }
+}
+
+/// The signing keys in a Secrets Manager secret (written as a new secret version).
+pub struct SecretKeyStore {
+    pub client: aws_sdk_secretsmanager::Client,
+    pub secret_id: String,
+}
+
+#[async_trait]
+impl KeyStore for SecretKeyStore {
+    async fn load(&self) -> Result<KeySet, AdminError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| {
+                AdminError::Other(format!(
+                    "cannot read the secret {}: {}",
+                    self.secret_id,
+                    sdk_message(&e)
+                ))
+            })?;
+        let text = out
+            .secret_string()
+            .ok_or_else(|| AdminError::Other(format!("the secret {} has no string value", self.secret_id)))?;
+        Ok(KeySet::from_json(text)?)
+    }
+
+    async fn save(&self, keys: &KeySet) -> Result<(), AdminError> {
+        self.client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(keys.to_json())
+            .send()
+            .await
+            .map_err(|e| {
+                AdminError::Other(format!(
+                    "cannot write the secret {}: {}",
+                    self.secret_id,
+                    sdk_message(&e)
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+fn sdk_message<
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+>(
+    e: &aws_sdk_secretsmanager::error::SdkError<E, R>,
+) -> String {
+    match e.as_service_error() {
+        Some(s) => format!("{}: {}", s.code().unwrap_or("error"), s.message().unwrap_or("")),
+        None => aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+    }
+}
