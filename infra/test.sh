@@ -17,6 +17,10 @@ say "extracting the DynamoDB table definition from template.yaml"
 export AUTHYY_TABLE_DEFINITION="$ROOT/target/authyy-table.json"
 
 say "running the test suite on both backends (cargo test --workspace)"
+export AUTHYY_OPENAPI_OUT="$ROOT/target/openapi.json"
 cargo test --workspace
+
+say "validating the generated OpenAPI description (openapi-spec-validator)"
+"$VENV/bin/openapi-spec-validator" target/openapi.json
 
 bash infra/lint-template.sh

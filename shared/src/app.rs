@@ -236,8 +236,9 @@ pub fn init_tracing() {
     };
 }
 
-/// The whole of a function's `main`: build the state once (cold start), then serve.
-pub async fn run(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+/// The whole of a function's `main`: build the state once (cold start), then serve. A function
+/// serving several endpoints (docs) hands each request to the one whose path it names.
+pub async fn run(endpoints: &'static [Endpoint]) -> Result<(), lambda_http::Error> {
     init_tracing();
     let state = match AppState::from_env().await {
         Ok(state) => Arc::new(state),
@@ -248,6 +249,11 @@ pub async fn run(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     };
     lambda_http::run(service_fn(move |req: Request| {
         let state = state.clone();
+        let endpoint = endpoints
+            .iter()
+            .copied()
+            .find(|e| serves_path(&req, *e))
+            .unwrap_or(endpoints[0]);
         async move { Ok::<_, Infallible>(handle(&state, endpoint, req).await) }
     }))
     .await

@@ -7,6 +7,7 @@
 //! implementations, and the HTTP helpers ([`http`]).
 
 pub mod admin;
+pub mod api;
 pub mod app;
 pub mod aws;
 pub mod clock;

@@ -3,7 +3,7 @@
 
 use lambda_http::http::Method;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
     Signup,
     Login,
@@ -13,10 +13,12 @@ pub enum Endpoint {
     ForgotPassword,
     ResetPassword,
     Logout,
+    OpenApi,
+    Docs,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 10] = [
         Endpoint::Signup,
         Endpoint::Login,
         Endpoint::Me,
@@ -25,6 +27,8 @@ impl Endpoint {
         Endpoint::ForgotPassword,
         Endpoint::ResetPassword,
         Endpoint::Logout,
+        Endpoint::OpenApi,
+        Endpoint::Docs,
     ];
 
     /// The function (binary and package) that serves the route.
@@ -38,12 +42,13 @@ impl Endpoint {
             Endpoint::ForgotPassword => "forgot-password",
             Endpoint::ResetPassword => "reset-password",
             Endpoint::Logout => "logout",
+            Endpoint::OpenApi | Endpoint::Docs => "docs",
         }
     }
 
     pub fn method(self) -> Method {
         match self {
-            Endpoint::Me | Endpoint::ListUsers => Method::GET,
+            Endpoint::Me | Endpoint::ListUsers | Endpoint::OpenApi | Endpoint::Docs => Method::GET,
             _ => Method::POST,
         }
     }
@@ -57,6 +62,8 @@ impl Endpoint {
             Endpoint::ForgotPassword => "/auth/forgot-password",
             Endpoint::ResetPassword => "/auth/reset-password",
             Endpoint::Logout => "/auth/logout",
+            Endpoint::OpenApi => "/auth/openapi.json",
+            Endpoint::Docs => "/auth/docs",
         }
     }
 
@@ -65,7 +72,16 @@ impl Endpoint {
         format!("{} {}", self.method(), self.path())
     }
 
+    /// The first endpoint `name` serves.
     pub fn by_function(name: &str) -> Option<Endpoint> {
         Endpoint::ALL.into_iter().find(|e| e.function() == name)
+    }
+
+    /// Every endpoint `name` serves (the docs function serves two).
+    pub fn of_function(name: &str) -> Vec<Endpoint> {
+        Endpoint::ALL
+            .into_iter()
+            .filter(|e| e.function() == name)
+            .collect()
     }
 }

@@ -1,8 +1,8 @@
 //! JWTs: HS256 with a `kid` header, algorithm pinned, iss/aud/exp/token_use checked.
 
+use crate::api::{AccessTokenOut, EnvelopeUser, RefreshTokenOut, TokenEnvelope, TokensOut};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::clock::rfc3339;
 use crate::config::Config;
@@ -99,18 +99,21 @@ pub fn new_id() -> String {
 }
 
 /// The login/refresh response body.
-pub fn envelope(access: &str, refresh: &str, refresh_claims: &Claims, user: Value) -> Value {
-    json!({
-        "tokens": {
-            "access": { "access_token": access, "token_type": "bearer" },
-            "refresh": {
-                "refresh_token": refresh,
-                "jti": refresh_claims.jti,
-                "expiry": rfc3339(refresh_claims.exp),
-            }
+pub fn envelope(access: &str, refresh: &str, refresh_claims: &Claims, user: EnvelopeUser) -> TokenEnvelope {
+    TokenEnvelope {
+        tokens: TokensOut {
+            access: AccessTokenOut {
+                access_token: access.to_string(),
+                token_type: "bearer".into(),
+            },
+            refresh: RefreshTokenOut {
+                refresh_token: refresh.to_string(),
+                jti: refresh_claims.jti.clone(),
+                expiry: rfc3339(refresh_claims.exp),
+            },
         },
-        "user": user,
-    })
+        user,
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +121,7 @@ mod tests {
     use super::*;
     use crate::keys::random_key;
     use base64::Engine as _;
+    use serde_json::{json, Value};
 
     fn claims(token_use: TokenUse, exp: i64) -> Claims {
         Claims {

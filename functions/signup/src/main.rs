@@ -4,5 +4,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    authyy::app::run(authyy::Endpoint::Signup).await
+    authyy::app::run(&[authyy::Endpoint::Signup]).await
 }

@@ -4,6 +4,7 @@ use lambda_http::Request;
 use serde_json::Value;
 
 use super::{authenticate, user_json, EndpointResult};
+use crate::api::{AdminUserOut, ErrorOut, LogoutRequest, MessageOut, UserOut, ValidationErrorOut};
 use crate::app::AppState;
 use crate::domain::{Email, Role, User, UserId};
 use crate::error::{ApiError, ADMIN_REQUIRED};
@@ -12,12 +13,21 @@ use crate::http;
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
 
-/// GET /auth/me
+/// The current user.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user of the access token", body = UserOut),
+        (status = 401, description = "`Not authenticated`: a missing, malformed, expired or foreign token, or one of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn me(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate(state, req).await?;
     Ok(http::json(StatusCode::OK, &user_json(&user)))
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    request_body(content = Option<LogoutRequest>, description = "Optional: `{\"all\": true}` ends every session of the user"),
+    responses(
+        (status = 200, description = "`Logged out.` or `Logged out of every session.`", body = MessageOut),
+        (status = 401, description = "`Not authenticated`: a missing, malformed, expired or foreign token, or one of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))), (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 /// POST /auth/logout: ends the current session at once, or with `{"all": true}` every
 /// session of the user. Access and refresh tokens of the ended sessions are refused from now on.
 pub async fn logout(state: &AppState, req: &Request) -> EndpointResult {
@@ -53,10 +63,10 @@ pub async fn logout(state: &AppState, req: &Request) -> EndpointResult {
     } else {
         "Logged out."
     };
-    Ok(http::json(
-        StatusCode::OK,
-        &serde_json::json!({ "message": message }),
-    ))
+    let body = MessageOut {
+        message: message.into(),
+    };
+    Ok(http::json(StatusCode::OK, &super::to_json(&body)))
 }
 
 /// An opaque cursor: the id the next page starts after.
@@ -74,12 +84,23 @@ pub fn decode_cursor(cursor: &str) -> Option<UserId> {
 
 /// A user as admins see it: the public view with the role and whether it is disabled.
 fn admin_user_json(u: &User) -> Value {
-    let mut v = user_json(u);
-    v["role"] = u.role.as_str().into();
-    v["disabled"] = u.disabled.into();
-    v
+    super::to_json(&AdminUserOut::from(u))
 }
 
+/// List users (admins only): a page in id order, or the one user with `email`.
+#[utoipa::path(get, path = "/auth/users", tag = "auth", security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "Where the page starts: from the `Link` header of the previous page"),
+        ("email" = Option<String>, Query, description = "Exact lookup by email (normalised); no paging"),
+    ),
+    responses(
+        (status = 200, description = "Users; `Link: <...>; rel=\"next\"` when there are more", body = Vec<AdminUserOut>,
+            headers(("Link" = String, description = "The next page, as `<url>; rel=\"next\"`"))),
+        (status = 400, description = "`Invalid cursor`", body = ErrorOut),
+        (status = 401, description = "`Not authenticated`: a missing, malformed, expired or foreign token, or one of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "`Admin privileges required`", body = ErrorOut),
+        (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 /// GET /auth/users (admins only): a page in id order, or `?email=` for one exact match.
 pub async fn list_users(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate(state, req).await?;

@@ -1,6 +1,7 @@
 use lambda_http::Request;
 
 use super::{envelope_user, limit_client, new_refresh_token, token_response, EndpointResult};
+use crate::api::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
 use crate::app::AppState;
 use crate::domain::Email;
 use crate::error::{ApiError, INVALID_CREDENTIALS};
@@ -9,7 +10,14 @@ use crate::password::Password;
 use crate::store::Session;
 use crate::tokens;
 
-/// POST /auth/login
+/// Log in: starts a session and returns an access token and a refresh token.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "The token envelope", body = TokenEnvelope),
+        (status = 401, description = "`Invalid email or password` (the same for an unknown email)", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut),
+        (status = 429, description = "Too many attempts from this address, or too many failures for this email (exponential backoff); wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     limit_client(state, req, "login", state.config.login_limit).await?;
     let body = http::json_object(req)?;

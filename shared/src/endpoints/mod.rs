@@ -1,17 +1,18 @@
 //! The endpoint logic: plain async Rust over the store, mailer and key traits.
 
-mod account;
-mod login;
-mod password_reset;
-mod refresh;
-mod signup;
+pub(crate) mod account;
+pub(crate) mod docs;
+pub(crate) mod login;
+pub(crate) mod password_reset;
+pub(crate) mod refresh;
+pub(crate) mod signup;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::api::{EnvelopeUser, UserOut};
 use crate::app::AppState;
-use crate::clock::rfc3339;
 use crate::config::Limit;
 use crate::domain::User;
 use crate::error::{ApiError, NOT_AUTHENTICATED};
@@ -32,17 +33,19 @@ pub async fn dispatch(state: &AppState, endpoint: Endpoint, req: &Request) -> En
         Endpoint::ForgotPassword => password_reset::forgot_password(state, req).await,
         Endpoint::ResetPassword => password_reset::reset_password(state, req).await,
         Endpoint::Logout => account::logout(state, req).await,
+        Endpoint::OpenApi => docs::openapi_json(state, req).await,
+        Endpoint::Docs => docs::docs_page(state, req).await,
     }
 }
 
 /// The public view of a user, as the contract writes it.
 pub fn user_json(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "username": user.username,
-        "email": user.email,
-        "created_at": rfc3339(user.created_at),
-    })
+    to_json(&UserOut::from(user))
+}
+
+/// A wire type as JSON.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 /// Counts this request against the client address's limit for `action`; 429 when over.
@@ -88,7 +91,7 @@ pub(crate) async fn authenticate(state: &AppState, req: &Request) -> Result<(Use
 /// Signs an access token and the given refresh token of `session`, and builds the envelope.
 pub(crate) async fn token_response(
     state: &AppState,
-    user: Value,
+    user: EnvelopeUser,
     user_id: u64,
     refresh: &RefreshToken,
 ) -> EndpointResult {
@@ -107,7 +110,12 @@ pub(crate) async fn token_response(
     };
     let refresh_claims = refresh_claims(state, refresh);
     let sign = |c: &Claims| tokens::sign(&keys, c).map_err(|e| ApiError::Internal(e.to_string()));
-    let body = tokens::envelope(&sign(&access)?, &sign(&refresh_claims)?, &refresh_claims, user);
+    let body = to_json(&tokens::envelope(
+        &sign(&access)?,
+        &sign(&refresh_claims)?,
+        &refresh_claims,
+        user,
+    ));
     Ok(http::json(StatusCode::OK, &body))
 }
 
@@ -140,6 +148,10 @@ pub(crate) fn new_refresh_token(state: &AppState, session: &Session) -> RefreshT
 }
 
 /// The compact user object of the token envelope.
-pub(crate) fn envelope_user(id: u64, username: &str, email: &str) -> Value {
-    json!({ "id": id, "username": username, "email": email })
+pub(crate) fn envelope_user(id: u64, username: &str, email: &str) -> EnvelopeUser {
+    EnvelopeUser {
+        id,
+        username: username.to_string(),
+        email: email.to_string(),
+    }
 }

@@ -4,6 +4,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{limit_client, EndpointResult};
+use crate::api::{ErrorOut, ForgotPasswordRequest, MessageOut, ResetPasswordRequest, ValidationErrorOut};
 use crate::app::AppState;
 use crate::domain::Email;
 use crate::error::{ApiError, INVALID_RESET};
@@ -32,6 +33,10 @@ fn new_reset_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
+    responses(
+        (status = 200, description = "Always the same message, whether or not the email is registered", body = MessageOut),
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 /// POST /auth/forgot-password: always the same answer, whether or not the email is registered.
 ///
 /// A mail that cannot be sent is logged and not reported: reporting it would tell the caller
@@ -88,7 +93,12 @@ pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult 
     ok()
 }
 
-/// POST /auth/reset-password
+/// Reset the password with the token from the mail; every session of the user ends.
+#[utoipa::path(post, path = "/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest,
+    responses(
+        (status = 200, description = "`Password successfully reset.`", body = MessageOut),
+        (status = 400, description = "`Invalid or expired token.`", body = ErrorOut),
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn reset_password(state: &AppState, req: &Request) -> EndpointResult {
     let body = http::json_object(req)?;
     let mut fields = Fields::new(&body);

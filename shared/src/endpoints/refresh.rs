@@ -1,6 +1,7 @@
 use lambda_http::Request;
 
 use super::{envelope_user, new_refresh_token, token_response, EndpointResult};
+use crate::api::{ErrorOut, TokenEnvelope};
 use crate::app::AppState;
 use crate::error::{ApiError, INVALID_REFRESH};
 use crate::http;
@@ -11,6 +12,11 @@ fn refused() -> ApiError {
     ApiError::Unauthenticated(INVALID_REFRESH)
 }
 
+#[utoipa::path(post, path = "/auth/tokens", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A new token envelope; the refresh token sent is spent", body = TokenEnvelope),
+        (status = 401, description = "`Missing or invalid refresh token`: missing, expired, an access token, spent (replaying a spent token ends its session), or of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 /// POST /auth/tokens: exchanges a refresh token for a new pair (rotation).
 ///
 /// Exactly one of racing refreshes of one token rotates it; the others, within the grace

@@ -2,6 +2,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::{limit_client, user_json, EndpointResult};
+use crate::api::{ErrorOut, SignupRequest, UserOut, ValidationErrorOut};
 use crate::app::AppState;
 use crate::domain::{Email, Username};
 use crate::error::{ApiError, EMAIL_TAKEN, USERNAME_TAKEN};
@@ -9,7 +10,12 @@ use crate::http::{self, Fields};
 use crate::password::{check_strength, Password};
 use crate::store::{NewUser, StoreError};
 
-/// POST /auth/users
+/// Sign up: creates an account.
+#[utoipa::path(post, path = "/auth/users", tag = "auth", request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Created", body = UserOut),
+        (status = 409, description = "`Email already registered` or `Username already taken`", body = ErrorOut),
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn signup(state: &AppState, req: &Request) -> EndpointResult {
     limit_client(state, req, "signup", state.config.signup_limit).await?;
     let body = http::json_object(req)?;

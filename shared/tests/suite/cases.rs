@@ -1212,8 +1212,9 @@ pub async fn no_client_input_gives_a_5xx<B: Backend>() {
                     r.status,
                     r.body
                 );
+                let html_page = endpoint == Endpoint::Docs && r.status == 200;
                 assert!(
-                    r.body.is_object() || r.body.is_array() || r.status == 204,
+                    r.body.is_object() || r.body.is_array() || html_page,
                     "{endpoint:?} {body:?}"
                 );
             }
