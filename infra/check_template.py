@@ -87,6 +87,9 @@ def template_functions(template: dict, errors: list[str]) -> dict[str, dict]:
                 continue
             if ep.get("ApiId") != {"Ref": "HttpApi"}:
                 errors.append(f"{logical_id}: event {name} is not attached to HttpApi (ApiId: !Ref HttpApi)")
+            if path == "$default":
+                CATCH_ALL["template"] = binary  # unmatched routes: compared with the router's /{*path}
+                continue
             routes.add((method.upper(), path))
         if not routes:
             errors.append(f"{logical_id} ({binary}): has no HttpApi event")
@@ -103,6 +106,9 @@ def template_functions(template: dict, errors: list[str]) -> dict[str, dict]:
     return functions
 
 
+CATCH_ALL: dict[str, str] = {}
+
+
 def router_routes(cargo: dict, errors: list[str]) -> set[tuple[str, str, str]]:
     router = cargo.get("workspace", {}).get("metadata", {}).get("lambda", {}).get("watch", {}).get("router")
     if not isinstance(router, dict):
@@ -111,6 +117,7 @@ def router_routes(cargo: dict, errors: list[str]) -> set[tuple[str, str, str]]:
     routes = set()
     for path, target in router.items():
         if path == "/{*path}":
+            CATCH_ALL["router"] = target
             continue
         if not isinstance(target, list):
             errors.append(f"Cargo.toml router: {path!r} maps every method to {target!r}; list method/function pairs")
@@ -206,6 +213,11 @@ def main() -> int:
             f"    only in Cargo.toml:    {fmt(local_routes - template_routes)}"
         )
 
+    if CATCH_ALL.get("template") != CATCH_ALL.get("router"):
+        errors.append(
+            f"unmatched routes go to {CATCH_ALL.get('template')!r} in the template ($default) "
+            f"but to {CATCH_ALL.get('router')!r} in the Cargo.toml router (/{{*path}})"
+        )
     n_events = check_events(functions, errors)
     check_policies(functions, permissions, errors)
 

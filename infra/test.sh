@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, the whole workspace's test suite on both backends
-# (SQLite, and DynamoDB/SES/Secrets Manager over a local AWS server), and the SAM template checks.
+# (SQLite, and DynamoDB/SES/Secrets Manager over a local AWS server), the SAM template checks,
+# and a release arm64 build of one function with its size checked.
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 source "$ROOT/infra/local-aws.sh"
 cd "$ROOT"
@@ -24,3 +25,7 @@ say "validating the generated OpenAPI description (openapi-spec-validator)"
 "$VENV/bin/openapi-spec-validator" target/openapi.json
 
 bash infra/lint-template.sh
+
+# One function built as `sam build` builds it (release, arm64, cargo-lambda with zig), with its
+# size checked; ./infra/build-lambda.sh with no arguments builds and measures all of them.
+bash infra/build-lambda.sh login

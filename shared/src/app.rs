@@ -25,6 +25,10 @@ use crate::sqlite::SqliteStore;
 use crate::store::Store;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+/// Runs the endpoint logic of a request.
+pub type Dispatch =
+    for<'a> fn(&'a AppState, Endpoint, &'a Request) -> BoxFuture<'a, endpoints::EndpointResult>;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -121,6 +125,19 @@ impl AppState {
 
 /// Handles one request for `endpoint`; never fails, every error becomes its response.
 pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request) -> Response<Body> {
+    respond(state, endpoint, req, |state, endpoint, req| {
+        Box::pin(endpoints::dispatch(state, endpoint, req))
+    })
+    .await
+}
+
+/// [`handle`] with the endpoint logic given by `dispatch`.
+pub async fn respond(
+    state: &AppState,
+    endpoint: Endpoint,
+    req: Request,
+    dispatch: Dispatch,
+) -> Response<Body> {
     let origin = req
         .headers()
         .get(header::ORIGIN)
@@ -141,7 +158,7 @@ pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request) -> Respo
     } else if req.method() != endpoint.method() {
         with_allow(ApiError::MethodNotAllowed.into_response(), endpoint)
     } else {
-        match endpoints::dispatch(state, endpoint, &req).await {
+        match dispatch(state, endpoint, &req).await {
             Ok(resp) => resp,
             Err(err) => {
                 if err.status().is_server_error() {
@@ -238,7 +255,7 @@ pub fn init_tracing() {
 
 /// The whole of a function's `main`: build the state once (cold start), then serve. A function
 /// serving several endpoints (docs) hands each request to the one whose path it names.
-pub async fn run(endpoints: &'static [Endpoint]) -> Result<(), lambda_http::Error> {
+pub async fn run(endpoints: &'static [Endpoint], dispatch: Dispatch) -> Result<(), lambda_http::Error> {
     init_tracing();
     let state = match AppState::from_env().await {
         Ok(state) => Arc::new(state),
@@ -254,7 +271,7 @@ pub async fn run(endpoints: &'static [Endpoint]) -> Result<(), lambda_http::Erro
             .copied()
             .find(|e| serves_path(&req, *e))
             .unwrap_or(endpoints[0]);
-        async move { Ok::<_, Infallible>(handle(&state, endpoint, req).await) }
+        async move { Ok::<_, Infallible>(respond(&state, endpoint, req, dispatch).await) }
     }))
     .await
 }

@@ -25,4 +25,30 @@ pub mod store;
 pub mod tokens;
 
 pub use app::{handle, AppState};
+pub use lambda_http;
+
+/// The whole `main` of a function binary: `authyy::lambda_main!(Login => authyy::endpoints::login);`
+/// builds the state once and serves the listed endpoints. Dispatching only to its own endpoints
+/// lets the linker leave every other endpoint's code (and dependencies) out of the binary.
+#[macro_export]
+macro_rules! lambda_main {
+    ($($endpoint:ident => $handler:path),+ $(,)?) => {
+        fn dispatch<'a>(
+            state: &'a $crate::AppState,
+            endpoint: $crate::Endpoint,
+            req: &'a $crate::lambda_http::Request,
+        ) -> $crate::app::BoxFuture<'a, $crate::endpoints::EndpointResult> {
+            match endpoint {
+                $($crate::Endpoint::$endpoint => Box::pin($handler(state, req)),)+
+                #[allow(unreachable_patterns)]
+                _ => Box::pin(async { Err($crate::error::ApiError::NotFound) }),
+            }
+        }
+
+        #[tokio::main]
+        async fn main() -> Result<(), $crate::lambda_http::Error> {
+            $crate::app::run(&[$($crate::Endpoint::$endpoint),+], dispatch).await
+        }
+    };
+}
 pub use routes::Endpoint;

@@ -113,7 +113,7 @@ fn every_function_package_is_a_workspace_member_with_its_endpoint() {
             .join("src/main.rs");
         let text = std::fs::read_to_string(&main).unwrap_or_else(|_| panic!("{} is missing", main.display()));
         assert!(
-            text.contains(&format!("Endpoint::{e:?}")),
+            text.contains(&format!("{e:?} =>")),
             "{} serves another endpoint",
             main.display()
         );

@@ -1,7 +1,7 @@
-//! The `docs` function: the API's OpenAPI description (GET /auth/openapi.json) and the
-//! interactive documentation page rendering it (GET /auth/docs).
+//! The `docs` function: the API's OpenAPI description (GET /auth/openapi.json), the interactive
+//! documentation page rendering it (GET /auth/docs), and 404 JSON for every unmatched route.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    authyy::app::run(&[authyy::Endpoint::OpenApi, authyy::Endpoint::Docs]).await
-}
+authyy::lambda_main!(
+    OpenApi => authyy::endpoints::openapi_json,
+    Docs => authyy::endpoints::docs_page,
+);

@@ -1,8 +1,4 @@
-//! The `forgot-password` function: serves one route of the authyy API.
-//! It builds the shared state once per execution environment and hands every request to the
-//! shared endpoint code.
+//! The `forgot-password` function: serves `forgot-password`'s route of the authyy API. It builds the shared
+//! state once per execution environment and hands every request to the shared endpoint code.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    authyy::app::run(&[authyy::Endpoint::ForgotPassword]).await
-}
+authyy::lambda_main!(ForgotPassword => authyy::endpoints::forgot_password);

@@ -1,8 +1,4 @@
-//! The `list-users` function: serves one route of the authyy API.
-//! It builds the shared state once per execution environment and hands every request to the
-//! shared endpoint code.
+//! The `list-users` function: serves `list-users`'s route of the authyy API. It builds the shared
+//! state once per execution environment and hands every request to the shared endpoint code.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    authyy::app::run(&[authyy::Endpoint::ListUsers]).await
-}
+authyy::lambda_main!(ListUsers => authyy::endpoints::list_users);

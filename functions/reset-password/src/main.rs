@@ -1,8 +1,4 @@
-//! The `reset-password` function: serves one route of the authyy API.
-//! It builds the shared state once per execution environment and hands every request to the
-//! shared endpoint code.
+//! The `reset-password` function: serves `reset-password`'s route of the authyy API. It builds the shared
+//! state once per execution environment and hands every request to the shared endpoint code.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    authyy::app::run(&[authyy::Endpoint::ResetPassword]).await
-}
+authyy::lambda_main!(ResetPassword => authyy::endpoints::reset_password);

@@ -23,6 +23,15 @@ use crate::tokens::{self, Claims, TokenUse};
 
 pub type EndpointResult = Result<Response<Body>, ApiError>;
 
+pub use account::{list_users, logout, me};
+pub use docs::{docs_page, openapi_json};
+pub use login::login;
+pub use password_reset::{forgot_password, reset_password};
+pub use refresh::refresh;
+pub use signup::signup;
+
+/// Every endpoint's logic, by endpoint. (A function binary dispatches only to its own endpoints,
+/// see [`crate::lambda_main`], so the others' code is not linked into it.)
 pub async fn dispatch(state: &AppState, endpoint: Endpoint, req: &Request) -> EndpointResult {
     match endpoint {
         Endpoint::Signup => signup::signup(state, req).await,
