@@ -34,27 +34,8 @@ INDEX_ARN = {"Fn::Sub": "${Table.Arn}/index/users-by-id"}
 SECRET_ARN = {"Ref": "SigningKeySecret"}
 
 
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short-form tags into their long (JSON) form."""
-
-
-def _cfn_tag(loader: CfnLoader, suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
+# The one CloudFormation-aware YAML loader, shared with the table-definition reader.
+from local_aws import CfnLoader  # noqa: E402
 
 
 def as_list(value) -> list:

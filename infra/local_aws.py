@@ -20,20 +20,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class CfnLoader(yaml.SafeLoader):
-    """A YAML loader that keeps CloudFormation's short-form tags (!Ref, !GetAtt, ...) as data."""
+    """SafeLoader that turns CloudFormation short-form tags into their long (JSON) form."""
 
 
-def _tag(loader, suffix, node):
+def _cfn_tag(loader, suffix, node):
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)
-    return {"Fn::" + suffix if suffix != "Ref" else "Ref": value}
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
 
 
-CfnLoader.add_multi_constructor("!", _tag)
+CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def load_template(path):

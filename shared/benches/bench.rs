@@ -3,6 +3,8 @@
 //! Handler figures are taken with a minimal argon2 cost so they show the endpoint's own work
 //! (parsing, store, signing) rather than hashing, which is reported on its own line.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,29 +14,9 @@ use authyy::keys::{random_key, KeySet};
 use authyy::password::{Hasher, Password};
 use authyy::tokens::{self, Claims, TokenUse};
 use authyy::{AppState, Endpoint};
-use lambda_http::{Body, Request};
-use serde_json::{json, Value};
-
-fn event(method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Request {
-    let mut headers = json!({"content-type": "application/json"});
-    if let Some(t) = bearer {
-        headers["authorization"] = format!("Bearer {t}").into();
-    }
-    let ev = json!({
-        "version": "2.0", "routeKey": format!("{method} {path}"), "rawPath": path, "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"}, "timeEpoch": 0},
-        "body": body.map(|b| b.to_string()), "isBase64Encoded": false
-    });
-    lambda_http::request::from_str(&ev.to_string()).expect("event")
-}
-
-fn body(resp: &lambda_http::Response<Body>) -> Value {
-    match resp.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::Null),
-        _ => Value::Null,
-    }
-}
+use common::{body, event};
+use lambda_http::Request;
+use serde_json::json;
 
 /// Runs `f` `n` times and prints the mean and the best time per call.
 async fn measure<F, Fut>(name: &str, n: u32, mut f: F)

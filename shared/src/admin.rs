@@ -180,51 +180,10 @@ pub struct SecretKeyStore {
 #[async_trait]
 impl KeyStore for SecretKeyStore {
     async fn load(&self) -> Result<KeySet, AdminError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                AdminError::Other(format!(
-                    "cannot read the secret {}: {}",
-                    self.secret_id,
-                    sdk_message(&e)
-                ))
-            })?;
-        let text = out
-            .secret_string()
-            .ok_or_else(|| AdminError::Other(format!("the secret {} has no string value", self.secret_id)))?;
-        Ok(KeySet::from_json(text)?)
+        Ok(crate::aws::secrets::read_key_set(&self.client, &self.secret_id).await?)
     }
 
     async fn save(&self, keys: &KeySet) -> Result<(), AdminError> {
-        self.client
-            .put_secret_value()
-            .secret_id(&self.secret_id)
-            .secret_string(keys.to_json())
-            .send()
-            .await
-            .map_err(|e| {
-                AdminError::Other(format!(
-                    "cannot write the secret {}: {}",
-                    self.secret_id,
-                    sdk_message(&e)
-                ))
-            })?;
-        Ok(())
-    }
-}
-
-fn sdk_message<
-    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
->(
-    e: &aws_sdk_secretsmanager::error::SdkError<E, R>,
-) -> String {
-    match e.as_service_error() {
-        Some(s) => format!("{}: {}", s.code().unwrap_or("error"), s.message().unwrap_or("")),
-        None => aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+        Ok(crate::aws::secrets::write_key_set(&self.client, &self.secret_id, keys).await?)
     }
 }

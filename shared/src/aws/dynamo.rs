@@ -322,6 +322,41 @@ impl DynamoStore {
         )))
     }
 
+    /// An UpdateItem under a condition: false (and nothing written) if the condition fails.
+    async fn update_if(
+        &self,
+        operation: &str,
+        key: Item,
+        expression: &str,
+        condition: &str,
+        values: Item,
+        name: Option<(&str, &str)>,
+    ) -> StoreResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_names(
+                name.map(|(k, v)| HashMap::from([(k.to_string(), v.to_string())])),
+            )
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(operation, e)),
+        }
+    }
+
     async fn next_user_id(&self) -> StoreResult<UserId> {
         let out = self
             .client
@@ -449,27 +484,17 @@ impl UserStore for DynamoStore {
     }
 
     async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(user_key(id)))
-            .update_expression("SET #r = :r")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#r", "role")
-            .expression_attribute_values(":r", s(role.as_str()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("set role", e)),
-        }
+        let values = HashMap::from([(":r".to_string(), s(role.as_str()))]);
+        let names = Some(("#r", "role"));
+        self.update_if(
+            "set role",
+            user_key(id),
+            "SET #r = :r",
+            "attribute_exists(pk)",
+            values,
+            names,
+        )
+        .await
     }
 
     async fn set_disabled(&self, id: UserId, disabled: bool, now_ms: i64) -> StoreResult<bool> {
@@ -593,27 +618,18 @@ impl SessionStore for DynamoStore {
     }
 
     async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(email_key(email.as_str())))
-            .update_expression("SET password_hash = :new")
-            .condition_expression("password_hash = :old")
-            .expression_attribute_values(":new", s(new))
-            .expression_attribute_values(":old", s(old))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("upgrade password hash", e)),
-        }
+        let values = HashMap::from([(":new".to_string(), s(new)), (":old".to_string(), s(old))]);
+        let key = email_key(email.as_str());
+        let expression = "SET password_hash = :new";
+        self.update_if(
+            "upgrade password hash",
+            key,
+            expression,
+            "password_hash = :old",
+            values,
+            None,
+        )
+        .await
     }
 
     async fn start_session(
@@ -737,49 +753,34 @@ impl SessionStore for DynamoStore {
     }
 
     async fn revoke_session(&self, sid: &str) -> StoreResult<()> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(session_key(sid)))
-            .update_expression("SET revoked = :t")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":t", b(true))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("revoke session", e)),
-        }
+        let values = HashMap::from([(":t".to_string(), b(true))]);
+        let cond = "attribute_exists(pk)";
+        self.update_if(
+            "revoke session",
+            session_key(sid),
+            "SET revoked = :t",
+            cond,
+            values,
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     async fn revoke_all_sessions(&self, user_id: UserId, now_ms: i64) -> StoreResult<()> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(user_key(user_id)))
-            .update_expression("SET sessions_valid_after_ms = :now")
-            .condition_expression("attribute_exists(pk) AND sessions_valid_after_ms < :now")
-            .expression_attribute_values(":now", n(now_ms))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("revoke all sessions", e)),
-        }
+        let values = HashMap::from([(":now".to_string(), n(now_ms))]);
+        let cond = "attribute_exists(pk) AND sessions_valid_after_ms < :now";
+        let expression = "SET sessions_valid_after_ms = :now";
+        self.update_if(
+            "revoke all sessions",
+            user_key(user_id),
+            expression,
+            cond,
+            values,
+            None,
+        )
+        .await
+        .map(drop)
     }
 }
 

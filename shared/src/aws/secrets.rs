@@ -31,18 +31,34 @@ impl SecretsManagerKeys {
     }
 
     async fn fetch(&self) -> Result<KeySet, KeyError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .send()
-            .await
-            .map_err(|e| KeyError::Unavailable(sdk_error("get signing keys", e).to_string()))?;
-        let text = out
-            .secret_string()
-            .ok_or_else(|| KeyError::Malformed("the secret has no string value".into()))?;
-        KeySet::from_json(text)
+        read_key_set(&self.client, &self.secret_id).await
     }
+}
+
+/// The key set in the secret's current version.
+pub async fn read_key_set(client: &Client, secret_id: &str) -> Result<KeySet, KeyError> {
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| KeyError::Unavailable(sdk_error("get signing keys", e).to_string()))?;
+    let text = out
+        .secret_string()
+        .ok_or_else(|| KeyError::Malformed(format!("the secret {secret_id} has no string value")))?;
+    KeySet::from_json(text)
+}
+
+/// Writes `keys` as the secret's new current version.
+pub async fn write_key_set(client: &Client, secret_id: &str, keys: &KeySet) -> Result<(), KeyError> {
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(keys.to_json())
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| KeyError::Unavailable(sdk_error("put signing keys", e).to_string()))
 }
 
 #[async_trait]
