@@ -53,6 +53,15 @@ async fn main() {
         assert!(hasher.verify(&password, Some(&phc)).await)
     })
     .await;
+    let long = Password::new(&"aB3$xY9!".repeat(16)).unwrap();
+    measure("password policy, 31 characters (zxcvbn)", 200, |_| async {
+        let _ = authyy::password::check_strength(&password, "john_doe", "john", 3);
+    })
+    .await;
+    measure("password policy, 128 characters (zxcvbn)", 50, |_| async {
+        let _ = authyy::password::check_strength(&long, "john_doe", "john", 3);
+    })
+    .await;
     let keys = KeySet::single("k1", random_key()).unwrap();
     let config = Config::default();
     let claims = Claims {
