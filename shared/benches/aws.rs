@@ -4,7 +4,7 @@
 //! Times against moto measure our code plus moto's Python, not DynamoDB's latency; the call
 //! counts are what carries over to production.
 
-#[path = "../tests/suite/faults.rs"]
+#[path = "../tests/api/helpers/faults.rs"]
 #[allow(dead_code)]
 mod faults;
 
@@ -49,15 +49,15 @@ async fn main() {
     let counter = faults::Faults::new(0);
     let clock = Arc::new(ManualClock::default());
     let mut state = AppState::aws(config, &settings, &sdk, clock).unwrap();
-    state.store = Arc::new(authyy::aws::dynamo::DynamoStore::new(
+    state.set_store(Arc::new(authyy::store::dynamo::DynamoStore::new(
         faults::dynamo_client(&sdk, &counter),
         table,
-    ));
+    )));
 
     println!("-- handlers on DynamoDB/SES/Secrets Manager over moto (argon2 at minimal cost)");
     println!("{:<40} {:>12} {:>16}", "request", "mean", "DynamoDB calls");
     let pw = "correct horse battery staple 42";
-    let run = std::env::var("AUTHYY_BENCH_RUN").unwrap_or_else(|_| authyy::tokens::new_id());
+    let run = std::env::var("AUTHYY_BENCH_RUN").unwrap_or_else(|_| authyy::secrets::new_id());
     let n = 50u32;
     let report = |name: &str, total: std::time::Duration, calls: usize| {
         println!(
@@ -105,7 +105,7 @@ async fn main() {
         .to_string();
     let id = login["user"]["id"].as_u64().unwrap();
     state
-        .store
+        .users
         .set_role(id, authyy::domain::Role::Admin)
         .await
         .unwrap();

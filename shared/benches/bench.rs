@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use authyy::clock::ManualClock;
 use authyy::config::{Config, Env, HashCost};
+use authyy::domain::Password;
+use authyy::hashing::Hasher;
 use authyy::keys::{random_key, KeySet};
-use authyy::password::{Hasher, Password};
 use authyy::tokens::{self, Claims, TokenUse};
 use authyy::{AppState, Endpoint};
 use common::{body, event};
@@ -55,11 +56,11 @@ async fn main() {
     .await;
     let long = Password::new(&"aB3$xY9!".repeat(16)).unwrap();
     measure("password policy, 31 characters (zxcvbn)", 200, |_| async {
-        let _ = authyy::password::check_strength(&password, "john_doe", "john", 3);
+        let _ = authyy::domain::check_strength(&password, "john_doe", "john", 3);
     })
     .await;
     measure("password policy, 128 characters (zxcvbn)", 50, |_| async {
-        let _ = authyy::password::check_strength(&long, "john_doe", "john", 3);
+        let _ = authyy::domain::check_strength(&long, "john_doe", "john", 3);
     })
     .await;
     let keys = KeySet::single("k1", random_key()).unwrap();
@@ -70,8 +71,8 @@ async fn main() {
         sub: "1".into(),
         exp: i64::MAX / 2,
         iat: 0,
-        jti: tokens::new_id(),
-        sid: tokens::new_id(),
+        jti: authyy::secrets::new_id(),
+        sid: authyy::secrets::new_id(),
         token_use: TokenUse::Access,
     };
     let jwt = tokens::sign(&keys, &claims).unwrap();
@@ -98,7 +99,7 @@ async fn main() {
     config.sqlite_path = dir.path().join("bench.sqlite3");
     config.outbox_dir = dir.path().join("outbox");
     let clock = Arc::new(ManualClock::default());
-    let state = AppState::local(config, clock.clone()).unwrap();
+    let state = AppState::local(config, clock.clone()).await.unwrap();
     let pw = "correct horse battery staple 42";
     let call = |endpoint: Endpoint, req: Request| {
         let state = state.clone();
@@ -135,7 +136,7 @@ async fn main() {
         .to_string();
     let admin_id = login["user"]["id"].as_u64().unwrap();
     state
-        .store
+        .users
         .set_role(admin_id, authyy::domain::Role::Admin)
         .await
         .unwrap();

@@ -1,12 +1,11 @@
 //! Operator actions behind the `authyy-admin` tool, on any store: create an admin, change roles,
 //! disable accounts, end sessions, list users, rotate signing keys.
 
-use async_trait::async_trait;
-
-use crate::domain::{Email, Invalid, Role, User, Username};
-use crate::keys::{random_key, KeyError, KeySet};
-use crate::password::{check_strength, Hasher, Password};
-use crate::store::{NewUser, Store, StoreError};
+use crate::domain::{check_strength, Email, Invalid, Password, Role, User, Username};
+use crate::error::{EMAIL_TAKEN, USERNAME_TAKEN};
+use crate::hashing::Hasher;
+use crate::keys::{random_key, KeyError, KeySet, KeyStore};
+use crate::store::{NewUser, SessionStore, StoreError, UserStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -41,7 +40,7 @@ pub fn parse_email(raw: &str) -> Result<Email, AdminError> {
 }
 
 /// The user registered with `raw_email`.
-pub async fn find(store: &dyn Store, raw_email: &str) -> Result<User, AdminError> {
+pub async fn find(store: &dyn UserStore, raw_email: &str) -> Result<User, AdminError> {
     let email = parse_email(raw_email)?;
     store
         .user_by_email(&email)
@@ -51,7 +50,7 @@ pub async fn find(store: &dyn Store, raw_email: &str) -> Result<User, AdminError
 
 /// Creates a user with the admin role; the password policy applies as at signup.
 pub async fn create_admin(
-    store: &dyn Store,
+    store: &dyn UserStore,
     hasher: &Hasher,
     username: &str,
     email: &str,
@@ -87,8 +86,8 @@ pub async fn create_admin(
         .await
     {
         Ok(user) => user,
-        Err(StoreError::EmailTaken) => return Err(AdminError::Conflict("Email already registered")),
-        Err(StoreError::UsernameTaken) => return Err(AdminError::Conflict("Username already taken")),
+        Err(StoreError::EmailTaken) => return Err(AdminError::Conflict(EMAIL_TAKEN)),
+        Err(StoreError::UsernameTaken) => return Err(AdminError::Conflict(USERNAME_TAKEN)),
         Err(e) => return Err(e.into()),
     };
     store.set_role(user.id, Role::Admin).await?;
@@ -98,7 +97,7 @@ pub async fn create_admin(
     })
 }
 
-pub async fn set_role(store: &dyn Store, email: &str, role: Role) -> Result<User, AdminError> {
+pub async fn set_role(store: &dyn UserStore, email: &str, role: Role) -> Result<User, AdminError> {
     let user = find(store, email).await?;
     store.set_role(user.id, role).await?;
     Ok(User { role, ..user })
@@ -106,7 +105,7 @@ pub async fn set_role(store: &dyn Store, email: &str, role: Role) -> Result<User
 
 /// Disabling also ends every session of the user at once.
 pub async fn set_disabled(
-    store: &dyn Store,
+    store: &dyn UserStore,
     email: &str,
     disabled: bool,
     now_ms: i64,
@@ -116,14 +115,19 @@ pub async fn set_disabled(
     Ok(User { disabled, ..user })
 }
 
-pub async fn end_sessions(store: &dyn Store, email: &str, now_ms: i64) -> Result<User, AdminError> {
-    let user = find(store, email).await?;
-    store.revoke_all_sessions(user.id, now_ms).await?;
+pub async fn end_sessions(
+    users: &dyn UserStore,
+    sessions: &dyn SessionStore,
+    email: &str,
+    now_ms: i64,
+) -> Result<User, AdminError> {
+    let user = find(users, email).await?;
+    sessions.revoke_all_sessions(user.id, now_ms).await?;
     Ok(user)
 }
 
 /// Every user in id order, fetched page by page.
-pub async fn list(store: &dyn Store, limit: usize) -> Result<Vec<User>, AdminError> {
+pub async fn list(store: &dyn UserStore, limit: usize) -> Result<Vec<User>, AdminError> {
     let mut users = Vec::new();
     let mut after = None;
     while users.len() < limit {
@@ -139,13 +143,6 @@ pub async fn list(store: &dyn Store, limit: usize) -> Result<Vec<User>, AdminErr
     Ok(users)
 }
 
-/// Where signing keys are kept, for rotation.
-#[async_trait]
-pub trait KeyStore: Send + Sync {
-    async fn load(&self) -> Result<KeySet, AdminError>;
-    async fn save(&self, keys: &KeySet) -> Result<(), AdminError>;
-}
-
 /// Adds a new random key, makes it the signing key and keeps the others for verification.
 /// Returns the new key set.
 pub async fn rotate_key(keys: &dyn KeyStore, now: i64) -> Result<KeySet, AdminError> {
@@ -157,33 +154,4 @@ pub async fn rotate_key(keys: &dyn KeyStore, now: i64) -> Result<KeySet, AdminEr
     let rotated = current.rotated(kid, random_key())?;
     keys.save(&rotated).await?;
     Ok(rotated)
-}
-
-/// The local signing keys kept in the SQLite file.
-#[async_trait]
-impl KeyStore for crate::sqlite::SqliteStore {
-    async fn load(&self) -> Result<KeySet, AdminError> {
-        Ok(self.local_keys(crate::clock::Clock::now(&crate::clock::SystemClock))?)
-    }
-
-    async fn save(&self, keys: &KeySet) -> Result<(), AdminError> {
-        Ok(self.save_local_keys(keys, crate::clock::Clock::now_ms(&crate::clock::SystemClock))?)
-    }
-}
-
-/// The signing keys in a Secrets Manager secret (written as a new secret version).
-pub struct SecretKeyStore {
-    pub client: aws_sdk_secretsmanager::Client,
-    pub secret_id: String,
-}
-
-#[async_trait]
-impl KeyStore for SecretKeyStore {
-    async fn load(&self) -> Result<KeySet, AdminError> {
-        Ok(crate::aws::secrets::read_key_set(&self.client, &self.secret_id).await?)
-    }
-
-    async fn save(&self, keys: &KeySet) -> Result<(), AdminError> {
-        Ok(crate::aws::secrets::write_key_set(&self.client, &self.secret_id, keys).await?)
-    }
 }

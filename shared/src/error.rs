@@ -1,10 +1,13 @@
 //! The one error type of the endpoints and its one mapping to an HTTP response.
 
-use lambda_http::http::StatusCode;
-use serde::Serialize;
-use serde_json::{json, Value};
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
 
+use crate::domain::Invalid;
+use crate::keys::KeyError;
 use crate::store::StoreError;
+use crate::tokens::TokenError;
+use crate::wire::{ErrorOut, FieldError, ValidationErrorOut};
 
 pub const NOT_AUTHENTICATED: &str = "Not authenticated";
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
@@ -13,25 +16,6 @@ pub const INVALID_RESET: &str = "Invalid or expired token.";
 pub const ADMIN_REQUIRED: &str = "Admin privileges required";
 pub const EMAIL_TAKEN: &str = "Email already registered";
 pub const USERNAME_TAKEN: &str = "Username already taken";
-
-/// One entry of a FastAPI-shaped 422 body.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldError {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub loc: Vec<Value>,
-    pub msg: String,
-}
-
-impl FieldError {
-    pub fn new(kind: &'static str, loc: &[&str], msg: impl Into<String>) -> Self {
-        FieldError {
-            kind,
-            loc: loc.iter().map(|s| Value::from(*s)).collect(),
-            msg: msg.into(),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -69,15 +53,26 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<crate::password::HashError> for ApiError {
-    fn from(e: crate::password::HashError) -> Self {
+impl From<crate::hashing::HashError> for ApiError {
+    fn from(e: crate::hashing::HashError) -> Self {
         ApiError::Internal(e.to_string())
     }
 }
 
-impl From<crate::keys::KeyError> for ApiError {
-    fn from(e: crate::keys::KeyError) -> Self {
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
         ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl From<TokenError> for ApiError {
+    /// A refused token is `Not authenticated`; endpoints that say otherwise map it themselves.
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Rejected => ApiError::Unauthenticated(NOT_AUTHENTICATED),
+            TokenError::Keys(e) => e.into(),
+            TokenError::Signing(m) => ApiError::Internal(m),
+        }
     }
 }
 
@@ -99,9 +94,15 @@ impl ApiError {
     }
 
     /// The JSON body; internals (the inner messages of 5xx errors) never reach the client.
-    pub fn body(&self) -> Value {
+    pub fn body(&self) -> String {
         let detail = match self {
-            ApiError::Validation(errors) => return json!({ "detail": errors }),
+            ApiError::Validation(errors) => {
+                let body = ValidationErrorOut {
+                    detail: errors.clone(),
+                };
+                return serde_json::to_string(&body)
+                    .unwrap_or_else(|_| r#"{"detail":"Request validation failed"}"#.into());
+            }
             ApiError::BadRequest(m)
             | ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
@@ -115,10 +116,37 @@ impl ApiError {
             }
             ApiError::Internal(_) => "Internal server error",
         };
-        json!({ "detail": detail })
+        let body = ErrorOut {
+            detail: detail.to_string(),
+        };
+        serde_json::to_string(&body).unwrap_or_else(|_| r#"{"detail":"Internal server error"}"#.into())
     }
 
-    pub fn validation(kind: &'static str, loc: &[&str], msg: impl Into<String>) -> Self {
+    /// A 422 with one error.
+    pub fn validation(kind: &str, loc: &[&str], msg: impl Into<String>) -> Self {
         ApiError::Validation(vec![FieldError::new(kind, loc, msg)])
+    }
+
+    /// A 422 for a value of body field `field` that the domain refused.
+    pub fn invalid_field(field: &str, invalid: Invalid) -> Self {
+        ApiError::Validation(vec![FieldError::invalid(&["body", field], invalid)])
+    }
+
+    /// The response: the status, the JSON body, and the headers the status calls for.
+    pub fn into_response(self) -> Response<Body> {
+        let mut resp = Response::new(Body::Text(self.body()));
+        *resp.status_mut() = self.status();
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        match &self {
+            ApiError::Unauthenticated(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from((*retry_after).max(1)));
+            }
+            _ => {}
+        }
+        resp
     }
 }

@@ -1,12 +1,14 @@
-//! HTTP helpers: reading bodies the FastAPI way, bearer tokens, client addresses, responses.
+//! HTTP helpers for the endpoints: typed request bodies the FastAPI way, bearer tokens, client
+//! addresses, query parameters, and JSON responses built from wire types.
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::domain::Invalid;
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
+use crate::wire::{FieldError, FromJson};
 
 /// Bodies larger than this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -25,7 +27,7 @@ pub fn body_is_empty(req: &Request) -> bool {
 }
 
 /// The request body as a JSON object, or the 413/422 FastAPI would give.
-pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
+fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     let bytes = body_bytes(req);
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
@@ -35,7 +37,7 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::Validation(vec![FieldError {
-            kind: "json_invalid",
+            kind: "json_invalid".into(),
             loc: vec!["body".into(), e.column().into()],
             msg: format!("JSON decode error: {e}"),
         }])
@@ -50,68 +52,17 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// Collects the field errors of one body so the client hears about all of them at once.
-pub struct Fields<'a> {
-    body: &'a Map<String, Value>,
-    errors: Vec<FieldError>,
+/// The request body as `T`, or a 413/422 naming every problem at once.
+pub fn body<T: FromJson>(req: &Request) -> Result<T, ApiError> {
+    T::from_json(&json_object(req)?).map_err(ApiError::Validation)
 }
 
-impl<'a> Fields<'a> {
-    pub fn new(body: &'a Map<String, Value>) -> Self {
-        Fields { body, errors: vec![] }
-    }
-
-    /// A required string field.
-    pub fn string(&mut self, name: &'static str) -> Option<&'a str> {
-        match self.body.get(name) {
-            None => {
-                self.errors
-                    .push(FieldError::new("missing", &["body", name], "Field required"));
-                None
-            }
-            Some(Value::String(s)) => Some(s.as_str()),
-            Some(_) => {
-                self.errors.push(FieldError::new(
-                    "string_type",
-                    &["body", name],
-                    "Input should be a valid string",
-                ));
-                None
-            }
-        }
-    }
-
-    /// A required string field turned into a domain value by `parse`.
-    pub fn parsed<T>(
-        &mut self,
-        name: &'static str,
-        parse: impl FnOnce(&str) -> Result<T, Invalid>,
-    ) -> Option<T> {
-        let raw = self.string(name)?;
-        self.check(name, parse(raw))
-    }
-
-    /// Records a domain error against `name`.
-    pub fn check<T>(&mut self, name: &'static str, result: Result<T, Invalid>) -> Option<T> {
-        match result {
-            Ok(v) => Some(v),
-            Err(Invalid(msg)) => {
-                self.errors.push(FieldError::new(
-                    "value_error",
-                    &["body", name],
-                    format!("Value error, {msg}"),
-                ));
-                None
-            }
-        }
-    }
-
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.errors))
-        }
+/// An optional body: `T::default()` when there is none.
+pub fn optional_body<T: FromJson + Default>(req: &Request) -> Result<T, ApiError> {
+    if body_is_empty(req) {
+        Ok(T::default())
+    } else {
+        body(req)
     }
 }
 
@@ -138,31 +89,12 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
         .and_then(|q| q.first(name).map(str::to_string))
 }
 
-/// A JSON response.
-pub fn json(status: StatusCode, body: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::Text(body.to_string()));
+/// A JSON response with `body`, a wire type.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut resp = Response::new(Body::Text(text));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
-}
-
-impl ApiError {
-    pub fn into_response(self) -> Response<Body> {
-        let mut resp = json(self.status(), &self.body());
-        let headers = resp.headers_mut();
-        match &self {
-            ApiError::Unauthenticated(_) => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            ApiError::TooManyRequests { retry_after } => {
-                headers.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(retry_after.max(&1).to_owned()),
-                );
-            }
-            _ => {}
-        }
-        resp
-    }
+    Ok(resp)
 }

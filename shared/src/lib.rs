@@ -1,31 +1,53 @@
 //! authyy: the shared library of the authyy Lambda functions.
 //!
-//! Every function binary builds an [`app::AppState`] once per execution environment and hands
-//! each request to [`app::handle`] with its [`routes::Endpoint`]. Everything else lives here:
-//! domain types and rules ([`domain`], [`password`]), tokens ([`tokens`]), the endpoint logic
-//! ([`endpoints`]), the storage/mail/key traits ([`store`], [`mail`], [`keys`]) and their
-//! implementations, and the HTTP helpers ([`http`]).
+//! Layers depend one way, top to bottom:
+//!
+//! - [`runtime`]: the request pipeline (path and method, preflight, per-client limits, error
+//!   mapping, CORS and cache headers) and the function's `main` ([`lambda_main!`]), which builds
+//!   the [`state::AppState`] once per execution environment.
+//! - [`endpoints`]: the endpoint logic, over the state.
+//! - [`state`], [`http`], [`error`], [`wire`]: what an endpoint works with: the state, request
+//!   and response helpers, the one error type, and the request/response types.
+//! - [`tokens`], [`hashing`], [`mail`], [`keys`], [`store`]: token issuing and verification,
+//!   password hashing, and the mail, key and storage traits, each with its backends beside it
+//!   (`store::sqlite`, `store::dynamo`, `mail::ses`, `keys::secrets_manager`, ...).
+//! - [`domain`], [`config`], [`clock`], [`secrets`], [`routes`], [`aws`]: the values and rules
+//!   everything else uses.
+//!
+//! [`admin`] holds the operator actions of the `authyy-admin` tool.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod admin;
-pub mod api;
-pub mod app;
 pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod endpoints;
 pub mod error;
+pub mod hashing;
 pub mod http;
 pub mod keys;
 pub mod mail;
-pub mod password;
 pub mod routes;
-pub mod sqlite;
+pub mod runtime;
+pub mod secrets;
+pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod wire;
 
-pub use app::{handle, AppState};
 pub use lambda_http;
+pub use routes::Endpoint;
+pub use runtime::handle;
+pub use state::AppState;
 
 /// The whole `main` of a function binary: `authyy::lambda_main!(Login => authyy::endpoints::login);`
 /// builds the state once and serves the listed endpoints. Dispatching only to its own endpoints
@@ -37,7 +59,7 @@ macro_rules! lambda_main {
             state: &'a $crate::AppState,
             endpoint: $crate::Endpoint,
             req: &'a $crate::lambda_http::Request,
-        ) -> $crate::app::BoxFuture<'a, $crate::endpoints::EndpointResult> {
+        ) -> $crate::runtime::BoxFuture<'a, $crate::endpoints::EndpointResult> {
             match endpoint {
                 $($crate::Endpoint::$endpoint => Box::pin($handler(state, req)),)+
                 #[allow(unreachable_patterns)]
@@ -47,8 +69,7 @@ macro_rules! lambda_main {
 
         #[tokio::main]
         async fn main() -> Result<(), $crate::lambda_http::Error> {
-            $crate::app::run(&[$($crate::Endpoint::$endpoint),+], dispatch).await
+            $crate::runtime::run(&[$($crate::Endpoint::$endpoint),+], dispatch).await
         }
     };
 }
-pub use routes::Endpoint;

@@ -5,14 +5,16 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use authyy::admin::{self, AdminError, KeyStore, SecretKeyStore};
-use authyy::aws::dynamo::DynamoStore;
+use authyy::admin::{self, AdminError};
 use authyy::aws::AwsSettings;
 use authyy::clock::{rfc3339, Clock, SystemClock};
 use authyy::config::{Config, Env};
 use authyy::domain::{Role, User};
-use authyy::password::Hasher;
-use authyy::sqlite::SqliteStore;
+use authyy::hashing::Hasher;
+use authyy::keys::secrets_manager::SecretsManagerKeys;
+use authyy::keys::KeyStore;
+use authyy::store::dynamo::DynamoStore;
+use authyy::store::sqlite::SqliteStore;
 use authyy::store::Store;
 use clap::{Parser, Subcommand};
 
@@ -155,10 +157,10 @@ async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), Admin
         };
         return Err(AdminError::Other(reason));
     }
-    let keys = SecretKeyStore {
-        client: aws_sdk_secretsmanager::Client::new(&sdk),
-        secret_id: cli.secret.clone().unwrap_or_default(),
-    };
+    let keys = SecretsManagerKeys::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        cli.secret.clone().unwrap_or_default(),
+    );
     Ok((Box::new(DynamoStore::new(dynamo, table.clone())), Box::new(keys)))
 }
 
@@ -214,7 +216,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             )
         }
         Command::EndSessions { email } => {
-            let user = admin::end_sessions(store, email, clock.now_ms()).await?;
+            let user = admin::end_sessions(store, store, email, clock.now_ms()).await?;
             println!("every session of {} has ended", user.email);
         }
         Command::List { limit } => {

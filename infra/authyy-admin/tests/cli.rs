@@ -6,11 +6,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use authyy::aws::dynamo::DynamoStore;
 use authyy::aws::AwsSettings;
 use authyy::domain::{Email, Role, User, Username};
-use authyy::keys::KeySet;
-use authyy::sqlite::SqliteStore;
+use authyy::keys::secrets_manager::SecretsManagerKeys;
+use authyy::keys::KeyStore;
+use authyy::store::dynamo::DynamoStore;
+use authyy::store::sqlite::SqliteStore;
 use authyy::store::{NewUser, Store};
 
 const PASSWORD: &str = "correct horse battery staple 42";
@@ -20,7 +21,7 @@ struct Target {
     args: Vec<String>,
     env: Vec<(String, String)>,
     store: Arc<dyn Store>,
-    keys: Box<dyn Fn() -> KeySet>,
+    keys: Arc<dyn KeyStore>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -84,12 +85,11 @@ fn sqlite_target() -> Target {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("authyy.sqlite3");
     let store = SqliteStore::open(&path).unwrap();
-    let keys_store = store.clone();
     Target {
         args: vec!["--sqlite".into(), path.display().to_string()],
         env: vec![],
-        store: Arc::new(store),
-        keys: Box::new(move || keys_store.local_keys(0).unwrap()),
+        store: Arc::new(store.clone()),
+        keys: Arc::new(store),
         _dir: Some(dir),
     }
 }
@@ -117,7 +117,7 @@ fn aws_env() -> Vec<(String, String)> {
 }
 
 async fn dynamo_target() -> Target {
-    let id = authyy::tokens::new_id().replace(['-', '_'], "x");
+    let id = authyy::secrets::new_id().replace(['-', '_'], "x");
     let (table, secret) = (format!("authyy-cli-{id}"), format!("authyy-cli-keys-{id}"));
     // The table comes from template.yaml, as in every test and local run.
     let setup = Command::new(workspace().join(".venv/bin/python"))
@@ -141,17 +141,7 @@ async fn dynamo_target() -> Target {
         .await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let keys = Box::new(move || {
-        let (secrets, secret) = (secrets.clone(), secret.clone());
-        std::thread::spawn(move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(async move {
-                let out = secrets.get_secret_value().secret_id(secret).send().await.unwrap();
-                KeySet::from_json(out.secret_string().unwrap()).unwrap()
-            })
-        })
-        .join()
-        .unwrap()
-    });
+    let keys = Arc::new(SecretsManagerKeys::new(secrets, secret));
     Target {
         args: vec![
             "--table".into(),
@@ -228,9 +218,9 @@ async fn every_command_works(t: Target) {
     assert!(listed.contains("2 user(s)"));
 
     // rotate-key: a new signing key, the old one kept.
-    let old = (t.keys)();
+    let old = t.keys.load().await.unwrap();
     let out = t.ok(&["rotate-key"]);
-    let new = (t.keys)();
+    let new = t.keys.load().await.unwrap();
     assert_ne!(new.signing().0, old.signing().0, "{out}");
     assert!(
         new.verifying(old.signing().0).is_some(),

@@ -1,12 +1,69 @@
-//! The API's own description: `GET /auth/openapi.json` (OpenAPI 3.1, generated from the wire
-//! types and the endpoint annotations) and `GET /auth/docs` (Swagger UI rendering it).
+//! The API's own description: `GET /auth/openapi.json` (OpenAPI 3.1, assembled here from the
+//! wire types and every endpoint's `#[utoipa::path]` annotation) and `GET /auth/docs` (Swagger
+//! UI rendering it).
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
-use super::EndpointResult;
-use crate::app::AppState;
+use super::common::EndpointResult;
 use crate::error::ApiError;
+use crate::state::AppState;
+use crate::wire::{ErrorOut, ValidationErrorOut};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "authyy",
+        description = "Email + password authentication for frontend apps: signup, login, sessions with rotating refresh tokens, password reset, logout, and user administration. Errors are `{\"detail\": \"...\"}`; validation errors are 422 in FastAPI's shape. Every 401 carries `WWW-Authenticate: Bearer`; every response `Cache-Control: no-store`.",
+        license(name = "MIT")
+    ),
+    paths(
+        crate::endpoints::signup::signup,
+        crate::endpoints::login::login,
+        crate::endpoints::account::me,
+        crate::endpoints::users::list_users,
+        crate::endpoints::refresh::refresh,
+        crate::endpoints::password_reset::forgot_password,
+        crate::endpoints::password_reset::reset_password,
+        crate::endpoints::account::logout,
+        crate::endpoints::docs::openapi_json,
+        crate::endpoints::docs::docs_page,
+    ),
+    components(schemas(ErrorOut, ValidationErrorOut)),
+    modifiers(&BearerAuth),
+    tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "docs", description = "This description"))
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI 3.1 description, with `server` as its base (`""` or a stage prefix like `/prod`).
+pub fn openapi(server: &str) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.servers = Some(vec![utoipa::openapi::Server::new(if server.is_empty() {
+        "/"
+    } else {
+        server
+    })]);
+    doc
+}
 
 /// The stage prefix the request came in under (`/prod`), or `""`.
 fn stage_prefix<'a>(req: &'a Request, path: &str) -> &'a str {
@@ -17,7 +74,7 @@ fn stage_prefix<'a>(req: &'a Request, path: &str) -> &'a str {
 #[utoipa::path(get, path = "/auth/openapi.json", tag = "docs",
     responses((status = 200, description = "The OpenAPI 3.1 description (JSON)", content_type = "application/json")))]
 pub async fn openapi_json(_state: &AppState, req: &Request) -> EndpointResult {
-    let doc = crate::api::openapi(stage_prefix(req, "/auth/openapi.json"));
+    let doc = openapi(stage_prefix(req, "/auth/openapi.json"));
     let body = doc.to_json().map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut resp = Response::new(Body::Text(body));
     resp.headers_mut()

@@ -1,14 +1,12 @@
+//! Log in: `POST /auth/login`.
+
 use lambda_http::Request;
 
-use super::{envelope_user, limit_client, new_refresh_token, token_response, EndpointResult};
-use crate::api::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
-use crate::app::AppState;
-use crate::domain::Email;
+use super::common::{envelope_user, token_response, EndpointResult};
 use crate::error::{ApiError, INVALID_CREDENTIALS};
-use crate::http::{self, Fields};
-use crate::password::Password;
-use crate::store::Session;
-use crate::tokens;
+use crate::http;
+use crate::state::AppState;
+use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
 
 /// Log in: starts a session and returns an access token and a refresh token.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
@@ -19,18 +17,10 @@ use crate::tokens;
         (status = 429, description = "Too many attempts from this address, or too many failures for this email (exponential backoff); wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
-    limit_client(state, req, "login", state.config.login_limit).await?;
-    let body = http::json_object(req)?;
-    let mut fields = Fields::new(&body);
-    let email = fields.parsed("email", Email::parse);
-    let password = fields.parsed("password", Password::for_login);
-    fields.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let LoginRequest { email, password } = http::body(req)?;
 
     let config = &state.config;
-    let (credentials, failures) = state.store.login_lookup(&email).await?;
+    let (credentials, failures) = state.sessions.login_lookup(&email).await?;
     let now = state.clock.now();
     let locked_until = failures.last_failed_at + config.login_backoff_secs(failures.count);
     if locked_until > now {
@@ -48,22 +38,15 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         Some(c) if matched && !c.disabled => c,
         _ => {
             let keep = config.login_backoff_max.as_secs() as i64 + 3600;
-            state.store.record_login_failure(&email, now, keep).await?;
+            state.sessions.record_login_failure(&email, now, keep).await?;
             return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
         }
     };
 
-    let now_ms = state.clock.now_ms();
-    let session = Session {
-        sid: tokens::new_id(),
-        user_id: credentials.user_id,
-        created_ms: now_ms,
-        expires_at: now + config.session_ttl.as_secs() as i64,
-        revoked: false,
-    };
-    let first = new_refresh_token(state, &session);
+    let session = state.tokens.new_session(credentials.user_id);
+    let first = state.tokens.new_refresh_token(&session);
     if !state
-        .store
+        .sessions
         .start_session(&email, &credentials.password_hash, &session, &first)
         .await?
     {
@@ -74,7 +57,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         match state.hasher.hash(&password).await {
             Ok(new_hash) => {
                 if let Err(e) = state
-                    .store
+                    .sessions
                     .upgrade_password_hash(&email, &credentials.password_hash, &new_hash)
                     .await
                 {
@@ -86,5 +69,5 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     }
     tracing::info!(user_id = credentials.user_id, "login");
     let user = envelope_user(credentials.user_id, &credentials.username, &credentials.email);
-    token_response(state, user, credentials.user_id, &first).await
+    token_response(state, user, &first).await
 }

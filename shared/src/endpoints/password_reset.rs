@@ -1,36 +1,29 @@
+//! Password reset: `POST /auth/forgot-password` mails a single-use link, `POST
+//! /auth/reset-password` spends it.
+
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use super::{limit_client, EndpointResult};
-use crate::api::{ErrorOut, ForgotPasswordRequest, MessageOut, ResetPasswordRequest, ValidationErrorOut};
-use crate::app::AppState;
-use crate::domain::Email;
+use super::common::EndpointResult;
+use crate::domain::check_strength;
 use crate::error::{ApiError, INVALID_RESET};
-use crate::http::{self, Fields};
-use crate::mail::reset_mail;
-use crate::password::{check_strength, Password};
+use crate::http;
+use crate::mail::templates::reset_mail;
+use crate::secrets::{new_mail_token, token_hash};
+use crate::state::AppState;
 use crate::store::ResetToken;
+use crate::wire::{ErrorOut, ForgotPasswordRequest, MessageOut, ResetPasswordRequest, ValidationErrorOut};
 
 pub const FORGOT_MESSAGE: &str = "If that email exists, Password reset link has been sent.";
 pub const RESET_MESSAGE: &str = "Password successfully reset.";
 
-/// SHA-256 of a reset token, hex: the only form the store ever sees.
-pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A 256-bit random token, URL-safe.
-fn new_reset_token() -> String {
-    use base64::Engine as _;
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+fn message(text: &str) -> EndpointResult {
+    http::json(
+        StatusCode::OK,
+        &MessageOut {
+            message: text.to_string(),
+        },
+    )
 }
 
 #[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
@@ -43,22 +36,15 @@ fn new_reset_token() -> String {
 /// that the account exists. Store failures are reported (503), as they happen before the
 /// account is known.
 pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult {
-    limit_client(state, req, "forgot", state.config.forgot_limit).await?;
-    let body = http::json_object(req)?;
-    let mut fields = Fields::new(&body);
-    let email = fields.parsed("email", Email::parse);
-    fields.finish()?;
-    let Some(email) = email else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
-    let ok = || Ok(http::json(StatusCode::OK, &json!({ "message": FORGOT_MESSAGE })));
+    let ForgotPasswordRequest { email } = http::body(req)?;
+    let ok = || message(FORGOT_MESSAGE);
 
     let config = &state.config;
     let now = state.clock.now();
     // A quiet cap per address: mail-bombing one inbox stops here, without a telling 429.
     let per_email = config.forgot_per_email_limit;
     let sent = state
-        .store
+        .throttle
         .hit(
             &format!("mail#{}", token_hash(email.as_str())),
             per_email.window_secs,
@@ -68,15 +54,15 @@ pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult 
     if sent > per_email.max {
         return ok();
     }
-    let Some(user) = state.store.user_by_email(&email).await? else {
+    let Some(user) = state.users.user_by_email(&email).await? else {
         return ok();
     };
     if user.disabled {
         return ok();
     }
-    let token = new_reset_token();
+    let token = new_mail_token();
     state
-        .store
+        .resets
         .put_reset_token(&ResetToken {
             hash: token_hash(&token),
             user_id: user.id,
@@ -100,45 +86,33 @@ pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult 
         (status = 400, description = "`Invalid or expired token.`", body = ErrorOut),
         (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn reset_password(state: &AppState, req: &Request) -> EndpointResult {
-    let body = http::json_object(req)?;
-    let mut fields = Fields::new(&body);
-    let token = fields.string("token");
-    let password = fields.parsed("password", Password::new);
-    fields.finish()?;
-    let (Some(token), Some(password)) = (token, password) else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    let ResetPasswordRequest { token, password } = http::body(req)?;
     if token.is_empty() || token.len() > 128 {
         return Err(ApiError::BadRequest(INVALID_RESET));
     }
-    let hash = token_hash(token);
+    let hash = token_hash(&token);
     // The policy needs the account's name; a token that names no account is simply invalid.
     // (Checked again, atomically, when the token is consumed.)
-    let mut fields = Fields::new(&body);
-    if let Some(user) = state.store.reset_token_user(&hash, state.clock.now()).await? {
-        fields.check(
-            "password",
-            check_strength(
-                &password,
-                &user.username,
-                user.email.split('@').next().unwrap_or_default(),
-                state.config.password_min_score,
-            ),
-        );
-    } else {
+    let Some(user) = state.resets.reset_token_user(&hash, state.clock.now()).await? else {
         return Err(ApiError::BadRequest(INVALID_RESET));
-    }
-    fields.finish()?;
+    };
+    check_strength(
+        &password,
+        &user.username,
+        user.email.split('@').next().unwrap_or_default(),
+        state.config.password_min_score,
+    )
+    .map_err(|e| ApiError::invalid_field("password", e))?;
 
     let new_hash = state.hasher.hash(&password).await?;
     match state
-        .store
+        .resets
         .consume_reset_token(&hash, &new_hash, state.clock.now_ms())
         .await?
     {
         Some(user_id) => {
             tracing::info!(user_id, "password reset; every session ended");
-            Ok(http::json(StatusCode::OK, &json!({ "message": RESET_MESSAGE })))
+            message(RESET_MESSAGE)
         }
         None => Err(ApiError::BadRequest(INVALID_RESET)),
     }

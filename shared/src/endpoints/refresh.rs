@@ -1,12 +1,14 @@
+//! Refresh: `POST /auth/tokens`, rotating the refresh token.
+
 use lambda_http::Request;
 
-use super::{envelope_user, new_refresh_token, token_response, EndpointResult};
-use crate::api::{ErrorOut, TokenEnvelope};
-use crate::app::AppState;
+use super::common::{envelope_user, token_response, EndpointResult};
 use crate::error::{ApiError, INVALID_REFRESH};
 use crate::http;
-use crate::store::{RefreshToken, Rotation};
-use crate::tokens::{self, TokenUse};
+use crate::state::AppState;
+use crate::store::Rotation;
+use crate::tokens::{TokenError, TokenUse};
+use crate::wire::{ErrorOut, TokenEnvelope};
 
 fn refused() -> ApiError {
     ApiError::Unauthenticated(INVALID_REFRESH)
@@ -24,14 +26,16 @@ fn refused() -> ApiError {
 /// replay: its whole session family is revoked.
 pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
     let token = http::bearer(req).ok_or_else(refused)?;
-    let keys = state.keys.keys().await?;
+    let claims = match state.tokens.verify(token, TokenUse::Refresh).await {
+        Ok(claims) => claims,
+        Err(TokenError::Rejected) => return Err(refused()),
+        Err(e) => return Err(e.into()),
+    };
     let now = state.clock.now();
-    let claims =
-        tokens::verify(&keys, &state.config, token, TokenUse::Refresh, now).map_err(|_| refused())?;
     let user_id = claims.user_id().ok_or_else(refused)?;
 
     let found = state
-        .store
+        .sessions
         .refresh_state(&claims.jti, &claims.sid, user_id)
         .await?;
     let (Some(stored), Some(session), Some(user)) = (found.token, found.session, found.user) else {
@@ -47,13 +51,13 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
     let envelope_user = envelope_user(user.id, &user.username, &user.email);
 
     let current = if stored.rotated_at_ms.is_none() {
-        let successor = new_refresh_token(state, &session);
+        let successor = state.tokens.new_refresh_token(&session);
         match state
-            .store
+            .sessions
             .rotate_refresh(&stored, &successor, state.clock.now_ms())
             .await?
         {
-            Rotation::Rotated => return token_response(state, envelope_user, user.id, &successor).await,
+            Rotation::Rotated => return token_response(state, envelope_user, &successor).await,
             Rotation::AlreadyRotated(current) => current,
             Rotation::Refused => return Err(refused()),
         }
@@ -61,34 +65,16 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
         stored
     };
 
-    match grace_successor(state, &current) {
-        Some(successor) => token_response(state, envelope_user, user.id, &successor).await,
+    let grace_ms = state.config.refresh_grace.as_millis() as i64;
+    match current.successor_within_grace(state.clock.now_ms(), grace_ms) {
+        Some(successor) => token_response(state, envelope_user, &successor).await,
         None => {
             tracing::warn!(
                 user_id = user.id,
                 "refresh token replayed: session family revoked"
             );
-            state.store.revoke_session(&current.sid).await?;
+            state.sessions.revoke_session(&current.sid).await?;
             Err(refused())
         }
     }
-}
-
-/// The successor of a token rotated within the grace window.
-fn grace_successor(state: &AppState, token: &RefreshToken) -> Option<RefreshToken> {
-    let rotated_at = token.rotated_at_ms?;
-    let grace_ms = state.config.refresh_grace.as_millis() as i64;
-    if state.clock.now_ms() - rotated_at > grace_ms {
-        return None;
-    }
-    let s = token.successor.as_ref()?;
-    Some(RefreshToken {
-        jti: s.jti.clone(),
-        sid: token.sid.clone(),
-        user_id: token.user_id,
-        issued_at: s.issued_at,
-        expires_at: s.expires_at,
-        rotated_at_ms: None,
-        successor: None,
-    })
 }

@@ -1,0 +1,28 @@
+//! The domain: types that cannot hold invalid values, and the entities the rest of the crate
+//! works on. Nothing here knows about HTTP, storage or AWS.
+//!
+//! - [`email`], [`username`], [`password`]: values parsed from client input.
+//! - [`user`]: accounts and roles.
+//! - [`session`]: session families and their refresh tokens, with the rule for when a
+//!   session's tokens may still be used.
+
+pub mod email;
+pub mod password;
+pub mod session;
+pub mod user;
+pub mod username;
+
+pub use email::Email;
+pub use password::{check_strength, Password};
+pub use session::{RefreshToken, Session, Successor};
+pub use user::{Role, User, UserId};
+pub use username::Username;
+
+/// Why a value was refused; the message is safe to show to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+pub(crate) fn invalid(msg: impl Into<String>) -> Invalid {
+    Invalid(msg.into())
+}

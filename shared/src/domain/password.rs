@@ -1,0 +1,161 @@
+//! Passwords: the length rule and the strength policy. (Hashing is [`crate::hashing`].)
+
+use unicode_normalization::UnicodeNormalization;
+use zxcvbn::feedback::Warning;
+
+use super::Invalid;
+
+/// A password of acceptable length, NFKC-normalised so that the same password typed on
+/// different keyboards or platforms hashes the same. Never printed.
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
+    /// A new password (signup, reset): 8 to 128 characters. Checked before any other work.
+    pub fn new(raw: &str) -> Result<Password, Invalid> {
+        Self::with_bounds(raw, Self::MIN_CHARS)
+    }
+
+    /// A password offered at login: only the upper bound applies, so hashing stays cheap.
+    pub fn for_login(raw: &str) -> Result<Password, Invalid> {
+        Self::with_bounds(raw, 1)
+    }
+
+    fn with_bounds(raw: &str, min: usize) -> Result<Password, Invalid> {
+        // Count on the raw input first: normalising a huge string is itself work.
+        if raw.len() > Self::MAX_CHARS * 4 || raw.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid(format!(
+                "password must be at most {} characters",
+                Self::MAX_CHARS
+            )));
+        }
+        let normalised: String = raw.nfkc().collect();
+        let chars = normalised.chars().count();
+        if chars < min {
+            return Err(Invalid(format!("password must be at least {min} characters")));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(Invalid(format!(
+                "password must be at most {} characters",
+                Self::MAX_CHARS
+            )));
+        }
+        Ok(Password(normalised))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The password policy of DESIGN §4 beyond length: not common, not containing the username or
+/// the email's local part, and at least `min_score` (0-4) by the zxcvbn strength estimator,
+/// whose bundled dictionaries include the 30,000 most common leaked passwords.
+pub fn check_strength(
+    password: &Password,
+    username: &str,
+    email_local_part: &str,
+    min_score: u8,
+) -> Result<(), Invalid> {
+    let lowered = password.expose().to_lowercase();
+    for (what, value) in [("username", username), ("email address", email_local_part)] {
+        let value = value.to_lowercase();
+        if value.chars().count() >= 3 && lowered.contains(&value) {
+            return Err(Invalid(format!("password must not contain your {what}")));
+        }
+    }
+    let entropy = zxcvbn::zxcvbn(password.expose(), &[username, email_local_part]);
+    let warning = entropy.feedback().and_then(|f| f.warning());
+    if matches!(
+        warning,
+        Some(Warning::ThisIsATop10Password | Warning::ThisIsATop100Password | Warning::ThisIsACommonPassword)
+    ) {
+        return Err(Invalid("password is too common".into()));
+    }
+    let score = entropy.score() as u8;
+    if score < min_score {
+        let hint = entropy
+            .feedback()
+            .and_then(|f| f.suggestions().first().map(|s| format!(": {s}")))
+            .unwrap_or_default();
+        return Err(Invalid(format!(
+            "password is too weak (strength {score} of 4, at least {min_score} needed){hint}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strong() -> Password {
+        Password::new("correct horse battery staple 42").unwrap()
+    }
+
+    #[test]
+    fn password_shorter_than_8_is_refused() {
+        assert!(Password::new("Ab1!xyz").is_err());
+    }
+
+    #[test]
+    fn password_longer_than_128_is_refused_without_normalising() {
+        let err = Password::new(&"a".repeat(10_000)).unwrap_err();
+        assert!(err.0.contains("at most 128"));
+    }
+
+    #[test]
+    fn common_password_is_refused() {
+        let err = check_strength(&Password::new("password1").unwrap(), "john", "john", 3).unwrap_err();
+        assert!(
+            err.0.contains("too common") || err.0.contains("too weak"),
+            "{}",
+            err.0
+        );
+        let err = check_strength(&Password::new("iloveyou").unwrap(), "john", "john", 0).unwrap_err();
+        assert_eq!(err.0, "password is too common");
+    }
+
+    #[test]
+    fn password_containing_username_is_refused() {
+        let err = check_strength(
+            &Password::new("xJohn_Doe-Quartz-7781").unwrap(),
+            "john_doe",
+            "jd",
+            3,
+        )
+        .unwrap_err();
+        assert!(err.0.contains("username"));
+    }
+
+    #[test]
+    fn password_containing_email_local_part_is_refused() {
+        let err = check_strength(
+            &Password::new("mailbox-seagull-Quartz").unwrap(),
+            "someone",
+            "seagull",
+            3,
+        )
+        .unwrap_err();
+        assert!(err.0.contains("email"));
+    }
+
+    #[test]
+    fn weak_password_is_refused_with_a_hint() {
+        let err = check_strength(&Password::new("abcdefgh").unwrap(), "john", "john", 3).unwrap_err();
+        assert!(err.0.starts_with("password is too"), "{}", err.0);
+    }
+
+    #[test]
+    fn strong_password_is_accepted() {
+        check_strength(&strong(), "john_doe", "john", 3).unwrap();
+    }
+}

@@ -1,0 +1,64 @@
+//! Usernames: a small ASCII alphabet, unique case-insensitively.
+
+use super::{invalid, Invalid};
+
+/// A username: 3 to 32 characters of ASCII letters, digits, `_`, `.` and `-`, starting with a
+/// letter or digit. Stored as given; unique case-insensitively (see [`Username::key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Username, Invalid> {
+        let name = raw.trim();
+        let len = name.chars().count();
+        if !(3..=32).contains(&len) {
+            return Err(invalid("username must be 3 to 32 characters long"));
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(invalid(
+                "username may contain only letters, digits, underscores, dots and hyphens",
+            ));
+        }
+        if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(invalid("username must start with a letter or a digit"));
+        }
+        Ok(Username(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form uniqueness is decided on.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn username_rules() {
+        assert!(Username::parse("john_doe").is_ok());
+        assert!(Username::parse("jo").is_err());
+        assert!(Username::parse("_john").is_err());
+        assert!(Username::parse("john doe").is_err());
+        assert!(Username::parse(&"a".repeat(33)).is_err());
+        assert_eq!(Username::parse("John_Doe").unwrap().key(), "john_doe");
+    }
+
+    proptest! {
+        #[test]
+        fn username_parse_never_panics(s in "\\PC{0,40}") {
+            if let Ok(u) = Username::parse(&s) {
+                prop_assert!(u.as_str().is_ascii());
+            }
+        }
+    }
+}

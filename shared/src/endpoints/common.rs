@@ -1,0 +1,81 @@
+//! What several endpoints share: authenticating an access token, answering with a token
+//! envelope, and the views of a user the API shows.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+use crate::clock::rfc3339;
+use crate::domain::{RefreshToken, User, UserId};
+use crate::error::{ApiError, NOT_AUTHENTICATED};
+use crate::http;
+use crate::state::AppState;
+use crate::tokens::{Claims, IssuedTokens, TokenUse};
+use crate::wire::{
+    AccessTokenOut, AdminUserOut, EnvelopeUser, RefreshTokenOut, TokenEnvelope, TokensOut, UserOut,
+};
+
+pub type EndpointResult = Result<Response<Body>, ApiError>;
+
+/// The user behind a live access token, or 401 `Not authenticated`.
+pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Claims), ApiError> {
+    let unauthenticated = || ApiError::Unauthenticated(NOT_AUTHENTICATED);
+    let token = http::bearer(req).ok_or_else(unauthenticated)?;
+    let claims = state.tokens.verify(token, TokenUse::Access).await?;
+    let user_id = claims.user_id().ok_or_else(unauthenticated)?;
+    match state.sessions.session_with_user(user_id, &claims.sid).await? {
+        (Some(user), Some(session)) if session.is_live(&user, state.clock.now()) => Ok((user, claims)),
+        _ => Err(unauthenticated()),
+    }
+}
+
+/// Signs an access token and `refresh` for `user`, and answers with the envelope.
+pub async fn token_response(state: &AppState, user: EnvelopeUser, refresh: &RefreshToken) -> EndpointResult {
+    let issued = state.tokens.issue(user.id, refresh).await?;
+    http::json(StatusCode::OK, &envelope(issued, user))
+}
+
+/// The login/refresh response body.
+pub fn envelope(issued: IssuedTokens, user: EnvelopeUser) -> TokenEnvelope {
+    TokenEnvelope {
+        tokens: TokensOut {
+            access: AccessTokenOut {
+                access_token: issued.access_token,
+                token_type: "bearer".into(),
+            },
+            refresh: RefreshTokenOut {
+                refresh_token: issued.refresh_token,
+                jti: issued.refresh_jti,
+                expiry: rfc3339(issued.refresh_expires_at),
+            },
+        },
+        user,
+    }
+}
+
+/// The compact user object of the token envelope.
+pub fn envelope_user(id: UserId, username: &str, email: &str) -> EnvelopeUser {
+    EnvelopeUser {
+        id,
+        username: username.to_string(),
+        email: email.to_string(),
+    }
+}
+
+/// The public view of a user, as the contract writes it.
+pub fn user_out(u: &User) -> UserOut {
+    UserOut {
+        id: u.id,
+        username: u.username.clone(),
+        email: u.email.clone(),
+        created_at: rfc3339(u.created_at),
+    }
+}
+
+/// A user as administrators see it: the public view with the role and whether it is disabled.
+pub fn admin_user_out(u: &User) -> AdminUserOut {
+    AdminUserOut {
+        user: user_out(u),
+        role: u.role.as_str().to_string(),
+        disabled: u.disabled,
+    }
+}

@@ -1,0 +1,221 @@
+//! Signing keys: a set of `kid`ed HMAC keys, one of which signs; all of them verify, so a key
+//! can be rotated while tokens signed with the previous one stay valid until they expire.
+//!
+//! Keys are kept in a [`KeyStore`] (the SQLite file locally, Secrets Manager on AWS, or fixed
+//! by configuration); the functions read them through [`CachedKeys`], the admin tool loads and
+//! saves them directly.
+
+pub mod cache;
+pub mod secrets_manager;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+
+pub use cache::CachedKeys;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("signing keys unavailable: {0}")]
+    Unavailable(String),
+    #[error("signing keys malformed: {0}")]
+    Malformed(String),
+}
+
+/// Keys by `kid`, and which one signs. Debug never prints key material.
+#[derive(Clone)]
+pub struct KeySet {
+    signing_kid: String,
+    keys: HashMap<String, Vec<u8>>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("signing_kid", &self.signing_kid)
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// HS256 keys shorter than this are refused.
+pub const MIN_KEY_BYTES: usize = 32;
+
+impl KeySet {
+    pub fn new(signing_kid: impl Into<String>, keys: HashMap<String, Vec<u8>>) -> Result<KeySet, KeyError> {
+        let signing_kid = signing_kid.into();
+        if !keys.contains_key(&signing_kid) {
+            return Err(KeyError::Malformed(format!(
+                "no key with the signing kid {signing_kid:?}"
+            )));
+        }
+        if let Some((kid, _)) = keys.iter().find(|(_, k)| k.len() < MIN_KEY_BYTES) {
+            return Err(KeyError::Malformed(format!(
+                "key {kid:?} is shorter than {MIN_KEY_BYTES} bytes"
+            )));
+        }
+        Ok(KeySet { signing_kid, keys })
+    }
+
+    /// One key that signs and verifies.
+    pub fn single(kid: impl Into<String>, key: Vec<u8>) -> Result<KeySet, KeyError> {
+        let kid = kid.into();
+        KeySet::new(kid.clone(), HashMap::from([(kid, key)]))
+    }
+
+    pub fn signing(&self) -> (&str, &[u8]) {
+        // KeySet::new refuses a set without its signing key, so the lookup always succeeds.
+        let key = self
+            .keys
+            .get(&self.signing_kid)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        (&self.signing_kid, key)
+    }
+
+    /// The kids of every key, sorted.
+    pub fn kids(&self) -> Vec<&str> {
+        let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+        kids.sort();
+        kids
+    }
+
+    pub fn verifying(&self, kid: &str) -> Option<&[u8]> {
+        self.keys.get(kid).map(Vec::as_slice)
+    }
+
+    /// The secret's JSON form: `{"signing_kid": "<kid>", "keys": {"<kid>": "<base64 key>", ...}}`.
+    /// Keys may also be given as top-level `"key_<kid>": "<base64 key>"` members, the form
+    /// CloudFormation's GenerateSecretString can produce (template.yaml); a kid given both ways
+    /// is refused.
+    pub fn from_json(text: &str) -> Result<KeySet, KeyError> {
+        use serde_json::Value;
+        let doc: serde_json::Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| KeyError::Malformed(format!("expected a JSON object: {e}")))?;
+        let signing_kid = doc
+            .get("signing_kid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| KeyError::Malformed("no \"signing_kid\" string".into()))?;
+        let mut encoded: Vec<(String, &Value)> = Vec::new();
+        match doc.get("keys") {
+            None => {}
+            Some(Value::Object(keys)) => encoded.extend(keys.iter().map(|(k, v)| (k.clone(), v))),
+            Some(_) => return Err(KeyError::Malformed("\"keys\" must be an object".into())),
+        }
+        encoded.extend(
+            doc.iter()
+                .filter_map(|(name, v)| name.strip_prefix("key_").map(|kid| (kid.to_string(), v))),
+        );
+        let mut keys = HashMap::new();
+        for (kid, value) in encoded {
+            let key = value
+                .as_str()
+                .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+                .ok_or_else(|| KeyError::Malformed(format!("key {kid:?} is not a base64 string")))?;
+            if keys.insert(kid.clone(), key).is_some() {
+                return Err(KeyError::Malformed(format!("key {kid:?} is given twice")));
+            }
+        }
+        KeySet::new(signing_kid, keys)
+    }
+
+    /// A copy with `key` added under `kid` and made the signing key (rotation: the previous
+    /// keys keep verifying).
+    pub fn rotated(&self, kid: impl Into<String>, key: Vec<u8>) -> Result<KeySet, KeyError> {
+        let kid = kid.into();
+        let mut keys = self.keys.clone();
+        keys.insert(kid.clone(), key);
+        KeySet::new(kid, keys)
+    }
+
+    pub fn to_json(&self) -> String {
+        let keys: HashMap<&str, String> = self
+            .keys
+            .iter()
+            .map(|(k, v)| (k.as_str(), base64::engine::general_purpose::STANDARD.encode(v)))
+            .collect();
+        serde_json::json!({ "signing_kid": self.signing_kid, "keys": keys }).to_string()
+    }
+}
+
+/// Where signing keys are kept: read by the functions (through [`CachedKeys`]) and written by
+/// the admin tool's rotation.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn load(&self) -> Result<KeySet, KeyError>;
+    async fn save(&self, keys: &KeySet) -> Result<(), KeyError>;
+}
+
+/// A key set fixed by configuration (AUTH_JWT_SECRET in local mode); it cannot be rotated.
+pub struct FixedKeys(pub KeySet);
+
+#[async_trait]
+impl KeyStore for FixedKeys {
+    async fn load(&self) -> Result<KeySet, KeyError> {
+        Ok(self.0.clone())
+    }
+
+    async fn save(&self, _keys: &KeySet) -> Result<(), KeyError> {
+        Err(KeyError::Malformed(
+            "the signing key is fixed by AUTH_JWT_SECRET; change that variable instead".into(),
+        ))
+    }
+}
+
+/// A new HS256 key: 32 random bytes.
+pub fn random_key() -> Vec<u8> {
+    crate::secrets::random_bytes::<32>().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_set_round_trips_through_its_json_form() {
+        let set = KeySet::new(
+            "k2",
+            HashMap::from([("k1".to_string(), random_key()), ("k2".to_string(), random_key())]),
+        )
+        .unwrap();
+        let back = KeySet::from_json(&set.to_json()).unwrap();
+        assert_eq!(back.signing().0, "k2");
+        assert_eq!(back.verifying("k1"), set.verifying("k1"));
+    }
+
+    #[test]
+    fn key_set_reads_the_generated_secret_form() {
+        let secret = format!(r#"{{"signing_kid": "k1", "key_k1": "{}"}}"#, "aB3d".repeat(16));
+        let set = KeySet::from_json(&secret).unwrap();
+        assert_eq!(set.signing().0, "k1");
+        assert_eq!(set.signing().1.len(), 48);
+    }
+
+    #[test]
+    fn a_kid_given_twice_is_refused() {
+        let k = "aB3d".repeat(16);
+        let secret = format!(r#"{{"signing_kid": "k1", "key_k1": "{k}", "keys": {{"k1": "{k}"}}}}"#);
+        assert!(KeySet::from_json(&secret).is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_old_keys_for_verification() {
+        let old = KeySet::single("k1", random_key()).unwrap();
+        let new = old.rotated("k2", random_key()).unwrap();
+        assert_eq!(new.signing().0, "k2");
+        assert_eq!(new.verifying("k1"), old.verifying("k1"));
+    }
+
+    #[test]
+    fn short_keys_and_unknown_signing_kid_are_refused() {
+        assert!(KeySet::single("k", vec![1; 8]).is_err());
+        assert!(KeySet::new("x", HashMap::from([("k".to_string(), random_key())])).is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_key_material() {
+        let set = KeySet::single("k1", vec![7u8; 32]).unwrap();
+        assert!(!format!("{set:?}").contains("7, 7"));
+    }
+}

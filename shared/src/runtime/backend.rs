@@ -1,0 +1,119 @@
+//! Building the state the environment describes: local mode (SQLite, `.eml` outbox, keys in
+//! the SQLite file or AUTH_JWT_SECRET) or the AWS backend (DynamoDB, SES, Secrets Manager).
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use super::BoxError;
+use crate::aws::AwsSettings;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Env};
+use crate::hashing::Hasher;
+use crate::keys::secrets_manager::SecretsManagerKeys;
+use crate::keys::{CachedKeys, FixedKeys, KeySet, KeyStore};
+use crate::mail::{FileOutbox, Mailer, SesMailer};
+use crate::state::AppState;
+use crate::store::dynamo::DynamoStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use crate::tokens::TokenIssuer;
+
+fn assemble(
+    config: Config,
+    store: Arc<impl Store + 'static>,
+    mailer: Arc<dyn Mailer>,
+    keys: CachedKeys,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, BoxError> {
+    let config = Arc::new(config);
+    Ok(AppState {
+        hasher: Hasher::new(config.hash_cost)?,
+        tokens: Arc::new(TokenIssuer::new(keys, config.clone(), clock.clone())),
+        config,
+        users: store.clone(),
+        sessions: store.clone(),
+        resets: store.clone(),
+        throttle: store,
+        mailer,
+        clock,
+    })
+}
+
+impl AppState {
+    /// The state of local mode: SQLite file, file outbox, local key. The key is read (and, the
+    /// first time, generated) now, so a broken key store stops the function at start.
+    pub async fn local(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, BoxError> {
+        let store = Arc::new(SqliteStore::open(&config.sqlite_path)?);
+        let key_store: Arc<dyn KeyStore> = match &config.jwt_secret {
+            Some(secret) => Arc::new(FixedKeys(
+                KeySet::single("env-1", secret.as_bytes().to_vec())
+                    .map_err(|e| format!("AUTH_JWT_SECRET is unusable: {e} (use at least 32 characters)"))?,
+            )),
+            None => store.clone(),
+        };
+        // Local keys change only with a restart (`authyy-admin rotate-key`).
+        let keys = CachedKeys::new(key_store, None);
+        keys.keys().await?;
+        let mailer = Arc::new(FileOutbox {
+            dir: config.outbox_dir.clone(),
+            from: config.mail_from.clone(),
+        });
+        assemble(config, store, mailer, keys, clock)
+    }
+
+    /// The state of production: DynamoDB, SES and Secrets Manager, from one SDK configuration.
+    /// The signing keys are read on first use, so functions that sign nothing never read them.
+    pub fn aws(
+        config: Config,
+        settings: &AwsSettings,
+        sdk: &SdkConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AppState, BoxError> {
+        let store = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            settings.table_name.clone(),
+        ));
+        let mailer = Arc::new(SesMailer::new(
+            aws_sdk_sesv2::Client::new(sdk),
+            config.mail_from.clone(),
+            settings.configuration_set.clone(),
+        ));
+        let secret = SecretsManagerKeys::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            settings.signing_secret_id.clone(),
+        );
+        let keys = CachedKeys::new(Arc::new(secret), Some(settings.key_cache));
+        assemble(config, store, mailer, keys, clock)
+    }
+
+    /// The state the environment describes: the AWS backend when `AUTH_BACKEND=aws` (or, with
+    /// no AUTH_BACKEND, when AUTH_TABLE_NAME is set), local mode otherwise.
+    pub async fn from_env() -> Result<AppState, BoxError> {
+        let env = Env::from_process();
+        let config = Config::from_env(&env)?;
+        let backend = env
+            .get("AUTH_BACKEND")
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_else(|| {
+                if env.get("AUTH_TABLE_NAME").is_some() {
+                    "aws"
+                } else {
+                    "local"
+                }
+                .into()
+            });
+        match backend.as_str() {
+            "local" => AppState::local(config, Arc::new(SystemClock)).await,
+            "aws" => {
+                let settings = AwsSettings::from_env(&env)?;
+                let sdk = crate::aws::sdk_config(&settings).await;
+                if sdk.region().is_none() {
+                    return Err("AWS_REGION is required with AUTH_BACKEND=aws".into());
+                }
+                AppState::aws(config, &settings, &sdk, Arc::new(SystemClock))
+            }
+            other => Err(format!("AUTH_BACKEND must be local or aws, not {other:?}").into()),
+        }
+    }
+}

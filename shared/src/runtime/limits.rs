@@ -1,0 +1,41 @@
+//! Per-client limits: signup, login and forgot-password are counted per client address in
+//! fixed windows, before the endpoint runs; over the limit is 429 with `Retry-After`.
+
+use lambda_http::Request;
+
+use crate::config::{Config, Limit};
+use crate::error::ApiError;
+use crate::http;
+use crate::routes::Endpoint;
+use crate::state::AppState;
+
+/// The limit `endpoint` is under, with the name its counters are kept by.
+pub fn limit_of(endpoint: Endpoint, config: &Config) -> Option<(&'static str, Limit)> {
+    match endpoint {
+        Endpoint::Signup => Some(("signup", config.signup_limit)),
+        Endpoint::Login => Some(("login", config.login_limit)),
+        Endpoint::ForgotPassword => Some(("forgot", config.forgot_limit)),
+        _ => None,
+    }
+}
+
+/// Counts this request against the client address's limit for `endpoint`; 429 when over.
+pub async fn limit_client(state: &AppState, endpoint: Endpoint, req: &Request) -> Result<(), ApiError> {
+    let Some((action, limit)) = limit_of(endpoint, &state.config) else {
+        return Ok(());
+    };
+    if !state.config.ip_limits_enabled {
+        return Ok(());
+    }
+    let now = state.clock.now();
+    let key = format!("ip#{action}#{}", http::client_ip(req));
+    let count = state.throttle.hit(&key, limit.window_secs, now).await?;
+    if count > limit.max {
+        let window = limit.window_secs as i64;
+        let retry_after = (now.div_euclid(window) + 1) * window - now;
+        return Err(ApiError::TooManyRequests {
+            retry_after: retry_after.max(1) as u64,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! The application state: everything an endpoint works with, built once per execution
+//! environment (see [`crate::runtime`] for how) and shared by every request.
+//!
+//! The store is held once per capability, so a call site names what it uses
+//! (`state.sessions.rotate_refresh(..)`) and a test can replace one capability alone.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::hashing::Hasher;
+use crate::mail::Mailer;
+use crate::store::{ResetStore, SessionStore, Store, ThrottleStore, UserStore};
+use crate::tokens::TokenIssuer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub resets: Arc<dyn ResetStore>,
+    pub throttle: Arc<dyn ThrottleStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub tokens: Arc<TokenIssuer>,
+    pub hasher: Hasher,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// Uses `store` for every capability.
+    pub fn set_store<S: Store + 'static>(&mut self, store: Arc<S>) {
+        self.users = store.clone();
+        self.sessions = store.clone();
+        self.resets = store.clone();
+        self.throttle = store;
+    }
+}

@@ -1,0 +1,123 @@
+//! The item codec: attribute values in and out, the keys of every item kind, and the
+//! conversions between items and domain values.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::domain::{RefreshToken, Role, Session, Successor, User, UserId};
+use crate::store::{StoreError, StoreResult};
+
+/// One DynamoDB item (or key).
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+pub(super) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+pub(super) fn b(v: bool) -> AttributeValue {
+    AttributeValue::Bool(v)
+}
+
+pub(super) fn malformed(what: &str) -> StoreError {
+    StoreError::Backend(format!("malformed item: {what}"))
+}
+pub(super) fn get_s(item: &Item, k: &str) -> StoreResult<String> {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| malformed(k))
+}
+pub(super) fn opt_s(item: &Item, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+pub(super) fn get_n<T: std::str::FromStr>(item: &Item, k: &str) -> StoreResult<T> {
+    opt_n(item, k).ok_or_else(|| malformed(k))
+}
+pub(super) fn opt_n<T: std::str::FromStr>(item: &Item, k: &str) -> Option<T> {
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+pub(super) fn get_bool(item: &Item, k: &str) -> bool {
+    item.get(k)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false)
+}
+
+pub(super) fn key(pk: impl Into<String>, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+pub(super) fn user_key(id: UserId) -> Item {
+    key(format!("USER#{id}"), "USER")
+}
+pub(super) fn email_key(email: &str) -> Item {
+    key(format!("EMAIL#{email}"), "EMAIL")
+}
+pub(super) fn session_key(sid: &str) -> Item {
+    key(format!("SESSION#{sid}"), "SESSION")
+}
+pub(super) fn refresh_key(jti: &str) -> Item {
+    key(format!("REFRESH#{jti}"), "REFRESH")
+}
+pub(super) fn reset_key(hash: &str) -> Item {
+    key(format!("RESET#{hash}"), "RESET")
+}
+pub(super) fn loginfail_key(email: &str) -> Item {
+    key(format!("LOGINFAIL#{email}"), "LOGINFAIL")
+}
+
+pub(super) fn user_from(item: &Item) -> StoreResult<User> {
+    Ok(User {
+        id: get_n(item, "id")?,
+        username: get_s(item, "username")?,
+        email: get_s(item, "email")?,
+        role: Role::parse(&get_s(item, "role")?).unwrap_or(Role::User),
+        disabled: get_bool(item, "disabled"),
+        created_at: get_n(item, "created_at")?,
+        sessions_valid_after_ms: opt_n(item, "sessions_valid_after_ms").unwrap_or(0),
+    })
+}
+
+pub(super) fn session_from(item: &Item) -> StoreResult<Session> {
+    Ok(Session {
+        sid: get_s(item, "sid")?,
+        user_id: get_n(item, "user_id")?,
+        created_ms: get_n(item, "created_ms")?,
+        expires_at: get_n(item, "expires_at")?,
+        revoked: get_bool(item, "revoked"),
+    })
+}
+
+pub(super) fn refresh_from(item: &Item) -> StoreResult<RefreshToken> {
+    let successor = match opt_s(item, "successor_jti") {
+        Some(jti) => Some(Successor {
+            jti,
+            issued_at: get_n(item, "successor_issued_at")?,
+            expires_at: get_n(item, "successor_expires_at")?,
+        }),
+        None => None,
+    };
+    Ok(RefreshToken {
+        jti: get_s(item, "jti")?,
+        sid: get_s(item, "sid")?,
+        user_id: get_n(item, "user_id")?,
+        issued_at: get_n(item, "issued_at")?,
+        expires_at: get_n(item, "expires_at")?,
+        rotated_at_ms: opt_n(item, "rotated_at_ms"),
+        successor,
+    })
+}
+
+pub(super) fn refresh_item(t: &RefreshToken) -> Item {
+    let mut item = refresh_key(&t.jti);
+    item.insert("jti".into(), s(&t.jti));
+    item.insert("sid".into(), s(&t.sid));
+    item.insert("user_id".into(), n(t.user_id));
+    item.insert("issued_at".into(), n(t.issued_at));
+    item.insert("expires_at".into(), n(t.expires_at));
+    item
+}

@@ -1,0 +1,167 @@
+//! The DynamoDB store: one table (DESIGN §5), every race settled by a conditional write.
+//!
+//! Items (`pk` / `sk`):
+//! - `USER#<id>` / `USER`: the profile, role, `disabled`, `sessions_valid_after_ms`; `gsi1pk`
+//!   = `USER` and `gsi1sk` = id put it in the `users-by-id` index that lists users in id order.
+//! - `EMAIL#<email>` / `EMAIL`: the credentials login reads in one call (user id, username,
+//!   email, password hash, `disabled`, the current reset token's hash).
+//! - `USERNAME#<lowercased>` / `USERNAME`: uniqueness sentinel.
+//! - `COUNTER#users` / `COUNTER`: the atomic counter integer ids come from.
+//! - `SESSION#<sid>` / `SESSION`, `REFRESH#<jti>` / `REFRESH`: session families and one item
+//!   per refresh token.
+//! - `RESET#<sha256>` / `RESET`, `LOGINFAIL#<email>` / `LOGINFAIL`, `THROTTLE#<key>#<window>`
+//!   / `THROTTLE`: reset tokens by hash, failed-login counts, rate-limit windows.
+//!
+//! This file holds the client and the plain reads and updates; `item` is the codec, `tx` the
+//! transaction machinery, and each trait is implemented in its own file.
+//!
+//! Items that expire carry `expires_at` (epoch seconds) for TTL; expiry is always checked in
+//! code, since TTL deletion can be days late.
+
+mod item;
+mod resets;
+mod sessions;
+mod throttle;
+mod tx;
+mod users;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::Client;
+
+use crate::aws::sdk_error;
+use crate::domain::UserId;
+use crate::store::{StoreError, StoreResult};
+use item::{key, malformed, n, opt_n, opt_s, Item};
+
+pub const USERS_INDEX: &str = "users-by-id";
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub(super) async fn get(&self, operation: &str, key: Item) -> StoreResult<Option<Item>> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map(|o| o.item)
+            .map_err(|e| sdk_error(operation, e))
+    }
+
+    /// Strongly consistent reads of several items in one call, by `pk`.
+    pub(super) async fn batch_get(
+        &self,
+        operation: &str,
+        keys: Vec<Item>,
+    ) -> StoreResult<HashMap<String, Item>> {
+        let mut found = HashMap::new();
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        for attempt in 0..5 {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, pending.clone())
+                .send()
+                .await
+                .map_err(|e| sdk_error(operation, e))?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                if let Some(pk) = opt_s(&item, "pk") {
+                    found.insert(pk, item);
+                }
+            }
+            match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                Some(rest) if !rest.keys.is_empty() => {
+                    pending = rest;
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                _ => return Ok(found),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "{operation}: keys left unprocessed"
+        )))
+    }
+
+    /// An UpdateItem under a condition: false (and nothing written) if the condition fails.
+    pub(super) async fn update_if(
+        &self,
+        operation: &str,
+        key: Item,
+        expression: &str,
+        condition: &str,
+        values: Item,
+        name: Option<(&str, &str)>,
+    ) -> StoreResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_names(
+                name.map(|(k, v)| HashMap::from([(k.to_string(), v.to_string())])),
+            )
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(operation, e)),
+        }
+    }
+
+    pub(super) async fn next_user_id(&self) -> StoreResult<UserId> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key("COUNTER#users", "COUNTER")))
+            .update_expression("ADD #v :one")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("next user id", e))?;
+        out.attributes
+            .as_ref()
+            .and_then(|a| opt_n(a, "value"))
+            .ok_or_else(|| malformed("counter value"))
+    }
+}

@@ -1,0 +1,138 @@
+//! Transactions: the item builders of a TransactWriteItems call, and the call itself, retried
+//! when it lost only to a concurrent transaction.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
+
+use super::item::Item;
+use super::DynamoStore;
+use crate::aws::sdk_error;
+use crate::store::{StoreError, StoreResult};
+
+/// How often a transaction that lost a conflict to a concurrent one is tried again.
+const CONFLICT_RETRIES: u32 = 6;
+
+fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Backend(format!("transaction item: {e}"))
+}
+
+/// The outcome of a transaction: done, or cancelled with one reason code per item.
+pub(super) enum Tx {
+    Done,
+    Cancelled(Vec<String>),
+}
+
+impl Tx {
+    pub(super) fn failed(&self, index: usize) -> bool {
+        matches!(self, Tx::Cancelled(codes) if codes.get(index).is_some_and(|c| c == "ConditionalCheckFailed"))
+    }
+}
+
+impl DynamoStore {
+    pub(super) fn put(&self, item: Item, condition: Option<&str>) -> StoreResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_string))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub(super) fn delete(
+        &self,
+        key: Item,
+        condition: Option<&str>,
+        values: Option<Item>,
+    ) -> StoreResult<TransactWriteItem> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .set_condition_expression(condition.map(str::to_string))
+            .set_expression_attribute_values(values)
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    pub(super) fn update(
+        &self,
+        key: Item,
+        expression: &str,
+        condition: Option<&str>,
+        values: Item,
+    ) -> StoreResult<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_string))
+            .set_expression_attribute_values(Some(values).filter(|v| !v.is_empty()))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    pub(super) fn check(&self, key: Item, condition: &str, values: Item) -> StoreResult<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// Runs a transaction; a cancellation caused only by a concurrent transaction is retried.
+    pub(super) async fn transact(
+        &self,
+        operation: &str,
+        items: Vec<StoreResult<TransactWriteItem>>,
+    ) -> StoreResult<Tx> {
+        let items = items.into_iter().collect::<StoreResult<Vec<_>>>()?;
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(Tx::Done),
+                Err(e) => e,
+            };
+            let codes: Option<Vec<String>> = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => Some(
+                    c.cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None").to_string())
+                        .collect(),
+                ),
+                _ => None,
+            };
+            let conflict = match (&codes, err.as_service_error()) {
+                (Some(codes), _) => {
+                    !codes.iter().any(|c| c == "ConditionalCheckFailed")
+                        && codes.iter().any(|c| c == "TransactionConflict")
+                }
+                (None, Some(e)) => e.code() == Some("TransactionInProgressException"),
+                _ => false,
+            };
+            if conflict && attempt < CONFLICT_RETRIES {
+                attempt += 1;
+                let jitter = rand::random::<u64>() % 20;
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
+                continue;
+            }
+            return match codes {
+                Some(codes) if !conflict => Ok(Tx::Cancelled(codes)),
+                _ => Err(sdk_error(operation, err)),
+            };
+        }
+    }
+}

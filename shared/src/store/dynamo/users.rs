@@ -1,0 +1,158 @@
+//! Accounts on DynamoDB: the profile, the credentials item and the username sentinel,
+//! written together.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::item::*;
+use super::tx::Tx;
+use super::{DynamoStore, USERS_INDEX};
+use crate::aws::sdk_error;
+use crate::domain::*;
+use crate::store::*;
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        let id = self.next_user_id().await?;
+        let user = User {
+            id,
+            username: new.username.as_str().to_string(),
+            email: new.email.as_str().to_string(),
+            role: Role::User,
+            disabled: false,
+            created_at: new.created_at,
+            sessions_valid_after_ms: 0,
+        };
+        let mut profile = user_key(id);
+        profile.extend([
+            ("id".into(), n(id)),
+            ("username".into(), s(&user.username)),
+            ("email".into(), s(&user.email)),
+            ("role".into(), s(user.role.as_str())),
+            ("disabled".into(), b(false)),
+            ("created_at".into(), n(user.created_at)),
+            ("sessions_valid_after_ms".into(), n(0)),
+            ("gsi1pk".into(), s("USER")),
+            ("gsi1sk".into(), n(id)),
+        ]);
+        let mut credentials = email_key(&user.email);
+        credentials.extend([
+            ("user_id".into(), n(id)),
+            ("username".into(), s(&user.username)),
+            ("email".into(), s(&user.email)),
+            ("password_hash".into(), s(new.password_hash)),
+            ("disabled".into(), b(false)),
+        ]);
+        let mut sentinel = key(format!("USERNAME#{}", new.username.key()), "USERNAME");
+        sentinel.insert("user_id".into(), n(id));
+        let fresh = Some("attribute_not_exists(pk)");
+        let tx = self
+            .transact(
+                "create user",
+                vec![
+                    self.put(profile, fresh),
+                    self.put(credentials, fresh),
+                    self.put(sentinel, fresh),
+                ],
+            )
+            .await?;
+        match tx {
+            Tx::Done => Ok(user),
+            tx if tx.failed(1) => Err(StoreError::EmailTaken),
+            tx if tx.failed(2) => Err(StoreError::UsernameTaken),
+            Tx::Cancelled(codes) => Err(StoreError::Backend(format!("create user cancelled: {codes:?}"))),
+        }
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.get("get user", user_key(id))
+            .await?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        let Some(credentials) = self.get("get credentials", email_key(email.as_str())).await? else {
+            return Ok(None);
+        };
+        self.user_by_id(get_n(&credentials, "user_id")?).await
+    }
+
+    async fn list_users(&self, after: Option<UserId>, limit: u32) -> StoreResult<UserPage> {
+        // One more than asked: whether it comes back says if there is a next page, without
+        // trusting LastEvaluatedKey (which can be missing on an exactly full last page).
+        let mut users = Vec::new();
+        let mut start: Option<Item> = None;
+        let after = after.unwrap_or(0);
+        while users.len() <= limit as usize {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(USERS_INDEX)
+                .key_condition_expression("gsi1pk = :u AND gsi1sk > :after")
+                .expression_attribute_values(":u", s("USER"))
+                .expression_attribute_values(":after", n(after))
+                .limit((limit + 1 - users.len() as u32) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("list users", e))?;
+            for item in out.items.unwrap_or_default() {
+                users.push(user_from(&item)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(UserPage::from_overfetch(users, limit))
+    }
+
+    async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool> {
+        let values = HashMap::from([(":r".to_string(), s(role.as_str()))]);
+        let names = Some(("#r", "role"));
+        self.update_if(
+            "set role",
+            user_key(id),
+            "SET #r = :r",
+            "attribute_exists(pk)",
+            values,
+            names,
+        )
+        .await
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool, now_ms: i64) -> StoreResult<bool> {
+        let Some(user) = self.user_by_id(id).await? else {
+            return Ok(false);
+        };
+        let (expression, mut values) = if disabled {
+            (
+                "SET disabled = :d, sessions_valid_after_ms = :now",
+                HashMap::from([(":now".to_string(), n(now_ms))]),
+            )
+        } else {
+            ("SET disabled = :d", HashMap::new())
+        };
+        values.insert(":d".into(), b(disabled));
+        let tx = self
+            .transact(
+                "set disabled",
+                vec![
+                    self.update(user_key(id), expression, Some("attribute_exists(pk)"), values),
+                    self.update(
+                        email_key(&user.email),
+                        "SET disabled = :d",
+                        Some("attribute_exists(pk)"),
+                        HashMap::from([(":d".to_string(), b(disabled))]),
+                    ),
+                ],
+            )
+            .await?;
+        Ok(matches!(tx, Tx::Done))
+    }
+}

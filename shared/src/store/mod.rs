@@ -1,0 +1,194 @@
+//! Storage: small traits by capability (users, sessions, reset tokens, throttle counters),
+//! shaped for DynamoDB (conditional writes, one item per token) and mirrored by SQLite. Every
+//! race the API allows is settled inside one store call, never in endpoint code.
+//!
+//! - [`sqlite`]: local mode, one file, immediate transactions.
+//! - [`dynamo`]: production, one DynamoDB table, conditional writes and transactions.
+
+pub mod dynamo;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::domain::{Email, RefreshToken, Role, Session, User, UserId, Username};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("username already taken")]
+    UsernameTaken,
+    /// Throttled, timed out or unreachable: worth a retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub struct NewUser {
+    pub username: Username,
+    pub email: Email,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+/// What login needs, read by email in one call.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: UserId,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// Consecutive failed logins for one email (kept whether or not the account exists, so the
+/// backoff itself cannot reveal which emails are registered).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub count: u32,
+    pub last_failed_at: i64,
+}
+
+/// Everything a refresh needs, read in one call.
+#[derive(Debug, Clone, Default)]
+pub struct RefreshState {
+    pub token: Option<RefreshToken>,
+    pub session: Option<Session>,
+    pub user: Option<User>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// This call rotated the token; the successor is stored.
+    Rotated,
+    /// Another call got there first: this is the token as it now stands.
+    AlreadyRotated(RefreshToken),
+    /// The token or its session is gone or revoked.
+    Refused,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResetToken {
+    /// SHA-256 of the token, hex; the token itself is never stored.
+    pub hash: String,
+    pub user_id: UserId,
+    pub email: String,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    /// The id to continue after, when there are more.
+    pub next_after: Option<UserId>,
+}
+
+impl UserPage {
+    /// A page from up to `limit + 1` users in id order: whether the extra one came back says
+    /// whether there is a next page (no backend's "more" marker is trusted).
+    pub fn from_overfetch(mut users: Vec<User>, limit: u32) -> UserPage {
+        let limit = limit as usize;
+        let next_after = if users.len() > limit {
+            users.truncate(limit);
+            users.last().map(|u| u.id)
+        } else {
+            None
+        };
+        UserPage { users, next_after }
+    }
+}
+
+/// Accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates the user with the next integer id; [`StoreError::EmailTaken`] or
+    /// [`StoreError::UsernameTaken`] if either is registered (exactly one of racing calls wins).
+    async fn create_user(&self, new: NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    /// Users in id order, after `after`, at most `limit`.
+    async fn list_users(&self, after: Option<UserId>, limit: u32) -> StoreResult<UserPage>;
+    /// Sets the role; false if there is no such user.
+    async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool>;
+    /// Disables or re-enables the account; disabling also ends its sessions. False if no user.
+    async fn set_disabled(&self, id: UserId, disabled: bool, now_ms: i64) -> StoreResult<bool>;
+}
+
+/// Login, sessions and refresh tokens.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// The credentials for `email` and its failure count, in one read.
+    async fn login_lookup(&self, email: &Email) -> StoreResult<(Option<Credentials>, LoginFailures)>;
+    /// Counts one more failed login for `email`; returns the new state.
+    async fn record_login_failure(
+        &self,
+        email: &Email,
+        now: i64,
+        keep_secs: i64,
+    ) -> StoreResult<LoginFailures>;
+    /// Replaces the password hash if it is still `old` (re-hash with new parameters).
+    async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool>;
+    /// Starts a session with its first refresh token and clears the failure count, only if the
+    /// account still has the password hash that was verified and is not disabled.
+    /// False if that no longer holds (the password changed meanwhile).
+    async fn start_session(
+        &self,
+        email: &Email,
+        verified_hash: &str,
+        session: &Session,
+        first: &RefreshToken,
+    ) -> StoreResult<bool>;
+    /// The user and the session, in one read.
+    async fn session_with_user(
+        &self,
+        user_id: UserId,
+        sid: &str,
+    ) -> StoreResult<(Option<User>, Option<Session>)>;
+    /// The token, its session and its user, in one read.
+    async fn refresh_state(&self, jti: &str, sid: &str, user_id: UserId) -> StoreResult<RefreshState>;
+    /// Marks `old` rotated at `now_ms` and stores `successor`, only if `old` was not rotated yet
+    /// and its session is not revoked: exactly one of racing calls rotates.
+    async fn rotate_refresh(
+        &self,
+        old: &RefreshToken,
+        successor: &RefreshToken,
+        now_ms: i64,
+    ) -> StoreResult<Rotation>;
+    /// Ends one session family at once.
+    async fn revoke_session(&self, sid: &str) -> StoreResult<()>;
+    /// Ends every session of the user that began at or before `now_ms`.
+    async fn revoke_all_sessions(&self, user_id: UserId, now_ms: i64) -> StoreResult<()>;
+}
+
+/// Password reset tokens.
+#[async_trait]
+pub trait ResetStore: Send + Sync {
+    /// Stores a reset token; it supersedes every earlier one of the same user.
+    async fn put_reset_token(&self, token: &ResetToken) -> StoreResult<()>;
+    /// The user a usable (stored, newest, unexpired at `now`) reset token belongs to.
+    async fn reset_token_user(&self, hash: &str, now: i64) -> StoreResult<Option<User>>;
+    /// In one atomic step: consumes the token if it exists, is the user's newest and has not
+    /// expired at `now` (epoch s), sets the new password hash and ends every session of the user.
+    /// None if the token was not usable (nothing changed).
+    async fn consume_reset_token(
+        &self,
+        hash: &str,
+        new_password_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<UserId>>;
+}
+
+/// Fixed-window counters for rate limits.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// Counts one event for `key` in the window containing `now`; returns the count so far.
+    async fn hit(&self, key: &str, window_secs: u64, now: i64) -> StoreResult<u32>;
+}
+
+/// A complete backend, for the places that build one (the state, the admin tool). Code that
+/// uses a store names the capability it needs instead.
+pub trait Store: UserStore + SessionStore + ResetStore + ThrottleStore {}
+impl<T: UserStore + SessionStore + ResetStore + ThrottleStore> Store for T {}

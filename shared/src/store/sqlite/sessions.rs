@@ -1,0 +1,212 @@
+//! Login, sessions and refresh tokens on SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+
+use super::*;
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn login_lookup(&self, email: &Email) -> StoreResult<(Option<Credentials>, LoginFailures)> {
+        self.read(|c| {
+            let creds = c
+                .query_row(
+                    "SELECT id, username, email, password_hash, disabled FROM users WHERE email = ?1",
+                    [email.as_str()],
+                    |r| {
+                        Ok(Credentials {
+                            user_id: r.get::<_, i64>(0)? as UserId,
+                            username: r.get(1)?,
+                            email: r.get(2)?,
+                            password_hash: r.get(3)?,
+                            disabled: r.get(4)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let failures = c
+                .query_row(
+                    "SELECT count, last_failed_at FROM login_failures WHERE email = ?1",
+                    [email.as_str()],
+                    |r| {
+                        Ok(LoginFailures {
+                            count: r.get(0)?,
+                            last_failed_at: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()?
+                .unwrap_or_default();
+            Ok((creds, failures))
+        })
+    }
+
+    async fn record_login_failure(
+        &self,
+        email: &Email,
+        now: i64,
+        keep_secs: i64,
+    ) -> StoreResult<LoginFailures> {
+        self.write(|tx| {
+            tx.query_row(
+                "INSERT INTO login_failures (email, count, last_failed_at, expires_at) VALUES (?1, 1, ?2, ?3)
+                 ON CONFLICT(email) DO UPDATE SET
+                   count = CASE WHEN expires_at <= ?2 THEN 1 ELSE count + 1 END,
+                   last_failed_at = ?2, expires_at = ?3
+                 RETURNING count, last_failed_at",
+                params![email.as_str(), now, now + keep_secs],
+                |r| {
+                    Ok(LoginFailures {
+                        count: r.get(0)?,
+                        last_failed_at: r.get(1)?,
+                    })
+                },
+            )
+            .map_err(backend)
+        })
+    }
+
+    async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE users SET password_hash = ?3 WHERE email = ?1 AND password_hash = ?2",
+                params![email.as_str(), old, new],
+            )
+            .map(|n| n == 1)
+            .map_err(backend)
+        })
+    }
+
+    async fn start_session(
+        &self,
+        email: &Email,
+        verified_hash: &str,
+        session: &Session,
+        first: &RefreshToken,
+    ) -> StoreResult<bool> {
+        self.write(|tx| {
+            let still_valid = tx
+                .query_row(
+                    "SELECT 1 FROM users WHERE id = ?1 AND email = ?2 AND password_hash = ?3 AND disabled = 0",
+                    params![session.user_id as i64, email.as_str(), verified_hash],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(backend)?
+                .is_some();
+            if !still_valid {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO sessions (sid, user_id, created_ms, expires_at, revoked) VALUES (?1, ?2, ?3, ?4, 0)",
+                params![session.sid, session.user_id as i64, session.created_ms, session.expires_at],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO refresh_tokens (jti, sid, user_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![first.jti, first.sid, first.user_id as i64, first.issued_at, first.expires_at],
+            )
+            .map_err(backend)?;
+            tx.execute("DELETE FROM login_failures WHERE email = ?1", [email.as_str()])
+                .map_err(backend)?;
+            Ok(true)
+        })
+    }
+
+    async fn session_with_user(
+        &self,
+        user_id: UserId,
+        sid: &str,
+    ) -> StoreResult<(Option<User>, Option<Session>)> {
+        self.read(|c| {
+            let user = user_by(c, "id = ?1", [user_id as i64])?;
+            let session = c
+                .query_row(
+                    "SELECT sid, user_id, created_ms, expires_at, revoked FROM sessions WHERE sid = ?1",
+                    [sid],
+                    session_from_row,
+                )
+                .optional()?;
+            Ok((user, session))
+        })
+    }
+
+    async fn refresh_state(&self, jti: &str, sid: &str, user_id: UserId) -> StoreResult<RefreshState> {
+        let token = self.read(|c| {
+            c.query_row(
+                &format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE jti = ?1"),
+                [jti],
+                refresh_from_row,
+            )
+            .optional()
+        })?;
+        let (user, session) = self.session_with_user(user_id, sid).await?;
+        Ok(RefreshState { token, session, user })
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &RefreshToken,
+        successor: &RefreshToken,
+        now_ms: i64,
+    ) -> StoreResult<Rotation> {
+        self.write(|tx| {
+            let live_session = tx
+                .query_row(
+                    "SELECT 1 FROM sessions WHERE sid = ?1 AND revoked = 0",
+                    [&old.sid],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(backend)?
+                .is_some();
+            if !live_session {
+                return Ok(Rotation::Refused);
+            }
+            let changed = tx
+                .execute(
+                    "UPDATE refresh_tokens SET rotated_at_ms = ?2, successor_jti = ?3, successor_issued_at = ?4,
+                       successor_expires_at = ?5
+                     WHERE jti = ?1 AND rotated_at_ms IS NULL",
+                    params![old.jti, now_ms, successor.jti, successor.issued_at, successor.expires_at],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                let current = tx
+                    .query_row(
+                        &format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE jti = ?1"),
+                        [&old.jti],
+                        refresh_from_row,
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                return Ok(current.map(Rotation::AlreadyRotated).unwrap_or(Rotation::Refused));
+            }
+            tx.execute(
+                "INSERT INTO refresh_tokens (jti, sid, user_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![successor.jti, successor.sid, successor.user_id as i64, successor.issued_at, successor.expires_at],
+            )
+            .map_err(backend)?;
+            Ok(Rotation::Rotated)
+        })
+    }
+
+    async fn revoke_session(&self, sid: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE sessions SET revoked = 1 WHERE sid = ?1", [sid])
+                .map(|_| ())
+                .map_err(backend)
+        })
+    }
+
+    async fn revoke_all_sessions(&self, user_id: UserId, now_ms: i64) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE users SET sessions_valid_after_ms = MAX(sessions_valid_after_ms, ?2) WHERE id = ?1",
+                params![user_id as i64, now_ms],
+            )
+            .map(|_| ())
+            .map_err(backend)
+        })
+    }
+}

@@ -1,0 +1,74 @@
+//! Accounts on SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+
+use super::*;
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        self.write(|tx| {
+            let taken = |sql: &str, v: &str| -> StoreResult<bool> {
+                tx.query_row(sql, [v], |_| Ok(())).optional().map(|r| r.is_some()).map_err(backend)
+            };
+            if taken("SELECT 1 FROM users WHERE email = ?1", new.email.as_str())? {
+                return Err(StoreError::EmailTaken);
+            }
+            if taken("SELECT 1 FROM users WHERE username_key = ?1", &new.username.key())? {
+                return Err(StoreError::UsernameTaken);
+            }
+            tx.execute(
+                "INSERT INTO users (username, username_key, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![new.username.as_str(), new.username.key(), new.email.as_str(), new.password_hash, new.created_at],
+            )
+            .map_err(backend)?;
+            let id = tx.last_insert_rowid();
+            user_by(tx, "id = ?1", [id])
+                .map_err(backend)?
+                .ok_or_else(|| StoreError::Backend("inserted user not found".into()))
+        })
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.read(|c| user_by(c, "id = ?1", [id as i64]))
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        self.read(|c| user_by(c, "email = ?1", [email.as_str()]))
+    }
+
+    async fn list_users(&self, after: Option<UserId>, limit: u32) -> StoreResult<UserPage> {
+        let after = after.unwrap_or(0) as i64;
+        let users = self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![after, limit as i64 + 1], user_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<User>>>()
+        })?;
+        Ok(UserPage::from_overfetch(users, limit))
+    }
+
+    async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE users SET role = ?1 WHERE id = ?2",
+                params![role.as_str(), id as i64],
+            )
+            .map(|n| n == 1)
+            .map_err(backend)
+        })
+    }
+
+    async fn set_disabled(&self, id: UserId, disabled: bool, now_ms: i64) -> StoreResult<bool> {
+        self.write(|tx| {
+            let sql = if disabled {
+                "UPDATE users SET disabled = 1, sessions_valid_after_ms = MAX(sessions_valid_after_ms, ?2) WHERE id = ?1"
+            } else {
+                "UPDATE users SET disabled = 0 WHERE id = ?1 AND ?2 = ?2"
+            };
+            tx.execute(sql, params![id as i64, now_ms]).map(|n| n == 1).map_err(backend)
+        })
+    }
+}

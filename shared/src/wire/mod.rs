@@ -1,0 +1,89 @@
+//! The wire types of the API: every request is parsed into one of [`request`]'s types and
+//! every response body, errors included, is built from the types here. The OpenAPI
+//! description (`GET /auth/openapi.json`) is generated from the same types, so it cannot drift
+//! from the code. This module depends on nothing but the domain's value types.
+
+pub mod request;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use request::{
+    FieldError, ForgotPasswordRequest, FromJson, LoginRequest, LogoutRequest, ResetPasswordRequest,
+    SignupRequest,
+};
+
+/// A user.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserOut {
+    pub id: u64,
+    pub username: String,
+    pub email: String,
+    /// RFC 3339, UTC, e.g. `2025-08-08T10:30:00Z`.
+    pub created_at: String,
+}
+
+/// A user as administrators see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AdminUserOut {
+    #[serde(flatten)]
+    pub user: UserOut,
+    /// `user` or `admin`.
+    pub role: String,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccessTokenOut {
+    /// A JWT valid for 15 minutes (by default); send it as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefreshTokenOut {
+    /// A JWT to exchange at `POST /auth/tokens`; each one works once.
+    pub refresh_token: String,
+    pub jti: String,
+    /// When the refresh token expires, RFC 3339 UTC.
+    pub expiry: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokensOut {
+    pub access: AccessTokenOut,
+    pub refresh: RefreshTokenOut,
+}
+
+/// The user of a token envelope.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnvelopeUser {
+    pub id: u64,
+    pub username: String,
+    pub email: String,
+}
+
+/// The answer of login and refresh.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenEnvelope {
+    pub tokens: TokensOut,
+    pub user: EnvelopeUser,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessageOut {
+    pub message: String,
+}
+
+/// Every error but validation: `{"detail": "<message>"}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorOut {
+    pub detail: String,
+}
+
+/// A 422: every problem with the request at once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ValidationErrorOut {
+    pub detail: Vec<FieldError>,
+}

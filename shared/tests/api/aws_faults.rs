@@ -1,0 +1,294 @@
+//! The AWS backends when their dependencies fail: clean 503s that leak nothing, and no step of
+//! a request leaves half its work behind. Also key rotation through Secrets Manager, and mail
+//! that cannot be sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::helpers::dynamo::{sdk_config, Fixture, MotoInbox};
+use crate::helpers::faults::{closed_port, dynamo_client, Faults};
+use crate::helpers::{access, refresh, test_config, Resp, TestApp, STRONG, STRONG2};
+use authyy::aws::AwsSettings;
+use authyy::clock::ManualClock;
+use authyy::keys::{random_key, KeySet};
+use authyy::{AppState, Endpoint};
+use serde_json::json;
+
+const UNAVAILABLE: &str = "Service temporarily unavailable: a backing service did not answer, please retry";
+
+fn app_of(sender: &str, state: AppState, clock: Arc<ManualClock>) -> TestApp {
+    TestApp {
+        state,
+        clock,
+        inbox: Arc::new(MotoInbox {
+            sender: sender.to_string(),
+        }),
+        _guard: Box::new(()),
+    }
+}
+
+/// Two views of one table: `faulty` goes through the fault interceptor, `healthy` does not.
+struct Pair {
+    healthy: TestApp,
+    faulty: TestApp,
+    faults: Arc<Faults>,
+}
+
+async fn pair() -> Pair {
+    let fixture = Fixture::new().await;
+    let clock = Arc::new(ManualClock::default());
+    let faults = Faults::new(0);
+    let healthy = fixture.state(test_config(), clock.clone());
+    let faulty =
+        fixture.state_with_dynamo(test_config(), clock.clone(), dynamo_client(&fixture.sdk, &faults));
+    Pair {
+        healthy: app_of(&fixture.sender, healthy, clock.clone()),
+        faulty: app_of(&fixture.sender, faulty, clock),
+        faults,
+    }
+}
+
+fn assert_unavailable(r: &Resp, step: usize) {
+    assert_eq!(r.status, 503, "step {step}: {:?}", r.body);
+    assert_eq!(r.detail(), UNAVAILABLE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_failing_at_any_step_leaves_no_half_created_user() {
+    for step in 1.. {
+        let p = pair().await;
+        p.faults.fail_from(step);
+        let r = p.faulty.signup("john_doe", "john@example.com", STRONG).await;
+        if r.status == 201 {
+            assert!(step > 2, "signup makes several calls");
+            break;
+        }
+        assert_unavailable(&r, step);
+        // Nothing of the failed signup is left: email and username are free, and it works.
+        assert_eq!(
+            p.healthy
+                .signup("john_doe", "john@example.com", STRONG)
+                .await
+                .status,
+            201
+        );
+        assert_eq!(p.healthy.login("john@example.com", STRONG).await.status, 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_failing_at_any_step_changes_nothing() {
+    for step in 1.. {
+        let p = pair().await;
+        let (access1, _, _) = p.healthy.user("john_doe").await;
+        let token = p.healthy.reset_token("john_doe@example.com").await;
+        p.clock_tick();
+        p.faults.fail_from(step);
+        let body = json!({"token": token, "password": STRONG2});
+        let r = p.faulty.post(Endpoint::ResetPassword, body.clone()).await;
+        if r.status == 200 {
+            assert!(step > 2);
+            break;
+        }
+        assert_unavailable(&r, step);
+        // No password changed, no session ended, no token spent.
+        assert_eq!(p.healthy.me(&access1).await.status, 200, "step {step}");
+        assert_eq!(
+            p.healthy.login("john_doe@example.com", STRONG).await.status,
+            200,
+            "step {step}"
+        );
+        assert_eq!(
+            p.healthy.post(Endpoint::ResetPassword, body).await.status,
+            200,
+            "step {step}"
+        );
+        // ...and the retried reset did all of it at once.
+        assert_eq!(p.healthy.me(&access1).await.status, 401);
+        assert_eq!(p.healthy.login("john_doe@example.com", STRONG2).await.status, 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_failing_at_any_step_starts_no_session_and_recovers() {
+    for step in 1.. {
+        let p = pair().await;
+        p.healthy.signup("john_doe", "john@example.com", STRONG).await;
+        p.faults.fail_from(step);
+        let r = p.faulty.login("john@example.com", STRONG).await;
+        if r.status == 200 {
+            assert!(step > 2);
+            break;
+        }
+        assert_unavailable(&r, step);
+        assert_eq!(p.healthy.login("john@example.com", STRONG).await.status, 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_failing_at_any_step_keeps_the_token_usable() {
+    for step in 1.. {
+        let p = pair().await;
+        let (_, refresh1, _) = p.healthy.user("john_doe").await;
+        p.faults.fail_from(step);
+        let r = p.faulty.refresh(&refresh1).await;
+        if r.status == 200 {
+            assert!(step > 1);
+            break;
+        }
+        assert_unavailable(&r, step);
+        // Not mistaken for a replay: the same token refreshes once the store is back.
+        p.clock_tick_secs(60);
+        let again = p.healthy.refresh(&refresh1).await;
+        assert_eq!(again.status, 200, "step {step}: {:?}", again.body);
+        assert_eq!(p.healthy.me(&access(&again)).await.status, 200);
+        assert_eq!(p.healthy.refresh(&refresh(&again)).await.status, 200);
+    }
+}
+
+impl Pair {
+    fn clock_tick(&self) {
+        self.healthy.clock.advance_ms(1);
+    }
+    fn clock_tick_secs(&self, s: i64) {
+        self.healthy.clock.advance_secs(s);
+    }
+}
+
+/// Settings with short limits, so tests of unreachable or hung servers end quickly.
+fn impatient() -> AwsSettings {
+    let mut s = AwsSettings::new("authyy-unreachable", "authyy-unreachable-keys");
+    s.connect_timeout = Duration::from_millis(200);
+    s.attempt_timeout = Duration::from_millis(300);
+    s.operation_timeout = Duration::from_millis(800);
+    s.max_attempts = 2;
+    s
+}
+
+async fn app_at(endpoint: &str) -> TestApp {
+    let settings = impatient();
+    let sdk = sdk_config(endpoint, &settings).await;
+    let clock = Arc::new(ManualClock::default());
+    let mut config = test_config();
+    config.mail_from = "sender@authyy.test".into();
+    let state = AppState::aws(config, &settings, &sdk, clock.clone()).unwrap();
+    app_of("sender@authyy.test", state, clock)
+}
+
+/// A request for every endpoint that reaches the store (tokens are well-formed but unknown).
+async fn every_endpoint(app: &TestApp) -> Vec<(Endpoint, Resp)> {
+    let keys = KeySet::single("k1", random_key()).unwrap();
+    let claims = |token_use| authyy::tokens::Claims {
+        iss: "authyy".into(),
+        aud: "authyy-clients".into(),
+        sub: "1".into(),
+        exp: i64::MAX / 4,
+        iat: 0,
+        jti: "j".into(),
+        sid: "s".into(),
+        token_use,
+    };
+    let a = authyy::tokens::sign(&keys, &claims(authyy::tokens::TokenUse::Access)).unwrap();
+    let r = authyy::tokens::sign(&keys, &claims(authyy::tokens::TokenUse::Refresh)).unwrap();
+    vec![
+        (
+            Endpoint::Signup,
+            app.signup("john_doe", "john@example.com", STRONG).await,
+        ),
+        (Endpoint::Login, app.login("john@example.com", STRONG).await),
+        (Endpoint::Me, app.me(&a).await),
+        (Endpoint::ListUsers, app.get(Endpoint::ListUsers, &a).await),
+        (Endpoint::Refresh, app.refresh(&r).await),
+        (Endpoint::ForgotPassword, app.forgot("john@example.com").await),
+        (Endpoint::ResetPassword, app.reset("t", STRONG2).await),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_aws_gives_a_clean_503_on_every_endpoint() {
+    let app = app_at(&format!("http://127.0.0.1:{}", closed_port())).await;
+    for (endpoint, r) in every_endpoint(&app).await {
+        assert_eq!(r.status, 503, "{endpoint:?}: {:?}", r.body);
+        assert_eq!(r.detail(), UNAVAILABLE, "{endpoint:?} leaks nothing");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_aws_call_ends_in_503_within_the_operation_timeout() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = vec![];
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let app = app_at(&format!("http://127.0.0.1:{port}")).await;
+    // The bound here only keeps a broken timeout from hanging the suite.
+    let answered = tokio::time::timeout(Duration::from_secs(30), app.login("john@example.com", STRONG)).await;
+    let r = answered.expect("a hung call must end at the operation timeout");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.detail(), UNAVAILABLE);
+    held.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_key_reaches_a_running_function_and_old_tokens_keep_verifying() {
+    let mut fixture = Fixture::new().await;
+    fixture.settings.key_cache = Duration::from_millis(300);
+    let clock = Arc::new(ManualClock::default());
+    let app = app_of(
+        &fixture.sender,
+        fixture.state(test_config(), clock.clone()),
+        clock,
+    );
+    let (old_access, _, _) = app.user("john_doe").await;
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    assert_eq!(kid(&old_access), "k1");
+
+    // Rotate as the admin tool does: a new signing key, the old one kept for verification.
+    let secrets = aws_sdk_secretsmanager::Client::new(&fixture.sdk);
+    let current = secrets
+        .get_secret_value()
+        .secret_id(&fixture.settings.signing_secret_id)
+        .send()
+        .await
+        .unwrap();
+    let rotated = KeySet::from_json(current.secret_string().unwrap())
+        .unwrap()
+        .rotated("k2", random_key())
+        .unwrap();
+    secrets
+        .put_secret_value()
+        .secret_id(&fixture.settings.signing_secret_id)
+        .secret_string(rotated.to_json())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    let r = app.login("john_doe@example.com", STRONG).await;
+    assert_eq!(kid(&access(&r)), "k2", "the same process signs with the new key");
+    assert_eq!(app.me(&access(&r)).await.status, 200);
+    assert_eq!(app.me(&old_access).await.status, 200, "old tokens still verify");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_that_cannot_be_sent_is_logged_not_reported() {
+    let fixture = Fixture::new().await;
+    let clock = Arc::new(ManualClock::default());
+    let mut state = fixture.state(test_config(), clock.clone());
+    state.mailer = Arc::new(authyy::mail::SesMailer::new(
+        aws_sdk_sesv2::Client::new(&fixture.sdk),
+        "nobody@unverified.example",
+        None,
+    ));
+    let app = app_of("nobody@unverified.example", state, clock);
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    let known = app.forgot("john@example.com").await;
+    let unknown = app.forgot("ghost@example.com").await;
+    assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
+    assert!(app.inbox.mails_to("john@example.com").await.is_empty());
+}

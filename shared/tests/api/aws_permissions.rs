@@ -1,0 +1,206 @@
+//! Each function's IAM policy (infra/permissions.json, which the template checks hold to) covers
+//! exactly the AWS calls its code makes: every endpoint is driven through its paths with every
+//! SDK call recorded, and the recorded actions are compared with the list.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use crate::helpers::dynamo::{Fixture, MotoInbox};
+use crate::helpers::{access, refresh, test_config, TestApp, STRONG, STRONG2};
+use authyy::clock::ManualClock;
+use authyy::keys::secrets_manager::SecretsManagerKeys;
+use authyy::keys::CachedKeys;
+use authyy::mail::SesMailer;
+use authyy::store::dynamo::DynamoStore;
+use authyy::tokens::TokenIssuer;
+use authyy::Endpoint;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Records the IAM action of every call: `service:Operation`, and for a transaction the
+/// actions of its items (IAM authorises TransactWriteItems item by item).
+#[derive(Debug, Clone)]
+struct Recorder {
+    service: &'static str,
+    seen: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "Recorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(tx) = context.input().downcast_ref::<TransactWriteItemsInput>() {
+            let mut seen = self.seen.lock().unwrap();
+            for item in tx.transact_items() {
+                let action = match () {
+                    _ if item.put().is_some() => "PutItem",
+                    _ if item.update().is_some() => "UpdateItem",
+                    _ if item.delete().is_some() => "DeleteItem",
+                    _ => "ConditionCheckItem",
+                };
+                seen.insert(format!("{}:{action}", self.service));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // JSON protocols name the operation in X-Amz-Target; SES v2 is REST, named by its path.
+        let request = context.request();
+        let operation = match request.headers().get("x-amz-target") {
+            Some(target) => target.rsplit('.').next().unwrap_or_default().to_string(),
+            None if request.uri().contains("/v2/email/outbound-emails") => "SendEmail".to_string(),
+            None => format!("unknown {}", request.uri()),
+        };
+        if operation != "TransactWriteItems" {
+            self.seen
+                .lock()
+                .unwrap()
+                .insert(format!("{}:{operation}", self.service));
+        }
+        Ok(())
+    }
+}
+
+fn permissions() -> BTreeMap<String, BTreeSet<String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/permissions.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
+    let fixture = Fixture::new().await;
+    let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let recorder = |service| Recorder {
+        service,
+        seen: seen.clone(),
+    };
+    let sdk = &fixture.sdk;
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(recorder("dynamodb"))
+            .build(),
+    );
+    let ses = aws_sdk_sesv2::Client::from_conf(
+        aws_sdk_sesv2::config::Builder::from(sdk)
+            .interceptor(recorder("ses"))
+            .build(),
+    );
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .interceptor(recorder("secretsmanager"))
+            .build(),
+    );
+    let clock = Arc::new(ManualClock::default());
+    let mut state = fixture.state(test_config(), clock.clone());
+    state.set_store(Arc::new(DynamoStore::new(
+        dynamo,
+        fixture.settings.table_name.clone(),
+    )));
+    state.mailer = Arc::new(SesMailer::new(ses, fixture.sender.clone(), None));
+    let keys = SecretsManagerKeys::new(secrets, fixture.settings.signing_secret_id.clone());
+    // Read on every request, so every function is seen reading it.
+    let keys = CachedKeys::new(Arc::new(keys), Some(std::time::Duration::ZERO));
+    state.tokens = Arc::new(TokenIssuer::new(keys, state.config.clone(), clock.clone()));
+    let app = TestApp {
+        state,
+        clock: clock.clone(),
+        inbox: Arc::new(MotoInbox {
+            sender: fixture.sender.clone(),
+        }),
+        _guard: Box::new(()),
+    };
+
+    let mut used: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    macro_rules! record {
+        ($endpoint:expr, $request:expr) => {{
+            seen.lock().unwrap().clear();
+            let r = $request;
+            assert!(r.status < 500, "{:?}: {:?}", $endpoint, r.body);
+            used.entry($endpoint.function())
+                .or_default()
+                .extend(seen.lock().unwrap().iter().cloned());
+            r
+        }};
+    }
+
+    record!(
+        Endpoint::Signup,
+        app.signup("john_doe", "john@example.com", STRONG).await
+    );
+    record!(
+        Endpoint::Signup,
+        app.signup("john_doe", "john@example.com", STRONG).await
+    );
+    record!(Endpoint::Login, app.login("john@example.com", STRONG2).await);
+    record!(Endpoint::Login, app.login("ghost@example.com", STRONG2).await);
+    let login = record!(Endpoint::Login, app.login("john@example.com", STRONG).await);
+    let id = login.body["user"]["id"].as_u64().unwrap();
+    app.make_admin(id).await;
+    let a = access(&login);
+    record!(Endpoint::Me, app.me(&a).await);
+    record!(Endpoint::ListUsers, app.get(Endpoint::ListUsers, &a).await);
+    record!(
+        Endpoint::ListUsers,
+        app.get_query(Endpoint::ListUsers, "email=john%40example.com", &a)
+            .await
+    );
+    let r1 = refresh(&login);
+    let rotated = record!(Endpoint::Refresh, app.refresh(&r1).await);
+    record!(Endpoint::Refresh, app.refresh(&r1).await); // within the grace window
+    clock.advance_secs(30);
+    record!(Endpoint::Refresh, app.refresh(&r1).await); // a replay: the family is revoked
+    let _ = rotated;
+    record!(Endpoint::ForgotPassword, app.forgot("ghost@example.com").await);
+    record!(Endpoint::ForgotPassword, app.forgot("john@example.com").await);
+    let token =
+        crate::helpers::token_in(app.inbox.mails_to("john@example.com").await.last().unwrap()).unwrap();
+    record!(Endpoint::ResetPassword, app.reset("bad", STRONG2).await);
+    clock.advance_ms(1);
+    record!(Endpoint::ResetPassword, app.reset(&token, STRONG2).await);
+    clock.advance_ms(1);
+    let l1 = app.login("john@example.com", STRONG2).await;
+    record!(Endpoint::Logout, app.logout(&access(&l1)).await);
+    let l2 = app.login("john@example.com", STRONG2).await;
+    record!(Endpoint::Logout, app.logout_all(&access(&l2)).await);
+
+    let allowed = permissions();
+    for endpoint in Endpoint::ALL {
+        let function = endpoint.function();
+        let used = used.get(function).cloned().unwrap_or_default();
+        let granted = allowed
+            .get(function)
+            .unwrap_or_else(|| panic!("{function} is not in permissions.json"));
+        let missing: Vec<_> = used.difference(granted).collect();
+        assert!(
+            missing.is_empty(),
+            "{function} calls {missing:?} without permission"
+        );
+        // Only a lost race reads the rotated token back (GetItem); no request here races.
+        let unused: Vec<_> = granted
+            .difference(&used)
+            .filter(|a| !(function == "refresh" && *a == "dynamodb:GetItem"))
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "{function} is granted {unused:?} it never uses"
+        );
+    }
+}

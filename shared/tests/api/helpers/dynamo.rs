@@ -1,0 +1,250 @@
+//! The DynamoDB backend of the suite: a fresh table and signing secret per test on the local
+//! AWS server the test command starts (moto), mail read back from its SES store.
+
+use std::sync::Arc;
+
+use authyy::aws::AwsSettings;
+use authyy::clock::ManualClock;
+use authyy::config::Config;
+use authyy::keys::{random_key, KeySet};
+use authyy::AppState;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use serde_json::Value;
+
+use super::{Backend, BoxFut, Inbox, TestApp};
+
+pub struct Dynamo;
+
+/// The local AWS server's address, from the test command.
+pub fn moto_url() -> String {
+    std::env::var("AUTHYY_MOTO_URL").expect(
+        "AUTHYY_MOTO_URL is not set: the DynamoDB tests need the local AWS server that ./infra/test.sh starts",
+    )
+}
+
+/// The table definition the test command extracted from template.yaml.
+pub fn table_definition() -> Value {
+    let path = std::env::var("AUTHYY_TABLE_DEFINITION")
+        .expect("AUTHYY_TABLE_DEFINITION is not set: run the tests with ./infra/test.sh");
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("table definition file")).unwrap()
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", authyy::secrets::new_id().replace(['-', '_'], "x"))
+}
+
+/// SDK configuration for the local server, with the production HTTP client and timeouts.
+pub async fn sdk_config(endpoint: &str, settings: &AwsSettings) -> SdkConfig {
+    authyy::aws::config_loader(settings)
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+fn attr_type(t: &str) -> ScalarAttributeType {
+    ScalarAttributeType::from(t)
+}
+
+fn key_schema(v: &Value) -> Vec<KeySchemaElement> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(k["AttributeName"].as_str().unwrap())
+                .key_type(KeyType::from(k["KeyType"].as_str().unwrap()))
+                .build()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Creates `name` from the template's definition.
+pub async fn create_table(sdk: &SdkConfig, name: &str) {
+    let def = table_definition();
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let mut create = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::from(def["BillingMode"].as_str().unwrap()))
+        .set_key_schema(Some(key_schema(&def["KeySchema"])));
+    for a in def["AttributeDefinitions"].as_array().unwrap() {
+        create = create.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(a["AttributeName"].as_str().unwrap())
+                .attribute_type(attr_type(a["AttributeType"].as_str().unwrap()))
+                .build()
+                .unwrap(),
+        );
+    }
+    for g in def["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
+        create = create.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(g["IndexName"].as_str().unwrap())
+                .set_key_schema(Some(key_schema(&g["KeySchema"])))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            g["Projection"]["ProjectionType"].as_str().unwrap(),
+                        ))
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+    }
+    create.send().await.expect("create table");
+    if let Some(ttl) = def["TimeToLiveAttribute"].as_str() {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(ttl)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("enable TTL");
+    }
+}
+
+/// Creates a signing-key secret holding `keys`.
+pub async fn create_secret(sdk: &SdkConfig, name: &str, keys: &KeySet) {
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(name)
+        .secret_string(keys.to_json())
+        .send()
+        .await
+        .expect("create secret");
+}
+
+pub const SENDER_DOMAIN: &str = "authyy.test";
+
+async fn ensure_sender_domain(sdk: &SdkConfig) {
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    // Already there after the first test: that is fine.
+    let _ = ses
+        .create_email_identity()
+        .email_identity(SENDER_DOMAIN)
+        .send()
+        .await;
+}
+
+/// A table, a secret and a sender of its own: everything a test needs on the local server.
+pub struct Fixture {
+    pub sdk: SdkConfig,
+    pub settings: AwsSettings,
+    pub sender: String,
+}
+
+impl Fixture {
+    pub async fn new() -> Fixture {
+        let settings = AwsSettings::new(unique("authyy-test"), unique("authyy-test-keys"));
+        let sdk = sdk_config(&moto_url(), &settings).await;
+        create_table(&sdk, &settings.table_name).await;
+        create_secret(
+            &sdk,
+            &settings.signing_secret_id,
+            &KeySet::single("k1", random_key()).unwrap(),
+        )
+        .await;
+        ensure_sender_domain(&sdk).await;
+        Fixture {
+            sdk,
+            settings,
+            sender: format!("{}@{SENDER_DOMAIN}", unique("sender")),
+        }
+    }
+
+    pub fn state(&self, mut config: Config, clock: Arc<ManualClock>) -> AppState {
+        config.mail_from = self.sender.clone();
+        AppState::aws(config, &self.settings, &self.sdk, clock).unwrap()
+    }
+
+    /// The state with its DynamoDB client replaced (to count or fail its calls).
+    pub fn state_with_dynamo(
+        &self,
+        config: Config,
+        clock: Arc<ManualClock>,
+        client: aws_sdk_dynamodb::Client,
+    ) -> AppState {
+        let mut state = self.state(config, clock);
+        state.set_store(Arc::new(authyy::store::dynamo::DynamoStore::new(
+            client,
+            self.settings.table_name.clone(),
+        )));
+        state
+    }
+}
+
+/// Mail sent through the local server's SES, read back from its state dump.
+pub struct MotoInbox {
+    pub sender: String,
+}
+
+impl Inbox for MotoInbox {
+    fn mails_to<'a>(&'a self, to: &'a str) -> BoxFut<'a, Vec<String>> {
+        Box::pin(async move {
+            let url = format!("{}/moto-api/data.json", moto_url());
+            let text = tokio::task::spawn_blocking(move || http_get(&url)).await.unwrap();
+            let data: Value = serde_json::from_str(&text).unwrap();
+            data["ses"]["Message"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["source"] == self.sender.as_str())
+                .filter(|m| {
+                    m["destinations"]["ToAddresses"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|t| t == to))
+                })
+                .map(|m| m["body"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+    }
+}
+
+/// A plain HTTP/1.0 GET on loopback (the test needs nothing more).
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+impl Backend for Dynamo {
+    fn app(config: Config) -> BoxFut<'static, TestApp> {
+        Box::pin(async move {
+            let fixture = Fixture::new().await;
+            let clock = Arc::new(ManualClock::default());
+            let state = fixture.state(config, clock.clone());
+            TestApp {
+                state,
+                clock,
+                inbox: Arc::new(MotoInbox {
+                    sender: fixture.sender.clone(),
+                }),
+                _guard: Box::new(()),
+            }
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! Local mode stays honest: every file in events/ goes through its function's handler, and the
+//! `cargo lambda watch` router names exactly the routes the functions serve.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::helpers::sqlite::Sqlite;
+use crate::helpers::{test_config, Backend};
+use authyy::Endpoint;
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// (file name, parsed request) for every event, sorted so that signup runs before login.
+fn events() -> Vec<(String, lambda_http::Request, Endpoint)> {
+    let mut files: Vec<_> = std::fs::read_dir(workspace().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort_by_key(|p| {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        (!name.starts_with("signup"), name)
+    });
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let function = name.split('.').next().unwrap();
+            let text = std::fs::read_to_string(&p).unwrap();
+            let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("events/{name}: {e}"));
+            let endpoint = Endpoint::of_function(function)
+                .into_iter()
+                .find(|e| e.path() == req.uri().path())
+                .unwrap_or_else(|| panic!("events/{name}: no route of {function} has its path"));
+            (name, req, endpoint)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_file_is_served_by_its_function() {
+    let app = Sqlite::app(test_config()).await;
+    let mut covered = BTreeSet::new();
+    for (name, req, endpoint) in events() {
+        let r = app.call(endpoint, req).await;
+        assert!(r.status < 500, "events/{name} gave {}: {:?}", r.status, r.body);
+        assert!(
+            r.status != 404 && r.status != 405,
+            "events/{name} is not routed to its function"
+        );
+        let expected = match name.as_str() {
+            "signup.json" => Some(201),
+            "signup.weak-password.json" => Some(422),
+            "login.json" | "forgot-password.json" => Some(200),
+            _ => None,
+        };
+        if let Some(expected) = expected {
+            assert_eq!(r.status, expected, "events/{name}: {:?}", r.body);
+        }
+        covered.insert(endpoint);
+    }
+    let all: BTreeSet<_> = Endpoint::ALL.into_iter().collect();
+    assert_eq!(covered, all, "every route has at least one event");
+}
+
+#[test]
+fn watch_router_names_exactly_the_served_routes() {
+    let manifest: toml::Value = std::fs::read_to_string(workspace().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    let mut routed = BTreeSet::new();
+    for (path, target) in router {
+        if path.contains('*') {
+            continue; // the catch-all that answers 404 JSON
+        }
+        for entry in target.as_array().unwrap() {
+            let method = entry["method"].as_str().unwrap();
+            let function = entry["function"].as_str().unwrap().to_string();
+            if method == "OPTIONS" {
+                assert!(Endpoint::of_function(&function).iter().any(|e| e.path() == path));
+                continue;
+            }
+            routed.insert((method.to_string(), path.clone(), function));
+        }
+    }
+    let served: BTreeSet<_> = Endpoint::ALL
+        .iter()
+        .map(|e| {
+            (
+                e.method().to_string(),
+                e.path().to_string(),
+                e.function().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(routed, served);
+}
+
+#[test]
+fn every_function_package_is_a_workspace_member_with_its_endpoint() {
+    for e in Endpoint::ALL {
+        let main = workspace()
+            .join("functions")
+            .join(e.function())
+            .join("src/main.rs");
+        let text = std::fs::read_to_string(&main).unwrap_or_else(|_| panic!("{} is missing", main.display()));
+        assert!(
+            text.contains(&format!("{e:?} =>")),
+            "{} serves another endpoint",
+            main.display()
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! Login: the token envelope, one answer for unknown emails and wrong passwords, the
+//! failure backoff, and disabled accounts.
+
+use crate::helpers::*;
+
+async fn login_returns_the_token_envelope_with_no_store<B: Backend>() {
+    let app = app::<B>().await;
+    let id = app.signup("john_doe", "john@example.com", STRONG).await.body["id"]
+        .as_u64()
+        .unwrap();
+    let r = app.login("john@example.com", STRONG).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let t = &r.body["tokens"];
+    assert_eq!(t["access"]["token_type"], "bearer");
+    assert!(t["access"]["access_token"].as_str().unwrap().split('.').count() == 3);
+    assert!(t["refresh"]["jti"].is_string());
+    assert!(t["refresh"]["expiry"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        r.body["user"],
+        json!({"id": id, "username": "john_doe", "email": "john@example.com"})
+    );
+    let header = jsonwebtoken::decode_header(&access(&r)).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
+    assert!(header.kid.is_some());
+}
+
+async fn login_with_wrong_password_is_401_with_www_authenticate<B: Backend>() {
+    let app = app::<B>().await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    let r = app.login("john@example.com", STRONG2).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.detail(), "Invalid email or password");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+}
+
+async fn login_with_unknown_email_is_the_same_401<B: Backend>() {
+    let app = app::<B>().await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    let wrong = app.login("john@example.com", STRONG2).await;
+    let unknown = app.login("nobody@example.com", STRONG2).await;
+    assert_eq!((wrong.status, &wrong.body), (unknown.status, &unknown.body));
+    assert_eq!(
+        wrong.header("www-authenticate"),
+        unknown.header("www-authenticate")
+    );
+}
+
+async fn login_email_is_case_insensitive<B: Backend>() {
+    let app = app::<B>().await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    assert_eq!(app.login(" JOHN@Example.com", STRONG).await.status, 200);
+}
+
+async fn login_backs_off_after_five_failures_with_retry_after<B: Backend>() {
+    let app = app::<B>().await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    for _ in 0..5 {
+        assert_eq!(app.login("john@example.com", STRONG2).await.status, 401);
+    }
+    // Even the right password waits now.
+    let r = app.login("john@example.com", STRONG).await;
+    assert_eq!(r.status, 429);
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry >= 1);
+}
+
+async fn login_backoff_also_applies_to_unknown_emails<B: Backend>() {
+    let app = app::<B>().await;
+    for _ in 0..5 {
+        assert_eq!(app.login("ghost@example.com", STRONG2).await.status, 401);
+    }
+    assert_eq!(app.login("ghost@example.com", STRONG2).await.status, 429);
+}
+
+async fn login_backoff_lifts_after_retry_after<B: Backend>() {
+    let app = app::<B>().await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    for _ in 0..5 {
+        assert_eq!(app.login("john@example.com", STRONG2).await.status, 401);
+    }
+    app.clock.advance_secs(1);
+    assert_eq!(app.login("john@example.com", STRONG2).await.status, 401);
+    let r = app.login("john@example.com", STRONG).await;
+    assert_eq!(r.status, 429);
+    let retry: i64 = r.header("retry-after").unwrap().parse().unwrap();
+    app.clock.advance_secs(retry);
+    assert_eq!(app.login("john@example.com", STRONG).await.status, 200);
+}
+
+async fn successful_login_clears_the_failure_count<B: Backend>() {
+    let app = app::<B>().await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    for _ in 0..4 {
+        app.login("john@example.com", STRONG2).await;
+    }
+    assert_eq!(app.login("john@example.com", STRONG).await.status, 200);
+    for _ in 0..4 {
+        assert_eq!(app.login("john@example.com", STRONG2).await.status, 401);
+    }
+    assert_eq!(app.login("john@example.com", STRONG).await.status, 200);
+}
+
+async fn disabled_user_cannot_log_in_or_refresh<B: Backend>() {
+    let app = app::<B>().await;
+    let (access1, refresh1, id) = app.user("john_doe").await;
+    app.clock.advance_ms(1);
+    assert!(app
+        .state
+        .users
+        .set_disabled(id, true, app.state.clock.now_ms())
+        .await
+        .unwrap());
+    assert_eq!(app.login("john_doe@example.com", STRONG).await.status, 401);
+    assert_eq!(app.refresh(&refresh1).await.status, 401);
+    assert_eq!(app.me(&access1).await.status, 401);
+    assert!(app
+        .state
+        .users
+        .set_disabled(id, false, app.state.clock.now_ms())
+        .await
+        .unwrap());
+    app.clock.advance_ms(1);
+    assert_eq!(app.login("john_doe@example.com", STRONG).await.status, 200);
+}
+
+both_backends!(
+    login_returns_the_token_envelope_with_no_store,
+    login_with_wrong_password_is_401_with_www_authenticate,
+    login_with_unknown_email_is_the_same_401,
+    login_email_is_case_insensitive,
+    login_backs_off_after_five_failures_with_retry_after,
+    login_backoff_also_applies_to_unknown_emails,
+    login_backoff_lifts_after_retry_after,
+    successful_login_clears_the_failure_count,
+    disabled_user_cannot_log_in_or_refresh,
+);

@@ -1,0 +1,23 @@
+//! The integration tests, in one binary (one build, one link): a module per area of the API,
+//! each endpoint case written once and run on both backends (SQLite, and DynamoDB/SES/Secrets
+//! Manager over the local AWS server `./infra/test.sh` starts), plus the AWS-only fault and
+//! permission tests and the checks that keep local mode, events/ and the OpenAPI honest.
+
+mod helpers;
+
+mod access_tokens;
+mod bad_input;
+mod client_limits;
+mod http;
+mod list_users;
+mod login;
+mod logout;
+mod password_reset;
+mod races;
+mod refresh;
+mod signup;
+
+mod aws_faults;
+mod aws_permissions;
+mod local_mode;
+mod openapi;
