@@ -15,9 +15,8 @@ use std::time::Instant;
 
 use authyy::aws::AwsSettings;
 use authyy::clock::ManualClock;
-use authyy::config::{Config, Env, HashCost};
 use authyy::{AppState, Endpoint};
-use common::{body, event};
+use common::{admin_tokens, bench_config, body, event, refresh_chain};
 use lambda_http::Request;
 use serde_json::{json, Value};
 
@@ -37,14 +36,7 @@ async fn main() {
         ))
         .load()
         .await;
-    let mut config = Config::from_env(&Env::from_pairs([("AUTH_IP_LIMITS", "off")])).unwrap();
-    config.hash_cost = HashCost {
-        memory_kib: 8,
-        iterations: 1,
-        parallelism: 1,
-    };
-    config.password_min_score = 0;
-    config.forgot_per_email_limit.max = u32::MAX;
+    let mut config = bench_config();
     config.mail_from = "bench@authyy.test".into();
     let counter = faults::Faults::new(0);
     let clock = Arc::new(ManualClock::default());
@@ -99,16 +91,7 @@ async fn main() {
     }
     report("POST /auth/login", t.elapsed(), counter.calls());
 
-    let access = login["tokens"]["access"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let id = login["user"]["id"].as_u64().unwrap();
-    state
-        .users
-        .set_role(id, authyy::domain::Role::Admin)
-        .await
-        .unwrap();
+    let (access, refresh) = admin_tokens(&state, &login).await;
     counter.fail_from(0);
     let t = Instant::now();
     for _ in 0..n {
@@ -133,24 +116,9 @@ async fn main() {
     }
     report("GET /auth/users (50 per page)", t.elapsed(), counter.calls());
 
-    let mut refresh = login["tokens"]["refresh"]["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
     counter.fail_from(0);
     let t = Instant::now();
-    for _ in 0..n {
-        let r = call(
-            Endpoint::Refresh,
-            event("POST", "/auth/tokens", Some(&refresh), None),
-        )
-        .await;
-        assert_eq!(r.status(), 200);
-        refresh = body(&r)["tokens"]["refresh"]["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-    }
+    refresh_chain(&state, refresh, n).await;
     report("POST /auth/tokens (refresh)", t.elapsed(), counter.calls());
 
     let forgot = json!({"email": format!("u2-{run}@example.com")});

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authyy::clock::ManualClock;
-use authyy::config::{Config, Env, HashCost};
+use authyy::config::{Config, HashCost};
 use authyy::domain::Password;
 use authyy::hashing::Hasher;
 use authyy::keys::{random_key, KeySet};
 use authyy::tokens::{self, Claims, TokenUse};
 use authyy::{AppState, Endpoint};
-use common::{body, event};
+use common::{admin_tokens, bench_config, body, event, refresh_chain};
 use lambda_http::Request;
 use serde_json::json;
 
@@ -87,15 +87,7 @@ async fn main() {
 
     println!("-- handlers on SQLite (argon2 at minimal cost, so hashing is excluded)");
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::from_env(&Env::from_pairs([("AUTH_IP_LIMITS", "off")])).unwrap();
-    config.hash_cost = HashCost {
-        memory_kib: 8,
-        iterations: 1,
-        parallelism: 1,
-    };
-    config.password_min_score = 0;
-    config.login_max_failures = u32::MAX;
-    config.forgot_per_email_limit.max = u32::MAX;
+    let mut config = bench_config();
     config.sqlite_path = dir.path().join("bench.sqlite3");
     config.outbox_dir = dir.path().join("outbox");
     let clock = Arc::new(ManualClock::default());
@@ -130,16 +122,7 @@ async fn main() {
         )
         .await,
     );
-    let access = login["tokens"]["access"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let admin_id = login["user"]["id"].as_u64().unwrap();
-    state
-        .users
-        .set_role(admin_id, authyy::domain::Role::Admin)
-        .await
-        .unwrap();
+    let (access, refresh) = admin_tokens(&state, &login).await;
     measure("GET /auth/me", 1000, |_| {
         let c = call(Endpoint::Me, event("GET", "/auth/me", Some(&access), None));
         async move { assert_eq!(c.await.status(), 200) }
@@ -153,24 +136,9 @@ async fn main() {
         async move { assert_eq!(c.await.status(), 200) }
     })
     .await;
-    let mut refresh = login["tokens"]["refresh"]["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let start = Instant::now();
     let n = 300;
-    for _ in 0..n {
-        let r = call(
-            Endpoint::Refresh,
-            event("POST", "/auth/tokens", Some(&refresh), None),
-        )
-        .await;
-        assert_eq!(r.status(), 200);
-        refresh = body(&r)["tokens"]["refresh"]["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-    }
+    refresh_chain(&state, refresh, n).await;
     println!(
         "{:<44} mean {:>10.3?}   ({n} runs)",
         "POST /auth/tokens (refresh, rotating)",

@@ -2,7 +2,6 @@
 //! disable accounts, end sessions, list users, rotate signing keys.
 
 use crate::domain::{check_strength, Email, Invalid, Password, Role, User, Username};
-use crate::error::{EMAIL_TAKEN, USERNAME_TAKEN};
 use crate::hashing::Hasher;
 use crate::keys::{random_key, KeyError, KeySet, KeyStore};
 use crate::store::{NewUser, SessionStore, StoreError, UserStore};
@@ -86,8 +85,8 @@ pub async fn create_admin(
         .await
     {
         Ok(user) => user,
-        Err(StoreError::EmailTaken) => return Err(AdminError::Conflict(EMAIL_TAKEN)),
-        Err(StoreError::UsernameTaken) => return Err(AdminError::Conflict(USERNAME_TAKEN)),
+        Err(StoreError::EmailTaken) => return Err(AdminError::Conflict("Email already registered")),
+        Err(StoreError::UsernameTaken) => return Err(AdminError::Conflict("Username already taken")),
         Err(e) => return Err(e.into()),
     };
     store.set_role(user.id, Role::Admin).await?;

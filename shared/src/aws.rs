@@ -12,7 +12,6 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use crate::config::{ConfigError, Env};
-use crate::store::StoreError;
 
 /// Settings of the AWS backend (AUTH_BACKEND=aws).
 #[derive(Debug, Clone)]
@@ -113,26 +112,32 @@ const TRANSIENT_CODES: &[&str] = &[
     "LimitExceededException",
 ];
 
-/// Maps an SDK failure: timeouts, connection failures and throttling are worth a retry
-/// (503); anything else is a backend fault (500). Never carries request data.
-pub(crate) fn sdk_error<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
+/// An SDK call that failed, described without any request data.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SdkFailure {
+    /// Timed out, unreachable or throttled: worth a retry (503), not a fault of ours (500).
+    pub transient: bool,
+    pub message: String,
+}
+
+/// Describes an SDK failure of `operation`: timeouts, connection failures and throttling are
+/// transient; anything else is a backend fault. Never carries request data.
+pub fn sdk_failure<E, R>(operation: &str, err: SdkError<E, R>) -> SdkFailure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match &err {
+    let (transient, message) = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreError::Unavailable(format!("{operation}: {}", DisplayErrorContext(&err)))
+            (true, format!("{operation}: {}", DisplayErrorContext(&err)))
         }
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("unknown");
             let message = format!("{operation}: {code}: {}", service.err().message().unwrap_or(""));
-            if TRANSIENT_CODES.contains(&code) {
-                StoreError::Unavailable(message)
-            } else {
-                StoreError::Backend(message)
-            }
+            (TRANSIENT_CODES.contains(&code), message)
         }
-        _ => StoreError::Backend(format!("{operation}: {}", DisplayErrorContext(&err))),
-    }
+        _ => (false, format!("{operation}: {}", DisplayErrorContext(&err))),
+    };
+    SdkFailure { transient, message }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 
 use super::{KeyError, KeySet, KeyStore};
-use crate::aws::sdk_error;
+use crate::aws::sdk_failure;
 
 pub struct SecretsManagerKeys {
     client: Client,
@@ -39,7 +39,7 @@ async fn read_key_set(client: &Client, secret_id: &str) -> Result<KeySet, KeyErr
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|e| KeyError::Unavailable(sdk_error("get signing keys", e).to_string()))?;
+        .map_err(|e| KeyError::Unavailable(sdk_failure("get signing keys", e).to_string()))?;
     let text = out
         .secret_string()
         .ok_or_else(|| KeyError::Malformed(format!("the secret {secret_id} has no string value")))?;
@@ -55,5 +55,5 @@ async fn write_key_set(client: &Client, secret_id: &str, keys: &KeySet) -> Resul
         .send()
         .await
         .map(drop)
-        .map_err(|e| KeyError::Unavailable(sdk_error("put signing keys", e).to_string()))
+        .map_err(|e| KeyError::Unavailable(sdk_failure("put signing keys", e).to_string()))
 }

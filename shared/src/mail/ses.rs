@@ -5,7 +5,7 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
 
 use super::{Mail, MailError, Mailer};
-use crate::aws::sdk_error;
+use crate::aws::sdk_failure;
 
 pub struct SesMailer {
     client: Client,
@@ -52,6 +52,6 @@ impl Mailer for SesMailer {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| MailError(sdk_error("send email", e).to_string()))
+            .map_err(|e| MailError(sdk_failure("send email", e).to_string()))
     }
 }

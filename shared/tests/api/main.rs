@@ -17,6 +17,7 @@ mod races;
 mod refresh;
 mod signup;
 
+mod architecture;
 mod aws_faults;
 mod aws_permissions;
 mod local_mode;

@@ -31,12 +31,31 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
-use crate::aws::sdk_error;
+use crate::aws::{sdk_failure, SdkFailure};
 use crate::domain::UserId;
 use crate::store::{StoreError, StoreResult};
 use item::{key, malformed, n, opt_n, opt_s, Item};
 
 pub const USERS_INDEX: &str = "users-by-id";
+
+impl From<SdkFailure> for StoreError {
+    fn from(f: SdkFailure) -> Self {
+        if f.transient {
+            StoreError::Unavailable(f.message)
+        } else {
+            StoreError::Backend(f.message)
+        }
+    }
+}
+
+/// An SDK failure as the store reports it.
+fn sdk_error<E, R>(operation: &str, err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    sdk_failure(operation, err).into()
+}
 
 #[derive(Clone)]
 pub struct DynamoStore {

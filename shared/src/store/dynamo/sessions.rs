@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::item::*;
+use super::sdk_error;
 use super::tx::Tx;
 use super::DynamoStore;
-use crate::aws::sdk_error;
 use crate::domain::*;
 use crate::store::*;
 

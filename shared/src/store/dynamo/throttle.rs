@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::item::*;
+use super::sdk_error;
 use super::DynamoStore;
-use crate::aws::sdk_error;
 use crate::store::*;
 
 #[async_trait]

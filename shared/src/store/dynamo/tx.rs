@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 use super::item::Item;
+use super::sdk_error;
 use super::DynamoStore;
-use crate::aws::sdk_error;
 use crate::store::{StoreError, StoreResult};
 
 /// How often a transaction that lost a conflict to a concurrent one is tried again.

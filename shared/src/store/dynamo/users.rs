@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::item::*;
+use super::sdk_error;
 use super::tx::Tx;
 use super::{DynamoStore, USERS_INDEX};
-use crate::aws::sdk_error;
 use crate::domain::*;
 use crate::store::*;
 
