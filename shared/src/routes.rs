@@ -1,5 +1,5 @@
 //! The route table: which function serves which method and path. The `cargo lambda watch`
-//! router, events/ and (later) the SAM template must name the same set; tests hold them to it.
+//! router, events/ and the SAM template must name the same set; tests hold them to it.
 
 use lambda_http::http::Method;
 

@@ -1,5 +1,11 @@
 //! `authyy-admin`: operate authyy's users and signing keys from the command line, on the SQLite
 //! file of local mode or on a deployed stack's DynamoDB table and Secrets Manager secret.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::BufRead;
 use std::path::PathBuf;

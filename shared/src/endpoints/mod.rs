@@ -2,7 +2,7 @@
 //! and the request, reads a typed body or token, and answers with a wire type or an
 //! [`ApiError`](crate::error::ApiError); the pipeline ([`crate::runtime`]) does the rest.
 //!
-//! - [`signup`], [`login`], [`refresh`]: accounts and sessions.
+//! - [`signup`](mod@signup), [`login`](mod@login), [`refresh`](mod@refresh): accounts and sessions.
 //! - [`account`]: the signed-in user (`/me`, logout).
 //! - [`users`]: the admin listing.
 //! - [`password_reset`]: forgot and reset.

@@ -1,4 +1,4 @@
-//! Request bodies: each type is declared once, with [`request_type!`], and that one declaration
+//! Request bodies: each type is declared once, with `request_type!`, and that one declaration
 //! is both what the handler receives (typed, validated values) and what the OpenAPI describes.
 //!
 //! Parsing reports every problem of a body at once, in FastAPI's 422 shape, so frontends written
