@@ -66,3 +66,97 @@ impl RefreshToken {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Role;
+
+    fn user() -> User {
+        User {
+            id: 7,
+            username: "john_doe".into(),
+            email: "john@example.com".into(),
+            role: Role::User,
+            disabled: false,
+            created_at: 0,
+            sessions_valid_after_ms: 1_000,
+        }
+    }
+
+    fn session() -> Session {
+        Session {
+            sid: "s".into(),
+            user_id: 7,
+            created_ms: 2_000,
+            expires_at: 100,
+            revoked: false,
+        }
+    }
+
+    fn rotated_at(ms: i64) -> RefreshToken {
+        RefreshToken {
+            jti: "old".into(),
+            sid: "s".into(),
+            user_id: 7,
+            issued_at: 0,
+            expires_at: 100,
+            rotated_at_ms: Some(ms),
+            successor: Some(Successor {
+                jti: "new".into(),
+                issued_at: 1,
+                expires_at: 101,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_session_is_live_until_it_expires() {
+        assert!(session().is_live(&user(), 99));
+        assert!(!session().is_live(&user(), 100));
+    }
+
+    #[test]
+    fn a_revoked_session_or_a_disabled_user_or_another_user_ends_it() {
+        let revoked = Session {
+            revoked: true,
+            ..session()
+        };
+        assert!(!revoked.is_live(&user(), 0));
+        let disabled = User {
+            disabled: true,
+            ..user()
+        };
+        assert!(!session().is_live(&disabled, 0));
+        let other = User { id: 8, ..user() };
+        assert!(!session().is_live(&other, 0));
+    }
+
+    #[test]
+    fn sessions_begun_before_the_users_cut_off_are_ended() {
+        let cut = User {
+            sessions_valid_after_ms: 2_000,
+            ..user()
+        };
+        assert!(!session().is_live(&cut, 0), "created at the cut-off instant");
+    }
+
+    #[test]
+    fn the_successor_is_given_again_within_the_grace_window_inclusive() {
+        let token = rotated_at(1_000);
+        let again = token.successor_within_grace(11_000, 10_000).unwrap();
+        assert_eq!((again.jti.as_str(), again.sid.as_str()), ("new", "s"));
+        assert_eq!((again.issued_at, again.expires_at), (1, 101));
+        assert!(token.successor_within_grace(11_001, 10_000).is_none());
+    }
+
+    #[test]
+    fn a_token_never_rotated_has_no_successor_to_give() {
+        let fresh = RefreshToken {
+            rotated_at_ms: None,
+            successor: None,
+            ..rotated_at(0)
+        };
+        assert!(fresh.successor_within_grace(0, 10_000).is_none());
+    }
+}

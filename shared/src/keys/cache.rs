@@ -69,3 +69,73 @@ impl CachedKeys {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::keys::random_key;
+
+    /// A key store that counts its reads and can be made to fail.
+    #[derive(Default)]
+    struct Flaky {
+        reads: AtomicUsize,
+        failing: AtomicBool,
+    }
+
+    #[async_trait]
+    impl KeyStore for Flaky {
+        async fn load(&self) -> Result<KeySet, KeyError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(KeyError::Unavailable("down".into()));
+            }
+            KeySet::single("k1", random_key())
+        }
+
+        async fn save(&self, _keys: &KeySet) -> Result<(), KeyError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_maximum_age_keys_are_read_once() {
+        let store = Arc::new(Flaky::default());
+        let keys = CachedKeys::new(store.clone(), None);
+        for _ in 0..3 {
+            keys.keys().await.unwrap();
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn stale_keys_are_read_again() {
+        let store = Arc::new(Flaky::default());
+        let keys = CachedKeys::new(store.clone(), Some(Duration::ZERO));
+        for _ in 0..3 {
+            keys.keys().await.unwrap();
+        }
+        assert_eq!(store.reads.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_keeps_the_cached_copy() {
+        let store = Arc::new(Flaky::default());
+        let keys = CachedKeys::new(store.clone(), Some(Duration::ZERO));
+        let first = keys.keys().await.unwrap();
+        store.failing.store(true, Ordering::SeqCst);
+        let again = keys.keys().await.unwrap();
+        assert_eq!(again.signing().1, first.signing().1);
+    }
+
+    #[tokio::test]
+    async fn with_no_copy_a_failed_read_is_an_error() {
+        let store = Arc::new(Flaky::default());
+        store.failing.store(true, Ordering::SeqCst);
+        let keys = CachedKeys::new(store, None);
+        assert!(keys.keys().await.is_err());
+    }
+}

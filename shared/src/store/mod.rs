@@ -192,3 +192,35 @@ pub trait ThrottleStore: Send + Sync {
 /// uses a store names the capability it needs instead.
 pub trait Store: UserStore + SessionStore + ResetStore + ThrottleStore {}
 impl<T: UserStore + SessionStore + ResetStore + ThrottleStore> Store for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users(ids: std::ops::RangeInclusive<UserId>) -> Vec<User> {
+        ids.map(|id| User {
+            id,
+            username: format!("u{id}"),
+            email: format!("u{id}@example.com"),
+            role: Role::User,
+            disabled: false,
+            created_at: 0,
+            sessions_valid_after_ms: 0,
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_page_with_one_more_than_asked_has_a_next_page_after_its_last_user() {
+        let page = UserPage::from_overfetch(users(1..=4), 3);
+        assert_eq!(page.users.len(), 3);
+        assert_eq!(page.next_after, Some(3));
+    }
+
+    #[test]
+    fn an_exactly_full_last_page_has_no_next_page() {
+        let page = UserPage::from_overfetch(users(1..=3), 3);
+        assert_eq!(page.users.len(), 3);
+        assert_eq!(page.next_after, None);
+    }
+}
