@@ -4,6 +4,8 @@
 //! background tasks between invocations, so the refresh happens on the request path, at most
 //! once per period.)
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,11 +13,15 @@ use tokio::sync::Mutex;
 
 use super::{KeyError, KeySet, KeyStore};
 
+type Load = dyn Fn() -> Pin<Box<dyn Future<Output = Result<KeySet, KeyError>> + Send>> + Send + Sync;
+
 /// After a failed refresh the cached copy is used for this long before the next attempt.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
 pub struct CachedKeys {
-    store: Arc<dyn KeyStore>,
+    /// The store's `load` alone: holding the store as `dyn KeyStore` would link its `save`
+    /// (the rotation code, with its SDK call) into every function binary.
+    load: Box<Load>,
     /// None: read once and kept (local mode, whose keys change only at restart).
     max_age: Option<Duration>,
     cached: Mutex<Option<Cached>>,
@@ -28,9 +34,12 @@ struct Cached {
 }
 
 impl CachedKeys {
-    pub fn new(store: Arc<dyn KeyStore>, max_age: Option<Duration>) -> Self {
+    pub fn new<S: KeyStore + ?Sized + 'static>(store: Arc<S>, max_age: Option<Duration>) -> Self {
         CachedKeys {
-            store,
+            load: Box::new(move || {
+                let store = store.clone();
+                Box::pin(async move { store.load().await })
+            }),
             max_age,
             cached: Mutex::new(None),
         }
@@ -45,7 +54,7 @@ impl CachedKeys {
                 return Ok(c.keys.clone());
             }
         }
-        match self.store.load().await {
+        match (self.load)().await {
             Ok(keys) => {
                 let keys = Arc::new(keys);
                 *cached = Some(Cached {

@@ -11,7 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Env};
 use crate::hashing::Hasher;
 use crate::keys::secrets_manager::SecretsManagerKeys;
-use crate::keys::{CachedKeys, FixedKeys, KeySet, KeyStore};
+use crate::keys::{CachedKeys, FixedKeys, KeySet};
 use crate::mail::{FileOutbox, Mailer, SesMailer};
 use crate::state::AppState;
 use crate::store::dynamo::DynamoStore;
@@ -45,15 +45,18 @@ impl AppState {
     /// first time, generated) now, so a broken key store stops the function at start.
     pub async fn local(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, BoxError> {
         let store = Arc::new(SqliteStore::open(&config.sqlite_path)?);
-        let key_store: Arc<dyn KeyStore> = match &config.jwt_secret {
-            Some(secret) => Arc::new(FixedKeys(
-                KeySet::single("env-1", secret.as_bytes().to_vec())
-                    .map_err(|e| format!("AUTH_JWT_SECRET is unusable: {e} (use at least 32 characters)"))?,
-            )),
-            None => store.clone(),
-        };
         // Local keys change only with a restart (`authyy-admin rotate-key`).
-        let keys = CachedKeys::new(key_store, None);
+        let keys = match &config.jwt_secret {
+            Some(secret) => CachedKeys::new(
+                Arc::new(FixedKeys(
+                    KeySet::single("env-1", secret.as_bytes().to_vec()).map_err(|e| {
+                        format!("AUTH_JWT_SECRET is unusable: {e} (use at least 32 characters)")
+                    })?,
+                )),
+                None,
+            ),
+            None => CachedKeys::new(store.clone(), None),
+        };
         keys.keys().await?;
         let mailer = Arc::new(FileOutbox {
             dir: config.outbox_dir.clone(),
