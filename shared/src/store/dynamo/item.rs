@@ -1,5 +1,9 @@
 //! The item codec: attribute values in and out, the keys of every item kind, and the
 //! conversions between items and domain values.
+//!
+//! Hand-written rather than `serde_dynamo`: measured, serde_dynamo added about 25 KB to every
+//! function binary, made this file longer (a serde struct and a mapping per item kind), and its
+//! errors lose the attribute name that these report.
 
 use std::collections::HashMap;
 
