@@ -7,5 +7,5 @@ cd "$ROOT"
 start_local_aws
 run=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(4))')
 "$VENV/bin/python" infra/local_aws.py setup "$AUTHYY_MOTO_URL" \
-  --table "authyy-bench-$run" --secret authyy-bench-keys --sender-domain authyy.test
+  --table "authyy-bench-$run" --secret authyy-bench-keys --public-secret authyy-bench-public-keys --sender-domain authyy.test
 AUTHYY_BENCH_TABLE="authyy-bench-$run" AUTHYY_BENCH_RUN="$run" cargo bench -p authyy

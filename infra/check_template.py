@@ -9,7 +9,10 @@ Fails (exit 1, naming every problem) unless:
     whose routeKey is its route, and no event file names an unknown function or a wrong route;
   * each function's IAM actions (inline policy statements) equal infra/permissions.json, with no
     wildcard actions or resources, dynamodb:Query only on the users-by-id index, other DynamoDB
-    actions only on the table, and secretsmanager:GetSecretValue only on the signing-key secret.
+    actions only on the table, and Secrets Manager actions on one named secret each (the private
+    SigningKeySecret or the PublicKeysSecret), as permissions.json lists them ("... on <secret>").
+  * a function without routes is the rotation function of a RotationSchedule, with rotation
+    events (events/<function>.<step>.json).
 
 Standard library plus PyYAML (installed with cfn-lint). Run: .venv/bin/python infra/check_template.py
 """
@@ -31,7 +34,9 @@ PERMISSIONS = ROOT / "infra" / "permissions.json"
 
 TABLE_ARN = {"Fn::GetAtt": ["Table", "Arn"]}
 INDEX_ARN = {"Fn::Sub": "${Table.Arn}/index/users-by-id"}
-SECRET_ARN = {"Ref": "SigningKeySecret"}
+# Secrets Manager actions are granted per secret, and permissions.json names the secret:
+# "secretsmanager:GetSecretValue on SigningKeySecret".
+SECRETS = {"SigningKeySecret", "PublicKeysSecret"}
 
 
 # The one CloudFormation-aware YAML loader, shared with the table-definition reader.
@@ -72,8 +77,13 @@ def template_functions(template: dict, errors: list[str]) -> dict[str, dict]:
                 CATCH_ALL["template"] = binary  # unmatched routes: compared with the router's /{*path}
                 continue
             routes.add((method.upper(), path))
-        if not routes:
-            errors.append(f"{logical_id} ({binary}): has no HttpApi event")
+        rotation = any(
+            r.get("Type") == "AWS::SecretsManager::RotationSchedule"
+            and (r.get("Properties") or {}).get("RotationLambdaARN") == {"Fn::GetAtt": [logical_id, "Arn"]}
+            for r in template.get("Resources", {}).values()
+        )
+        if not routes and not rotation:
+            errors.append(f"{logical_id} ({binary}): has no HttpApi event and rotates no secret")
         statements = []
         for i, policy in enumerate(as_list(props.get("Policies") or [])):
             if not isinstance(policy, dict) or "Statement" not in policy:
@@ -83,7 +93,7 @@ def template_functions(template: dict, errors: list[str]) -> dict[str, dict]:
                 )
                 continue
             statements.extend(as_list(policy["Statement"]))
-        functions[binary] = {"logical_id": logical_id, "routes": routes, "statements": statements}
+        functions[binary] = {"logical_id": logical_id, "routes": routes, "statements": statements, "rotation": rotation}
     return functions
 
 
@@ -116,18 +126,26 @@ def check_events(functions: dict[str, dict], errors: list[str]) -> int:
     for file in files:
         name = file.name[: -len(".json")].split(".", 1)[0]
         try:
-            route_key = json.loads(file.read_text()).get("routeKey")
+            doc = json.loads(file.read_text())
+            route_key = doc.get("routeKey")
         except (ValueError, AttributeError) as e:
             errors.append(f"events/{file.name}: not a JSON object ({e})")
             continue
         if name not in functions:
             errors.append(f"events/{file.name}: no function named {name!r} in template.yaml")
             continue
+        if functions[name]["rotation"]:
+            steps = {"createSecret", "setSecret", "testSecret", "finishSecret"}
+            if doc.get("Step") not in steps or not doc.get("SecretId") or not doc.get("ClientRequestToken"):
+                errors.append(f"events/{file.name}: a rotation event needs SecretId, ClientRequestToken and a Step in {sorted(steps)}")
+            continue
         routes = {f"{m} {p}" for m, p in functions[name]["routes"]}
         if route_key not in routes:
             errors.append(f"events/{file.name}: routeKey {route_key!r} is not a route of {name} ({', '.join(sorted(routes))})")
         owned[name].append((file.name, route_key))
     for name, info in sorted(functions.items()):
+        if info["rotation"] and not owned[name] and not any(f.name.startswith(f"{name}.") for f in files):
+            errors.append(f"{name}: no events/{name}.<step>.json rotation event")
         for method, path in sorted(info["routes"]):
             if not any(rk == f"{method} {path}" for _, rk in owned[name]):
                 errors.append(f"{name}: no events/{name}.json or events/{name}.<variant>.json with routeKey '{method} {path}'")
@@ -159,8 +177,14 @@ def check_policies(functions: dict[str, dict], permissions: dict, errors: list[s
                 errors.append(f"{name}: dynamodb:Query must be alone in its statement, on ${{Table.Arn}}/index/users-by-id only")
             elif dynamo and "dynamodb:Query" not in dynamo and resources != [TABLE_ARN]:
                 errors.append(f"{name}: {', '.join(dynamo)} must be on !GetAtt Table.Arn only")
-            if any(a.startswith("secretsmanager:") for a in st_actions) and resources != [SECRET_ARN]:
-                errors.append(f"{name}: secretsmanager actions must be on !Ref SigningKeySecret only")
+            secret_actions = [a for a in st_actions if a.startswith("secretsmanager:")]
+            if secret_actions:
+                refs = [r.get("Ref") for r in resources if isinstance(r, dict)]
+                if len(resources) != 1 or len(refs) != 1 or refs[0] not in SECRETS:
+                    errors.append(f"{name}: secretsmanager actions must be on one secret, !Ref of one of {sorted(SECRETS)}")
+                    continue
+                st_actions = [a for a in st_actions if a not in secret_actions]
+                st_actions += [f"{a} on {refs[0]}" for a in secret_actions]
             actions.update(st_actions)
         expected = set(permissions.get(name, []))
         if actions != expected:

@@ -4,6 +4,7 @@
 #   2. sam validate --lint   cfn-lint as SAM CLI runs it
 #   3. cfn-lint              with informational checks too (all clean today, keep it so)
 #   4. infra/check_template.py  routes vs the Cargo.toml router, events/, IAM vs infra/permissions.json
+#   5-7. steps 1-3 again on examples/protected-api/template.yaml, the example API that trusts authyy's tokens
 # No AWS account or network is needed once the tools are installed (dummy credentials, fixed region).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
@@ -40,3 +41,16 @@ say "cfn-lint $("$VENV/bin/cfn-lint" --version | awk '{print $2}')"
 
 say "template consistency (infra/check_template.py)"
 "$VENV/bin/python" infra/check_template.py
+
+# The example stack in examples/protected-api (API Gateway JWT authorizer on authyy's issuer):
+# the same three checks, just as strict.
+EXAMPLE=examples/protected-api/template.yaml
+
+say "sam validate (SAM transform): $EXAMPLE"
+"$SAM_VENV/bin/sam" validate --template "$EXAMPLE"
+
+say "sam validate --lint: $EXAMPLE"
+"$SAM_VENV/bin/sam" validate --lint --template "$EXAMPLE"
+
+say "cfn-lint $("$VENV/bin/cfn-lint" --version | awk '{print $2}'): $EXAMPLE"
+"$VENV/bin/cfn-lint" --include-checks I -- "$EXAMPLE"

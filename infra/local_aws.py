@@ -3,7 +3,7 @@
 truth), and the setup of a local AWS-compatible server (moto) for tests and local runs.
 
   local_aws.py table-definition [template.yaml]        print the CreateTable input as JSON
-  local_aws.py setup ENDPOINT --table T --secret S --sender-domain D
+  local_aws.py setup ENDPOINT --table T --secret S --public-secret P --sender-domain D
                                                        create the table, the signing-key secret
                                                        and the SES identity on ENDPOINT
 """
@@ -71,12 +71,17 @@ def table_definition(template_path):
 
 
 def signing_key_secret():
-    """A fresh key set in the format the key provider reads."""
+    """The private key set as a fresh deploy creates it: a refresh-token HMAC key and no RSA
+    keys yet (the first rotation, `authyy-admin keys rotate`, adds them)."""
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     return json.dumps({"signing_kid": "k1", "keys": {"k1": key}})
 
 
-def setup(endpoint, table, secret, sender_domain, template):
+# The public key set (JWKS) as a fresh deploy creates it.
+EMPTY_JWKS = '{"keys": []}'
+
+
+def setup(endpoint, table, secret, public_secret, sender_domain, template):
     import boto3
 
     kw = dict(
@@ -99,12 +104,19 @@ def setup(endpoint, table, secret, sender_domain, template):
         sm.describe_secret(SecretId=secret)
     except sm.exceptions.ResourceNotFoundException:
         sm.create_secret(Name=secret, SecretString=signing_key_secret())
+    try:
+        sm.describe_secret(SecretId=public_secret)
+    except sm.exceptions.ResourceNotFoundException:
+        sm.create_secret(Name=public_secret, SecretString=EMPTY_JWKS)
     ses = boto3.client("sesv2", **kw)
     try:
         ses.create_email_identity(EmailIdentity=sender_domain)
     except ses.exceptions.AlreadyExistsException:
         pass
-    print(f"local AWS ready at {endpoint}: table {table}, secret {secret}, SES identity {sender_domain}")
+    print(
+        f"local AWS ready at {endpoint}: table {table}, secrets {secret} and {public_secret}, "
+        f"SES identity {sender_domain}"
+    )
 
 
 def main():
@@ -116,13 +128,14 @@ def main():
     st.add_argument("endpoint")
     st.add_argument("--table", default="authyy-local")
     st.add_argument("--secret", default="authyy-local-signing-keys")
+    st.add_argument("--public-secret", default="authyy-local-public-keys")
     st.add_argument("--sender-domain", default="authyy.test")
     st.add_argument("--template", default=os.path.join(ROOT, "template.yaml"))
     args = parser.parse_args()
     if args.command == "table-definition":
         print(json.dumps(table_definition(args.template), indent=2))
     else:
-        setup(args.endpoint, args.table, args.secret, args.sender_domain, args.template)
+        setup(args.endpoint, args.table, args.secret, args.public_secret, args.sender_domain, args.template)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,14 @@ ensure_tool cargo-lambda "$CARGO_LAMBDA_REQ"
 start_local_aws "${MOTO_PORT:-4599}"
 export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 "$VENV/bin/python" infra/local_aws.py setup "$AUTHYY_MOTO_URL" \
-  --table authyy-local --secret authyy-local-signing-keys --sender-domain authyy.test
+  --table authyy-local --secret authyy-local-signing-keys --public-secret authyy-local-public-keys \
+  --sender-domain authyy.test
+# As a fresh deploy does (the rotation function runs once): the first RSA keys. A second run
+# finds the next key too young to sign and changes nothing.
+say "creating the signing keys (authyy-admin keys rotate)"
+AWS_ENDPOINT_URL="$AUTHYY_MOTO_URL" cargo run --quiet -p authyy-admin -- keys rotate \
+  --table authyy-local --secret authyy-local-signing-keys --public-secret authyy-local-public-keys \
+  || true
 PORT="${PORT:-9000}"
 say "starting cargo lambda watch on http://localhost:$PORT with AUTH_BACKEND=aws"
 say "mail sent through SES: curl -s $AUTHYY_MOTO_URL/moto-api/data.json (ses.Message)   stop: Ctrl-C"
@@ -17,6 +24,7 @@ say "mail sent through SES: curl -s $AUTHYY_MOTO_URL/moto-api/data.json (ses.Mes
   --env-var AUTH_BACKEND=aws \
   --env-var AUTH_TABLE_NAME=authyy-local \
   --env-var AUTH_SIGNING_SECRET_ID=authyy-local-signing-keys \
+  --env-var AUTH_PUBLIC_KEYS_SECRET_ID=authyy-local-public-keys \
   --env-var AUTH_MAIL_FROM=no-reply@authyy.test \
   --env-var AWS_ENDPOINT_URL="$AUTHYY_MOTO_URL" \
   --env-var AWS_REGION=eu-west-1 \

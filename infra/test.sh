@@ -13,6 +13,13 @@ say "linting (cargo clippy --all-targets -D warnings)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 start_local_aws
+# An independent JWT implementation, for the test that verifies authyy's tokens from nothing but
+# the discovery URL (its RSA support comes from cryptography, which moto already brings).
+if ! "$VENV/bin/python" -c 'import jwt' 2>/dev/null; then
+  say "installing $PYJWT_REQ into .venv (first run only)"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$PYJWT_REQ"
+fi
+export AUTHYY_PYTHON="$VENV/bin/python"
 say "extracting the DynamoDB table definition from template.yaml"
 "$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json
 export AUTHYY_TABLE_DEFINITION="$ROOT/target/authyy-table.json"

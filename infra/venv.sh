@@ -26,3 +26,4 @@ ensure_tool() {
 CARGO_LAMBDA_REQ="cargo-lambda==1.9.2"
 MOTO_REQ="moto[server]==5.2.5"
 CFN_LINT_REQ="cfn-lint==1.58.0"
+PYJWT_REQ="PyJWT[crypto]==2.10.1"

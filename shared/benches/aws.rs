@@ -27,7 +27,7 @@ async fn main() {
         return;
     };
     let table = std::env::var("AUTHYY_BENCH_TABLE").unwrap_or_else(|_| "authyy-bench".into());
-    let settings = AwsSettings::new(table.clone(), "authyy-bench-keys");
+    let settings = AwsSettings::new(table.clone(), "authyy-bench-keys", "authyy-bench-public-keys");
     let sdk = authyy::aws::config_loader(&settings)
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new("eu-west-1"))
@@ -40,6 +40,15 @@ async fn main() {
     config.mail_from = "bench@authyy.test".into();
     let counter = faults::Faults::new(0);
     let clock = Arc::new(ManualClock::default());
+    // As a fresh deploy does: the rotation function runs once and creates the RSA keys.
+    let keys = authyy::keys::secrets_manager::SecretsManagerKeys::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        &settings.signing_secret_id,
+        &settings.public_keys_secret_id,
+    );
+    authyy::keys::rotation::rotate(&keys, 0, std::time::Duration::ZERO)
+        .await
+        .unwrap();
     let mut state = AppState::aws(config, &settings, &sdk, clock).unwrap();
     state.set_store(Arc::new(authyy::store::dynamo::DynamoStore::new(
         faults::dynamo_client(&sdk, &counter),

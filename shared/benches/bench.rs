@@ -12,8 +12,8 @@ use authyy::clock::ManualClock;
 use authyy::config::{Config, HashCost};
 use authyy::domain::Password;
 use authyy::hashing::Hasher;
-use authyy::keys::{random_key, KeySet};
-use authyy::tokens::{self, Claims, TokenUse};
+use authyy::keys::{random_key, KeySet, Lifecycle, PublicKeys, SigningKey};
+use authyy::tokens::{self, Claims, TokenUse, Verifier};
 use authyy::{AppState, Endpoint};
 use common::{admin_tokens, bench_config, body, event, refresh_chain};
 use lambda_http::Request;
@@ -63,7 +63,9 @@ async fn main() {
         let _ = authyy::domain::check_strength(&long, "john_doe", "john", 3);
     })
     .await;
-    let keys = KeySet::single("k1", random_key()).unwrap();
+    let hmac = KeySet::single("k1", random_key()).unwrap();
+    let rsa = Lifecycle::start(0).unwrap();
+    let public = PublicKeys::of(&rsa);
     let config = Config::default();
     let claims = Claims {
         iss: config.issuer.clone(),
@@ -74,14 +76,33 @@ async fn main() {
         jti: authyy::secrets::new_id(),
         sid: authyy::secrets::new_id(),
         token_use: TokenUse::Access,
+        scope: Some("user".into()),
     };
-    let jwt = tokens::sign(&keys, &claims).unwrap();
-    measure("JWT HS256 sign", 20_000, |_| async {
-        tokens::sign(&keys, &claims).unwrap();
+    let refresh_claims = Claims {
+        token_use: TokenUse::Refresh,
+        scope: None,
+        ..claims.clone()
+    };
+    let jwt = tokens::sign_access(&rsa.current, &claims).unwrap();
+    let refresh_jwt = tokens::sign_refresh(&hmac, &refresh_claims).unwrap();
+    measure("JWT RS256 sign (access token)", 500, |_| async {
+        tokens::sign_access(&rsa.current, &claims).unwrap();
     })
     .await;
-    measure("JWT HS256 verify", 20_000, |_| async {
-        tokens::verify(&keys, &config, &jwt, TokenUse::Access, 1).unwrap();
+    measure("JWT RS256 verify (access token)", 5_000, |_| async {
+        tokens::verify(Verifier::Access(&public, &config.issuer), &config, &jwt, 1).unwrap();
+    })
+    .await;
+    measure("JWT HS256 sign (refresh token)", 20_000, |_| async {
+        tokens::sign_refresh(&hmac, &refresh_claims).unwrap();
+    })
+    .await;
+    measure("JWT HS256 verify (refresh token)", 20_000, |_| async {
+        tokens::verify(Verifier::Refresh(&hmac), &config, &refresh_jwt, 1).unwrap();
+    })
+    .await;
+    measure("RSA-2048 key generation (rotation only)", 5, |_| async {
+        SigningKey::generate(0).unwrap();
     })
     .await;
 

@@ -1,9 +1,11 @@
 //! Operator actions behind the `authyy-admin` tool, on any store: create an admin, change roles,
-//! disable accounts, end sessions, list users, rotate signing keys.
+//! disable accounts, end sessions, list users, list, rotate and retire signing keys.
 
 use crate::domain::{check_strength, Email, Invalid, Password, Role, User, Username};
 use crate::hashing::Hasher;
-use crate::keys::{random_key, KeyError, KeySet, KeyStore};
+use std::time::Duration;
+
+use crate::keys::{lifecycle, rotation, KeyError, KeyState, KeyStore, LifecycleError};
 use crate::store::{NewUser, SessionStore, StoreError, UserStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +24,8 @@ pub enum AdminError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
     #[error("{0}")]
     Other(String),
 }
@@ -142,15 +146,47 @@ pub async fn list(store: &dyn UserStore, limit: usize) -> Result<Vec<User>, Admi
     Ok(users)
 }
 
-/// Adds a new random key, makes it the signing key and keeps the others for verification.
-/// Returns the new key set.
-pub async fn rotate_key(keys: &dyn KeyStore, now: i64) -> Result<KeySet, AdminError> {
-    let current = keys.load().await?;
-    let mut kid = format!("k{now}");
-    while current.verifying(&kid).is_some() {
-        kid.push('x');
-    }
-    let rotated = current.rotated(kid, random_key())?;
-    keys.save(&rotated).await?;
-    Ok(rotated)
+/// A key as `keys list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    pub kid: String,
+    pub state: KeyState,
+    pub published_at: i64,
+    /// Whether the public key set (the JWKS) holds it.
+    pub published: bool,
+}
+
+/// The RSA keys of the lifecycle (current, next, previous), and whether each is published.
+pub async fn list_keys(keys: &dyn KeyStore) -> Result<Vec<KeyRow>, AdminError> {
+    let private = keys.load().await?;
+    let public = keys.load_public().await?;
+    Ok(private
+        .lifecycle()?
+        .keys()
+        .into_iter()
+        .map(|(state, key)| KeyRow {
+            kid: key.kid().to_string(),
+            state,
+            published_at: key.published_at,
+            published: public.decoding(key.kid()).is_some(),
+        })
+        .collect())
+}
+
+/// One lifecycle step, as the scheduled rotation does: the next key signs (once it has been
+/// published longer than every verifier's cache, given the functions' `key_cache`), the current
+/// one becomes previous, and a new next key is published.
+pub async fn rotate_keys(
+    keys: &dyn KeyStore,
+    now: i64,
+    key_cache: Duration,
+) -> Result<Vec<KeyRow>, AdminError> {
+    rotation::rotate(keys, now, lifecycle::min_published(key_cache)).await?;
+    list_keys(keys).await
+}
+
+/// Removes a compromised key at once; its tokens are refused once the verifiers' caches expire.
+pub async fn retire_key(keys: &dyn KeyStore, kid: &str, now: i64) -> Result<Vec<KeyRow>, AdminError> {
+    rotation::retire(keys, kid, now).await?;
+    list_keys(keys).await
 }

@@ -17,7 +17,10 @@ use crate::config::{ConfigError, Env};
 #[derive(Debug, Clone)]
 pub struct AwsSettings {
     pub table_name: String,
+    /// The private keys (only the signing functions may read it).
     pub signing_secret_id: String,
+    /// The public key set, the JWKS (the verifying functions read it).
+    pub public_keys_secret_id: String,
     pub configuration_set: Option<String>,
     /// How long a fetched key set is used before it is fetched again.
     pub key_cache: Duration,
@@ -53,7 +56,11 @@ impl AwsSettings {
             table_name: required("AUTH_TABLE_NAME", "the DynamoDB table name")?,
             signing_secret_id: required(
                 "AUTH_SIGNING_SECRET_ID",
-                "the Secrets Manager secret of the signing keys",
+                "the Secrets Manager secret of the private signing keys",
+            )?,
+            public_keys_secret_id: required(
+                "AUTH_PUBLIC_KEYS_SECRET_ID",
+                "the Secrets Manager secret of the public key set",
             )?,
             configuration_set: env.get("AUTH_SES_CONFIGURATION_SET").map(str::to_string),
             key_cache: Duration::from_secs(env.parse("AUTH_KEY_CACHE_SECONDS")?.unwrap_or(300)),
@@ -65,10 +72,15 @@ impl AwsSettings {
     }
 
     /// Settings for tests and tools, with the default timeouts.
-    pub fn new(table_name: impl Into<String>, signing_secret_id: impl Into<String>) -> AwsSettings {
+    pub fn new(
+        table_name: impl Into<String>,
+        signing_secret_id: impl Into<String>,
+        public_keys_secret_id: impl Into<String>,
+    ) -> AwsSettings {
         AwsSettings {
             table_name: table_name.into(),
             signing_secret_id: signing_secret_id.into(),
+            public_keys_secret_id: public_keys_secret_id.into(),
             configuration_set: None,
             key_cache: Duration::from_secs(300),
             connect_timeout: Duration::from_millis(1000),

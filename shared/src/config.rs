@@ -62,8 +62,13 @@ impl Default for HashCost {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// JWT `iss` (AUTH_ISSUER).
+    /// JWT `iss` of access tokens (AUTH_ISSUER): the API's URL ending in `/auth`, so that
+    /// `issuer + "/.well-known/openid-configuration"` is the discovery document.
     pub issuer: String,
+    /// The issuer is the URL the request came to (`https://<API domain>[/<stage>]/auth`), for a
+    /// deployed API without a configured issuer (AUTH_BACKEND=aws and no AUTH_ISSUER). The
+    /// template cannot pass the API's own URL to its functions: it would be a circular reference.
+    pub issuer_from_request: bool,
     /// JWT `aud` (AUTH_AUDIENCE).
     pub audience: String,
     pub access_ttl: Duration,
@@ -89,14 +94,13 @@ pub struct Config {
     pub mail_from: String,
     pub sqlite_path: PathBuf,
     pub outbox_dir: PathBuf,
-    /// A fixed local signing key (AUTH_JWT_SECRET); when absent one is generated and kept.
-    pub jwt_secret: Option<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            issuer: "authyy".into(),
+            issuer: "http://localhost:9000/auth".into(),
+            issuer_from_request: false,
             audience: "authyy-clients".into(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(7 * 24 * 3600),
@@ -130,7 +134,6 @@ impl Default for Config {
             mail_from: "authyy <no-reply@localhost>".into(),
             sqlite_path: PathBuf::from(".local/authyy.sqlite3"),
             outbox_dir: PathBuf::from(".local/outbox"),
-            jwt_secret: None,
         }
     }
 }
@@ -226,8 +229,29 @@ impl Config {
                 reason: "must be an absolute http(s) URL of the frontend's reset page".into(),
             });
         }
+        if env.get("AUTH_JWT_SECRET").is_some() {
+            return Err(ConfigError::Invalid {
+                name: "AUTH_JWT_SECRET",
+                reason: "is no longer used: access tokens are RS256 with keys kept (and generated) in \
+                         the SQLite file; unset it"
+                    .into(),
+            });
+        }
+        let issuer = env.get("AUTH_ISSUER").map(str::to_string).unwrap_or(d.issuer);
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) || !issuer.ends_with("/auth") {
+            return Err(ConfigError::Invalid {
+                name: "AUTH_ISSUER",
+                reason: format!(
+                    "must be the API's absolute URL ending in /auth, like https://api.example.com/auth (got {issuer:?})"
+                ),
+            });
+        }
         let config = Config {
-            issuer: env.get("AUTH_ISSUER").map(str::to_string).unwrap_or(d.issuer),
+            issuer_from_request: env.get("AUTH_ISSUER").is_none()
+                && env
+                    .get("AUTH_BACKEND")
+                    .is_some_and(|b| b.eq_ignore_ascii_case("aws")),
+            issuer,
             audience: env.get("AUTH_AUDIENCE").map(str::to_string).unwrap_or(d.audience),
             access_ttl: env.secs("AUTH_ACCESS_TTL_SECONDS", d.access_ttl)?,
             refresh_ttl: env.secs("AUTH_REFRESH_TTL_SECONDS", d.refresh_ttl)?,
@@ -272,7 +296,6 @@ impl Config {
                 .get("AUTH_OUTBOX_DIR")
                 .map(PathBuf::from)
                 .unwrap_or(d.outbox_dir),
-            jwt_secret: env.get("AUTH_JWT_SECRET").map(str::to_string),
         };
         if config.access_ttl.is_zero() || config.refresh_ttl.is_zero() || config.reset_ttl.is_zero() {
             return Err(ConfigError::Invalid {

@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::wire::{FieldError, FromJson};
 
@@ -97,4 +98,27 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(resp)
+}
+
+/// The issuer of access tokens for this request: the configured one, or (see
+/// [`Config::issuer_from_request`]) the URL API Gateway received the request at.
+pub fn issuer(config: &Config, req: &Request) -> Result<String, ApiError> {
+    if !config.issuer_from_request {
+        return Ok(config.issuer.clone());
+    }
+    let (domain, stage) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.domain_name.as_deref(), ctx.stage.as_deref()),
+        _ => (None, None),
+    };
+    let domain = domain
+        .filter(|d| {
+            !d.is_empty()
+                && d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
+        })
+        .ok_or_else(|| ApiError::Internal("no API domain in the request context: set AUTH_ISSUER".into()))?;
+    Ok(match stage {
+        Some(stage) if stage != "$default" && !stage.is_empty() => format!("https://{domain}/{stage}/auth"),
+        _ => format!("https://{domain}/auth"),
+    })
 }

@@ -15,10 +15,12 @@ pub enum Endpoint {
     Logout,
     OpenApi,
     Docs,
+    OpenIdConfiguration,
+    Jwks,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 12] = [
         Endpoint::Signup,
         Endpoint::Login,
         Endpoint::Me,
@@ -29,6 +31,8 @@ impl Endpoint {
         Endpoint::Logout,
         Endpoint::OpenApi,
         Endpoint::Docs,
+        Endpoint::OpenIdConfiguration,
+        Endpoint::Jwks,
     ];
 
     /// The function (binary and package) that serves the route.
@@ -43,12 +47,18 @@ impl Endpoint {
             Endpoint::ResetPassword => "reset-password",
             Endpoint::Logout => "logout",
             Endpoint::OpenApi | Endpoint::Docs => "docs",
+            Endpoint::OpenIdConfiguration | Endpoint::Jwks => "discovery",
         }
     }
 
     pub fn method(self) -> Method {
         match self {
-            Endpoint::Me | Endpoint::ListUsers | Endpoint::OpenApi | Endpoint::Docs => Method::GET,
+            Endpoint::Me
+            | Endpoint::ListUsers
+            | Endpoint::OpenApi
+            | Endpoint::Docs
+            | Endpoint::OpenIdConfiguration
+            | Endpoint::Jwks => Method::GET,
             _ => Method::POST,
         }
     }
@@ -64,6 +74,8 @@ impl Endpoint {
             Endpoint::Logout => "/auth/logout",
             Endpoint::OpenApi => "/auth/openapi.json",
             Endpoint::Docs => "/auth/docs",
+            Endpoint::OpenIdConfiguration => "/auth/.well-known/openid-configuration",
+            Endpoint::Jwks => "/auth/.well-known/jwks.json",
         }
     }
 
@@ -77,7 +89,7 @@ impl Endpoint {
         Endpoint::ALL.into_iter().find(|e| e.function() == name)
     }
 
-    /// Every endpoint `name` serves (the docs function serves two).
+    /// Every endpoint `name` serves (the docs and discovery functions serve two each).
     pub fn of_function(name: &str) -> Vec<Endpoint> {
         Endpoint::ALL
             .into_iter()

@@ -10,6 +10,7 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use authyy::admin::{self, AdminError};
 use authyy::aws::AwsSettings;
@@ -27,7 +28,8 @@ use clap::{Parser, Subcommand};
 /// Manage authyy users and signing keys.
 ///
 /// Works on the SQLite file of local mode (the default) or, with --table, on a deployed stack's
-/// DynamoDB table (and, for rotate-key, its --secret), with the standard AWS credential chain
+/// DynamoDB table (and, for `keys`, its --secret and --public-secret), with the standard AWS
+/// credential chain
 /// (environment, profile, SSO cache, instance role) and region (AWS_REGION or the profile).
 #[derive(Parser)]
 #[command(name = "authyy-admin", version)]
@@ -43,9 +45,12 @@ struct Cli {
     /// A deployed stack's DynamoDB table (the stack output TableName); selects the AWS backend.
     #[arg(long, env = "AUTH_TABLE_NAME", global = true)]
     table: Option<String>,
-    /// The stack's signing-key secret (name or ARN; the stack output SigningSecretArn).
+    /// The stack's private-key secret (name or ARN; the stack output SigningSecretArn).
     #[arg(long, env = "AUTH_SIGNING_SECRET_ID", global = true)]
     secret: Option<String>,
+    /// The stack's public-key secret (name or ARN; the stack output PublicKeysSecretArn).
+    #[arg(long, env = "AUTH_PUBLIC_KEYS_SECRET_ID", global = true)]
+    public_secret: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,9 +99,40 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
-    /// Add a new signing key and sign with it; earlier keys keep verifying until removed.
-    /// Running functions pick it up within AUTH_KEY_CACHE_SECONDS (AWS) or at restart (local).
-    RotateKey,
+    /// The RSA keys that sign access tokens: list, rotate, retire.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Show the next, current and previous keys, when each was published, and whether the
+    /// public key set (JWKS) holds it.
+    List,
+    /// Advance the lifecycle one step, as the scheduled rotation does: the next key signs, the
+    /// current one stays published as previous, the previous one goes, and a new next key is
+    /// published. Refused while the next key is younger than API Gateway's JWKS cache (2 h)
+    /// plus the functions' cache plus a margin.
+    Rotate,
+    /// Remove a compromised key at once (its tokens die as the functions' caches expire; if it
+    /// was the current key, the next one takes over).
+    Retire {
+        /// The key's kid (see `keys list`).
+        kid: String,
+    },
+}
+
+fn print_keys(rows: &[admin::KeyRow]) {
+    println!("{:<9} {:<44} {:<21} published", "state", "kid", "since");
+    for row in rows {
+        println!(
+            "{:<9} {:<44} {:<21} {}",
+            row.state.as_str(),
+            row.kid,
+            rfc3339(row.published_at),
+            if row.published { "yes" } else { "NO" }
+        );
+    }
 }
 
 fn print_user(u: &User) {
@@ -145,7 +181,11 @@ async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), Admin
         let store = SqliteStore::open(&cli.sqlite)?;
         return Ok((Box::new(store.clone()), Box::new(store)));
     };
-    let settings = AwsSettings::new(table.clone(), cli.secret.clone().unwrap_or_default());
+    let settings = AwsSettings::new(
+        table.clone(),
+        cli.secret.clone().unwrap_or_default(),
+        cli.public_secret.clone().unwrap_or_default(),
+    );
     let sdk = authyy::aws::config_loader(&settings).load().await;
     let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
         AdminError::Other("no AWS region: set AWS_REGION or a region in your AWS profile".into())
@@ -165,15 +205,21 @@ async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), Admin
     }
     let keys = SecretsManagerKeys::new(
         aws_sdk_secretsmanager::Client::new(&sdk),
-        cli.secret.clone().unwrap_or_default(),
+        settings.signing_secret_id.clone(),
+        settings.public_keys_secret_id.clone(),
     );
     Ok((Box::new(DynamoStore::new(dynamo, table.clone())), Box::new(keys)))
 }
 
 async fn run(cli: Cli) -> Result<(), AdminError> {
-    if matches!(cli.command, Command::RotateKey) && cli.table.is_some() && cli.secret.is_none() {
+    if matches!(cli.command, Command::Keys(_))
+        && cli.table.is_some()
+        && (cli.secret.is_none() || cli.public_secret.is_none())
+    {
         return Err(AdminError::Other(
-            "rotate-key on AWS needs --secret (or AUTH_SIGNING_SECRET_ID)".into(),
+            "keys on AWS need --secret and --public-secret (or AUTH_SIGNING_SECRET_ID and \
+             AUTH_PUBLIC_KEYS_SECRET_ID: the stack outputs SigningSecretArn and PublicKeysSecretArn)"
+                .into(),
         ));
     }
     let (store, keys) = backend(&cli).await?;
@@ -234,13 +280,18 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             users.iter().for_each(print_user);
             println!("{} user(s)", users.len());
         }
-        Command::RotateKey => {
-            let rotated = admin::rotate_key(keys.as_ref(), clock.now()).await?;
-            println!(
-                "signing with {}; verifying with {}",
-                rotated.signing().0,
-                rotated.kids().join(", ")
-            );
+        Command::Keys(KeysCommand::List) => print_keys(&admin::list_keys(keys.as_ref()).await?),
+        Command::Keys(KeysCommand::Rotate) => {
+            let env = Env::from_process();
+            let cache = env
+                .parse::<u64>("AUTH_KEY_CACHE_SECONDS")
+                .map_err(|e| AdminError::Other(e.to_string()))?
+                .map_or(Duration::from_secs(300), Duration::from_secs);
+            print_keys(&admin::rotate_keys(keys.as_ref(), clock.now(), cache).await?);
+        }
+        Command::Keys(KeysCommand::Retire { kid }) => {
+            print_keys(&admin::retire_key(keys.as_ref(), kid, clock.now()).await?);
+            println!("retired {kid}; its tokens are refused once the functions' key caches expire");
         }
     }
     Ok(())

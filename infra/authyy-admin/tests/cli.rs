@@ -32,7 +32,8 @@ impl Target {
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.env_remove("AUTH_TABLE_NAME")
-            .env_remove("AUTH_SIGNING_SECRET_ID");
+            .env_remove("AUTH_SIGNING_SECRET_ID")
+            .env_remove("AUTH_PUBLIC_KEYS_SECRET_ID");
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -118,11 +119,24 @@ fn aws_env() -> Vec<(String, String)> {
 
 async fn dynamo_target() -> Target {
     let id = authyy::secrets::new_id().replace(['-', '_'], "x");
-    let (table, secret) = (format!("authyy-cli-{id}"), format!("authyy-cli-keys-{id}"));
+    let (table, secret, public) = (
+        format!("authyy-cli-{id}"),
+        format!("authyy-cli-keys-{id}"),
+        format!("authyy-cli-public-{id}"),
+    );
     // The table comes from template.yaml, as in every test and local run.
     let setup = Command::new(workspace().join(".venv/bin/python"))
         .arg(workspace().join("infra/local_aws.py"))
-        .args(["setup", &moto(), "--table", &table, "--secret", &secret])
+        .args([
+            "setup",
+            &moto(),
+            "--table",
+            &table,
+            "--secret",
+            &secret,
+            "--public-secret",
+            &public,
+        ])
         .output()
         .expect("run infra/local_aws.py");
     assert!(
@@ -130,7 +144,7 @@ async fn dynamo_target() -> Target {
         "{}",
         String::from_utf8_lossy(&setup.stderr)
     );
-    let settings = AwsSettings::new(table.clone(), secret.clone());
+    let settings = AwsSettings::new(table.clone(), secret.clone(), public.clone());
     let sdk = authyy::aws::config_loader(&settings)
         .endpoint_url(moto())
         .region(aws_config::Region::new("eu-west-1"))
@@ -141,13 +155,15 @@ async fn dynamo_target() -> Target {
         .await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let keys = Arc::new(SecretsManagerKeys::new(secrets, secret));
+    let keys = Arc::new(SecretsManagerKeys::new(secrets, secret, public));
     Target {
         args: vec![
             "--table".into(),
             table,
             "--secret".into(),
             settings.signing_secret_id.clone(),
+            "--public-secret".into(),
+            settings.public_keys_secret_id.clone(),
         ],
         env: aws_env(),
         store: Arc::new(store),
@@ -217,15 +233,47 @@ async fn every_command_works(t: Target) {
     );
     assert!(listed.contains("2 user(s)"));
 
-    // rotate-key: a new signing key, the old one kept.
-    let old = t.keys.load().await.unwrap();
-    let out = t.ok(&["rotate-key"]);
-    let new = t.keys.load().await.unwrap();
-    assert_ne!(new.signing().0, old.signing().0, "{out}");
-    assert!(
-        new.verifying(old.signing().0).is_some(),
-        "the old key still verifies"
-    );
+    // keys: a fresh deploy's secret has no RSA keys until the first rotation (local mode makes
+    // its first keys on first use).
+    if t.keys.load().await.unwrap().rsa.is_none() {
+        t.ok(&["keys", "rotate"]);
+    }
+    let listed = t.ok(&["keys", "list"]);
+    let first = t.keys.load().await.unwrap().rsa.unwrap();
+    for kid in [first.current.kid(), first.next.kid()] {
+        assert!(listed.contains(kid), "{listed}");
+    }
+    assert!(!listed.contains(" NO"), "every key is published: {listed}");
+    // The next key has not been published long enough to sign.
+    assert!(t.fails(&["keys", "rotate"]).contains("may sign only after"));
+    // Once it has, a rotation moves every key one step and publishes the new next key.
+    let mut aged = t.keys.load().await.unwrap();
+    if let Some(l) = aged.rsa.as_mut() {
+        l.next.published_at -= 4 * 3600;
+    }
+    t.keys.save(&aged).await.unwrap();
+    t.ok(&["keys", "rotate"]);
+    let rotated = t.keys.load().await.unwrap().rsa.unwrap();
+    assert_eq!(rotated.current.kid(), first.next.kid());
+    assert_eq!(rotated.previous.as_ref().unwrap().kid(), first.current.kid());
+    let public = t.keys.load_public().await.unwrap();
+    assert_eq!(public.kids().len(), 3);
+    assert!(public.decoding(rotated.next.kid()).is_some());
+    // retire: the key leaves both sets at once; the next key takes over from a retired current.
+    let out = t.ok(&["keys", "retire", rotated.current.kid()]);
+    assert!(out.contains("retired"), "{out}");
+    let after = t.keys.load().await.unwrap().rsa.unwrap();
+    assert_eq!(after.current.kid(), rotated.next.kid());
+    assert!(t
+        .keys
+        .load_public()
+        .await
+        .unwrap()
+        .decoding(rotated.current.kid())
+        .is_none());
+    assert!(t
+        .fails(&["keys", "retire", "no-such-kid"])
+        .contains("no key with the kid"));
 
     // Clear errors.
     assert!(t

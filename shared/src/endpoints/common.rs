@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::clock::rfc3339;
-use crate::domain::{RefreshToken, User, UserId};
+use crate::domain::{RefreshToken, Role, User, UserId};
 use crate::error::{ApiError, NOT_AUTHENTICATED};
 use crate::http;
 use crate::state::AppState;
@@ -20,7 +20,8 @@ pub type EndpointResult = Result<Response<Body>, ApiError>;
 pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Claims), ApiError> {
     let unauthenticated = || ApiError::Unauthenticated(NOT_AUTHENTICATED);
     let token = http::bearer(req).ok_or_else(unauthenticated)?;
-    let claims = state.tokens.verify(token, TokenUse::Access).await?;
+    let issuer = http::issuer(&state.config, req)?;
+    let claims = state.tokens.verify(token, TokenUse::Access, &issuer).await?;
     let user_id = claims.user_id().ok_or_else(unauthenticated)?;
     match state.sessions.session_with_user(user_id, &claims.sid).await? {
         (Some(user), Some(session)) if session.is_live(&user, state.clock.now()) => Ok((user, claims)),
@@ -28,9 +29,17 @@ pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Clai
     }
 }
 
-/// Signs an access token and `refresh` for `user`, and answers with the envelope.
-pub async fn token_response(state: &AppState, user: EnvelopeUser, refresh: &RefreshToken) -> EndpointResult {
-    let issued = state.tokens.issue(user.id, refresh).await?;
+/// Signs an access token (scoped by `role`) and `refresh` for `user`, and answers with the
+/// envelope.
+pub async fn token_response(
+    state: &AppState,
+    req: &Request,
+    user: EnvelopeUser,
+    role: Role,
+    refresh: &RefreshToken,
+) -> EndpointResult {
+    let issuer = http::issuer(&state.config, req)?;
+    let issued = state.tokens.issue(&issuer, user.id, role, refresh).await?;
     http::json(StatusCode::OK, &envelope(issued, user))
 }
 

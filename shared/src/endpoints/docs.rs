@@ -47,10 +47,12 @@ impl Modify for BearerAuth {
         crate::endpoints::account::logout,
         crate::endpoints::docs::openapi_json,
         crate::endpoints::docs::docs_page,
+        crate::endpoints::discovery::openid_configuration,
+        crate::endpoints::discovery::jwks,
     ),
     components(schemas(ErrorOut, ValidationErrorOut)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "docs", description = "This description"))
+    tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "docs", description = "This description"), (name = "discovery", description = "For other services: the OpenID discovery document and the public keys that verify access tokens"))
 )]
 pub struct ApiDoc;
 

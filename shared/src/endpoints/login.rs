@@ -3,6 +3,7 @@
 use lambda_http::Request;
 
 use super::common::{envelope_user, token_response, EndpointResult};
+use crate::domain::Role;
 use crate::error::{ApiError, INVALID_CREDENTIALS};
 use crate::http;
 use crate::state::AppState;
@@ -68,6 +69,12 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         }
     }
     tracing::info!(user_id = credentials.user_id, "login");
+    // The role (for the token's scope) lives on the user record, not with the credentials.
+    let role = state
+        .users
+        .user_by_id(credentials.user_id)
+        .await?
+        .map_or(Role::User, |u| u.role);
     let user = envelope_user(credentials.user_id, &credentials.username, &credentials.email);
-    token_response(state, user, &first).await
+    token_response(state, req, user, role, &first).await
 }

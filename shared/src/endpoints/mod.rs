@@ -7,10 +7,12 @@
 //! - [`users`]: the admin listing.
 //! - [`password_reset`]: forgot and reset.
 //! - [`docs`]: the OpenAPI description, assembled from every handler's annotation.
+//! - [`discovery`]: the OpenID discovery document and the public key set (JWKS).
 //! - [`common`]: what several endpoints share (authentication, the token envelope, views).
 
 pub mod account;
 pub mod common;
+pub mod discovery;
 pub mod docs;
 pub mod login;
 pub mod password_reset;
@@ -22,6 +24,7 @@ use lambda_http::Request;
 
 pub use account::{logout, me};
 pub use common::EndpointResult;
+pub use discovery::{jwks, openid_configuration};
 pub use docs::{docs_page, openapi_json};
 pub use login::login;
 pub use password_reset::{forgot_password, reset_password};
@@ -46,5 +49,7 @@ pub async fn dispatch(state: &AppState, endpoint: Endpoint, req: &Request) -> En
         Endpoint::Logout => logout(state, req).await,
         Endpoint::OpenApi => openapi_json(state, req).await,
         Endpoint::Docs => docs_page(state, req).await,
+        Endpoint::OpenIdConfiguration => openid_configuration(state, req).await,
+        Endpoint::Jwks => jwks(state, req).await,
     }
 }

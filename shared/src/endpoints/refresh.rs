@@ -26,7 +26,7 @@ fn refused() -> ApiError {
 /// replay: its whole session family is revoked.
 pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
     let token = http::bearer(req).ok_or_else(refused)?;
-    let claims = match state.tokens.verify(token, TokenUse::Refresh).await {
+    let claims = match state.tokens.verify(token, TokenUse::Refresh, "").await {
         Ok(claims) => claims,
         Err(TokenError::Rejected) => return Err(refused()),
         Err(e) => return Err(e.into()),
@@ -57,7 +57,9 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
             .rotate_refresh(&stored, &successor, state.clock.now_ms())
             .await?
         {
-            Rotation::Rotated => return token_response(state, envelope_user, &successor).await,
+            Rotation::Rotated => {
+                return token_response(state, req, envelope_user, user.role, &successor).await
+            }
             Rotation::AlreadyRotated(current) => current,
             Rotation::Refused => return Err(refused()),
         }
@@ -67,7 +69,7 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
 
     let grace_ms = state.config.refresh_grace.as_millis() as i64;
     match current.successor_within_grace(state.clock.now_ms(), grace_ms) {
-        Some(successor) => token_response(state, envelope_user, &successor).await,
+        Some(successor) => token_response(state, req, envelope_user, user.role, &successor).await,
         None => {
             tracing::warn!(
                 user_id = user.id,

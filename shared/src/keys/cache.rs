@@ -7,70 +7,126 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Mutex;
 
-use super::{KeyError, KeySet, KeyStore};
+use super::{KeyError, KeyStore, PrivateKeys, PublicKeys};
+use crate::clock::Clock;
 
-type Load = dyn Fn() -> Pin<Box<dyn Future<Output = Result<KeySet, KeyError>> + Send>> + Send + Sync;
+type Load<T> = dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, KeyError>> + Send>> + Send + Sync;
 
 /// After a failed refresh the cached copy is used for this long before the next attempt.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
 
-pub struct CachedKeys {
-    /// The store's `load` alone: holding the store as `dyn KeyStore` would link its `save`
-    /// (the rotation code, with its SDK call) into every function binary.
-    load: Box<Load>,
-    /// None: read once and kept (local mode, whose keys change only at restart).
+pub struct CachedKeys<T> {
+    /// The store's one read this cache needs: holding the store as `dyn KeyStore` would link
+    /// its writes (the rotation code, with its SDK calls) into every function binary.
+    load: Box<Load<T>>,
+    /// None: read once and kept.
     max_age: Option<Duration>,
-    cached: Mutex<Option<Cached>>,
+    clock: Arc<dyn Clock>,
+    cached: Mutex<Option<Cached<T>>>,
 }
 
-struct Cached {
-    keys: Arc<KeySet>,
-    /// When this copy must be read again.
-    stale_at: Option<Instant>,
+struct Cached<T> {
+    keys: Arc<T>,
+    /// When (epoch ms) this copy was read.
+    fetched_ms: i64,
+    /// When (epoch ms) this copy must be read again.
+    stale_ms: Option<i64>,
 }
 
-impl CachedKeys {
-    pub fn new<S: KeyStore + ?Sized + 'static>(store: Arc<S>, max_age: Option<Duration>) -> Self {
-        CachedKeys {
-            load: Box::new(move || {
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl CachedKeys<PrivateKeys> {
+    /// The private keys of `store` (only the signing functions read them).
+    pub fn private<S: KeyStore + ?Sized + 'static>(
+        store: Arc<S>,
+        max_age: Option<Duration>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        CachedKeys::new(
+            move || {
                 let store = store.clone();
                 Box::pin(async move { store.load().await })
-            }),
+            },
             max_age,
+            clock,
+        )
+    }
+}
+
+impl CachedKeys<PublicKeys> {
+    /// The public key set of `store` (what verifying functions and the JWKS endpoint read).
+    pub fn public<S: KeyStore + ?Sized + 'static>(
+        store: Arc<S>,
+        max_age: Option<Duration>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        CachedKeys::new(
+            move || {
+                let store = store.clone();
+                Box::pin(async move { store.load_public().await })
+            },
+            max_age,
+            clock,
+        )
+    }
+}
+
+impl<T: Send + Sync + 'static> CachedKeys<T> {
+    pub fn new(
+        load: impl Fn() -> Pin<Box<dyn Future<Output = Result<T, KeyError>> + Send>> + Send + Sync + 'static,
+        max_age: Option<Duration>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        CachedKeys {
+            load: Box::new(load),
+            max_age,
+            clock,
             cached: Mutex::new(None),
         }
     }
 
-    /// The current key set, read from the store if there is no fresh copy.
-    pub async fn keys(&self) -> Result<Arc<KeySet>, KeyError> {
+    /// The keys, read from the store if there is no fresh copy.
+    pub async fn get(&self) -> Result<Arc<T>, KeyError> {
+        self.read(|c, now| c.stale_ms.is_none_or(|at| now < at)).await
+    }
+
+    /// The keys read again, unless the cached copy was read less than `min_interval` ago
+    /// (a verifier meeting an unknown `kid`: a key published since it last read the set).
+    pub async fn refetch(&self, min_interval: Duration) -> Result<Arc<T>, KeyError> {
+        self.read(|c, now| now - c.fetched_ms < ms(min_interval)).await
+    }
+
+    async fn read(&self, fresh: impl Fn(&Cached<T>, i64) -> bool) -> Result<Arc<T>, KeyError> {
         // One read at a time; callers that waited find the fresh copy.
         let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref() {
-            if c.stale_at.is_none_or(|at| Instant::now() < at) {
-                return Ok(c.keys.clone());
-            }
+        let now = self.clock.now_ms();
+        if let Some(c) = cached.as_ref().filter(|c| fresh(c, now)) {
+            return Ok(c.keys.clone());
         }
         match (self.load)().await {
             Ok(keys) => {
                 let keys = Arc::new(keys);
                 *cached = Some(Cached {
                     keys: keys.clone(),
-                    stale_at: self.max_age.map(|age| Instant::now() + age),
+                    fetched_ms: now,
+                    stale_ms: self.max_age.map(|age| now.saturating_add(ms(age))),
                 });
                 Ok(keys)
             }
             // A stale copy beats an outage; try again a little later.
             Err(e) => match cached.as_mut() {
                 Some(c) => {
-                    tracing::warn!(error = %e, "signing keys not refreshed; using the cached copy");
+                    tracing::warn!(error = %e, "keys not refreshed; using the cached copy");
                     let wait = self
                         .max_age
                         .map_or(RETRY_AFTER_FAILURE, |a| a.min(RETRY_AFTER_FAILURE));
-                    c.stale_at = Some(Instant::now() + wait);
+                    c.stale_ms = Some(now.saturating_add(ms(wait)));
                     Ok(c.keys.clone())
                 }
                 None => Err(e),
@@ -83,68 +139,80 @@ impl CachedKeys {
 mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    use async_trait::async_trait;
-
     use super::*;
-    use crate::keys::random_key;
+    use crate::clock::ManualClock;
 
-    /// A key store that counts its reads and can be made to fail.
+    /// A source that counts its reads (and returns the count) and can be made to fail.
     #[derive(Default)]
     struct Flaky {
         reads: AtomicUsize,
         failing: AtomicBool,
     }
 
-    #[async_trait]
-    impl KeyStore for Flaky {
-        async fn load(&self) -> Result<KeySet, KeyError> {
-            self.reads.fetch_add(1, Ordering::SeqCst);
-            if self.failing.load(Ordering::SeqCst) {
-                return Err(KeyError::Unavailable("down".into()));
-            }
-            KeySet::single("k1", random_key())
-        }
-
-        async fn save(&self, _keys: &KeySet) -> Result<(), KeyError> {
-            Ok(())
-        }
+    fn cache(source: &Arc<Flaky>, max_age: Option<Duration>, clock: &Arc<ManualClock>) -> CachedKeys<usize> {
+        let source = source.clone();
+        CachedKeys::new(
+            move || {
+                let source = source.clone();
+                Box::pin(async move {
+                    let n = source.reads.fetch_add(1, Ordering::SeqCst) + 1;
+                    if source.failing.load(Ordering::SeqCst) {
+                        return Err(KeyError::Unavailable("down".into()));
+                    }
+                    Ok(n)
+                })
+            },
+            max_age,
+            clock.clone(),
+        )
     }
 
     #[tokio::test]
     async fn without_a_maximum_age_keys_are_read_once() {
-        let store = Arc::new(Flaky::default());
-        let keys = CachedKeys::new(store.clone(), None);
+        let (source, clock) = (Arc::new(Flaky::default()), Arc::new(ManualClock::default()));
+        let keys = cache(&source, None, &clock);
         for _ in 0..3 {
-            keys.keys().await.unwrap();
+            keys.get().await.unwrap();
+            clock.advance_secs(3600);
         }
-        assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+        assert_eq!(source.reads.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
-    async fn stale_keys_are_read_again() {
-        let store = Arc::new(Flaky::default());
-        let keys = CachedKeys::new(store.clone(), Some(Duration::ZERO));
-        for _ in 0..3 {
-            keys.keys().await.unwrap();
-        }
-        assert_eq!(store.reads.load(Ordering::SeqCst), 3);
+    async fn keys_are_read_again_once_older_than_their_maximum_age() {
+        let (source, clock) = (Arc::new(Flaky::default()), Arc::new(ManualClock::default()));
+        let keys = cache(&source, Some(Duration::from_secs(300)), &clock);
+        assert_eq!(*keys.get().await.unwrap(), 1);
+        clock.advance_secs(299);
+        assert_eq!(*keys.get().await.unwrap(), 1);
+        clock.advance_secs(1);
+        assert_eq!(*keys.get().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refetch_is_limited_to_one_per_interval() {
+        let (source, clock) = (Arc::new(Flaky::default()), Arc::new(ManualClock::default()));
+        let keys = cache(&source, None, &clock);
+        keys.get().await.unwrap();
+        assert_eq!(*keys.refetch(Duration::from_secs(30)).await.unwrap(), 1);
+        clock.advance_secs(30);
+        assert_eq!(*keys.refetch(Duration::from_secs(30)).await.unwrap(), 2);
+        assert_eq!(*keys.refetch(Duration::from_secs(30)).await.unwrap(), 2);
     }
 
     #[tokio::test]
     async fn a_failed_refresh_keeps_the_cached_copy() {
-        let store = Arc::new(Flaky::default());
-        let keys = CachedKeys::new(store.clone(), Some(Duration::ZERO));
-        let first = keys.keys().await.unwrap();
-        store.failing.store(true, Ordering::SeqCst);
-        let again = keys.keys().await.unwrap();
-        assert_eq!(again.signing().1, first.signing().1);
+        let (source, clock) = (Arc::new(Flaky::default()), Arc::new(ManualClock::default()));
+        let keys = cache(&source, Some(Duration::ZERO), &clock);
+        let first = keys.get().await.unwrap();
+        source.failing.store(true, Ordering::SeqCst);
+        assert_eq!(keys.get().await.unwrap(), first);
     }
 
     #[tokio::test]
     async fn with_no_copy_a_failed_read_is_an_error() {
-        let store = Arc::new(Flaky::default());
-        store.failing.store(true, Ordering::SeqCst);
-        let keys = CachedKeys::new(store, None);
-        assert!(keys.keys().await.is_err());
+        let (source, clock) = (Arc::new(Flaky::default()), Arc::new(ManualClock::default()));
+        source.failing.store(true, Ordering::SeqCst);
+        assert!(cache(&source, None, &clock).get().await.is_err());
     }
 }

@@ -1,12 +1,19 @@
-//! Signing keys: a set of `kid`ed HMAC keys, one of which signs; all of them verify, so a key
-//! can be rotated while tokens signed with the previous one stay valid until they expire.
+//! Keys. Access tokens are RS256: an RSA key [`lifecycle`] (next, current, previous) whose
+//! private half only the signing functions read ([`PrivateKeys`]) and whose public half is
+//! published apart ([`PublicKeys`], the JWKS). Refresh tokens, verified only by authyy, keep the
+//! first round's form: HS256 with a set of `kid`ed HMAC keys ([`KeySet`]).
 //!
-//! Keys are kept in a [`KeyStore`] (the SQLite file locally, Secrets Manager on AWS, or fixed
-//! by configuration); the functions read them through [`CachedKeys`], the admin tool loads and
-//! saves them directly.
+//! Keys are kept in a [`KeyStore`] (the SQLite file locally, two Secrets Manager secrets on
+//! AWS); the functions read them through [`CachedKeys`], the rotation function and the admin
+//! tool load and save them.
 
 pub mod cache;
+pub mod lifecycle;
+pub mod private;
+pub mod public;
+pub mod rotation;
 pub mod secrets_manager;
+pub mod signing;
 
 use std::collections::HashMap;
 
@@ -14,6 +21,10 @@ use async_trait::async_trait;
 use base64::Engine as _;
 
 pub use cache::CachedKeys;
+pub use lifecycle::{KeyState, Lifecycle, LifecycleError};
+pub use private::PrivateKeys;
+pub use public::{Jwks, PublicKeys};
+pub use signing::{Jwk, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -90,9 +101,12 @@ impl KeySet {
     /// CloudFormation's GenerateSecretString can produce (template.yaml); a kid given both ways
     /// is refused.
     pub fn from_json(text: &str) -> Result<KeySet, KeyError> {
+        KeySet::from_doc(&parse_object(text)?)
+    }
+
+    /// The HMAC keys of a parsed secret (other members are ignored).
+    pub fn from_doc(doc: &serde_json::Map<String, serde_json::Value>) -> Result<KeySet, KeyError> {
         use serde_json::Value;
-        let doc: serde_json::Map<String, Value> = serde_json::from_str(text)
-            .map_err(|e| KeyError::Malformed(format!("expected a JSON object: {e}")))?;
         let signing_kid = doc
             .get("signing_kid")
             .and_then(Value::as_str)
@@ -130,37 +144,40 @@ impl KeySet {
     }
 
     pub fn to_json(&self) -> String {
-        let keys: HashMap<&str, String> = self
+        serde_json::Value::Object(self.to_doc()).to_string()
+    }
+
+    pub fn to_doc(&self) -> serde_json::Map<String, serde_json::Value> {
+        let keys: serde_json::Map<String, serde_json::Value> = self
             .keys
             .iter()
-            .map(|(k, v)| (k.as_str(), base64::engine::general_purpose::STANDARD.encode(v)))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    base64::engine::general_purpose::STANDARD.encode(v).into(),
+                )
+            })
             .collect();
-        serde_json::json!({ "signing_kid": self.signing_kid, "keys": keys }).to_string()
+        serde_json::Map::from_iter([
+            ("signing_kid".to_string(), self.signing_kid.clone().into()),
+            ("keys".to_string(), keys.into()),
+        ])
     }
 }
 
-/// Where signing keys are kept: read by the functions (through [`CachedKeys`]) and written by
-/// the admin tool's rotation.
+/// A secret's text as a JSON object.
+pub(crate) fn parse_object(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, KeyError> {
+    serde_json::from_str(text).map_err(|e| KeyError::Malformed(format!("expected a JSON object: {e}")))
+}
+
+/// Where keys are kept: the private set (read by the signing functions, written by rotation)
+/// and the public set (read by the verifying functions and the JWKS endpoint).
 #[async_trait]
 pub trait KeyStore: Send + Sync {
-    async fn load(&self) -> Result<KeySet, KeyError>;
-    async fn save(&self, keys: &KeySet) -> Result<(), KeyError>;
-}
-
-/// A key set fixed by configuration (AUTH_JWT_SECRET in local mode); it cannot be rotated.
-pub struct FixedKeys(pub KeySet);
-
-#[async_trait]
-impl KeyStore for FixedKeys {
-    async fn load(&self) -> Result<KeySet, KeyError> {
-        Ok(self.0.clone())
-    }
-
-    async fn save(&self, _keys: &KeySet) -> Result<(), KeyError> {
-        Err(KeyError::Malformed(
-            "the signing key is fixed by AUTH_JWT_SECRET; change that variable instead".into(),
-        ))
-    }
+    async fn load(&self) -> Result<PrivateKeys, KeyError>;
+    async fn save(&self, keys: &PrivateKeys) -> Result<(), KeyError>;
+    async fn load_public(&self) -> Result<PublicKeys, KeyError>;
+    async fn publish(&self, keys: &PublicKeys) -> Result<(), KeyError>;
 }
 
 /// A new HS256 key: 32 random bytes.

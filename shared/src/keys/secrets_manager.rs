@@ -1,59 +1,224 @@
-//! Signing keys in a Secrets Manager secret: read as the secret's current version, written as
-//! a new version (rotation).
+//! Keys in two Secrets Manager secrets: the private set (read by the signing functions) and the
+//! public set (the JWKS, read by the verifying functions), and the rotation function's four
+//! steps (createSecret, setSecret, testSecret, finishSecret) that move the lifecycle on schedule.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
+use serde::Deserialize;
 
-use super::{KeyError, KeySet, KeyStore};
+use super::rotation::rotated;
+use super::{KeyError, KeyStore, LifecycleError, PrivateKeys, PublicKeys};
 use crate::aws::sdk_failure;
+
+const CURRENT: &str = "AWSCURRENT";
+const PENDING: &str = "AWSPENDING";
 
 pub struct SecretsManagerKeys {
     client: Client,
-    secret_id: String,
+    private_id: String,
+    public_id: String,
 }
 
 impl SecretsManagerKeys {
-    pub fn new(client: Client, secret_id: impl Into<String>) -> Self {
+    pub fn new(client: Client, private_id: impl Into<String>, public_id: impl Into<String>) -> Self {
         SecretsManagerKeys {
             client,
-            secret_id: secret_id.into(),
+            private_id: private_id.into(),
+            public_id: public_id.into(),
         }
+    }
+
+    /// The text of a version of a secret: by stage, or by version id and stage.
+    async fn read(&self, secret_id: &str, version_id: Option<&str>, stage: &str) -> Result<String, KeyError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .set_version_id(version_id.map(str::to_string))
+            .version_stage(stage)
+            .send()
+            .await
+            .map_err(|e| KeyError::Unavailable(sdk_failure("get keys", e).to_string()))?;
+        out.secret_string()
+            .map(str::to_string)
+            .ok_or_else(|| KeyError::Malformed(format!("the secret {secret_id} has no string value")))
+    }
+
+    /// Writes `text` as a new version of a secret, staged `stage` (with `token` as its id).
+    async fn write(
+        &self,
+        secret_id: &str,
+        text: String,
+        token: Option<&str>,
+        stage: &str,
+    ) -> Result<(), KeyError> {
+        self.client
+            .put_secret_value()
+            .secret_id(secret_id)
+            .secret_string(text)
+            .set_client_request_token(token.map(str::to_string))
+            .version_stages(stage)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| KeyError::Unavailable(sdk_failure("put keys", e).to_string()))
     }
 }
 
 #[async_trait]
 impl KeyStore for SecretsManagerKeys {
-    async fn load(&self) -> Result<KeySet, KeyError> {
-        read_key_set(&self.client, &self.secret_id).await
+    async fn load(&self) -> Result<PrivateKeys, KeyError> {
+        PrivateKeys::from_json(&self.read(&self.private_id, None, CURRENT).await?)
     }
 
-    async fn save(&self, keys: &KeySet) -> Result<(), KeyError> {
-        write_key_set(&self.client, &self.secret_id, keys).await
+    async fn save(&self, keys: &PrivateKeys) -> Result<(), KeyError> {
+        self.write(&self.private_id, keys.to_json(), None, CURRENT).await
+    }
+
+    async fn load_public(&self) -> Result<PublicKeys, KeyError> {
+        PublicKeys::from_json(&self.read(&self.public_id, None, CURRENT).await?)
+    }
+
+    async fn publish(&self, keys: &PublicKeys) -> Result<(), KeyError> {
+        self.write(&self.public_id, keys.to_json(), None, CURRENT).await
     }
 }
 
-/// The key set in the secret's current version.
-async fn read_key_set(client: &Client, secret_id: &str) -> Result<KeySet, KeyError> {
-    let out = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|e| KeyError::Unavailable(sdk_failure("get signing keys", e).to_string()))?;
-    let text = out
-        .secret_string()
-        .ok_or_else(|| KeyError::Malformed(format!("the secret {secret_id} has no string value")))?;
-    KeySet::from_json(text)
+/// What Secrets Manager sends the rotation function.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationEvent {
+    pub secret_id: String,
+    pub client_request_token: String,
+    pub step: String,
 }
 
-/// Writes `keys` as the secret's new current version.
-async fn write_key_set(client: &Client, secret_id: &str, keys: &KeySet) -> Result<(), KeyError> {
-    client
-        .put_secret_value()
-        .secret_id(secret_id)
-        .secret_string(keys.to_json())
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| KeyError::Unavailable(sdk_failure("put signing keys", e).to_string()))
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error("unknown rotation step {0:?}")]
+    UnknownStep(String),
+    #[error("version {0} of the secret is not staged for rotation")]
+    NotPending(String),
+    #[error("test of the pending keys failed: {0}")]
+    Test(String),
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+impl SecretsManagerKeys {
+    /// The stages of each version of the private secret.
+    async fn versions(&self) -> Result<HashMap<String, Vec<String>>, KeyError> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(&self.private_id)
+            .send()
+            .await
+            .map_err(|e| KeyError::Unavailable(sdk_failure("describe keys", e).to_string()))?;
+        Ok(out.version_ids_to_stages().cloned().unwrap_or_default())
+    }
+
+    async fn pending(&self, token: &str) -> Result<PrivateKeys, KeyError> {
+        PrivateKeys::from_json(&self.read(&self.private_id, Some(token), PENDING).await?)
+    }
+}
+
+/// One step of Secrets Manager's rotation protocol for the private secret of `keys` (whose id
+/// must be the event's secret), keeping the public set in step:
+///   * createSecret: the next lifecycle is written as the AWSPENDING version `token` (a set
+///     with no RSA keys gets its first ones; a next key younger than `min_published` is not
+///     promoted, and the version repeats the current keys, so an early run changes nothing);
+///   * setSecret: the public set becomes every key of the current and the pending version, so
+///     verifiers know the new keys before anything signs with them;
+///   * testSecret: every pending key signs, and the signature verifies with the published set;
+///   * finishSecret: AWSCURRENT moves to `token`, and the public set is trimmed to its keys.
+///
+/// Every step can run again after a failure without harm.
+pub async fn rotation_step(
+    keys: &SecretsManagerKeys,
+    event: &RotationEvent,
+    now: i64,
+    min_published: Duration,
+) -> Result<(), RotationError> {
+    let token = event.client_request_token.as_str();
+    let versions = keys.versions().await?;
+    let stages = versions.get(token);
+    if stages.is_some_and(|s| s.iter().any(|s| s == CURRENT)) {
+        tracing::info!(step = %event.step, "version already current; nothing to do");
+        return Ok(());
+    }
+    match event.step.as_str() {
+        "createSecret" => {
+            if keys.pending(token).await.is_ok() {
+                return Ok(());
+            }
+            let current = keys.load().await?;
+            let next = match rotated(&current, now, min_published) {
+                Ok(next) => next,
+                Err(LifecycleError::TooSoon { .. }) => {
+                    tracing::warn!("the next key is too young to sign; this rotation keeps the keys");
+                    current
+                }
+                Err(e) => return Err(e.into()),
+            };
+            keys.write(&keys.private_id, next.to_json(), Some(token), PENDING)
+                .await?;
+        }
+        "setSecret" => {
+            let pending = keys.pending(token).await?;
+            let mut public = PublicKeys::of(pending.lifecycle()?);
+            if let Some(l) = keys.load().await?.rsa.as_ref() {
+                public = PublicKeys::of(l).union(&public);
+            }
+            keys.publish(&public).await?;
+        }
+        "testSecret" => {
+            let pending = keys.pending(token).await?;
+            let published = keys.load_public().await?;
+            for (state, key) in pending.lifecycle()?.keys() {
+                test_key(key, &published)
+                    .map_err(|e| RotationError::Test(format!("{} key {}: {e}", state.as_str(), key.kid())))?;
+            }
+        }
+        "finishSecret" => {
+            let pending = keys.pending(token).await?;
+            let current = versions
+                .iter()
+                .find(|(_, stages)| stages.iter().any(|s| s == CURRENT))
+                .map(|(id, _)| id.clone());
+            keys.client
+                .update_secret_version_stage()
+                .secret_id(&keys.private_id)
+                .version_stage(CURRENT)
+                .move_to_version_id(token)
+                .set_remove_from_version_id(current)
+                .send()
+                .await
+                .map_err(|e| KeyError::Unavailable(sdk_failure("stage keys", e).to_string()))?;
+            keys.publish(&PublicKeys::of(pending.lifecycle()?)).await?;
+        }
+        other => return Err(RotationError::UnknownStep(other.to_string())),
+    }
+    if stages.is_none() {
+        tracing::warn!("the rotation token was not a version of the secret before this step");
+    }
+    Ok(())
+}
+
+/// The key signs, and the signature verifies with its published public key.
+fn test_key(key: &super::SigningKey, published: &PublicKeys) -> Result<(), String> {
+    use jsonwebtoken::{crypto, Algorithm};
+    let public = published.decoding(key.kid()).ok_or("not in the published set")?;
+    let message = b"authyy rotation test";
+    let signature = crypto::sign(message, key.encoding_key(), Algorithm::RS256).map_err(|e| e.to_string())?;
+    match crypto::verify(&signature, message, public, Algorithm::RS256) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the published key does not verify its signature".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }

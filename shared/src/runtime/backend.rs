@@ -1,7 +1,8 @@
 //! Building the state the environment describes: local mode (SQLite, `.eml` outbox, keys in
-//! the SQLite file or AUTH_JWT_SECRET) or the AWS backend (DynamoDB, SES, Secrets Manager).
+//! the SQLite file) or the AWS backend (DynamoDB, SES, two Secrets Manager secrets).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 
@@ -11,7 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Env};
 use crate::hashing::Hasher;
 use crate::keys::secrets_manager::SecretsManagerKeys;
-use crate::keys::{CachedKeys, FixedKeys, KeySet};
+use crate::keys::{CachedKeys, KeyStore};
 use crate::mail::{FileOutbox, Mailer, SesMailer};
 use crate::state::AppState;
 use crate::store::dynamo::DynamoStore;
@@ -19,17 +20,24 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use crate::tokens::TokenIssuer;
 
+/// Local keys are read again this often, so `authyy-admin keys rotate | retire` reaches
+/// running functions without a restart.
+const LOCAL_KEY_CACHE: Duration = Duration::from_secs(10);
+
 fn assemble(
     config: Config,
     store: Arc<impl Store + 'static>,
     mailer: Arc<dyn Mailer>,
-    keys: CachedKeys,
+    keys: Arc<dyn KeyStore>,
+    key_cache: Duration,
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, BoxError> {
     let config = Arc::new(config);
+    let private = CachedKeys::private(keys.clone(), Some(key_cache), clock.clone());
+    let public = CachedKeys::public(keys, Some(key_cache), clock.clone());
     Ok(AppState {
         hasher: Hasher::new(config.hash_cost)?,
-        tokens: Arc::new(TokenIssuer::new(keys, config.clone(), clock.clone())),
+        tokens: Arc::new(TokenIssuer::new(private, public, config.clone(), clock.clone())),
         config,
         users: store.clone(),
         sessions: store.clone(),
@@ -41,32 +49,21 @@ fn assemble(
 }
 
 impl AppState {
-    /// The state of local mode: SQLite file, file outbox, local key. The key is read (and, the
-    /// first time, generated) now, so a broken key store stops the function at start.
+    /// The state of local mode: SQLite file, file outbox, keys in the file. The keys are read
+    /// (and, the first time, generated) now, so a broken key store stops the function at start.
     pub async fn local(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, BoxError> {
         let store = Arc::new(SqliteStore::open(&config.sqlite_path)?);
-        // Local keys change only with a restart (`authyy-admin rotate-key`).
-        let keys = match &config.jwt_secret {
-            Some(secret) => CachedKeys::new(
-                Arc::new(FixedKeys(
-                    KeySet::single("env-1", secret.as_bytes().to_vec()).map_err(|e| {
-                        format!("AUTH_JWT_SECRET is unusable: {e} (use at least 32 characters)")
-                    })?,
-                )),
-                None,
-            ),
-            None => CachedKeys::new(store.clone(), None),
-        };
-        keys.keys().await?;
+        store.load_public().await?;
         let mailer = Arc::new(FileOutbox {
             dir: config.outbox_dir.clone(),
             from: config.mail_from.clone(),
         });
-        assemble(config, store, mailer, keys, clock)
+        assemble(config, store.clone(), mailer, store, LOCAL_KEY_CACHE, clock)
     }
 
     /// The state of production: DynamoDB, SES and Secrets Manager, from one SDK configuration.
-    /// The signing keys are read on first use, so functions that sign nothing never read them.
+    /// Each key set is read on first use, so functions that sign nothing never read the private
+    /// keys, and functions that verify nothing never read either.
     pub fn aws(
         config: Config,
         settings: &AwsSettings,
@@ -82,12 +79,12 @@ impl AppState {
             config.mail_from.clone(),
             settings.configuration_set.clone(),
         ));
-        let secret = SecretsManagerKeys::new(
+        let keys = Arc::new(SecretsManagerKeys::new(
             aws_sdk_secretsmanager::Client::new(sdk),
             settings.signing_secret_id.clone(),
-        );
-        let keys = CachedKeys::new(Arc::new(secret), Some(settings.key_cache));
-        assemble(config, store, mailer, keys, clock)
+            settings.public_keys_secret_id.clone(),
+        ));
+        assemble(config, store, mailer, keys, settings.key_cache, clock)
     }
 
     /// The state the environment describes: the AWS backend when `AUTH_BACKEND=aws` (or, with

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod limits;
+pub mod rotation;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -79,7 +80,10 @@ pub async fn respond(
     };
 
     let headers = resp.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Nothing is cached unless the endpoint says so (the public discovery documents do).
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));

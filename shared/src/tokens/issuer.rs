@@ -3,12 +3,18 @@
 
 use std::sync::Arc;
 
-use super::{sign, verify, Claims, TokenError, TokenUse};
+use std::time::Duration;
+
+use super::{kid_of, scope_of, sign_access, sign_refresh, verify, Claims, TokenError, TokenUse, Verifier};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{RefreshToken, Session, UserId};
-use crate::keys::{CachedKeys, KeyError, KeySet};
+use crate::domain::{RefreshToken, Role, Session, UserId};
+use crate::keys::{CachedKeys, KeyError, PrivateKeys, PublicKeys};
 use crate::secrets::new_id;
+
+/// A verifier meeting a `kid` it does not know reads the public set again, at most this often
+/// (and a signer whose copy has no RSA key yet reads the private set again).
+pub const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(30);
 
 /// A signed pair, with what the client is told about the refresh token.
 #[derive(Debug, Clone)]
@@ -20,20 +26,38 @@ pub struct IssuedTokens {
     pub refresh_expires_at: i64,
 }
 
+/// Each key set is read on first use: a function that only verifies access tokens never reads
+/// the private keys (and its IAM role cannot).
 pub struct TokenIssuer {
-    keys: CachedKeys,
+    private: CachedKeys<PrivateKeys>,
+    public: CachedKeys<PublicKeys>,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
 }
 
 impl TokenIssuer {
-    pub fn new(keys: CachedKeys, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
-        TokenIssuer { keys, config, clock }
+    pub fn new(
+        private: CachedKeys<PrivateKeys>,
+        public: CachedKeys<PublicKeys>,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        TokenIssuer {
+            private,
+            public,
+            config,
+            clock,
+        }
     }
 
-    /// The current key set (the first call reads it from its store).
-    pub async fn keys(&self) -> Result<Arc<KeySet>, KeyError> {
-        self.keys.keys().await
+    /// The private keys (the first call reads them from their store).
+    pub async fn private_keys(&self) -> Result<Arc<PrivateKeys>, KeyError> {
+        self.private.get().await
+    }
+
+    /// The public key set, as the JWKS endpoint serves it.
+    pub async fn public_keys(&self) -> Result<Arc<PublicKeys>, KeyError> {
+        self.public.get().await
     }
 
     /// A new session of `user_id`, ending at its absolute lifetime however often it is refreshed.
@@ -64,11 +88,23 @@ impl TokenIssuer {
 
     /// Signs a new access token for the session of `refresh`, and `refresh` itself (signing a
     /// stored refresh token again gives the very same JWT, so a grace-window answer matches).
-    pub async fn issue(&self, user_id: UserId, refresh: &RefreshToken) -> Result<IssuedTokens, TokenError> {
-        let keys = self.keys().await?;
+    /// `issuer` is the `iss` of the access token (see [`crate::http::issuer`]).
+    pub async fn issue(
+        &self,
+        issuer: &str,
+        user_id: UserId,
+        role: Role,
+        refresh: &RefreshToken,
+    ) -> Result<IssuedTokens, TokenError> {
+        let mut keys = self.private_keys().await?;
+        if keys.rsa.is_none() {
+            // Read before the first rotation finished (a fresh deploy or an upgrade): look
+            // again (rate-limited) rather than wait out the cache.
+            keys = self.private.refetch(UNKNOWN_KID_REFETCH).await?;
+        }
         let now = self.clock.now();
         let access = Claims {
-            iss: self.config.issuer.clone(),
+            iss: issuer.to_string(),
             aud: self.config.audience.clone(),
             sub: user_id.to_string(),
             iat: now,
@@ -76,6 +112,7 @@ impl TokenIssuer {
             jti: new_id(),
             sid: refresh.sid.clone(),
             token_use: TokenUse::Access,
+            scope: Some(scope_of(role)),
         };
         let refresh_claims = Claims {
             iss: self.config.issuer.clone(),
@@ -86,18 +123,36 @@ impl TokenIssuer {
             jti: refresh.jti.clone(),
             sid: refresh.sid.clone(),
             token_use: TokenUse::Refresh,
+            scope: None,
         };
         Ok(IssuedTokens {
-            access_token: sign(&keys, &access)?,
-            refresh_token: sign(&keys, &refresh_claims)?,
+            access_token: sign_access(keys.signing_key()?, &access)?,
+            refresh_token: sign_refresh(&keys.hmac, &refresh_claims)?,
             refresh_jti: refresh.jti.clone(),
             refresh_expires_at: refresh.expires_at,
         })
     }
 
-    /// The claims of `token` if it is a valid, unexpired token of the `expected` use.
-    pub async fn verify(&self, token: &str, expected: TokenUse) -> Result<Claims, TokenError> {
-        let keys = self.keys().await?;
-        verify(&keys, &self.config, token, expected, self.clock.now())
+    /// The claims of `token` if it is a valid, unexpired token of the `expected` use (and, for
+    /// an access token, of `issuer`).
+    pub async fn verify(&self, token: &str, expected: TokenUse, issuer: &str) -> Result<Claims, TokenError> {
+        let now = self.clock.now();
+        match expected {
+            TokenUse::Refresh => {
+                let keys = self.private_keys().await?;
+                verify(Verifier::Refresh(&keys.hmac), &self.config, token, now)
+            }
+            TokenUse::Access => {
+                let mut keys = self.public.get().await?;
+                // A key published since this copy was read: read the set again (rate-limited)
+                // before refusing.
+                if let Some(kid) = kid_of(token) {
+                    if keys.decoding(&kid).is_none() {
+                        keys = self.public.refetch(UNKNOWN_KID_REFETCH).await?;
+                    }
+                }
+                verify(Verifier::Access(&keys, issuer), &self.config, token, now)
+            }
+        }
     }
 }

@@ -1,8 +1,11 @@
-//! JWTs: HS256 with a `kid` header, algorithm pinned, iss/aud/exp/token_use checked.
+//! JWTs. Access tokens: RS256, `kid` the key's thumbprint, verifiable by anyone holding the
+//! public key set (DESIGN §7). Refresh tokens: HS256 with authyy's own HMAC keys, verified only
+//! here. On verification the algorithm is pinned per use, and audience, expiry and the token's
+//! use are checked (and the issuer, for access tokens).
 //!
-//! [`sign`] and [`verify`] are the pure operations; the [`TokenIssuer`] owns the keys, the
-//! configuration and the clock, and is what the endpoints use to start sessions, issue token
-//! pairs and verify presented tokens. Nothing here knows about HTTP.
+//! [`sign_access`], [`sign_refresh`] and [`verify`] are the pure operations; the
+//! [`TokenIssuer`] owns the keys, the configuration and the clock, and is what the endpoints use
+//! to start sessions, issue token pairs and verify presented tokens. Nothing here knows HTTP.
 
 pub mod issuer;
 
@@ -10,10 +13,13 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::domain::UserId;
-use crate::keys::{KeyError, KeySet};
+use crate::domain::{Role, UserId};
+use crate::keys::{KeyError, KeySet, PublicKeys, SigningKey};
 
 pub use issuer::{IssuedTokens, TokenIssuer};
+
+/// Presented tokens longer than this are refused unread.
+const MAX_TOKEN_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,11 +40,23 @@ pub struct Claims {
     /// The session family.
     pub sid: String,
     pub token_use: TokenUse,
+    /// Access tokens: the roles, space-separated (`user`, `user admin`), for API Gateway
+    /// route scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl Claims {
     pub fn user_id(&self) -> Option<UserId> {
         self.sub.parse().ok()
+    }
+}
+
+/// The `scope` claim of a user with `role`.
+pub fn scope_of(role: Role) -> String {
+    match role {
+        Role::User => "user".into(),
+        Role::Admin => "user admin".into(),
     }
 }
 
@@ -52,45 +70,77 @@ pub enum TokenError {
     Keys(#[from] KeyError),
 }
 
-pub fn sign(keys: &KeySet, claims: &Claims) -> Result<String, TokenError> {
-    let (kid, key) = keys.signing();
-    let mut header = Header::new(Algorithm::HS256);
+fn encode(alg: Algorithm, kid: &str, claims: &Claims, key: &EncodingKey) -> Result<String, TokenError> {
+    let mut header = Header::new(alg);
     header.kid = Some(kid.to_string());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(key))
-        .map_err(|e| TokenError::Signing(e.to_string()))
+    jsonwebtoken::encode(&header, claims, key).map_err(|e| TokenError::Signing(e.to_string()))
 }
 
-/// Verifies signature (HS256 only, key chosen by `kid`), issuer, audience, expiry against
-/// `now` and the token's use. Every failure is the same [`TokenError::Rejected`].
-pub fn verify(
-    keys: &KeySet,
-    config: &Config,
-    token: &str,
-    expected: TokenUse,
-    now: i64,
-) -> Result<Claims, TokenError> {
-    if token.len() > 4096 {
+/// An access token: RS256 with `key`.
+pub fn sign_access(key: &SigningKey, claims: &Claims) -> Result<String, TokenError> {
+    encode(Algorithm::RS256, key.kid(), claims, key.encoding_key())
+}
+
+/// A refresh token: HS256 with the signing key of `keys`.
+pub fn sign_refresh(keys: &KeySet, claims: &Claims) -> Result<String, TokenError> {
+    let (kid, key) = keys.signing();
+    encode(Algorithm::HS256, kid, claims, &EncodingKey::from_secret(key))
+}
+
+/// The `kid` in a token's header, if it has one (nothing is verified).
+pub fn kid_of(token: &str) -> Option<String> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    jsonwebtoken::decode_header(token).ok()?.kid
+}
+
+/// Where the key that verifies a token comes from.
+pub enum Verifier<'a> {
+    /// Access tokens: RS256, by `kid` in the public set; the issuer must be `issuer`.
+    Access(&'a PublicKeys, &'a str),
+    /// Refresh tokens: HS256, by `kid` among authyy's HMAC keys. The issuer is not checked:
+    /// nobody else holds these keys, and a changed issuer (a custom domain) must not log
+    /// anyone out.
+    Refresh(&'a KeySet),
+}
+
+/// Verifies signature (the algorithm pinned by the token's use, the key chosen by `kid`),
+/// audience, issuer (access tokens), expiry against `now` and the token's use. Every failure is
+/// the same [`TokenError::Rejected`].
+pub fn verify(verifier: Verifier<'_>, config: &Config, token: &str, now: i64) -> Result<Claims, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::Rejected);
     }
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Rejected)?;
-    if header.alg != Algorithm::HS256 {
+    let kid = header.kid.as_deref().ok_or(TokenError::Rejected)?;
+    let (alg, expected) = match verifier {
+        Verifier::Access(..) => (Algorithm::RS256, TokenUse::Access),
+        Verifier::Refresh(_) => (Algorithm::HS256, TokenUse::Refresh),
+    };
+    if header.alg != alg {
         return Err(TokenError::Rejected);
     }
-    let key = header
-        .kid
-        .as_deref()
-        .and_then(|kid| keys.verifying(kid))
-        .ok_or(TokenError::Rejected)?;
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.set_issuer(&[&config.issuer]);
+    let mut validation = Validation::new(alg);
     validation.set_audience(&[&config.audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     // Expiry is checked below against the injectable clock.
     validation.validate_exp = false;
     validation.leeway = 0;
-    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key), &validation)
-        .map_err(|_| TokenError::Rejected)?;
-    let claims = data.claims;
+    let secret;
+    let key = match verifier {
+        Verifier::Access(public, issuer) => {
+            validation.set_issuer(&[issuer]);
+            public.decoding(kid).ok_or(TokenError::Rejected)?
+        }
+        Verifier::Refresh(hmac) => {
+            secret = DecodingKey::from_secret(hmac.verifying(kid).ok_or(TokenError::Rejected)?);
+            &secret
+        }
+    };
+    let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        .map_err(|_| TokenError::Rejected)?
+        .claims;
     if claims.token_use != expected || claims.exp <= now || claims.user_id().is_none() {
         return Err(TokenError::Rejected);
     }
@@ -99,81 +149,167 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::OnceLock;
+
     use super::*;
-    use crate::keys::random_key;
+    use crate::keys::{random_key, Lifecycle};
     use base64::Engine as _;
     use serde_json::{json, Value};
 
+    fn config() -> Config {
+        Config::default()
+    }
+
     fn claims(token_use: TokenUse, exp: i64) -> Claims {
+        let c = config();
         Claims {
-            iss: "authyy".into(),
-            aud: "authyy-clients".into(),
+            iss: c.issuer,
+            aud: c.audience,
             sub: "1".into(),
             exp,
             iat: 0,
             jti: crate::secrets::new_id(),
             sid: crate::secrets::new_id(),
             token_use,
+            scope: (token_use == TokenUse::Access).then(|| scope_of(Role::User)),
         }
     }
 
-    fn keys() -> KeySet {
-        KeySet::single("k1", random_key()).unwrap()
+    /// Two lifecycles, generated once (RSA generation is slow in debug builds).
+    fn lifecycles() -> &'static (Lifecycle, Lifecycle) {
+        static KEYS: OnceLock<(Lifecycle, Lifecycle)> = OnceLock::new();
+        KEYS.get_or_init(|| (Lifecycle::start(0).unwrap(), Lifecycle::start(0).unwrap()))
+    }
+
+    fn access(c: &Claims) -> (String, PublicKeys) {
+        let l = &lifecycles().0;
+        (sign_access(&l.current, c).unwrap(), PublicKeys::of(l))
+    }
+
+    fn b64(v: &Value) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     }
 
     #[test]
-    fn signed_token_verifies_and_carries_kid() {
-        let k = keys();
+    fn an_access_token_is_rs256_with_the_thumbprint_as_kid_and_verifies_with_the_public_set() {
         let c = claims(TokenUse::Access, 2000);
-        let t = sign(&k, &c).unwrap();
+        let (t, public) = access(&c);
+        let header = jsonwebtoken::decode_header(&t).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(header.kid.as_deref(), Some(lifecycles().0.current.kid()));
         assert_eq!(
-            jsonwebtoken::decode_header(&t).unwrap().kid.as_deref(),
-            Some("k1")
-        );
-        assert_eq!(
-            verify(&k, &Config::default(), &t, TokenUse::Access, 1000).unwrap(),
+            verify(Verifier::Access(&public, &config().issuer), &config(), &t, 1000).unwrap(),
             c
         );
     }
 
     #[test]
-    fn refresh_token_is_not_an_access_token_and_vice_versa() {
-        let k = keys();
-        let r = sign(&k, &claims(TokenUse::Refresh, 2000)).unwrap();
-        let a = sign(&k, &claims(TokenUse::Access, 2000)).unwrap();
-        assert!(verify(&k, &Config::default(), &r, TokenUse::Access, 1000).is_err());
-        assert!(verify(&k, &Config::default(), &a, TokenUse::Refresh, 1000).is_err());
+    fn a_refresh_token_is_not_an_access_token_and_vice_versa() {
+        let hmac = KeySet::single("k1", random_key()).unwrap();
+        let r = sign_refresh(&hmac, &claims(TokenUse::Refresh, 2000)).unwrap();
+        let (a, public) = access(&claims(TokenUse::Access, 2000));
+        assert!(verify(Verifier::Access(&public, &config().issuer), &config(), &r, 1000).is_err());
+        assert!(verify(Verifier::Refresh(&hmac), &config(), &a, 1000).is_err());
+        // Even with the use claim forged to match, the algorithm is pinned per use.
+        let forged = sign_refresh(&hmac, &claims(TokenUse::Access, 2000)).unwrap();
+        assert!(verify(
+            Verifier::Access(&public, &config().issuer),
+            &config(),
+            &forged,
+            1000
+        )
+        .is_err());
     }
 
     #[test]
-    fn expired_token_is_rejected() {
-        let k = keys();
-        let t = sign(&k, &claims(TokenUse::Access, 1000)).unwrap();
-        assert!(verify(&k, &Config::default(), &t, TokenUse::Access, 1000).is_err());
+    fn an_expired_token_is_rejected() {
+        let (t, public) = access(&claims(TokenUse::Access, 1000));
+        assert!(verify(Verifier::Access(&public, &config().issuer), &config(), &t, 1000).is_err());
     }
 
     #[test]
-    fn alg_none_token_is_rejected() {
-        let k = keys();
-        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        let header = json!({"alg": "none", "typ": "JWT", "kid": "k1"});
+    fn an_alg_none_token_is_rejected() {
+        let (_, public) = access(&claims(TokenUse::Access, 2000));
+        let header = json!({"alg": "none", "typ": "JWT", "kid": lifecycles().0.current.kid()});
         let body = serde_json::to_value(claims(TokenUse::Access, 2000)).unwrap();
         let forged = format!("{}.{}.", b64(&header), b64(&body));
-        assert!(verify(&k, &Config::default(), &forged, TokenUse::Access, 1000).is_err());
+        assert!(verify(
+            Verifier::Access(&public, &config().issuer),
+            &config(),
+            &forged,
+            1000
+        )
+        .is_err());
     }
 
     #[test]
-    fn token_signed_with_another_key_is_rejected() {
-        let t = sign(&keys(), &claims(TokenUse::Access, 2000)).unwrap();
-        assert!(verify(&keys(), &Config::default(), &t, TokenUse::Access, 1000).is_err());
+    fn an_hs256_token_keyed_with_the_public_key_is_rejected() {
+        // Algorithm confusion: the attacker knows the public key and uses it as an HMAC secret.
+        let (_, public) = access(&claims(TokenUse::Access, 2000));
+        let jwk = &public.jwks().keys[0];
+        for secret in [jwk.n.as_bytes().to_vec(), serde_json::to_vec(jwk).unwrap()] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(jwk.kid.clone());
+            let forged = jsonwebtoken::encode(
+                &header,
+                &claims(TokenUse::Access, 2000),
+                &EncodingKey::from_secret(&secret),
+            )
+            .unwrap();
+            assert!(verify(
+                Verifier::Access(&public, &config().issuer),
+                &config(),
+                &forged,
+                1000
+            )
+            .is_err());
+        }
     }
 
     #[test]
-    fn wrong_issuer_or_audience_is_rejected() {
-        let k = keys();
+    fn a_token_signed_by_a_key_outside_the_public_set_is_rejected() {
+        let c = claims(TokenUse::Access, 2000);
+        let other = &lifecycles().1;
+        let t = sign_access(&other.current, &c).unwrap();
+        let (_, public) = access(&c);
+        assert!(verify(Verifier::Access(&public, &config().issuer), &config(), &t, 1000).is_err());
+    }
+
+    #[test]
+    fn a_token_whose_kid_names_another_published_key_is_rejected() {
+        let c = claims(TokenUse::Access, 2000);
+        let (t, public) = access(&c);
+        let mut parts: Vec<String> = t.split('.').map(str::to_string).collect();
+        parts[0] = b64(&json!({"alg": "RS256", "typ": "JWT", "kid": lifecycles().0.next.kid()}));
+        assert!(verify(
+            Verifier::Access(&public, &config().issuer),
+            &config(),
+            &parts.join("."),
+            1000
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn a_wrong_issuer_or_audience_is_rejected() {
         let mut c = claims(TokenUse::Access, 2000);
         c.aud = "someone-else".into();
-        let t = sign(&k, &c).unwrap();
-        assert!(verify(&k, &Config::default(), &t, TokenUse::Access, 1000).is_err());
+        let (t, public) = access(&c);
+        assert!(verify(Verifier::Access(&public, &config().issuer), &config(), &t, 1000).is_err());
+        let mut c = claims(TokenUse::Access, 2000);
+        c.iss = "https://evil.example/auth".into();
+        let (t, public) = access(&c);
+        assert!(verify(Verifier::Access(&public, &config().issuer), &config(), &t, 1000).is_err());
+    }
+
+    #[test]
+    fn a_refresh_token_of_an_earlier_issuer_still_verifies() {
+        // Upgrading (the first round's issuer was "authyy") or moving to a custom domain must
+        // not log anyone out.
+        let hmac = KeySet::single("k1", random_key()).unwrap();
+        let mut c = claims(TokenUse::Refresh, 2000);
+        c.iss = "authyy".into();
+        let t = sign_refresh(&hmac, &c).unwrap();
+        assert_eq!(verify(Verifier::Refresh(&hmac), &config(), &t, 1000).unwrap(), c);
     }
 }

@@ -71,6 +71,31 @@ pub struct TokenEnvelope {
     pub user: EnvelopeUser,
 }
 
+/// The OpenID discovery document (OpenID Connect Discovery 1.0 §3): what a JWT library or API
+/// Gateway's JWT authorizer needs to verify authyy's access tokens.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OpenIdConfigurationOut {
+    /// Equal to the `iss` of every access token; this document is at
+    /// `issuer + "/.well-known/openid-configuration"`.
+    #[schema(example = "https://api.example.com/auth")]
+    pub issuer: String,
+    /// The public key set.
+    #[schema(example = "https://api.example.com/auth/.well-known/jwks.json")]
+    pub jwks_uri: String,
+    #[schema(example = json!(["RS256"]))]
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    #[schema(example = json!(["public"]))]
+    pub subject_types_supported: Vec<String>,
+    #[schema(example = json!(["token"]))]
+    pub response_types_supported: Vec<String>,
+    /// The values the `scope` claim is made of (roles).
+    #[schema(example = json!(["user", "admin"]))]
+    pub scopes_supported: Vec<String>,
+    pub claims_supported: Vec<String>,
+    /// The API's interactive documentation.
+    pub service_documentation: String,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MessageOut {
     pub message: String,

@@ -1,7 +1,6 @@
 //! Access tokens: `/me`, and every token that must be refused (refresh tokens, expired,
 //! forged, foreign, of an ended session).
 
-use authyy::keys::{random_key, KeySet};
 use authyy::tokens::{self, Claims, TokenUse};
 use base64::Engine as _;
 
@@ -77,11 +76,16 @@ async fn me_with_token_signed_by_another_key_is_401<B: Backend>() {
     )
     .unwrap();
     let kid = jsonwebtoken::decode_header(&access).unwrap().kid.unwrap();
-    let attacker = KeySet::single(kid, random_key()).unwrap();
+    // The attacker's own RSA key, under the published kid.
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid);
     let mut elevated = claims.clone();
     elevated.sub = "1".into();
-    let forged = tokens::sign(&attacker, &elevated).unwrap();
+    let forged = jsonwebtoken::encode(&header, &elevated, other_keys().current.encoding_key()).unwrap();
     assert_eq!(app.me(&forged).await.status, 401);
+    // And under its own kid, which no JWKS lists.
+    let unknown = tokens::sign_access(&other_keys().current, &elevated).unwrap();
+    assert_eq!(app.me(&unknown).await.status, 401);
     // A token with the payload changed but the signature kept.
     let parts: Vec<&str> = access.split('.').collect();
     let mut tampered = claims;
@@ -107,7 +111,12 @@ async fn access_token_of_a_revoked_family_is_refused<B: Backend>() {
     let app = app::<B>().await;
     let (access1, _, _) = app.user("john_doe").await;
     let other = app.login("john_doe@example.com", STRONG).await;
-    let claims = app.state.tokens.verify(&access1, TokenUse::Access).await.unwrap();
+    let claims = app
+        .state
+        .tokens
+        .verify(&access1, TokenUse::Access, &app.state.config.issuer)
+        .await
+        .unwrap();
     app.state.sessions.revoke_session(&claims.sid).await.unwrap();
     assert_eq!(app.me(&access1).await.status, 401);
     // Other sessions live on.

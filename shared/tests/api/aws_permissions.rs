@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::helpers::dynamo::{Fixture, MotoInbox};
 use crate::helpers::{access, refresh, test_config, TestApp, STRONG, STRONG2};
+use authyy::clock::Clock;
 use authyy::clock::ManualClock;
-use authyy::keys::secrets_manager::SecretsManagerKeys;
+use authyy::keys::secrets_manager::{rotation_step, RotationEvent, SecretsManagerKeys};
 use authyy::keys::CachedKeys;
 use authyy::mail::SesMailer;
 use authyy::store::dynamo::DynamoStore;
@@ -29,6 +30,9 @@ use aws_smithy_types::config_bag::ConfigBag;
 struct Recorder {
     service: &'static str,
     seen: Arc<Mutex<BTreeSet<String>>>,
+    /// Secret ids by the template's logical id: Secrets Manager calls are recorded as
+    /// `secretsmanager:<Operation> on <LogicalId>`, as permissions.json grants them.
+    secrets: Vec<(String, &'static str)>,
 }
 
 impl Intercept for Recorder {
@@ -69,11 +73,25 @@ impl Intercept for Recorder {
             None if request.uri().contains("/v2/email/outbound-emails") => "SendEmail".to_string(),
             None => format!("unknown {}", request.uri()),
         };
+        let on = request
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| v["SecretId"].as_str().map(str::to_string))
+            .map(|id| {
+                let name = self
+                    .secrets
+                    .iter()
+                    .find(|(s, _)| *s == id)
+                    .map_or("?", |(_, n)| n);
+                format!(" on {name}")
+            })
+            .unwrap_or_default();
         if operation != "TransactWriteItems" {
             self.seen
                 .lock()
                 .unwrap()
-                .insert(format!("{}:{operation}", self.service));
+                .insert(format!("{}:{operation}{on}", self.service));
         }
         Ok(())
     }
@@ -88,9 +106,14 @@ fn permissions() -> BTreeMap<String, BTreeSet<String>> {
 async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     let fixture = Fixture::new().await;
     let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let secret_names = vec![
+        (fixture.settings.signing_secret_id.clone(), "SigningKeySecret"),
+        (fixture.settings.public_keys_secret_id.clone(), "PublicKeysSecret"),
+    ];
     let recorder = |service| Recorder {
         service,
         seen: seen.clone(),
+        secrets: secret_names.clone(),
     };
     let sdk = &fixture.sdk;
     let dynamo = aws_sdk_dynamodb::Client::from_conf(
@@ -115,16 +138,26 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         fixture.settings.table_name.clone(),
     )));
     state.mailer = Arc::new(SesMailer::new(ses, fixture.sender.clone(), None));
-    let keys = SecretsManagerKeys::new(secrets, fixture.settings.signing_secret_id.clone());
-    // Read on every request, so every function is seen reading it.
-    let keys = CachedKeys::new(Arc::new(keys), Some(std::time::Duration::ZERO));
-    state.tokens = Arc::new(TokenIssuer::new(keys, state.config.clone(), clock.clone()));
+    let keys = Arc::new(SecretsManagerKeys::new(
+        secrets,
+        fixture.settings.signing_secret_id.clone(),
+        fixture.settings.public_keys_secret_id.clone(),
+    ));
+    // Read on every request, so every function is seen reading what it reads.
+    let fresh = Some(std::time::Duration::ZERO);
+    state.tokens = Arc::new(TokenIssuer::new(
+        CachedKeys::private(keys.clone(), fresh, clock.clone()),
+        CachedKeys::public(keys.clone(), fresh, clock.clone()),
+        state.config.clone(),
+        clock.clone(),
+    ));
     let app = TestApp {
         state,
         clock: clock.clone(),
         inbox: Arc::new(MotoInbox {
             sender: fixture.sender.clone(),
         }),
+        keys: None,
         _guard: Box::new(()),
     };
 
@@ -180,10 +213,35 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     record!(Endpoint::Logout, app.logout(&access(&l1)).await);
     let l2 = app.login("john@example.com", STRONG2).await;
     record!(Endpoint::Logout, app.logout_all(&access(&l2)).await);
+    record!(Endpoint::Jwks, app.raw(Endpoint::Jwks, None, None).await);
+    record!(
+        Endpoint::OpenIdConfiguration,
+        app.raw(Endpoint::OpenIdConfiguration, None, None).await
+    );
+
+    // The rotation function's four steps (a scheduled rotation of a set with no RSA keys yet,
+    // as at the first deploy, and then of one whose next key is old enough).
+    for _ in 0..2 {
+        seen.lock().unwrap().clear();
+        let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
+        for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+            let event = RotationEvent {
+                secret_id: fixture.settings.signing_secret_id.clone(),
+                client_request_token: token.clone(),
+                step: step.into(),
+            };
+            rotation_step(&keys, &event, clock.now(), std::time::Duration::ZERO)
+                .await
+                .unwrap();
+        }
+        used.entry("rotate-keys")
+            .or_default()
+            .extend(seen.lock().unwrap().iter().cloned());
+    }
 
     let allowed = permissions();
-    for endpoint in Endpoint::ALL {
-        let function = endpoint.function();
+    let functions = Endpoint::ALL.map(Endpoint::function);
+    for function in functions.into_iter().chain(["rotate-keys"]) {
         let used = used.get(function).cloned().unwrap_or_default();
         let granted = allowed
             .get(function)

@@ -21,8 +21,10 @@ async fn login_returns_the_token_envelope_with_no_store<B: Backend>() {
         json!({"id": id, "username": "john_doe", "email": "john@example.com"})
     );
     let header = jsonwebtoken::decode_header(&access(&r)).unwrap();
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
     assert!(header.kid.is_some());
+    let refresh_header = jsonwebtoken::decode_header(&refresh(&r)).unwrap();
+    assert_eq!(refresh_header.alg, jsonwebtoken::Algorithm::HS256);
 }
 
 async fn login_with_wrong_password_is_401_with_www_authenticate<B: Backend>() {

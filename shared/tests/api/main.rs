@@ -9,6 +9,7 @@ mod access_tokens;
 mod bad_input;
 mod client_limits;
 mod http;
+mod key_lifecycle;
 mod list_users;
 mod login;
 mod logout;

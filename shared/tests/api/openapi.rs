@@ -17,7 +17,8 @@ fn contract(e: Endpoint) -> &'static [u16] {
         Endpoint::ForgotPassword => &[200, 413, 422, 429, 503],
         Endpoint::ResetPassword => &[200, 400, 413, 422, 503],
         Endpoint::Logout => &[200, 401, 413, 422, 503],
-        Endpoint::OpenApi | Endpoint::Docs => &[200],
+        Endpoint::OpenApi | Endpoint::Docs | Endpoint::OpenIdConfiguration => &[200],
+        Endpoint::Jwks => &[200, 503],
     }
 }
 

@@ -20,7 +20,10 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavio
 use crate::domain::{Email, RefreshToken, Role, Session, Successor, User, UserId};
 use crate::store::*;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_key_sets.sql"),
+];
 
 #[derive(Clone)]
 pub struct SqliteStore {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use authyy::aws::AwsSettings;
 use authyy::clock::ManualClock;
 use authyy::config::Config;
-use authyy::keys::{random_key, KeySet};
+use authyy::keys::{PrivateKeys, PublicKeys};
 use authyy::AppState;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
@@ -119,15 +119,25 @@ pub async fn create_table(sdk: &SdkConfig, name: &str) {
     }
 }
 
-/// Creates a signing-key secret holding `keys`.
-pub async fn create_secret(sdk: &SdkConfig, name: &str, keys: &KeySet) {
+/// Creates a secret holding `text`.
+pub async fn create_secret(sdk: &SdkConfig, name: &str, text: String) {
     aws_sdk_secretsmanager::Client::new(sdk)
         .create_secret()
         .name(name)
-        .secret_string(keys.to_json())
+        .secret_string(text)
         .send()
         .await
         .expect("create secret");
+}
+
+/// Creates the private and the public secret of `settings`, holding `keys`.
+pub async fn create_key_secrets(sdk: &SdkConfig, settings: &AwsSettings, keys: &PrivateKeys) {
+    create_secret(sdk, &settings.signing_secret_id, keys.to_json()).await;
+    let public = keys
+        .rsa
+        .as_ref()
+        .map_or_else(|| r#"{"keys": []}"#.to_string(), |l| PublicKeys::of(l).to_json());
+    create_secret(sdk, &settings.public_keys_secret_id, public).await;
 }
 
 pub const SENDER_DOMAIN: &str = "authyy.test";
@@ -142,7 +152,7 @@ async fn ensure_sender_domain(sdk: &SdkConfig) {
         .await;
 }
 
-/// A table, a secret and a sender of its own: everything a test needs on the local server.
+/// A table, the two key secrets and a sender of its own: everything a test needs on the local server.
 pub struct Fixture {
     pub sdk: SdkConfig,
     pub settings: AwsSettings,
@@ -151,15 +161,20 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new() -> Fixture {
-        let settings = AwsSettings::new(unique("authyy-test"), unique("authyy-test-keys"));
+        let fixture = Fixture::new_empty().await;
+        create_key_secrets(&fixture.sdk, &fixture.settings, super::test_keys()).await;
+        fixture
+    }
+
+    /// A table and a sender, and no key secrets yet.
+    pub async fn new_empty() -> Fixture {
+        let settings = AwsSettings::new(
+            unique("authyy-test"),
+            unique("authyy-test-keys"),
+            unique("authyy-test-public-keys"),
+        );
         let sdk = sdk_config(&moto_url(), &settings).await;
         create_table(&sdk, &settings.table_name).await;
-        create_secret(
-            &sdk,
-            &settings.signing_secret_id,
-            &KeySet::single("k1", random_key()).unwrap(),
-        )
-        .await;
         ensure_sender_domain(&sdk).await;
         Fixture {
             sdk,
@@ -171,6 +186,15 @@ impl Fixture {
     pub fn state(&self, mut config: Config, clock: Arc<ManualClock>) -> AppState {
         config.mail_from = self.sender.clone();
         AppState::aws(config, &self.settings, &self.sdk, clock).unwrap()
+    }
+
+    /// The two key secrets, as the functions read them.
+    pub fn key_store(&self) -> authyy::keys::secrets_manager::SecretsManagerKeys {
+        authyy::keys::secrets_manager::SecretsManagerKeys::new(
+            aws_sdk_secretsmanager::Client::new(&self.sdk),
+            self.settings.signing_secret_id.clone(),
+            self.settings.public_keys_secret_id.clone(),
+        )
     }
 
     /// The state with its DynamoDB client replaced (to count or fail its calls).
@@ -243,6 +267,7 @@ impl Backend for Dynamo {
                 inbox: Arc::new(MotoInbox {
                     sender: fixture.sender.clone(),
                 }),
+                keys: Some(Arc::new(fixture.key_store())),
                 _guard: Box::new(()),
             }
         })

@@ -52,6 +52,22 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
+/// The keys every test application starts with: generated once per run (RSA generation is
+/// slow in debug builds), as a fresh deploy's first rotation makes them.
+pub fn test_keys() -> &'static authyy::keys::PrivateKeys {
+    static KEYS: std::sync::OnceLock<authyy::keys::PrivateKeys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| authyy::keys::PrivateKeys {
+        hmac: authyy::keys::KeySet::single("k1", authyy::keys::random_key()).unwrap(),
+        rsa: Some(authyy::keys::Lifecycle::start(0).unwrap()),
+    })
+}
+
+/// Keys nobody published: an attacker's.
+pub fn other_keys() -> &'static authyy::keys::Lifecycle {
+    static KEYS: std::sync::OnceLock<authyy::keys::Lifecycle> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| authyy::keys::Lifecycle::start(0).unwrap())
+}
+
 /// A fresh application on backend `B` with the test configuration.
 pub async fn app<B: Backend>() -> TestApp {
     B::app(test_config()).await
@@ -89,6 +105,8 @@ pub struct TestApp {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub inbox: Arc<dyn Inbox>,
+    /// The key store the state reads (to start a second instance over it, or rotate keys).
+    pub keys: Option<Arc<dyn authyy::keys::KeyStore>>,
     /// Kept alive for the test's duration (temporary files and the like).
     pub _guard: Box<dyn Send + Sync>,
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use super::{Backend, BoxFut, Inbox, TestApp};
 use authyy::clock::ManualClock;
 use authyy::config::Config;
+use authyy::keys::{KeyStore, PublicKeys};
+use authyy::store::sqlite::SqliteStore;
 use authyy::AppState;
 
 pub struct Sqlite;
@@ -28,6 +30,17 @@ impl Inbox for Outbox {
     }
 }
 
+/// Gives the file the suite's keys (instead of generating its own at first start).
+pub async fn seed_keys(path: &std::path::Path) {
+    let store = SqliteStore::open(path).unwrap();
+    let keys = super::test_keys();
+    store.save(keys).await.unwrap();
+    store
+        .publish(&PublicKeys::of(keys.lifecycle().unwrap()))
+        .await
+        .unwrap();
+}
+
 impl Backend for Sqlite {
     fn app(mut config: Config) -> BoxFut<'static, TestApp> {
         Box::pin(async move {
@@ -36,11 +49,14 @@ impl Backend for Sqlite {
             config.outbox_dir = dir.path().join("outbox");
             let outbox = config.outbox_dir.clone();
             let clock = Arc::new(ManualClock::default());
+            seed_keys(&config.sqlite_path).await;
+            let keys: Arc<dyn KeyStore> = Arc::new(SqliteStore::open(&config.sqlite_path).unwrap());
             let state = AppState::local(config, clock.clone()).await.unwrap();
             TestApp {
                 state,
                 clock,
                 inbox: Arc::new(Outbox(outbox)),
+                keys: Some(keys),
                 _guard: Box::new(dir),
             }
         })
