@@ -5,7 +5,7 @@ use crate::domain::{check_strength, Email, Invalid, Password, Role, User, Userna
 use crate::hashing::Hasher;
 use std::time::Duration;
 
-use crate::keys::{lifecycle, rotation, KeyError, KeyState, KeyStore, LifecycleError};
+use crate::keys::{random_key, rotation, KeyError, KeyState, KeyStore, LifecycleError};
 use crate::store::{NewUser, SessionStore, StoreError, UserStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -174,15 +174,32 @@ pub async fn list_keys(keys: &dyn KeyStore) -> Result<Vec<KeyRow>, AdminError> {
 }
 
 /// One lifecycle step, as the scheduled rotation does: the next key signs (once it has been
-/// published longer than every verifier's cache, given the functions' `key_cache`), the current
+/// published for `min_published`, see [`crate::keys::lifecycle::min_published`]), the current
 /// one becomes previous, and a new next key is published.
 pub async fn rotate_keys(
     keys: &dyn KeyStore,
     now: i64,
-    key_cache: Duration,
+    min_published: Duration,
 ) -> Result<Vec<KeyRow>, AdminError> {
-    rotation::rotate(keys, now, lifecycle::min_published(key_cache)).await?;
+    rotation::rotate(keys, now, min_published).await?;
     list_keys(keys).await
+}
+
+/// A new HMAC key signs refresh tokens from now on; the earlier ones keep verifying (remove one
+/// from the secret only once the refresh-token lifetime has passed). Returns the key ids, the
+/// signing one first.
+pub async fn rotate_refresh_key(keys: &dyn KeyStore, now: i64) -> Result<Vec<String>, AdminError> {
+    let mut private = keys.load().await?;
+    let mut kid = format!("k{now}");
+    while private.hmac.verifying(&kid).is_some() {
+        kid.push('x');
+    }
+    private.hmac = private.hmac.rotated(kid.clone(), random_key())?;
+    keys.save(&private).await?;
+    let mut kids: Vec<String> = private.hmac.kids().into_iter().map(str::to_string).collect();
+    kids.retain(|k| *k != kid);
+    kids.insert(0, kid);
+    Ok(kids)
 }
 
 /// Removes a compromised key at once; its tokens are refused once the verifiers' caches expire.

@@ -18,6 +18,7 @@ use authyy::clock::{rfc3339, Clock, SystemClock};
 use authyy::config::{Config, Env};
 use authyy::domain::{Role, User};
 use authyy::hashing::Hasher;
+use authyy::keys::lifecycle::min_published;
 use authyy::keys::secrets_manager::SecretsManagerKeys;
 use authyy::keys::KeyStore;
 use authyy::store::dynamo::DynamoStore;
@@ -120,6 +121,8 @@ enum KeysCommand {
         /// The key's kid (see `keys list`).
         kid: String,
     },
+    /// Sign refresh tokens with a new HMAC key from now on; the earlier ones keep verifying.
+    RotateRefreshKey,
 }
 
 fn print_keys(rows: &[admin::KeyRow]) {
@@ -287,7 +290,19 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                 .parse::<u64>("AUTH_KEY_CACHE_SECONDS")
                 .map_err(|e| AdminError::Other(e.to_string()))?
                 .map_or(Duration::from_secs(300), Duration::from_secs);
-            print_keys(&admin::rotate_keys(keys.as_ref(), clock.now(), cache).await?);
+            let access_ttl = Config::from_env(&env)
+                .map_err(|e| AdminError::Other(e.to_string()))?
+                .access_ttl;
+            let min = min_published(cache, access_ttl);
+            print_keys(&admin::rotate_keys(keys.as_ref(), clock.now(), min).await?);
+        }
+        Command::Keys(KeysCommand::RotateRefreshKey) => {
+            let kids = admin::rotate_refresh_key(keys.as_ref(), clock.now()).await?;
+            println!(
+                "refresh tokens are signed with {}; verifying with {}",
+                kids.first().map_or("?", String::as_str),
+                kids.join(", ")
+            );
         }
         Command::Keys(KeysCommand::Retire { kid }) => {
             print_keys(&admin::retire_key(keys.as_ref(), kid, clock.now()).await?);

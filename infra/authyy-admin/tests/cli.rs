@@ -274,6 +274,15 @@ async fn every_command_works(t: Target) {
     assert!(t
         .fails(&["keys", "retire", "no-such-kid"])
         .contains("no key with the kid"));
+    // rotate-refresh-key: a new HMAC key signs refresh tokens, the old one keeps verifying.
+    let old = t.keys.load().await.unwrap().hmac;
+    let out = t.ok(&["keys", "rotate-refresh-key"]);
+    let new = t.keys.load().await.unwrap().hmac;
+    assert_ne!(new.signing().0, old.signing().0, "{out}");
+    assert!(
+        new.verifying(old.signing().0).is_some(),
+        "the old key still verifies"
+    );
 
     // Clear errors.
     assert!(t
@@ -306,12 +315,18 @@ fn every_command_has_help() {
         "enable",
         "end-sessions",
         "list",
-        "rotate-key",
+        "keys",
     ];
     for command in commands {
         assert!(top.contains(command), "--help lists {command}");
         let help = t.ok(&[command, "--help"]);
         assert!(help.contains("Usage: authyy-admin"), "{command} --help");
+    }
+    let keys = t.ok(&["keys", "--help"]);
+    for command in ["list", "rotate", "retire", "rotate-refresh-key"] {
+        assert!(keys.contains(command), "keys --help lists {command}");
+        let help = t.ok(&["keys", command, "--help"]);
+        assert!(help.contains("Usage: authyy-admin keys"), "keys {command} --help");
     }
 }
 

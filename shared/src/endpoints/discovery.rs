@@ -14,7 +14,8 @@ use crate::wire::{ErrorOut, OpenIdConfigurationOut};
 /// How long clients may cache the discovery document.
 const DISCOVERY_MAX_AGE: &str = "public, max-age=3600";
 /// How long clients may cache the key set. A new key is published hours before it signs (see
-/// [`crate::keys::lifecycle`]); a retired key disappears from caches within this time.
+/// [`crate::keys::lifecycle`]); a retired key disappears from clients that honour this within
+/// this time (API Gateway's JWT authorizer keeps a set up to 2 hours whatever it says).
 const JWKS_MAX_AGE: &str = "public, max-age=900";
 
 fn cacheable(mut resp: EndpointResult, policy: &'static str) -> EndpointResult {

@@ -44,6 +44,8 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         }
     };
 
+    // Start a session only if the answer can be signed.
+    state.tokens.signing_keys().await?;
     let session = state.tokens.new_session(credentials.user_id);
     let first = state.tokens.new_refresh_token(&session);
     if !state

@@ -50,6 +50,8 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
     }
     let envelope_user = envelope_user(user.id, &user.username, &user.email);
 
+    // Spend the token only if the answer can be signed.
+    state.tokens.signing_keys().await?;
     let current = if stored.rotated_at_ms.is_none() {
         let successor = state.tokens.new_refresh_token(&session);
         match state

@@ -31,7 +31,7 @@ pub struct CachedKeys<T> {
 
 struct Cached<T> {
     keys: Arc<T>,
-    /// When (epoch ms) this copy was read.
+    /// When (epoch ms) the store was last read for this copy, successfully or not.
     fetched_ms: i64,
     /// When (epoch ms) this copy must be read again.
     stale_ms: Option<i64>,
@@ -127,6 +127,9 @@ impl<T: Send + Sync + 'static> CachedKeys<T> {
                         .max_age
                         .map_or(RETRY_AFTER_FAILURE, |a| a.min(RETRY_AFTER_FAILURE));
                     c.stale_ms = Some(now.saturating_add(ms(wait)));
+                    // A failed read counts against the refetch limit too, so an outage is not
+                    // hammered by every request that carries an unknown kid.
+                    c.fetched_ms = now;
                     Ok(c.keys.clone())
                 }
                 None => Err(e),

@@ -22,9 +22,11 @@ pub const API_GATEWAY_JWKS_CACHE: Duration = Duration::from_secs(2 * 3600);
 const MARGIN: Duration = Duration::from_secs(30 * 60);
 
 /// How long a key must have been published before it may sign, given how long the functions
-/// keep a key set (`function_cache`).
-pub fn min_published(function_cache: Duration) -> Duration {
-    API_GATEWAY_JWKS_CACHE + function_cache + MARGIN
+/// keep a key set (`function_cache`) and how long access tokens live (`access_ttl`). The same
+/// time separates two rotations, so it also keeps the previous key published until every token
+/// it signed has expired (a signer may use it for one more `function_cache` after a rotation).
+pub fn min_published(function_cache: Duration, access_ttl: Duration) -> Duration {
+    API_GATEWAY_JWKS_CACHE.max(access_ttl) + function_cache + MARGIN
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +165,14 @@ mod tests {
 
     #[test]
     fn a_key_must_be_published_longer_than_every_cache_before_it_signs() {
-        assert!(min_published(Duration::from_secs(300)) > API_GATEWAY_JWKS_CACHE + Duration::from_secs(300));
+        let (cache, ttl) = (Duration::from_secs(300), Duration::from_secs(900));
+        assert!(min_published(cache, ttl) > API_GATEWAY_JWKS_CACHE + cache);
+    }
+
+    #[test]
+    fn a_previous_key_outlives_the_longest_access_token_it_signed() {
+        let (cache, ttl) = (Duration::from_secs(300), Duration::from_secs(6 * 3600));
+        assert!(min_published(cache, ttl) > ttl + cache);
     }
 
     #[test]

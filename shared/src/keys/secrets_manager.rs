@@ -15,6 +15,8 @@ use crate::aws::sdk_failure;
 
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
+/// In a pending version: the id of the current version it was built on.
+const ROTATED_FROM: &str = "rotated_from";
 
 pub struct SecretsManagerKeys {
     client: Client,
@@ -74,8 +76,11 @@ impl KeyStore for SecretsManagerKeys {
         PrivateKeys::from_json(&self.read(&self.private_id, None, CURRENT).await?)
     }
 
+    /// A new current version (the admin tool); a rotation under way is abandoned.
     async fn save(&self, keys: &PrivateKeys) -> Result<(), KeyError> {
-        self.write(&self.private_id, keys.to_json(), None, CURRENT).await
+        self.write(&self.private_id, keys.to_json(), None, CURRENT)
+            .await?;
+        self.abandon_pending().await
     }
 
     async fn load_public(&self) -> Result<PublicKeys, KeyError> {
@@ -100,8 +105,11 @@ pub struct RotationEvent {
 pub enum RotationError {
     #[error("unknown rotation step {0:?}")]
     UnknownStep(String),
-    #[error("version {0} of the secret is not staged for rotation")]
-    NotPending(String),
+    #[error(
+        "the keys changed since this rotation began (authyy-admin keys rotate or retire): \
+         this rotation is abandoned, the next one starts from the current keys"
+    )]
+    Superseded,
     #[error("test of the pending keys failed: {0}")]
     Test(String),
     #[error(transparent)]
@@ -123,8 +131,32 @@ impl SecretsManagerKeys {
         Ok(out.version_ids_to_stages().cloned().unwrap_or_default())
     }
 
-    async fn pending(&self, token: &str) -> Result<PrivateKeys, KeyError> {
-        PrivateKeys::from_json(&self.read(&self.private_id, Some(token), PENDING).await?)
+    /// The AWSPENDING version `token`, and the version it was built on.
+    async fn pending(&self, token: &str) -> Result<(PrivateKeys, Option<String>), KeyError> {
+        let text = self.read(&self.private_id, Some(token), PENDING).await?;
+        let from = super::parse_object(&text)?
+            .get(ROTATED_FROM)
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        Ok((PrivateKeys::from_json(&text)?, from))
+    }
+
+    /// Takes AWSPENDING off every version that is not current: a rotation under way was built
+    /// on keys that have just changed, and must not publish them again.
+    async fn abandon_pending(&self) -> Result<(), KeyError> {
+        for (id, stages) in self.versions().await? {
+            if stages.iter().any(|s| s == PENDING) && !stages.iter().any(|s| s == CURRENT) {
+                self.client
+                    .update_secret_version_stage()
+                    .secret_id(&self.private_id)
+                    .version_stage(PENDING)
+                    .remove_from_version_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| KeyError::Unavailable(sdk_failure("stage keys", e).to_string()))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -138,7 +170,9 @@ impl SecretsManagerKeys {
 ///   * testSecret: every pending key signs, and the signature verifies with the published set;
 ///   * finishSecret: AWSCURRENT moves to `token`, and the public set is trimmed to its keys.
 ///
-/// Every step can run again after a failure without harm.
+/// Every step can run again after a failure without harm. A pending version built on keys that
+/// have changed since (the admin tool rotated or retired one) is refused at every step, so a
+/// retired key can never come back through a rotation that began before it was retired.
 pub async fn rotation_step(
     keys: &SecretsManagerKeys,
     event: &RotationEvent,
@@ -147,15 +181,33 @@ pub async fn rotation_step(
 ) -> Result<(), RotationError> {
     let token = event.client_request_token.as_str();
     let versions = keys.versions().await?;
-    let stages = versions.get(token);
-    if stages.is_some_and(|s| s.iter().any(|s| s == CURRENT)) {
+    let has = |id: &str, stage: &str| versions.get(id).is_some_and(|s| s.iter().any(|s| s == stage));
+    let current_id = versions.keys().find(|id| has(id, CURRENT)).cloned();
+    if has(token, CURRENT) {
+        // Done before; a retried finishSecret makes sure the public set was trimmed.
+        if event.step == "finishSecret" {
+            keys.publish(&PublicKeys::of(keys.load().await?.lifecycle()?))
+                .await?;
+        }
         tracing::info!(step = %event.step, "version already current; nothing to do");
         return Ok(());
     }
+    if versions.contains_key(token) && !has(token, PENDING) {
+        // authyy-admin changed the keys and dropped this rotation's pending version.
+        return Err(RotationError::Superseded);
+    }
+    // The pending version, checked to be built on the current one.
+    let pending = || async {
+        let (keys_of, from) = keys.pending(token).await?;
+        if from.is_none() || from != current_id {
+            return Err(RotationError::Superseded);
+        }
+        Ok(keys_of)
+    };
     match event.step.as_str() {
         "createSecret" => {
             if keys.pending(token).await.is_ok() {
-                return Ok(());
+                return pending().await.map(drop);
             }
             let current = keys.load().await?;
             let next = match rotated(&current, now, min_published) {
@@ -166,11 +218,13 @@ pub async fn rotation_step(
                 }
                 Err(e) => return Err(e.into()),
             };
-            keys.write(&keys.private_id, next.to_json(), Some(token), PENDING)
-                .await?;
+            let mut doc = super::parse_object(&next.to_json())?;
+            doc.insert(ROTATED_FROM.into(), current_id.clone().into());
+            let text = serde_json::Value::Object(doc).to_string();
+            keys.write(&keys.private_id, text, Some(token), PENDING).await?;
         }
         "setSecret" => {
-            let pending = keys.pending(token).await?;
+            let pending = pending().await?;
             let mut public = PublicKeys::of(pending.lifecycle()?);
             if let Some(l) = keys.load().await?.rsa.as_ref() {
                 public = PublicKeys::of(l).union(&public);
@@ -178,7 +232,7 @@ pub async fn rotation_step(
             keys.publish(&public).await?;
         }
         "testSecret" => {
-            let pending = keys.pending(token).await?;
+            let pending = pending().await?;
             let published = keys.load_public().await?;
             for (state, key) in pending.lifecycle()?.keys() {
                 test_key(key, &published)
@@ -186,26 +240,19 @@ pub async fn rotation_step(
             }
         }
         "finishSecret" => {
-            let pending = keys.pending(token).await?;
-            let current = versions
-                .iter()
-                .find(|(_, stages)| stages.iter().any(|s| s == CURRENT))
-                .map(|(id, _)| id.clone());
+            let pending = pending().await?;
             keys.client
                 .update_secret_version_stage()
                 .secret_id(&keys.private_id)
                 .version_stage(CURRENT)
                 .move_to_version_id(token)
-                .set_remove_from_version_id(current)
+                .set_remove_from_version_id(current_id)
                 .send()
                 .await
                 .map_err(|e| KeyError::Unavailable(sdk_failure("stage keys", e).to_string()))?;
             keys.publish(&PublicKeys::of(pending.lifecycle()?)).await?;
         }
         other => return Err(RotationError::UnknownStep(other.to_string())),
-    }
-    if stages.is_none() {
-        tracing::warn!("the rotation token was not a version of the secret before this step");
     }
     Ok(())
 }

@@ -55,6 +55,21 @@ impl TokenIssuer {
         self.private.get().await
     }
 
+    /// The private keys, once they hold an RSA key to sign with. Endpoints that change state
+    /// before signing (refresh rotates the token) ask first, so a missing key cannot spend a
+    /// refresh token it then fails to answer with.
+    pub async fn signing_keys(&self) -> Result<Arc<PrivateKeys>, KeyError> {
+        let keys = self.private_keys().await?;
+        if keys.rsa.is_some() {
+            return Ok(keys);
+        }
+        // Read before the first rotation finished (a fresh deploy or an upgrade): look again
+        // (rate-limited) rather than wait out the cache.
+        let keys = self.private.refetch(UNKNOWN_KID_REFETCH).await?;
+        keys.signing_key()?;
+        Ok(keys)
+    }
+
     /// The public key set, as the JWKS endpoint serves it.
     pub async fn public_keys(&self) -> Result<Arc<PublicKeys>, KeyError> {
         self.public.get().await
@@ -96,12 +111,7 @@ impl TokenIssuer {
         role: Role,
         refresh: &RefreshToken,
     ) -> Result<IssuedTokens, TokenError> {
-        let mut keys = self.private_keys().await?;
-        if keys.rsa.is_none() {
-            // Read before the first rotation finished (a fresh deploy or an upgrade): look
-            // again (rate-limited) rather than wait out the cache.
-            keys = self.private.refetch(UNKNOWN_KID_REFETCH).await?;
-        }
+        let keys = self.signing_keys().await?;
         let now = self.clock.now();
         let access = Claims {
             iss: issuer.to_string(),
@@ -115,7 +125,7 @@ impl TokenIssuer {
             scope: Some(scope_of(role)),
         };
         let refresh_claims = Claims {
-            iss: self.config.issuer.clone(),
+            iss: issuer.to_string(),
             aud: self.config.audience.clone(),
             sub: refresh.user_id.to_string(),
             iat: refresh.issued_at,
@@ -146,7 +156,7 @@ impl TokenIssuer {
                 let mut keys = self.public.get().await?;
                 // A key published since this copy was read: read the set again (rate-limited)
                 // before refusing.
-                if let Some(kid) = kid_of(token) {
+                if let Some(kid) = kid_of(token).filter(|k| is_thumbprint(k)) {
                     if keys.decoding(&kid).is_none() {
                         keys = self.public.refetch(UNKNOWN_KID_REFETCH).await?;
                     }
@@ -155,4 +165,13 @@ impl TokenIssuer {
             }
         }
     }
+}
+
+/// Whether `kid` has the form of authyy's kids (a base64url SHA-256): only such a kid can be a
+/// key published since the set was read, so no other token makes a verifier read it again.
+fn is_thumbprint(kid: &str) -> bool {
+    kid.len() == 43
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

@@ -16,6 +16,8 @@ use lambda_http::Body;
 
 /// The functions' key cache in these tests, as deployed (AUTH_KEY_CACHE_SECONDS).
 const CACHE: Duration = Duration::from_secs(300);
+/// The access-token lifetime (AUTH_ACCESS_TTL_SECONDS, default).
+const ACCESS_TTL: Duration = Duration::from_secs(900);
 
 fn keys(app: &TestApp) -> Arc<dyn KeyStore> {
     app.keys
@@ -232,11 +234,16 @@ async fn a_token_of_a_newly_promoted_key_is_accepted_by_an_instance_with_an_old_
     let old = instance(&app, Duration::from_secs(3600));
     assert_eq!(call(&old, Endpoint::Me, &access0).await, 200);
 
-    app.clock.advance_secs(min_published(CACHE).as_secs() as i64);
+    app.clock
+        .advance_secs(min_published(CACHE, ACCESS_TTL).as_secs() as i64);
     let before = keys(&app).load().await.unwrap();
-    rotation::rotate(keys(&app).as_ref(), app.clock.now(), min_published(CACHE))
-        .await
-        .unwrap();
+    rotation::rotate(
+        keys(&app).as_ref(),
+        app.clock.now(),
+        min_published(CACHE, ACCESS_TTL),
+    )
+    .await
+    .unwrap();
     let signer = instance(&app, CACHE);
     let (access1, _) = refreshed(&signer, &refresh0).await;
     assert_eq!(
@@ -286,7 +293,7 @@ async fn no_unexpired_token_is_refused_across_two_scheduled_rotations<B: Backend
         instance(&app, CACHE),
         instance(&app, CACHE),
     );
-    let period = min_published(CACHE).as_secs() as i64; // the shortest the lifecycle allows
+    let period = min_published(CACHE, ACCESS_TTL).as_secs() as i64; // the shortest the lifecycle allows
     let step = 240; // seconds between requests: caches go stale between some, not others
     let mut live: Vec<(i64, String)> = Vec::new(); // (expires at, access token)
     let mut kids = std::collections::BTreeSet::new();
@@ -295,9 +302,13 @@ async fn no_unexpired_token_is_refused_across_two_scheduled_rotations<B: Backend
         app.clock.advance_secs(step);
         since_rotation += step;
         if since_rotation >= period {
-            rotation::rotate(keys(&app).as_ref(), app.clock.now(), min_published(CACHE))
-                .await
-                .unwrap();
+            rotation::rotate(
+                keys(&app).as_ref(),
+                app.clock.now(),
+                min_published(CACHE, ACCESS_TTL),
+            )
+            .await
+            .unwrap();
             since_rotation = 0;
         }
         let (access_token, next) = refreshed(&signer, &refresh_token).await;
@@ -326,10 +337,15 @@ async fn a_verifier_meeting_an_unknown_kid_reads_the_key_set_again<B: Backend>()
     let stale = instance(&app, Duration::from_secs(24 * 3600));
     assert_eq!(call(&stale, Endpoint::Me, &access0).await, 200);
     for _ in 0..2 {
-        app.clock.advance_secs(min_published(CACHE).as_secs() as i64);
-        rotation::rotate(keys(&app).as_ref(), app.clock.now(), min_published(CACHE))
-            .await
-            .unwrap();
+        app.clock
+            .advance_secs(min_published(CACHE, ACCESS_TTL).as_secs() as i64);
+        rotation::rotate(
+            keys(&app).as_ref(),
+            app.clock.now(),
+            min_published(CACHE, ACCESS_TTL),
+        )
+        .await
+        .unwrap();
     }
     let (access2, _) = refreshed(&instance(&app, CACHE), &refresh0).await;
     assert_eq!(call(&stale, Endpoint::Me, &access2).await, 200);
@@ -363,7 +379,7 @@ async fn rotate_through_secrets_manager(fixture: &Fixture, now: i64) {
                 &store,
                 &rotation_event(fixture, &token, step),
                 now,
-                min_published(CACHE),
+                min_published(CACHE, ACCESS_TTL),
             )
             .await
             .unwrap_or_else(|e| panic!("{step}: {e}"));
@@ -427,6 +443,11 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
     )
     .unwrap();
 
+    // Until the first rotation has run, a refresh cannot be answered: 503, and the refresh token
+    // is not spent (a retry after the rotation must not look like a replay).
+    assert_eq!(app.refresh(&old_refresh).await.status, 503);
+    clock.advance_secs(11);
+
     // The rotation CloudFormation starts at deploy.
     rotate_through_secrets_manager(&fixture, clock.now()).await;
     // The function read the keys before the rotation; it looks again 30 s later at most.
@@ -454,12 +475,77 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
         lifecycle.current.kid()
     );
     // The next run promotes the next key and trims the public set to three keys.
-    rotate_through_secrets_manager(&fixture, clock.now() + min_published(CACHE).as_secs() as i64).await;
+    rotate_through_secrets_manager(
+        &fixture,
+        clock.now() + min_published(CACHE, ACCESS_TTL).as_secs() as i64,
+    )
+    .await;
     let after = store.load().await.unwrap();
     let rotated = after.lifecycle().unwrap();
     assert_eq!(rotated.current.kid(), lifecycle.next.kid());
     assert_eq!(rotated.previous.as_ref().unwrap().kid(), lifecycle.current.kid());
     assert_eq!(store.load_public().await.unwrap().kids().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_begun_before_a_key_was_retired_cannot_bring_it_back() {
+    let fixture = Fixture::new().await;
+    let store = fixture.key_store();
+    let now = authyy::clock::SystemClock.now() + min_published(CACHE, ACCESS_TTL).as_secs() as i64;
+    let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
+    for step in ["createSecret", "setSecret"] {
+        rotation_step(
+            &store,
+            &rotation_event(&fixture, &token, step),
+            now,
+            min_published(CACHE, ACCESS_TTL),
+        )
+        .await
+        .unwrap();
+    }
+    // The operator retires the current key while that rotation is under way.
+    let compromised = store
+        .load()
+        .await
+        .unwrap()
+        .lifecycle()
+        .unwrap()
+        .current
+        .kid()
+        .to_string();
+    rotation::retire(&store, &compromised, now).await.unwrap();
+    for step in ["setSecret", "testSecret", "finishSecret"] {
+        let r = rotation_step(
+            &store,
+            &rotation_event(&fixture, &token, step),
+            now,
+            min_published(CACHE, ACCESS_TTL),
+        )
+        .await;
+        assert!(r.is_err(), "{step} of the abandoned rotation must fail");
+    }
+    let keys = store.load().await.unwrap();
+    assert!(keys
+        .lifecycle()
+        .unwrap()
+        .keys()
+        .iter()
+        .all(|(_, k)| k.kid() != compromised));
+    assert!(store
+        .load_public()
+        .await
+        .unwrap()
+        .decoding(&compromised)
+        .is_none());
+    // The next rotation starts from the current keys.
+    rotate_through_secrets_manager(&fixture, now + min_published(CACHE, ACCESS_TTL).as_secs() as i64).await;
+    let after = store.load().await.unwrap();
+    assert!(after
+        .lifecycle()
+        .unwrap()
+        .keys()
+        .iter()
+        .all(|(_, k)| k.kid() != compromised));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
