@@ -123,7 +123,87 @@ async fn access_token_of_a_revoked_family_is_refused<B: Backend>() {
     assert_eq!(app.me(&access(&other)).await.status, 200);
 }
 
+/// The claims of `access`, changed by `f`, signed with the app's own current key: a valid
+/// signature, so only the claim checks can refuse it.
+fn resigned(access: &str, f: impl FnOnce(&mut Claims)) -> String {
+    let mut claims: Claims = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(access.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    f(&mut claims);
+    tokens::sign_access(&test_keys().lifecycle().unwrap().current, &claims).unwrap()
+}
+
+async fn me_with_a_validly_signed_token_of_another_issuer_or_audience_is_401<B: Backend>() {
+    let app = app::<B>().await;
+    let (access, _, _) = app.user("john_doe").await;
+    assert_eq!(
+        app.me(&resigned(&access, |_| {})).await.status,
+        200,
+        "the control"
+    );
+    let other_issuer = resigned(&access, |c| c.iss = "https://evil.example/auth".into());
+    assert_eq!(app.me(&other_issuer).await.status, 401);
+    let other_audience = resigned(&access, |c| c.aud = "another-api".into());
+    assert_eq!(app.me(&other_audience).await.status, 401);
+    let expired = resigned(&access, |c| c.exp = app.clock.now());
+    assert_eq!(app.me(&expired).await.status, 401);
+}
+
+async fn me_with_an_hs256_token_keyed_with_the_public_key_is_401<B: Backend>() {
+    // Algorithm confusion: the published key used as an HMAC secret.
+    let app = app::<B>().await;
+    let (access, _, _) = app.user("john_doe").await;
+    let jwks = app.raw(Endpoint::Jwks, None, None).await.body;
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == jsonwebtoken::decode_header(&access).unwrap().kid.unwrap())
+        .unwrap()
+        .clone();
+    let claims: Claims = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(access.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = jwk["kid"].as_str().map(str::to_string);
+    for secret in [jwk.to_string(), jwk["n"].as_str().unwrap().to_string()] {
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(app.me(&forged).await.status, 401);
+    }
+}
+
+async fn me_with_a_tampered_or_unknown_kid_is_401<B: Backend>() {
+    let app = app::<B>().await;
+    let (access, _, _) = app.user("john_doe").await;
+    let parts: Vec<&str> = access.split('.').collect();
+    let next = test_keys().lifecycle().unwrap().next.kid().to_string();
+    for kid in [next.as_str(), "A".repeat(43).as_str(), "../../etc/passwd", ""] {
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+        let swapped = format!(
+            "{}.{}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header.to_string()),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(app.me(&swapped).await.status, 401, "kid {kid:?}");
+    }
+}
+
 both_backends!(
+    me_with_a_validly_signed_token_of_another_issuer_or_audience_is_401,
+    me_with_an_hs256_token_keyed_with_the_public_key_is_401,
+    me_with_a_tampered_or_unknown_kid_is_401,
     me_returns_the_current_user,
     me_without_token_is_401_not_authenticated,
     me_with_refresh_token_is_401,
