@@ -39,6 +39,17 @@ fn instance(app: &TestApp, cache: Duration) -> AppState {
     state
 }
 
+/// One scheduled rotation, now.
+async fn rotate(app: &TestApp) {
+    rotation::rotate(
+        keys(app).as_ref(),
+        app.clock.now(),
+        min_published(CACHE, ACCESS_TTL),
+    )
+    .await
+    .unwrap();
+}
+
 async fn call(state: &AppState, endpoint: Endpoint, bearer: &str) -> u16 {
     let auth = format!("Bearer {bearer}");
     let req = event(
@@ -237,13 +248,7 @@ async fn a_token_of_a_newly_promoted_key_is_accepted_by_an_instance_with_an_old_
     app.clock
         .advance_secs(min_published(CACHE, ACCESS_TTL).as_secs() as i64);
     let before = keys(&app).load().await.unwrap();
-    rotation::rotate(
-        keys(&app).as_ref(),
-        app.clock.now(),
-        min_published(CACHE, ACCESS_TTL),
-    )
-    .await
-    .unwrap();
+    rotate(&app).await;
     let signer = instance(&app, CACHE);
     let (access1, _) = refreshed(&signer, &refresh0).await;
     assert_eq!(
@@ -302,13 +307,7 @@ async fn no_unexpired_token_is_refused_across_two_scheduled_rotations<B: Backend
         app.clock.advance_secs(step);
         since_rotation += step;
         if since_rotation >= period {
-            rotation::rotate(
-                keys(&app).as_ref(),
-                app.clock.now(),
-                min_published(CACHE, ACCESS_TTL),
-            )
-            .await
-            .unwrap();
+            rotate(&app).await;
             since_rotation = 0;
         }
         let (access_token, next) = refreshed(&signer, &refresh_token).await;
@@ -339,13 +338,7 @@ async fn a_verifier_meeting_an_unknown_kid_reads_the_key_set_again<B: Backend>()
     for _ in 0..2 {
         app.clock
             .advance_secs(min_published(CACHE, ACCESS_TTL).as_secs() as i64);
-        rotation::rotate(
-            keys(&app).as_ref(),
-            app.clock.now(),
-            min_published(CACHE, ACCESS_TTL),
-        )
-        .await
-        .unwrap();
+        rotate(&app).await;
     }
     let (access2, _) = refreshed(&instance(&app, CACHE), &refresh0).await;
     assert_eq!(call(&stale, Endpoint::Me, &access2).await, 200);
