@@ -9,7 +9,7 @@ use crate::domain::{RefreshToken, Role, User, UserId};
 use crate::error::{ApiError, NOT_AUTHENTICATED};
 use crate::http;
 use crate::state::AppState;
-use crate::tokens::{Claims, IssuedTokens, TokenUse};
+use crate::tokens::{Claims, IssuedTokens};
 use crate::wire::{
     AccessTokenOut, AdminUserOut, EnvelopeUser, RefreshTokenOut, TokenEnvelope, TokensOut, UserOut,
 };
@@ -21,7 +21,7 @@ pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Clai
     let unauthenticated = || ApiError::Unauthenticated(NOT_AUTHENTICATED);
     let token = http::bearer(req).ok_or_else(unauthenticated)?;
     let issuer = http::issuer(&state.config, req)?;
-    let claims = state.tokens.verify(token, TokenUse::Access, &issuer).await?;
+    let claims = state.tokens.verify_access(token, &issuer).await?;
     let user_id = claims.user_id().ok_or_else(unauthenticated)?;
     match state.sessions.session_with_user(user_id, &claims.sid).await? {
         (Some(user), Some(session)) if session.is_live(&user, state.clock.now()) => Ok((user, claims)),

@@ -44,8 +44,14 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         }
     };
 
-    // Start a session only if the answer can be signed.
+    // Start a session only if the answer can be signed. The role (the token's scope) lives on
+    // the user record, not with the credentials.
     state.tokens.signing_keys().await?;
+    let role = state
+        .users
+        .user_by_id(credentials.user_id)
+        .await?
+        .map_or(Role::User, |u| u.role);
     let session = state.tokens.new_session(credentials.user_id);
     let first = state.tokens.new_refresh_token(&session);
     if !state
@@ -71,12 +77,6 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         }
     }
     tracing::info!(user_id = credentials.user_id, "login");
-    // The role (for the token's scope) lives on the user record, not with the credentials.
-    let role = state
-        .users
-        .user_by_id(credentials.user_id)
-        .await?
-        .map_or(Role::User, |u| u.role);
     let user = envelope_user(credentials.user_id, &credentials.username, &credentials.email);
     token_response(state, req, user, role, &first).await
 }

@@ -7,7 +7,7 @@ use crate::error::{ApiError, INVALID_REFRESH};
 use crate::http;
 use crate::state::AppState;
 use crate::store::Rotation;
-use crate::tokens::{TokenError, TokenUse};
+use crate::tokens::TokenError;
 use crate::wire::{ErrorOut, TokenEnvelope};
 
 fn refused() -> ApiError {
@@ -26,7 +26,7 @@ fn refused() -> ApiError {
 /// replay: its whole session family is revoked.
 pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
     let token = http::bearer(req).ok_or_else(refused)?;
-    let claims = match state.tokens.verify(token, TokenUse::Refresh, "").await {
+    let claims = match state.tokens.verify_refresh(token).await {
         Ok(claims) => claims,
         Err(TokenError::Rejected) => return Err(refused()),
         Err(e) => return Err(e.into()),

@@ -143,27 +143,33 @@ impl TokenIssuer {
         })
     }
 
-    /// The claims of `token` if it is a valid, unexpired token of the `expected` use (and, for
-    /// an access token, of `issuer`).
-    pub async fn verify(&self, token: &str, expected: TokenUse, issuer: &str) -> Result<Claims, TokenError> {
-        let now = self.clock.now();
-        match expected {
-            TokenUse::Refresh => {
-                let keys = self.private_keys().await?;
-                verify(Verifier::Refresh(&keys.hmac), &self.config, token, now)
-            }
-            TokenUse::Access => {
-                let mut keys = self.public.get().await?;
-                // A key published since this copy was read: read the set again (rate-limited)
-                // before refusing.
-                if let Some(kid) = kid_of(token).filter(|k| is_thumbprint(k)) {
-                    if keys.decoding(&kid).is_none() {
-                        keys = self.public.refetch(UNKNOWN_KID_REFETCH).await?;
-                    }
-                }
-                verify(Verifier::Access(&keys, issuer), &self.config, token, now)
+    /// The claims of `token` if it is a valid, unexpired access token of `issuer`.
+    pub async fn verify_access(&self, token: &str, issuer: &str) -> Result<Claims, TokenError> {
+        let mut keys = self.public.get().await?;
+        // A key published since this copy was read: read the set again (rate-limited) before
+        // refusing.
+        if let Some(kid) = kid_of(token).filter(|k| is_thumbprint(k)) {
+            if keys.decoding(&kid).is_none() {
+                keys = self.public.refetch(UNKNOWN_KID_REFETCH).await?;
             }
         }
+        verify(
+            Verifier::Access(&keys, issuer),
+            &self.config,
+            token,
+            self.clock.now(),
+        )
+    }
+
+    /// The claims of `token` if it is a valid, unexpired refresh token.
+    pub async fn verify_refresh(&self, token: &str) -> Result<Claims, TokenError> {
+        let keys = self.private_keys().await?;
+        verify(
+            Verifier::Refresh(&keys.hmac),
+            &self.config,
+            token,
+            self.clock.now(),
+        )
     }
 }
 

@@ -1,7 +1,7 @@
 //! Access tokens: `/me`, and every token that must be refused (refresh tokens, expired,
 //! forged, foreign, of an ended session).
 
-use authyy::tokens::{self, Claims, TokenUse};
+use authyy::tokens::{self, Claims};
 use base64::Engine as _;
 
 use crate::helpers::*;
@@ -114,7 +114,7 @@ async fn access_token_of_a_revoked_family_is_refused<B: Backend>() {
     let claims = app
         .state
         .tokens
-        .verify(&access1, TokenUse::Access, &app.state.config.issuer)
+        .verify_access(&access1, &app.state.config.issuer)
         .await
         .unwrap();
     app.state.sessions.revoke_session(&claims.sid).await.unwrap();

@@ -1,23 +1,21 @@
 //! authyy as an identity provider: the discovery document and JWKS, access tokens any JWT
 //! library verifies from the discovery URL alone, and a key lifecycle in which no valid token is
 //! ever refused (two function instances sharing one key store, rotations, a retired key). The
-//! rotation function's four steps run against the local server's Secrets Manager.
+//! rotation function's four steps: key_rotation_aws.rs.
 
 use std::sync::Arc;
 
-use crate::helpers::dynamo::{create_key_secrets, Fixture};
 use crate::helpers::*;
 use authyy::keys::lifecycle::min_published;
-use authyy::keys::secrets_manager::{rotation_step, RotationEvent};
-use authyy::keys::{rotation, CachedKeys, KeySet, KeyStore, PrivateKeys};
-use authyy::tokens::{Claims, TokenIssuer, TokenUse};
+use authyy::keys::{rotation, CachedKeys, KeyStore};
+use authyy::tokens::{Claims, TokenIssuer};
 use base64::Engine as _;
 use lambda_http::Body;
 
 /// The functions' key cache in these tests, as deployed (AUTH_KEY_CACHE_SECONDS).
-const CACHE: Duration = Duration::from_secs(300);
+pub const CACHE: Duration = Duration::from_secs(300);
 /// The access-token lifetime (AUTH_ACCESS_TTL_SECONDS, default).
-const ACCESS_TTL: Duration = Duration::from_secs(900);
+pub const ACCESS_TTL: Duration = Duration::from_secs(900);
 
 fn keys(app: &TestApp) -> Arc<dyn KeyStore> {
     app.keys
@@ -353,199 +351,3 @@ both_backends!(
     no_unexpired_token_is_refused_across_two_scheduled_rotations,
     a_verifier_meeting_an_unknown_kid_reads_the_key_set_again,
 );
-
-fn rotation_event(fixture: &Fixture, token: &str, step: &str) -> RotationEvent {
-    RotationEvent {
-        secret_id: fixture.settings.signing_secret_id.clone(),
-        client_request_token: token.to_string(),
-        step: step.into(),
-    }
-}
-
-/// Runs the four steps as Secrets Manager does, each twice (a retried step changes nothing).
-async fn rotate_through_secrets_manager(fixture: &Fixture, now: i64) {
-    let store = fixture.key_store();
-    let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        for _ in 0..2 {
-            rotation_step(
-                &store,
-                &rotation_event(fixture, &token, step),
-                now,
-                min_published(CACHE, ACCESS_TTL),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{step}: {e}"));
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_out() {
-    // A stack deployed before the upgrade: only the refresh-token HMAC key, no public keys.
-    let fixture = Fixture::new_empty().await;
-    let hmac = KeySet::single("k1", authyy::keys::random_key()).unwrap();
-    create_key_secrets(
-        &fixture.sdk,
-        &fixture.settings,
-        &PrivateKeys {
-            hmac: hmac.clone(),
-            rsa: None,
-        },
-    )
-    .await;
-    let clock = Arc::new(ManualClock::default());
-    let state = fixture.state(test_config(), clock.clone());
-    let app = TestApp {
-        state,
-        clock: clock.clone(),
-        inbox: Arc::new(crate::helpers::dynamo::MotoInbox {
-            sender: fixture.sender.clone(),
-        }),
-        keys: Some(Arc::new(fixture.key_store())),
-        _guard: Box::new(()),
-    };
-    let signup = app.signup("john_doe", "john@example.com", STRONG).await;
-    let id = signup.body["id"].as_u64().unwrap();
-    // Before the first rotation: logins cannot be signed (503, nothing half done).
-    assert_eq!(app.login("john@example.com", STRONG).await.status, 503);
-    // A refresh token the first round issued (iss "authyy"), whose session is in the table.
-    let session = app.state.tokens.new_session(id);
-    let first = app.state.tokens.new_refresh_token(&session);
-    let email = authyy::domain::Email::parse("john@example.com").unwrap();
-    let creds = app.state.sessions.login_lookup(&email).await.unwrap().0.unwrap();
-    assert!(app
-        .state
-        .sessions
-        .start_session(&email, &creds.password_hash, &session, &first)
-        .await
-        .unwrap());
-    let old_refresh = authyy::tokens::sign_refresh(
-        &hmac,
-        &Claims {
-            iss: "authyy".into(),
-            aud: app.state.config.audience.clone(),
-            sub: id.to_string(),
-            exp: first.expires_at,
-            iat: first.issued_at,
-            jti: first.jti.clone(),
-            sid: first.sid.clone(),
-            token_use: TokenUse::Refresh,
-            scope: None,
-        },
-    )
-    .unwrap();
-
-    // Until the first rotation has run, a refresh cannot be answered: 503, and the refresh token
-    // is not spent (a retry after the rotation must not look like a replay).
-    assert_eq!(app.refresh(&old_refresh).await.status, 503);
-    clock.advance_secs(11);
-
-    // The rotation CloudFormation starts at deploy.
-    rotate_through_secrets_manager(&fixture, clock.now()).await;
-    // The function read the keys before the rotation; it looks again 30 s later at most.
-    clock.advance_secs(30);
-    let store = fixture.key_store();
-    let keys = store.load().await.unwrap();
-    let lifecycle = keys.lifecycle().unwrap();
-    assert_eq!(keys.hmac.signing().0, "k1", "the refresh-token key is kept");
-    assert_eq!(
-        store.load_public().await.unwrap().kids(),
-        vec![lifecycle.current.kid(), lifecycle.next.kid()]
-    );
-    let r = app.refresh(&old_refresh).await;
-    assert_eq!(
-        r.status, 200,
-        "a refresh token from before the upgrade still works: {:?}",
-        r.body
-    );
-    assert_eq!(app.me(&access(&r)).await.status, 200);
-
-    // A scheduled run while the next key is too young keeps the keys.
-    rotate_through_secrets_manager(&fixture, clock.now() + 60).await;
-    assert_eq!(
-        store.load().await.unwrap().lifecycle().unwrap().current.kid(),
-        lifecycle.current.kid()
-    );
-    // The next run promotes the next key and trims the public set to three keys.
-    rotate_through_secrets_manager(
-        &fixture,
-        clock.now() + min_published(CACHE, ACCESS_TTL).as_secs() as i64,
-    )
-    .await;
-    let after = store.load().await.unwrap();
-    let rotated = after.lifecycle().unwrap();
-    assert_eq!(rotated.current.kid(), lifecycle.next.kid());
-    assert_eq!(rotated.previous.as_ref().unwrap().kid(), lifecycle.current.kid());
-    assert_eq!(store.load_public().await.unwrap().kids().len(), 3);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rotation_begun_before_a_key_was_retired_cannot_bring_it_back() {
-    let fixture = Fixture::new().await;
-    let store = fixture.key_store();
-    let now = authyy::clock::SystemClock.now() + min_published(CACHE, ACCESS_TTL).as_secs() as i64;
-    let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
-    for step in ["createSecret", "setSecret"] {
-        rotation_step(
-            &store,
-            &rotation_event(&fixture, &token, step),
-            now,
-            min_published(CACHE, ACCESS_TTL),
-        )
-        .await
-        .unwrap();
-    }
-    // The operator retires the current key while that rotation is under way.
-    let compromised = store
-        .load()
-        .await
-        .unwrap()
-        .lifecycle()
-        .unwrap()
-        .current
-        .kid()
-        .to_string();
-    rotation::retire(&store, &compromised, now).await.unwrap();
-    for step in ["setSecret", "testSecret", "finishSecret"] {
-        let r = rotation_step(
-            &store,
-            &rotation_event(&fixture, &token, step),
-            now,
-            min_published(CACHE, ACCESS_TTL),
-        )
-        .await;
-        assert!(r.is_err(), "{step} of the abandoned rotation must fail");
-    }
-    let keys = store.load().await.unwrap();
-    assert!(keys
-        .lifecycle()
-        .unwrap()
-        .keys()
-        .iter()
-        .all(|(_, k)| k.kid() != compromised));
-    assert!(store
-        .load_public()
-        .await
-        .unwrap()
-        .decoding(&compromised)
-        .is_none());
-    // The next rotation starts from the current keys.
-    rotate_through_secrets_manager(&fixture, now + min_published(CACHE, ACCESS_TTL).as_secs() as i64).await;
-    let after = store.load().await.unwrap();
-    assert!(after
-        .lifecycle()
-        .unwrap()
-        .keys()
-        .iter()
-        .all(|(_, k)| k.kid() != compromised));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rotation_steps_refuse_an_unknown_step() {
-    let fixture = Fixture::new().await;
-    let store = fixture.key_store();
-    let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
-    let r = rotation_step(&store, &rotation_event(&fixture, &token, "dropSecret"), 0, CACHE).await;
-    assert!(r.is_err());
-}

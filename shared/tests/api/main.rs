@@ -21,5 +21,6 @@ mod signup;
 mod architecture;
 mod aws_faults;
 mod aws_permissions;
+mod key_rotation_aws;
 mod local_mode;
 mod openapi;
