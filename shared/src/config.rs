@@ -77,7 +77,8 @@ pub struct Config {
     pub session_ttl: Duration,
     pub refresh_grace: Duration,
     pub reset_ttl: Duration,
-    /// Link put in reset mail: `{token}` is replaced by the token, else `?token=` is appended.
+    /// Link put in reset mail: `{token}` is replaced by the token, else `#token=` is appended
+    /// (to a URL that already has a fragment, a hash router's `#/reset`, `?token=` or `&token=`).
     pub reset_url: String,
     pub cors_origins: Vec<String>,
     pub ip_limits_enabled: bool,
@@ -321,12 +322,16 @@ impl Config {
 
     /// The reset link for `token`, built from configuration only (never from request headers).
     pub fn reset_link(&self, token: &str) -> String {
+        // In the fragment, by default: browsers send neither it to the frontend's server (its
+        // access logs) nor in Referer headers to the third parties the page loads.
         if self.reset_url.contains("{token}") {
             self.reset_url.replace("{token}", token)
-        } else if self.reset_url.contains('?') {
-            format!("{}&token={token}", self.reset_url)
+        } else if let Some((_, fragment)) = self.reset_url.split_once('#') {
+            // A hash router's route (`#/reset`) reads its own query string.
+            let sep = if fragment.contains('?') { '&' } else { '?' };
+            format!("{}{sep}token={token}", self.reset_url)
         } else {
-            format!("{}?token={token}", self.reset_url)
+            format!("{}#token={token}", self.reset_url)
         }
     }
 }
@@ -397,6 +402,20 @@ mod tests {
             reset_url: "https://app.example.com/reset".into(),
             ..Config::default()
         };
+        assert_eq!(c.reset_link("abc"), "https://app.example.com/reset#token=abc");
+        c.reset_url = "https://app.example.com/reset?lang=en".into();
+        assert_eq!(
+            c.reset_link("abc"),
+            "https://app.example.com/reset?lang=en#token=abc"
+        );
+        c.reset_url = "https://app.example.com/#/reset".into();
+        assert_eq!(c.reset_link("abc"), "https://app.example.com/#/reset?token=abc");
+        c.reset_url = "https://app.example.com/#/reset?lang=en".into();
+        assert_eq!(
+            c.reset_link("abc"),
+            "https://app.example.com/#/reset?lang=en&token=abc"
+        );
+        c.reset_url = "https://app.example.com/reset?token={token}".into();
         assert_eq!(c.reset_link("abc"), "https://app.example.com/reset?token=abc");
         c.reset_url = "https://app.example.com/reset#t={token}".into();
         assert_eq!(c.reset_link("abc"), "https://app.example.com/reset#t=abc");

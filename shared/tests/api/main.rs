@@ -8,6 +8,7 @@ mod helpers;
 mod access_tokens;
 mod bad_input;
 mod client_limits;
+mod hardening;
 mod http;
 mod key_lifecycle;
 mod list_users;

@@ -334,7 +334,7 @@ impl TestApp {
     }
 }
 
-/// The reset token in a mail body (from the link `...?token=<token>`).
+/// The reset token in a mail body (from the link `...#token=<token>`).
 pub fn token_in(mail: &str) -> Option<String> {
     let start = mail.find("token=")? + "token=".len();
     Some(
