@@ -7,6 +7,7 @@ use crate::domain::Role;
 use crate::error::{ApiError, INVALID_CREDENTIALS};
 use crate::http;
 use crate::state::AppState;
+use crate::store::{LoginAttempt, LoginStart};
 use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
 
 /// Log in: starts a session and returns an access token and a refresh token.
@@ -20,28 +21,32 @@ use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
 pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     let LoginRequest { email, password } = http::body(req)?;
 
-    let config = &state.config;
-    let (credentials, failures) = state.sessions.login_lookup(&email).await?;
-    let now = state.clock.now();
-    let locked_until = failures.last_failed_at + config.login_backoff_secs(failures.count);
-    if locked_until > now {
-        return Err(ApiError::TooManyRequests {
-            retry_after: (locked_until - now) as u64,
-        });
-    }
+    // The attempt is counted before the password is checked, so racing guesses cannot outrun
+    // the backoff; an unknown email is counted and verified (a dummy) just the same.
+    let network = http::client_ip(req);
+    let attempt = LoginAttempt {
+        email: &email,
+        network: &network,
+        now: state.clock.now(),
+    };
+    let credentials = match state
+        .sessions
+        .begin_login(&attempt, &state.config.login_rules())
+        .await?
+    {
+        LoginStart::Locked { retry_after } => return Err(ApiError::TooManyRequests { retry_after }),
+        LoginStart::Reserved(credentials) => credentials,
+    };
 
-    // The same work, status and body whether the email is unknown or the password wrong.
+    // The same work, status and body whether the email is unknown or the password wrong. A
+    // failure needs no further write: the reservation is its record.
     let matched = state
         .hasher
         .verify(&password, credentials.as_ref().map(|c| c.password_hash.as_str()))
         .await;
     let credentials = match credentials {
         Some(c) if matched && !c.disabled => c,
-        _ => {
-            let keep = config.login_backoff_max.as_secs() as i64 + 3600;
-            state.sessions.record_login_failure(&email, now, keep).await?;
-            return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
-        }
+        _ => return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS)),
     };
 
     // Start a session only if the answer can be signed. The role (the token's scope) lives on
@@ -56,7 +61,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     let first = state.tokens.new_refresh_token(&session);
     if !state
         .sessions
-        .start_session(&email, &credentials.password_hash, &session, &first)
+        .start_session(&attempt, &credentials.password_hash, &session, &first)
         .await?
     {
         // The password changed (or the account was disabled) while we were verifying.

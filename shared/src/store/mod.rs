@@ -10,6 +10,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+use crate::config::{Backoff, LoginRules};
 use crate::domain::{Email, RefreshToken, Role, Session, User, UserId, Username};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,12 +45,61 @@ pub struct Credentials {
     pub disabled: bool,
 }
 
-/// Consecutive failed logins for one email (kept whether or not the account exists, so the
-/// backoff itself cannot reveal which emails are registered).
+/// One login attempt as the failure counters see it: failures are counted per (email, client
+/// network) and per email from every network (see [`LoginRules`]), whether or not the
+/// account exists, so the backoff itself cannot reveal which emails are registered.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginAttempt<'a> {
+    pub email: &'a Email,
+    /// The client's network (`http::client_ip`).
+    pub network: &'a str,
+    pub now: i64,
+}
+
+/// One failure counter as stored: attempts since the last success, the time before which no
+/// attempt may be made (set when the attempt is reserved, from its count), and the time the
+/// counter is forgotten (DynamoDB's TTL attribute; expiry is also checked in code).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoginFailures {
     pub count: u32,
-    pub last_failed_at: i64,
+    pub locked_until: i64,
+    pub expires_at: i64,
+}
+
+impl LoginFailures {
+    /// The counter as it stands at `now`: an expired one counts nothing.
+    pub fn live(self, now: i64) -> LoginFailures {
+        if self.expires_at > now {
+            self
+        } else {
+            LoginFailures::default()
+        }
+    }
+
+    /// Seconds until an attempt may be made (0: now).
+    pub fn wait(self, now: i64) -> i64 {
+        (self.live(now).locked_until - now).max(0)
+    }
+
+    /// The counter with one more attempt reserved at `now`.
+    pub fn reserve(self, now: i64, backoff: Backoff, keep_secs: i64) -> LoginFailures {
+        let count = self.live(now).count.saturating_add(1);
+        LoginFailures {
+            count,
+            locked_until: now + backoff.secs(count),
+            expires_at: now + keep_secs,
+        }
+    }
+}
+
+/// What [`SessionStore::begin_login`] decided.
+#[derive(Debug, Clone)]
+pub enum LoginStart {
+    /// The attempt is counted on both counters: verify the password (or the dummy, with no
+    /// account) now. The credentials, if the email is registered.
+    Reserved(Option<Credentials>),
+    /// A counter is locked: nothing was counted; retry after this many seconds (at least 1).
+    Locked { retry_after: u64 },
 }
 
 /// Everything a refresh needs, read in one call.
@@ -120,23 +170,20 @@ pub trait UserStore: Send + Sync {
 /// Login, sessions and refresh tokens.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// The credentials for `email` and its failure count, in one read.
-    async fn login_lookup(&self, email: &Email) -> StoreResult<(Option<Credentials>, LoginFailures)>;
-    /// Counts one more failed login for `email`; returns the new state.
-    async fn record_login_failure(
-        &self,
-        email: &Email,
-        now: i64,
-        keep_secs: i64,
-    ) -> StoreResult<LoginFailures>;
+    /// Starts a login attempt: reads the credentials for the attempt's email and, in one atomic
+    /// step, reserves the attempt on its (email, network) counter and its email's counter, unless
+    /// either is locked. Of racing attempts, each is counted once and none passes a lock, so no
+    /// more passwords are verified than the rules allow.
+    async fn begin_login(&self, attempt: &LoginAttempt<'_>, rules: &LoginRules) -> StoreResult<LoginStart>;
     /// Replaces the password hash if it is still `old` (re-hash with new parameters).
     async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool>;
-    /// Starts a session with its first refresh token and clears the failure count, only if the
+    /// Starts a session with its first refresh token, clears the attempt's (email, network)
+    /// counter and takes the successful attempt back off the email's counter, only if the
     /// account still has the password hash that was verified and is not disabled.
-    /// False if that no longer holds (the password changed meanwhile).
+    /// False if that no longer holds (the password changed meanwhile): nothing is written.
     async fn start_session(
         &self,
-        email: &Email,
+        attempt: &LoginAttempt<'_>,
         verified_hash: &str,
         session: &Session,
         first: &RefreshToken,

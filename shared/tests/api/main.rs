@@ -11,6 +11,7 @@ mod client_limits;
 mod http;
 mod key_lifecycle;
 mod list_users;
+mod lockout;
 mod login;
 mod logout;
 mod password_reset;

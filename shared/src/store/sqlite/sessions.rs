@@ -5,14 +5,63 @@ use rusqlite::{params, OptionalExtension};
 
 use super::*;
 
+/// The counter of every attempt at one email, and of the attempts from one network.
+const ACCOUNT_COUNTER: &str = "account";
+fn network_counter(network: &str) -> String {
+    format!("net:{network}")
+}
+
+fn failures(c: &Connection, email: &str, counter: &str) -> rusqlite::Result<LoginFailures> {
+    Ok(c.query_row(
+        "SELECT count, locked_until, expires_at FROM login_failures WHERE email = ?1 AND counter = ?2",
+        params![email, counter],
+        |r| {
+            Ok(LoginFailures {
+                count: r.get(0)?,
+                locked_until: r.get(1)?,
+                expires_at: r.get(2)?,
+            })
+        },
+    )
+    .optional()?
+    .unwrap_or_default())
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn login_lookup(&self, email: &Email) -> StoreResult<(Option<Credentials>, LoginFailures)> {
-        self.read(|c| {
-            let creds = c
+    async fn begin_login(&self, attempt: &LoginAttempt<'_>, rules: &LoginRules) -> StoreResult<LoginStart> {
+        let email = attempt.email.as_str();
+        let counters = [
+            (network_counter(attempt.network), rules.network),
+            (ACCOUNT_COUNTER.to_string(), rules.account),
+        ];
+        self.write(|tx| {
+            let mut seen = vec![];
+            for (counter, _) in &counters {
+                seen.push(failures(tx, email, counter).map_err(backend)?);
+            }
+            let wait = seen.iter().map(|f| f.wait(attempt.now)).max().unwrap_or(0);
+            if wait > 0 {
+                return Ok(LoginStart::Locked {
+                    retry_after: wait as u64,
+                });
+            }
+            for ((counter, backoff), old) in counters.iter().zip(seen) {
+                let new = old.reserve(attempt.now, *backoff, rules.keep_secs);
+                tx.execute(
+                    "INSERT INTO login_failures (email, counter, count, locked_until, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(email, counter) DO UPDATE SET
+                       count = excluded.count, locked_until = excluded.locked_until,
+                       expires_at = excluded.expires_at",
+                    params![email, counter, new.count, new.locked_until, new.expires_at],
+                )
+                .map_err(backend)?;
+            }
+            let credentials = tx
                 .query_row(
                     "SELECT id, username, email, password_hash, disabled FROM users WHERE email = ?1",
-                    [email.as_str()],
+                    [email],
                     |r| {
                         Ok(Credentials {
                             user_id: r.get::<_, i64>(0)? as UserId,
@@ -23,46 +72,9 @@ impl SessionStore for SqliteStore {
                         })
                     },
                 )
-                .optional()?;
-            let failures = c
-                .query_row(
-                    "SELECT count, last_failed_at FROM login_failures WHERE email = ?1",
-                    [email.as_str()],
-                    |r| {
-                        Ok(LoginFailures {
-                            count: r.get(0)?,
-                            last_failed_at: r.get(1)?,
-                        })
-                    },
-                )
-                .optional()?
-                .unwrap_or_default();
-            Ok((creds, failures))
-        })
-    }
-
-    async fn record_login_failure(
-        &self,
-        email: &Email,
-        now: i64,
-        keep_secs: i64,
-    ) -> StoreResult<LoginFailures> {
-        self.write(|tx| {
-            tx.query_row(
-                "INSERT INTO login_failures (email, count, last_failed_at, expires_at) VALUES (?1, 1, ?2, ?3)
-                 ON CONFLICT(email) DO UPDATE SET
-                   count = CASE WHEN expires_at <= ?2 THEN 1 ELSE count + 1 END,
-                   last_failed_at = ?2, expires_at = ?3
-                 RETURNING count, last_failed_at",
-                params![email.as_str(), now, now + keep_secs],
-                |r| {
-                    Ok(LoginFailures {
-                        count: r.get(0)?,
-                        last_failed_at: r.get(1)?,
-                    })
-                },
-            )
-            .map_err(backend)
+                .optional()
+                .map_err(backend)?;
+            Ok(LoginStart::Reserved(credentials))
         })
     }
 
@@ -79,11 +91,12 @@ impl SessionStore for SqliteStore {
 
     async fn start_session(
         &self,
-        email: &Email,
+        attempt: &LoginAttempt<'_>,
         verified_hash: &str,
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool> {
+        let email = attempt.email;
         self.write(|tx| {
             let still_valid = tx
                 .query_row(
@@ -107,8 +120,17 @@ impl SessionStore for SqliteStore {
                 params![first.jti, first.sid, first.user_id as i64, first.issued_at, first.expires_at],
             )
             .map_err(backend)?;
-            tx.execute("DELETE FROM login_failures WHERE email = ?1", [email.as_str()])
-                .map_err(backend)?;
+            // This network's failures are forgotten; the email's counter keeps everyone else's.
+            tx.execute(
+                "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
+                params![email.as_str(), network_counter(attempt.network)],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "UPDATE login_failures SET count = MAX(count - 1, 0) WHERE email = ?1 AND counter = ?2",
+                params![email.as_str(), ACCOUNT_COUNTER],
+            )
+            .map_err(backend)?;
             Ok(true)
         })
     }
