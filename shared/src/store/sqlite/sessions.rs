@@ -36,6 +36,9 @@ impl SessionStore for SqliteStore {
             (ACCOUNT_COUNTER.to_string(), rules.account),
         ];
         self.write(|tx| {
+            // Counters past their time are swept as logins come (DynamoDB's TTL does this there).
+            tx.execute("DELETE FROM login_failures WHERE expires_at <= ?1", [attempt.now])
+                .map_err(backend)?;
             let mut seen = vec![];
             for (counter, _) in &counters {
                 seen.push(failures(tx, email, counter).map_err(backend)?);

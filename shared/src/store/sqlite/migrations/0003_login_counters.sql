@@ -11,3 +11,4 @@ CREATE TABLE login_failures (
     expires_at   INTEGER NOT NULL,
     PRIMARY KEY (email, counter)
 );
+CREATE INDEX login_failures_by_expiry ON login_failures(expires_at);
