@@ -126,6 +126,8 @@ pub struct Config {
     pub login_account_max_failures: u32,
     pub login_account_backoff_base: Duration,
     pub login_account_backoff_max: Duration,
+    /// How long a device token (returned by login) keeps its device trusted.
+    pub login_device_ttl: Duration,
     pub password_min_score: u8,
     pub hash_cost: HashCost,
     pub mail_from: String,
@@ -169,6 +171,7 @@ impl Default for Config {
             login_account_max_failures: 100,
             login_account_backoff_base: Duration::from_secs(1),
             login_account_backoff_max: Duration::from_secs(15 * 60),
+            login_device_ttl: Duration::from_secs(90 * 24 * 3600),
             password_min_score: 3,
             hash_cost: HashCost::default(),
             mail_from: "authyy <no-reply@localhost>".into(),
@@ -323,6 +326,7 @@ impl Config {
                 "AUTH_LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS",
                 d.login_account_backoff_max,
             )?,
+            login_device_ttl: env.secs("AUTH_LOGIN_DEVICE_TTL_SECONDS", d.login_device_ttl)?,
             password_min_score,
             hash_cost: HashCost {
                 memory_kib: env

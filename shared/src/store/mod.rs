@@ -53,6 +53,8 @@ pub struct LoginAttempt<'a> {
     pub email: &'a Email,
     /// The client's network (`http::client_ip`).
     pub network: &'a str,
+    /// The hash of the device token the client presented, if any (OWASP's device cookie).
+    pub device: Option<&'a str>,
     pub now: i64,
 }
 
@@ -95,11 +97,31 @@ impl LoginFailures {
 /// What [`SessionStore::begin_login`] decided.
 #[derive(Debug, Clone)]
 pub enum LoginStart {
-    /// The attempt is counted on both counters: verify the password (or the dummy, with no
-    /// account) now. The credentials, if the email is registered.
-    Reserved(Option<Credentials>),
+    /// The attempt is counted: verify the password (or the dummy, with no account) now.
+    Reserved {
+        /// The credentials, if the email is registered.
+        credentials: Option<Credentials>,
+        /// The attempt presented a live device token of this email, and was counted on that
+        /// device's own counter instead of its network's and its email's: a device that logged
+        /// in before is not held back by strangers' failures.
+        trusted_device: bool,
+    },
     /// A counter is locked: nothing was counted; retry after this many seconds (at least 1).
     Locked { retry_after: u64 },
+}
+
+/// A login whose password was verified, for [`SessionStore::start_session`].
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedLogin<'a> {
+    pub attempt: &'a LoginAttempt<'a>,
+    /// The password hash that was verified.
+    pub verified_hash: &'a str,
+    /// As [`LoginStart::Reserved`] said.
+    pub trusted_device: bool,
+    /// The hash of the device token the answer carries (the one presented, when trusted, or
+    /// a new one), and when it stops being trusted.
+    pub device: &'a str,
+    pub device_expires_at: i64,
 }
 
 /// Everything a refresh needs, read in one call.
@@ -177,14 +199,14 @@ pub trait SessionStore: Send + Sync {
     async fn begin_login(&self, attempt: &LoginAttempt<'_>, rules: &LoginRules) -> StoreResult<LoginStart>;
     /// Replaces the password hash if it is still `old` (re-hash with new parameters).
     async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool>;
-    /// Starts a session with its first refresh token, clears the attempt's (email, network)
-    /// counter and takes the successful attempt back off the email's counter, only if the
-    /// account still has the password hash that was verified and is not disabled.
-    /// False if that no longer holds (the password changed meanwhile): nothing is written.
+    /// Starts a session with its first refresh token, only if the account still has the
+    /// password hash that was verified and is not disabled; in the same step clears the
+    /// attempt's counters (its network's, and its device's when trusted), takes the successful
+    /// attempt back off the email's counter (when it was counted there), and stores or renews
+    /// the device token. False if the account changed meanwhile: nothing is written.
     async fn start_session(
         &self,
-        attempt: &LoginAttempt<'_>,
-        verified_hash: &str,
+        login: &VerifiedLogin<'_>,
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool>;

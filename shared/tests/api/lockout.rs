@@ -1,6 +1,8 @@
 //! Login lockout as a weapon: failures count per (email, client network), so a stranger's
 //! guesses back off the stranger's network, not the owner; a much higher cap per email from
-//! every network bounds a guessing attack spread over many networks. (Racing guesses: races.rs.)
+//! every network bounds a guessing attack spread over many networks, and a device that logged in
+//! before (its device token) is held back by nobody's failures but its own. (Racing guesses:
+//! races.rs.)
 
 use crate::helpers::*;
 
@@ -176,7 +178,89 @@ async fn unknown_emails_back_off_exactly_like_known_ones<B: Backend>() {
     assert!(seen[0].iter().any(|(status, _, _)| *status == 429));
 }
 
+/// `POST /auth/login` from `ip`, presenting `device` if given.
+async fn login_with_device(app: &TestApp, ip: &str, email: &str, password: &str, device: &str) -> Resp {
+    let body = json!({"email": email, "password": password, "device_token": device}).to_string();
+    let req = event("POST", Endpoint::Login.path(), "", &[], Some(&body), ip);
+    app.call(Endpoint::Login, req).await
+}
+
+fn device_token(r: &Resp) -> String {
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["device_token"]
+        .as_str()
+        .expect("login returns a device token")
+        .to_string()
+}
+
+/// An app whose accounts lock after 6 failures from anywhere, with john_doe signed up.
+async fn capped_app<B: Backend>() -> TestApp {
+    let app = B::app(with(|c| c.login_account_max_failures = 6)).await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    app
+}
+
+/// Six wrong guesses at `email`, one from each of six networks: its account-wide lock.
+async fn lock_account_from_everywhere(app: &TestApp, email: &str) {
+    for i in 0..6 {
+        let r = app
+            .login_from(&format!("198.51.100.{}", 10 + i), email, STRONG2)
+            .await;
+        assert_eq!(r.status, 401, "guess {i}");
+    }
+}
+
+async fn a_device_that_logged_in_before_is_not_held_back_by_the_account_wide_lock<B: Backend>() {
+    let app = capped_app::<B>().await;
+    let first = app.login_from(OWNER, "john@example.com", STRONG).await;
+    let device = device_token(&first);
+    assert!(app
+        .refresh(&refresh(&first))
+        .await
+        .body
+        .get("device_token")
+        .is_none());
+    lock_account_from_everywhere(&app, "john@example.com").await;
+    // Without its token the owner waits like everyone else; with it, from anywhere, not.
+    retry_after(&app.login_from(OWNER, "john@example.com", STRONG).await);
+    let r = login_with_device(&app, OWNER, "john@example.com", STRONG, &device).await;
+    assert_eq!(device_token(&r), device, "a trusted device keeps its token");
+    let r = login_with_device(&app, "192.0.2.77", "john@example.com", STRONG, &device).await;
+    assert_eq!(r.status, 200);
+}
+
+async fn a_stolen_device_token_is_capped_by_its_own_counter<B: Backend>() {
+    let app = capped_app::<B>().await;
+    let device = device_token(&app.login_from(OWNER, "john@example.com", STRONG).await);
+    for i in 0..5 {
+        let ip = format!("198.51.100.{}", 10 + i);
+        let r = login_with_device(&app, &ip, "john@example.com", STRONG2, &device).await;
+        assert_eq!(r.status, 401, "guess {i}");
+    }
+    let r = login_with_device(&app, "192.0.2.77", "john@example.com", STRONG, &device).await;
+    assert_eq!(retry_after(&r), 1);
+    // Those guesses were the device's: the account and the owner's network are untouched.
+    assert_eq!(
+        app.login_from(OWNER, "john@example.com", STRONG).await.status,
+        200
+    );
+}
+
+async fn a_device_token_of_another_account_or_made_up_is_not_trusted<B: Backend>() {
+    let app = capped_app::<B>().await;
+    app.signup("alice", "alice@example.com", STRONG).await;
+    let alices = device_token(&app.login_from(OWNER, "alice@example.com", STRONG).await);
+    lock_account_from_everywhere(&app, "john@example.com").await;
+    for device in [alices.as_str(), "made-up", ""] {
+        let r = login_with_device(&app, OWNER, "john@example.com", STRONG, device).await;
+        assert!(retry_after(&r) >= 1, "{device:?}");
+    }
+}
+
 both_backends!(
+    a_device_that_logged_in_before_is_not_held_back_by_the_account_wide_lock,
+    a_stolen_device_token_is_capped_by_its_own_counter,
+    a_device_token_of_another_account_or_made_up_is_not_trusted,
     six_wrong_passwords_from_one_network_do_not_lock_out_the_owner_on_another,
     retry_after_equals_the_remaining_backoff,
     the_account_wide_cap_holds_across_many_networks,

@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use authyy::domain::Email;
-use authyy::store::{LoginAttempt, LoginStart};
+use authyy::store::{LoginAttempt, LoginStart, VerifiedLogin};
 
 async fn login_returns_the_token_envelope_with_no_store<B: Backend>() {
     let app = app::<B>().await;
@@ -134,11 +134,15 @@ async fn stored_credentials(app: &TestApp, email: &str) -> (authyy::store::Crede
     let attempt = LoginAttempt {
         email: &email,
         network: "192.0.2.1",
+        device: None,
         now: app.state.clock.now(),
     };
     let rules = app.state.config.login_rules();
     match app.state.sessions.begin_login(&attempt, &rules).await.unwrap() {
-        LoginStart::Reserved(Some(credentials)) => (credentials, email.clone()),
+        LoginStart::Reserved {
+            credentials: Some(credentials),
+            ..
+        } => (credentials, email.clone()),
         other => panic!("{other:?}"),
     }
 }
@@ -174,12 +178,20 @@ async fn a_password_changed_while_verifying_starts_no_session<B: Backend>() {
     let attempt = LoginAttempt {
         email: &email,
         network: "192.0.2.1",
+        device: None,
         now: app.state.clock.now(),
+    };
+    let login = VerifiedLogin {
+        attempt: &attempt,
+        verified_hash: &verified.password_hash,
+        trusted_device: false,
+        device: "a-device",
+        device_expires_at: attempt.now + 3600,
     };
     let started = app
         .state
         .sessions
-        .start_session(&attempt, &verified.password_hash, &session, &first)
+        .start_session(&login, &session, &first)
         .await
         .unwrap();
     assert!(

@@ -88,14 +88,31 @@ fn failures_from(item: &Item) -> StoreResult<(LoginFailures, i64)> {
 impl SessionStore for DynamoStore {
     async fn begin_login(&self, attempt: &LoginAttempt<'_>, rules: &LoginRules) -> StoreResult<LoginStart> {
         let email = attempt.email.as_str();
-        let counters = [
+        let untrusted = [
             (loginfail_network_key(email, attempt.network), rules.network),
             (loginfail_key(email), rules.account),
         ];
+        let device = attempt
+            .device
+            .map(|hash| (device_key(hash), loginfail_device_key(email, hash)));
         let pk = |k: &Item| opt_s(k, "pk").unwrap_or_default();
         let mut keys = vec![email_key(email)];
-        keys.extend(counters.iter().map(|(k, _)| k.clone()));
+        keys.extend(untrusted.iter().map(|(k, _)| k.clone()));
+        if let Some((device, counter)) = &device {
+            keys.extend([device.clone(), counter.clone()]);
+        }
         let mut items = self.batch_get("login lookup", keys).await?;
+        let trusted = device.filter(|(device, _)| {
+            items.get(&pk(device)).is_some_and(|item| {
+                opt_s(item, "email").as_deref() == Some(email)
+                    && opt_n::<i64>(item, "expires_at").is_some_and(|e| e > attempt.now)
+            })
+        });
+        let trusted_device = trusted.is_some();
+        let counters = match trusted {
+            Some((_, counter)) => vec![(counter, rules.network)],
+            None => untrusted.to_vec(),
+        };
         let credentials = match items.get(&format!("EMAIL#{email}")) {
             Some(item) => Some(Credentials {
                 user_id: get_n(item, "user_id")?,
@@ -134,8 +151,13 @@ impl SessionStore for DynamoStore {
                 })
                 .collect();
             match self.transact("reserve login attempt", writes).await? {
-                Tx::Done => return Ok(LoginStart::Reserved(credentials)),
-                tx if tx.failed(0) || tx.failed(1) => {
+                Tx::Done => {
+                    return Ok(LoginStart::Reserved {
+                        credentials,
+                        trusted_device,
+                    })
+                }
+                tx if (0..counters.len()).any(|i| tx.failed(i)) => {
                     // Another attempt counted first: read the counters again and decide anew.
                     let jitter = rand::random::<u64>() % 10;
                     tokio::time::sleep(Duration::from_millis(5 * round + jitter)).await;
@@ -170,11 +192,11 @@ impl SessionStore for DynamoStore {
 
     async fn start_session(
         &self,
-        attempt: &LoginAttempt<'_>,
-        verified_hash: &str,
+        login: &VerifiedLogin<'_>,
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool> {
+        let (attempt, verified_hash) = (login.attempt, login.verified_hash);
         let mut session_item = session_key(&session.sid);
         session_item.extend([
             ("sid".into(), s(&session.sid)),
@@ -185,6 +207,26 @@ impl SessionStore for DynamoStore {
         ]);
         let email = attempt.email;
         let fresh = Some("attribute_not_exists(pk)");
+        let mut device_item = device_key(login.device);
+        device_item.extend([
+            ("email".into(), s(email.as_str())),
+            ("expires_at".into(), n(login.device_expires_at)),
+        ]);
+        // A trusted device's own counter is cleared; otherwise this attempt, a success, comes
+        // back off the email's counter, which keeps everyone else's failures.
+        let counter = if login.trusted_device {
+            self.delete(loginfail_device_key(email.as_str(), login.device), None, None)
+        } else {
+            self.counter_update(
+                loginfail_key(email.as_str()),
+                "SET #c = if_not_exists(#c, :one) - :one, expires_at = if_not_exists(expires_at, :exp)",
+                None,
+                HashMap::from([
+                    (":one".to_string(), n(1)),
+                    (":exp".to_string(), n(attempt.now + LOGINFAIL_KEEP_FALLBACK)),
+                ]),
+            )
+        };
         let tx = self
             .transact(
                 "start session",
@@ -200,22 +242,10 @@ impl SessionStore for DynamoStore {
                     ),
                     self.put(session_item, fresh),
                     self.put(refresh_item(first), fresh),
-                    // This network's failures are forgotten; the email's counter keeps
-                    // everyone else's (this attempt, a success, comes back off it).
-                    self.delete(
-                        loginfail_network_key(email.as_str(), attempt.network),
-                        None,
-                        None,
-                    ),
-                    self.counter_update(
-                        loginfail_key(email.as_str()),
-                        "SET #c = if_not_exists(#c, :one) - :one, expires_at = if_not_exists(expires_at, :exp)",
-                        None,
-                        HashMap::from([
-                            (":one".to_string(), n(1)),
-                            (":exp".to_string(), n(attempt.now + LOGINFAIL_KEEP_FALLBACK)),
-                        ]),
-                    ),
+                    // This network's failures are forgotten.
+                    self.delete(loginfail_network_key(email.as_str(), attempt.network), None, None),
+                    counter,
+                    self.put(device_item, None),
                 ],
             )
             .await?;

@@ -5,10 +5,14 @@ use rusqlite::{params, OptionalExtension};
 
 use super::*;
 
-/// The counter of every attempt at one email, and of the attempts from one network.
+/// The counter of every attempt at one email, of the attempts from one network, and of the
+/// attempts of one trusted device.
 const ACCOUNT_COUNTER: &str = "account";
 fn network_counter(network: &str) -> String {
     format!("net:{network}")
+}
+fn device_counter(device: &str) -> String {
+    format!("device:{device}")
 }
 
 fn failures(c: &Connection, email: &str, counter: &str) -> rusqlite::Result<LoginFailures> {
@@ -31,14 +35,32 @@ fn failures(c: &Connection, email: &str, counter: &str) -> rusqlite::Result<Logi
 impl SessionStore for SqliteStore {
     async fn begin_login(&self, attempt: &LoginAttempt<'_>, rules: &LoginRules) -> StoreResult<LoginStart> {
         let email = attempt.email.as_str();
-        let counters = [
-            (network_counter(attempt.network), rules.network),
-            (ACCOUNT_COUNTER.to_string(), rules.account),
-        ];
         self.write(|tx| {
-            // Counters past their time are swept as logins come (DynamoDB's TTL does this there).
+            // Counters and devices past their time are swept as logins come (DynamoDB's TTL
+            // does this there).
             tx.execute("DELETE FROM login_failures WHERE expires_at <= ?1", [attempt.now])
                 .map_err(backend)?;
+            tx.execute("DELETE FROM login_devices WHERE expires_at <= ?1", [attempt.now])
+                .map_err(backend)?;
+            let trusted_device = match attempt.device {
+                Some(hash) => tx
+                    .query_row(
+                        "SELECT 1 FROM login_devices WHERE hash = ?1 AND email = ?2",
+                        params![hash, email],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(backend)?
+                    .is_some(),
+                None => false,
+            };
+            let counters = match attempt.device {
+                Some(hash) if trusted_device => vec![(device_counter(hash), rules.network)],
+                _ => vec![
+                    (network_counter(attempt.network), rules.network),
+                    (ACCOUNT_COUNTER.to_string(), rules.account),
+                ],
+            };
             let mut seen = vec![];
             for (counter, _) in &counters {
                 seen.push(failures(tx, email, counter).map_err(backend)?);
@@ -77,7 +99,10 @@ impl SessionStore for SqliteStore {
                 )
                 .optional()
                 .map_err(backend)?;
-            Ok(LoginStart::Reserved(credentials))
+            Ok(LoginStart::Reserved {
+                credentials,
+                trusted_device,
+            })
         })
     }
 
@@ -94,11 +119,11 @@ impl SessionStore for SqliteStore {
 
     async fn start_session(
         &self,
-        attempt: &LoginAttempt<'_>,
-        verified_hash: &str,
+        login: &VerifiedLogin<'_>,
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool> {
+        let (attempt, verified_hash) = (login.attempt, login.verified_hash);
         let email = attempt.email;
         self.write(|tx| {
             let still_valid = tx
@@ -129,9 +154,23 @@ impl SessionStore for SqliteStore {
                 params![email.as_str(), network_counter(attempt.network)],
             )
             .map_err(backend)?;
+            if login.trusted_device {
+                tx.execute(
+                    "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
+                    params![email.as_str(), device_counter(login.device)],
+                )
+                .map_err(backend)?;
+            } else {
+                tx.execute(
+                    "UPDATE login_failures SET count = MAX(count - 1, 0) WHERE email = ?1 AND counter = ?2",
+                    params![email.as_str(), ACCOUNT_COUNTER],
+                )
+                .map_err(backend)?;
+            }
             tx.execute(
-                "UPDATE login_failures SET count = MAX(count - 1, 0) WHERE email = ?1 AND counter = ?2",
-                params![email.as_str(), ACCOUNT_COUNTER],
+                "INSERT INTO login_devices (hash, email, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(hash) DO UPDATE SET expires_at = excluded.expires_at",
+                params![login.device, email.as_str(), login.device_expires_at],
             )
             .map_err(backend)?;
             Ok(true)
