@@ -286,6 +286,36 @@ mod tests {
         assert_eq!(page.next_after, Some(3));
     }
 
+    const BACKOFF: Backoff = Backoff {
+        free: 5,
+        base_secs: 1,
+        max_secs: 900,
+    };
+
+    #[test]
+    fn a_reservation_counts_on_and_locks_from_its_own_count() {
+        let mut f = LoginFailures::default();
+        for _ in 0..4 {
+            f = f.reserve(100, BACKOFF, 4500);
+        }
+        assert_eq!((f.count, f.wait(100)), (4, 0));
+        f = f.reserve(100, BACKOFF, 4500);
+        assert_eq!((f.count, f.locked_until, f.expires_at), (5, 101, 4600));
+        assert_eq!(f.wait(100), 1);
+        assert_eq!(f.reserve(101, BACKOFF, 4500).locked_until, 103);
+    }
+
+    #[test]
+    fn an_expired_counter_counts_nothing_and_starts_again() {
+        let f = LoginFailures {
+            count: 40,
+            locked_until: 200,
+            expires_at: 150,
+        };
+        assert_eq!(f.wait(150), 0);
+        assert_eq!(f.reserve(150, BACKOFF, 4500).count, 1);
+    }
+
     #[test]
     fn an_exactly_full_last_page_has_no_next_page() {
         let page = UserPage::from_overfetch(users(1..=3), 3);
