@@ -188,6 +188,9 @@ request_type! {
         /// At most 128 characters.
         #[schema(value_type = String)]
         pub password: Password => Password::for_login,
+        /// The `device_token` an earlier login on this device returned, if it has one: a device
+        /// that logged in before is not held back by other clients' failures.
+        pub device_token: Option<String>,
     }
 }
 

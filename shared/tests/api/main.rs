@@ -12,6 +12,7 @@ mod hardening;
 mod http;
 mod key_lifecycle;
 mod list_users;
+mod lockout;
 mod login;
 mod logout;
 mod password_reset;
