@@ -13,6 +13,7 @@ mod key_lifecycle;
 mod list_users;
 mod login;
 mod logout;
+mod mail_queue;
 mod password_reset;
 mod races;
 mod refresh;
