@@ -46,6 +46,18 @@ pub struct BatchItemFailure {
 
 /// Time kept back from the invocation's deadline to answer.
 const ANSWER_MARGIN: Duration = Duration::from_secs(2);
+/// The budget when the deadline is no use: local emulators pass a duration (600000) there.
+const FALLBACK_BUDGET: Duration = Duration::from_secs(25);
+
+/// How long each message of an invocation may take: up to the deadline (epoch ms), less the
+/// margin to answer in.
+fn message_budget(deadline_ms: u64, now: std::time::SystemTime) -> Duration {
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    match deadline.duration_since(now) {
+        Ok(left) if left > ANSWER_MARGIN => left - ANSWER_MARGIN,
+        _ => FALLBACK_BUDGET,
+    }
+}
 
 /// Delivers every message of `event` at once, each within `budget`; the answer names the
 /// messages that failed (unreadable, store or mail failure, or out of time), and only those.
@@ -117,11 +129,7 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let state = state.clone();
         async move {
-            let deadline = std::time::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-            let budget = deadline
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or_default()
-                .saturating_sub(ANSWER_MARGIN);
+            let budget = message_budget(event.context.deadline, std::time::SystemTime::now());
             Ok::<_, lambda_http::Error>(handle_batch(&state, event.payload, budget).await)
         }
     }))
@@ -142,4 +150,18 @@ pub fn spawn_local(state: AppState, queue: LocalQueue) -> tokio::task::JoinHandl
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_message_may_take_until_the_deadline_less_the_margin_to_answer() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let deadline = 1_800_000_000_000 + 30_000;
+        assert_eq!(message_budget(deadline, now), Duration::from_secs(28));
+        // cargo lambda watch passes the timeout itself, not a time: the fallback applies.
+        assert_eq!(message_budget(600_000, now), FALLBACK_BUDGET);
+    }
 }
