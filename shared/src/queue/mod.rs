@@ -35,17 +35,10 @@ pub enum MailJob {
 
 /// The job as it travels: `{"v": 1, "kind": "password_reset", "email": "..."}`.
 #[derive(Serialize, Deserialize)]
-struct Envelope {
+struct Envelope<J> {
     v: u32,
     #[serde(flatten)]
-    job: MailJob,
-}
-
-#[derive(Serialize)]
-struct EnvelopeRef<'a> {
-    v: u32,
-    #[serde(flatten)]
-    job: &'a MailJob,
+    job: J,
 }
 
 /// A message body the mailer cannot read: another format version, another kind, or no job.
@@ -56,7 +49,7 @@ pub struct UnreadableJob(pub String);
 impl MailJob {
     /// The message body.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&EnvelopeRef {
+        serde_json::to_string(&Envelope {
             v: JOB_VERSION,
             job: self,
         })
@@ -77,7 +70,8 @@ impl MailJob {
                 version.v
             )));
         }
-        let envelope: Envelope = serde_json::from_str(body).map_err(|e| UnreadableJob(e.to_string()))?;
+        let envelope: Envelope<MailJob> =
+            serde_json::from_str(body).map_err(|e| UnreadableJob(e.to_string()))?;
         Ok(envelope.job)
     }
 
