@@ -12,7 +12,14 @@ Fails (exit 1, naming every problem) unless:
     actions only on the table, and Secrets Manager actions on one named secret each (the private
     SigningKeySecret or the PublicKeysSecret), as permissions.json lists them ("... on <secret>").
   * a function without routes is the rotation function of a RotationSchedule, with rotation
-    events (events/<function>.<step>.json).
+    events (events/<function>.<step>.json), or a queue consumer: the target of an
+    AWS::Lambda::EventSourceMapping from an SQS queue of the template that reports partial batch
+    failures (ReportBatchItemFailures), whose queue is encrypted, has a visibility timeout of at
+    least 6 times the function's timeout and a dead-letter queue (RedrivePolicy) that keeps
+    messages 14 days, with SQS events (events/<function>.<variant>.json, Records from aws:sqs);
+  * sqs actions are on !GetAtt <queue>.Arn of a queue of the template; a consumer's poller
+    statement (sqs:ReceiveMessage, DeleteMessage, GetQueueAttributes on its own queue, which
+    Lambda uses, not the code) is required and is not part of infra/permissions.json.
 
 Standard library plus PyYAML (installed with cfn-lint). Run: .venv/bin/python infra/check_template.py
 """
@@ -37,6 +44,9 @@ INDEX_ARN = {"Fn::Sub": "${Table.Arn}/index/users-by-id"}
 # Secrets Manager actions are granted per secret, and permissions.json names the secret:
 # "secretsmanager:GetSecretValue on SigningKeySecret".
 SECRETS = {"SigningKeySecret", "PublicKeysSecret"}
+# What Lambda's SQS poller needs of the consumer's role, on the consumer's queue only.
+POLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+DLQ_RETENTION = 14 * 24 * 3600
 
 
 # The one CloudFormation-aware YAML loader, shared with the table-definition reader.
@@ -82,8 +92,9 @@ def template_functions(template: dict, errors: list[str]) -> dict[str, dict]:
             and (r.get("Properties") or {}).get("RotationLambdaARN") == {"Fn::GetAtt": [logical_id, "Arn"]}
             for r in template.get("Resources", {}).values()
         )
-        if not routes and not rotation:
-            errors.append(f"{logical_id} ({binary}): has no HttpApi event and rotates no secret")
+        queue = consumed_queue(template, logical_id, props, errors)
+        if not routes and not rotation and not queue:
+            errors.append(f"{logical_id} ({binary}): has no HttpApi event, rotates no secret and reads no queue")
         statements = []
         for i, policy in enumerate(as_list(props.get("Policies") or [])):
             if not isinstance(policy, dict) or "Statement" not in policy:
@@ -93,11 +104,56 @@ def template_functions(template: dict, errors: list[str]) -> dict[str, dict]:
                 )
                 continue
             statements.extend(as_list(policy["Statement"]))
-        functions[binary] = {"logical_id": logical_id, "routes": routes, "statements": statements, "rotation": rotation}
+        functions[binary] = {
+            "logical_id": logical_id,
+            "routes": routes,
+            "statements": statements,
+            "rotation": rotation,
+            "queue": queue,
+        }
     return functions
 
 
+def consumed_queue(template: dict, logical_id: str, props: dict, errors: list[str]) -> str | None:
+    """The SQS queue an AWS::Lambda::EventSourceMapping hands to the function, checked."""
+    resources = template.get("Resources", {})
+    for name, r in resources.items():
+        if r.get("Type") != "AWS::Lambda::EventSourceMapping":
+            continue
+        p = r.get("Properties") or {}
+        if p.get("FunctionName") not in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "Arn"]}):
+            continue
+        source = p.get("EventSourceArn")
+        queue = source["Fn::GetAtt"][0] if isinstance(source, dict) and "Fn::GetAtt" in source else None
+        q = resources.get(queue or "", {})
+        if q.get("Type") != "AWS::SQS::Queue" or source != {"Fn::GetAtt": [queue, "Arn"]}:
+            errors.append(f"{name}: EventSourceArn must be !GetAtt <an SQS queue of the template>.Arn")
+            return None
+        if "ReportBatchItemFailures" not in (p.get("FunctionResponseTypes") or []):
+            errors.append(f"{name}: needs FunctionResponseTypes [ReportBatchItemFailures], or one failure retries the whole batch")
+        qp = q.get("Properties") or {}
+        if qp.get("SqsManagedSseEnabled") is not True and "KmsMasterKeyId" not in qp:
+            errors.append(f"{queue}: not encrypted (SqsManagedSseEnabled: true)")
+        timeout = props.get("Timeout", GLOBAL_TIMEOUT.get("value", 3))
+        if not isinstance(qp.get("VisibilityTimeout"), int) or not isinstance(timeout, int) or qp["VisibilityTimeout"] < 6 * timeout:
+            errors.append(f"{queue}: VisibilityTimeout must be at least 6 x {logical_id}'s Timeout ({timeout} s)")
+        redrive = qp.get("RedrivePolicy") or {}
+        dlq = redrive.get("deadLetterTargetArn")
+        dlq_name = dlq["Fn::GetAtt"][0] if isinstance(dlq, dict) and "Fn::GetAtt" in dlq else None
+        dlq_props = (resources.get(dlq_name or "", {}) or {}).get("Properties") or {}
+        if not dlq_name or not isinstance(redrive.get("maxReceiveCount"), int):
+            errors.append(f"{queue}: needs a RedrivePolicy to a dead-letter queue of the template, with a maxReceiveCount")
+        elif dlq_props.get("MessageRetentionPeriod") != DLQ_RETENTION or dlq_props.get("SqsManagedSseEnabled") is not True:
+            errors.append(f"{dlq_name}: a dead-letter queue keeps messages 14 days ({DLQ_RETENTION} s), encrypted")
+        return queue
+    return None
+
+
+GLOBAL_TIMEOUT: dict[str, int] = {}
+
+
 CATCH_ALL: dict[str, str] = {}
+SQS_QUEUES: set[str] = set()
 
 
 def router_routes(cargo: dict, errors: list[str]) -> set[tuple[str, str, str]]:
@@ -134,6 +190,12 @@ def check_events(functions: dict[str, dict], errors: list[str]) -> int:
         if name not in functions:
             errors.append(f"events/{file.name}: no function named {name!r} in template.yaml")
             continue
+        if functions[name]["queue"]:
+            records = doc.get("Records") if isinstance(doc, dict) else None
+            if not records or any(r.get("eventSource") != "aws:sqs" or not r.get("messageId") or "body" not in r for r in records):
+                errors.append(f"events/{file.name}: an SQS event needs Records with eventSource aws:sqs, a messageId and a body")
+            owned[name].append((file.name, None))
+            continue
         if functions[name]["rotation"]:
             steps = {"createSecret", "setSecret", "testSecret", "finishSecret"}
             if doc.get("Step") not in steps or not doc.get("SecretId") or not doc.get("ClientRequestToken"):
@@ -144,6 +206,8 @@ def check_events(functions: dict[str, dict], errors: list[str]) -> int:
             errors.append(f"events/{file.name}: routeKey {route_key!r} is not a route of {name} ({', '.join(sorted(routes))})")
         owned[name].append((file.name, route_key))
     for name, info in sorted(functions.items()):
+        if info["queue"] and not owned[name]:
+            errors.append(f"{name}: no events/{name}.<variant>.json SQS event")
         if info["rotation"] and not owned[name] and not any(f.name.startswith(f"{name}.") for f in files):
             errors.append(f"{name}: no events/{name}.<step>.json rotation event")
         for method, path in sorted(info["routes"]):
@@ -185,6 +249,7 @@ def check_policies(functions: dict[str, dict], permissions: dict, errors: list[s
         errors.append(f"infra/permissions.json: functions missing {missing}, unknown {extra}")
     for name, info in sorted(functions.items()):
         actions: set[str] = set()
+        pollers: set[str] = set()
         for st in info["statements"]:
             if st.get("Effect") != "Allow":
                 continue
@@ -205,6 +270,20 @@ def check_policies(functions: dict[str, dict], permissions: dict, errors: list[s
                 errors.append(f"{name}: {', '.join(dynamo)} must be on !GetAtt Table.Arn only")
             if dynamo:
                 actions.update(leading_keys(name, st, "dynamodb:Query" in dynamo, errors))
+            sqs_actions = [a for a in st_actions if a.startswith("sqs:")]
+            if sqs_actions:
+                queues = [r["Fn::GetAtt"][0] for r in resources if isinstance(r, dict) and "Fn::GetAtt" in r]
+                if len(resources) != 1 or len(queues) != 1 or resources[0] != {"Fn::GetAtt": [queues[0], "Arn"]} or queues[0] not in SQS_QUEUES:
+                    errors.append(f"{name}: sqs actions must be on one queue of the template, !GetAtt <queue>.Arn")
+                    continue
+                if set(sqs_actions) & POLLER_ACTIONS:
+                    if set(st_actions) != POLLER_ACTIONS or queues[0] != info["queue"]:
+                        errors.append(
+                            f"{name}: {sorted(POLLER_ACTIONS)} are the poller's, alone in one statement on the "
+                            f"function's own event source queue ({info['queue']})"
+                        )
+                    pollers.add(queues[0])
+                    continue
             secret_actions = [a for a in st_actions if a.startswith("secretsmanager:")]
             if secret_actions:
                 refs = [r.get("Ref") for r in resources if isinstance(r, dict)]
@@ -214,6 +293,8 @@ def check_policies(functions: dict[str, dict], permissions: dict, errors: list[s
                 st_actions = [a for a in st_actions if a not in secret_actions]
                 st_actions += [f"{a} on {refs[0]}" for a in secret_actions]
             actions.update(st_actions)
+        if info["queue"] and info["queue"] not in pollers:
+            errors.append(f"{name}: needs a statement with {sorted(POLLER_ACTIONS)} on !GetAtt {info['queue']}.Arn for its event source")
         expected = set(permissions.get(name, []))
         if actions != expected:
             errors.append(
@@ -228,6 +309,10 @@ def main() -> int:
     cargo = tomllib.loads(CARGO.read_text())
     permissions = json.loads(PERMISSIONS.read_text())
 
+    timeout = ((template.get("Globals") or {}).get("Function") or {}).get("Timeout")
+    if isinstance(timeout, int):
+        GLOBAL_TIMEOUT["value"] = timeout
+    SQS_QUEUES.update(n for n, r in template.get("Resources", {}).items() if r.get("Type") == "AWS::SQS::Queue")
     functions = template_functions(template, errors)
 
     members = {m.split("/", 1)[1] for m in cargo.get("workspace", {}).get("members", []) if m.startswith("functions/")}

@@ -3,9 +3,14 @@
 truth), and the setup of a local AWS-compatible server (moto) for tests and local runs.
 
   local_aws.py table-definition [template.yaml]        print the CreateTable input as JSON
-  local_aws.py setup ENDPOINT --table T --secret S --public-secret P --sender-domain D
-                                                       create the table, the signing-key secret
-                                                       and the SES identity on ENDPOINT
+  local_aws.py setup ENDPOINT --table T --secret S --public-secret P --sender-domain D --queue Q
+                                                       create the table, the signing-key secret,
+                                                       the SES identity and the mail queue (with
+                                                       its dead-letter queue Q-dlq) on ENDPOINT
+  local_aws.py queue-url ENDPOINT --queue Q            print the mail queue's URL
+  local_aws.py pump ENDPOINT --queue Q --invoke URL    hand the mail queue's messages to the mailer
+                                                       function at URL (cargo lambda watch), as
+                                                       Lambda's event source mapping does
 """
 import argparse
 import base64
@@ -13,6 +18,8 @@ import json
 import os
 import secrets
 import sys
+import time
+import urllib.request
 
 import yaml
 
@@ -81,16 +88,82 @@ def signing_key_secret():
 EMPTY_JWKS = '{"keys": []}'
 
 
-def setup(endpoint, table, secret, public_secret, sender_domain, template):
+def client(service, endpoint):
     import boto3
 
-    kw = dict(
+    return boto3.client(
+        service,
         endpoint_url=endpoint,
         region_name=os.environ.get("AWS_REGION", "eu-west-1"),
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
     )
-    ddb = boto3.client("dynamodb", **kw)
+
+
+def create_mail_queue(endpoint, name):
+    """The mail queue and its dead-letter queue, as the template makes them (a shorter
+    visibility timeout: a failed message comes back after 30 s). Returns the queue's URL."""
+    sqs = client("sqs", endpoint)
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})
+    return sqs.create_queue(
+        QueueName=name, Attributes={"VisibilityTimeout": "30", "RedrivePolicy": redrive}
+    )["QueueUrl"]
+
+
+def pump(endpoint, queue, invoke_url):
+    """Lambda's SQS event source mapping, for a local run: receive up to 10 messages, invoke the
+    mailer with them as an SQS event, delete those it did not report as failed. The failed ones
+    come back after the visibility timeout. Polls (no long polling: the test server handles one
+    request at a time, and a long poll would hold up every other request)."""
+    sqs = client("sqs", endpoint)
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    region = os.environ.get("AWS_REGION", "eu-west-1")
+    print(f"mail pump: {queue} -> {invoke_url}", flush=True)
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            time.sleep(0.2)
+            continue
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": region,
+                }
+                for m in messages
+            ]
+        }
+        request = urllib.request.Request(
+            invoke_url, data=json.dumps(event).encode(), headers={"content-type": "application/json"}
+        )
+        try:
+            # The first invocation compiles the mailer: give it time.
+            with urllib.request.urlopen(request, timeout=600) as response:
+                answer = json.load(response)
+        except Exception as e:  # the watch is not up yet, or the function failed: retried later
+            print(f"mail pump: invoking the mailer failed ({e}); the messages come back in 30 s", flush=True)
+            continue
+        failed = {f.get("itemIdentifier") for f in (answer or {}).get("batchItemFailures", [])}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        print(f"mail pump: {len(messages) - len(failed)} delivered, {len(failed)} to retry", flush=True)
+
+
+def setup(endpoint, table, secret, public_secret, sender_domain, template, queue):
+    ddb = client("dynamodb", endpoint)
     definition = table_definition(template)
     ttl = definition.pop("TimeToLiveAttribute", None)
     if table not in ddb.list_tables()["TableNames"]:
@@ -99,7 +172,7 @@ def setup(endpoint, table, secret, public_secret, sender_domain, template):
             ddb.update_time_to_live(
                 TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
             )
-    sm = boto3.client("secretsmanager", **kw)
+    sm = client("secretsmanager", endpoint)
     try:
         sm.describe_secret(SecretId=secret)
     except sm.exceptions.ResourceNotFoundException:
@@ -108,14 +181,15 @@ def setup(endpoint, table, secret, public_secret, sender_domain, template):
         sm.describe_secret(SecretId=public_secret)
     except sm.exceptions.ResourceNotFoundException:
         sm.create_secret(Name=public_secret, SecretString=EMPTY_JWKS)
-    ses = boto3.client("sesv2", **kw)
+    ses = client("sesv2", endpoint)
     try:
         ses.create_email_identity(EmailIdentity=sender_domain)
     except ses.exceptions.AlreadyExistsException:
         pass
+    queue_url = create_mail_queue(endpoint, queue)
     print(
         f"local AWS ready at {endpoint}: table {table}, secrets {secret} and {public_secret}, "
-        f"SES identity {sender_domain}"
+        f"SES identity {sender_domain}, mail queue {queue_url}"
     )
 
 
@@ -131,11 +205,28 @@ def main():
     st.add_argument("--public-secret", default="authyy-local-public-keys")
     st.add_argument("--sender-domain", default="authyy.test")
     st.add_argument("--template", default=os.path.join(ROOT, "template.yaml"))
+    st.add_argument("--queue", default="authyy-local-mail")
+    qu = sub.add_parser("queue-url")
+    qu.add_argument("endpoint")
+    qu.add_argument("--queue", default="authyy-local-mail")
+    pu = sub.add_parser("pump")
+    pu.add_argument("endpoint")
+    pu.add_argument("--queue", default="authyy-local-mail")
+    pu.add_argument("--invoke", default="http://127.0.0.1:9000/2015-03-31/functions/mailer/invocations")
     args = parser.parse_args()
     if args.command == "table-definition":
         print(json.dumps(table_definition(args.template), indent=2))
+    elif args.command == "queue-url":
+        print(client("sqs", args.endpoint).get_queue_url(QueueName=args.queue)["QueueUrl"])
+    elif args.command == "pump":
+        try:
+            pump(args.endpoint, args.queue, args.invoke)
+        except KeyboardInterrupt:
+            pass
     else:
-        setup(args.endpoint, args.table, args.secret, args.public_secret, args.sender_domain, args.template)
+        setup(
+            args.endpoint, args.table, args.secret, args.public_secret, args.sender_domain, args.template, args.queue
+        )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ async fn main() {
         return;
     };
     let table = std::env::var("AUTHYY_BENCH_TABLE").unwrap_or_else(|_| "authyy-bench".into());
-    let settings = AwsSettings::new(table.clone(), "authyy-bench-keys", "authyy-bench-public-keys");
+    let mut settings = AwsSettings::new(table.clone(), "authyy-bench-keys", "authyy-bench-public-keys");
     let sdk = authyy::aws::config_loader(&settings)
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new("eu-west-1"))
@@ -36,6 +36,14 @@ async fn main() {
         ))
         .load()
         .await;
+    settings.mail_queue_url = aws_sdk_sqs::Client::new(&sdk)
+        .create_queue()
+        .queue_name(format!("{table}-mail"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     let mut config = bench_config();
     config.mail_from = "bench@authyy.test".into();
     let counter = faults::Faults::new(0);
@@ -142,10 +150,19 @@ async fn main() {
         assert_eq!(r.status(), 200);
     }
     report(
-        "POST /auth/forgot-password (+1 SES call)",
+        "POST /auth/forgot-password (+1 SQS call)",
         t.elapsed(),
         counter.calls(),
     );
+
+    let job = json!({"v": 1, "kind": "password_reset", "email": format!("u2-{run}@example.com")}).to_string();
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let done = authyy::endpoints::deliver(&state, &job).await.unwrap();
+        assert_eq!(done, authyy::endpoints::Delivery::Sent);
+    }
+    report("mailer: a reset job (+1 SES call)", t.elapsed(), counter.calls());
 
     // A full reset needs a fresh token each time: read it back from moto's SES store.
     let reset = json!({"token": "unknown", "password": pw});

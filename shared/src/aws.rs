@@ -1,7 +1,7 @@
 //! The AWS SDK as every production backend uses it: settings from the environment, one shared
 //! SDK configuration (TLS, timeouts, retries), and one mapping of SDK failures. The backends
-//! themselves live beside their traits: [`crate::store::dynamo`], [`crate::mail::ses`] and
-//! [`crate::keys::secrets_manager`].
+//! themselves live beside their traits: [`crate::store::dynamo`], [`crate::mail::ses`],
+//! [`crate::queue::sqs`] and [`crate::keys::secrets_manager`].
 
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ pub struct AwsSettings {
     /// The public key set, the JWKS (the verifying functions read it).
     pub public_keys_secret_id: String,
     pub configuration_set: Option<String>,
+    /// The SQS queue of mail jobs (AUTH_MAIL_QUEUE_URL), which the mailer function drains.
+    pub mail_queue_url: String,
     /// How long a fetched key set is used before it is fetched again.
     pub key_cache: Duration,
     pub connect_timeout: Duration,
@@ -63,6 +65,7 @@ impl AwsSettings {
                 "the Secrets Manager secret of the public key set",
             )?,
             configuration_set: env.get("AUTH_SES_CONFIGURATION_SET").map(str::to_string),
+            mail_queue_url: required("AUTH_MAIL_QUEUE_URL", "the URL of the SQS queue of mail jobs")?,
             key_cache: Duration::from_secs(env.parse("AUTH_KEY_CACHE_SECONDS")?.unwrap_or(300)),
             connect_timeout: ms("AUTH_AWS_CONNECT_TIMEOUT_MS", 1000)?,
             attempt_timeout: ms("AUTH_AWS_ATTEMPT_TIMEOUT_MS", 2000)?,
@@ -71,7 +74,7 @@ impl AwsSettings {
         })
     }
 
-    /// Settings for tests and tools, with the default timeouts.
+    /// Settings for tests and tools, with the default timeouts (and no mail queue).
     pub fn new(
         table_name: impl Into<String>,
         signing_secret_id: impl Into<String>,
@@ -82,6 +85,7 @@ impl AwsSettings {
             signing_secret_id: signing_secret_id.into(),
             public_keys_secret_id: public_keys_secret_id.into(),
             configuration_set: None,
+            mail_queue_url: String::new(),
             key_cache: Duration::from_secs(300),
             connect_timeout: Duration::from_millis(1000),
             attempt_timeout: Duration::from_millis(2000),

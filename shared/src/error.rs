@@ -5,6 +5,7 @@ use lambda_http::{Body, Response};
 
 use crate::domain::Invalid;
 use crate::keys::KeyError;
+use crate::queue::QueueError;
 use crate::store::StoreError;
 use crate::tokens::TokenError;
 use crate::wire::{ErrorOut, FieldError, ValidationErrorOut};
@@ -53,6 +54,13 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    /// A queue that cannot take a job is a dependency down: 503, whatever the job named.
+    fn from(e: QueueError) -> Self {
+        ApiError::Unavailable(e.to_string())
     }
 }
 

@@ -8,9 +8,10 @@
 //! - [`endpoints`]: the endpoint logic, over the state.
 //! - [`state`], [`http`], [`error`], [`wire`]: what an endpoint works with: the state, request
 //!   and response helpers, the one error type, and the request/response types.
-//! - [`tokens`], [`hashing`], [`mail`], [`keys`], [`store`]: token issuing and verification,
-//!   password hashing, and the mail, key and storage traits, each with its backends beside it
-//!   (`store::sqlite`, `store::dynamo`, `mail::ses`, `keys::secrets_manager`, ...).
+//! - [`tokens`], [`hashing`], [`mail`], [`queue`], [`keys`], [`store`]: token issuing and
+//!   verification, password hashing, and the mail, mail queue, key and storage traits, each with
+//!   its backends beside it (`store::sqlite`, `store::dynamo`, `mail::ses`, `queue::sqs`,
+//!   `keys::secrets_manager`, ...).
 //! - [`domain`], [`config`], [`clock`], [`secrets`], [`routes`], [`aws`]: the values and rules
 //!   everything else uses.
 //!
@@ -36,6 +37,7 @@ pub mod hashing;
 pub mod http;
 pub mod keys;
 pub mod mail;
+pub mod queue;
 pub mod routes;
 pub mod runtime;
 pub mod secrets;

@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::hashing::Hasher;
 use crate::mail::Mailer;
+use crate::queue::MailQueue;
 use crate::store::{ResetStore, SessionStore, Store, ThrottleStore, UserStore};
 use crate::tokens::TokenIssuer;
 
@@ -20,7 +21,10 @@ pub struct AppState {
     pub sessions: Arc<dyn SessionStore>,
     pub resets: Arc<dyn ResetStore>,
     pub throttle: Arc<dyn ThrottleStore>,
+    /// Sends rendered mail (used by the mailer, which delivers queued jobs).
     pub mailer: Arc<dyn Mailer>,
+    /// Where endpoints leave the mail they owe (forgot-password), for the mailer to deliver.
+    pub queue: Arc<dyn MailQueue>,
     pub tokens: Arc<TokenIssuer>,
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,

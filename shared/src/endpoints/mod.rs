@@ -5,7 +5,8 @@
 //! - [`signup`](mod@signup), [`login`](mod@login), [`refresh`](mod@refresh): accounts and sessions.
 //! - [`account`]: the signed-in user (`/me`, logout).
 //! - [`users`]: the admin listing.
-//! - [`password_reset`]: forgot and reset.
+//! - [`password_reset`]: forgot and reset; forgot only queues the mail.
+//! - [`mailer`]: delivers queued mail jobs (the mailer function, local mode's worker).
 //! - [`docs`]: the OpenAPI description, assembled from every handler's annotation.
 //! - [`discovery`]: the OpenID discovery document and the public key set (JWKS).
 //! - [`common`]: what several endpoints share (authentication, the token envelope, views).
@@ -15,6 +16,7 @@ pub mod common;
 pub mod discovery;
 pub mod docs;
 pub mod login;
+pub mod mailer;
 pub mod password_reset;
 pub mod refresh;
 pub mod signup;
@@ -27,6 +29,7 @@ pub use common::EndpointResult;
 pub use discovery::{jwks, openid_configuration};
 pub use docs::{docs_page, openapi_json};
 pub use login::login;
+pub use mailer::{deliver, Delivery, DeliveryError};
 pub use password_reset::{forgot_password, reset_password};
 pub use refresh::refresh;
 pub use signup::signup;

@@ -1,14 +1,16 @@
-//! Password reset: `POST /auth/forgot-password` mails a single-use link, `POST
-//! /auth/reset-password` spends it.
+//! Password reset: `POST /auth/forgot-password` queues a mail with a single-use link (which
+//! the mailer delivers), `POST /auth/reset-password` spends it.
 
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::EndpointResult;
-use crate::domain::check_strength;
+use super::mailer::{Delivery, DeliveryError};
+use crate::domain::{check_strength, Email};
 use crate::error::{ApiError, INVALID_RESET};
 use crate::http;
 use crate::mail::templates::reset_mail;
+use crate::queue::MailJob;
 use crate::secrets::{new_mail_token, token_hash};
 use crate::state::AppState;
 use crate::store::ResetToken;
@@ -30,36 +32,45 @@ fn message(text: &str) -> EndpointResult {
     responses(
         (status = 200, description = "Always the same message, whether or not the email is registered", body = MessageOut),
         (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
-/// POST /auth/forgot-password: always the same answer, whether or not the email is registered.
+/// POST /auth/forgot-password: always the same answer, in the same time, whether or not the
+/// email is registered.
 ///
-/// A mail that cannot be sent is logged and not reported: reporting it would tell the caller
-/// that the account exists. Store failures are reported (503), as they happen before the
-/// account is known.
+/// It does only what is the same for every address: the per-address quiet cap, then a job
+/// naming the address on the mail queue. It never looks the account up: the mailer does, later
+/// ([`deliver_password_reset`]). A queue or store failure is a 503 for every address alike.
 pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult {
     let ForgotPasswordRequest { email } = http::body(req)?;
     let ok = || message(FORGOT_MESSAGE);
 
-    let config = &state.config;
-    let now = state.clock.now();
     // A quiet cap per address: mail-bombing one inbox stops here, without a telling 429.
-    let per_email = config.forgot_per_email_limit;
+    let per_email = state.config.forgot_per_email_limit;
     let sent = state
         .throttle
         .hit(
             &format!("mail#{}", token_hash(email.as_str())),
             per_email.window_secs,
-            now,
+            state.clock.now(),
         )
         .await?;
     if sent > per_email.max {
         return ok();
     }
-    let Some(user) = state.users.user_by_email(&email).await? else {
-        return ok();
+    state.queue.enqueue(&MailJob::PasswordReset { email }).await?;
+    ok()
+}
+
+/// The mailer's half of forgot-password, for a queued job: if `email` names an enabled
+/// account, a new reset token (stored as its hash only; it supersedes the older ones) and the
+/// mail with its link. An error (store or mail) leaves the job to be tried again; a retry
+/// makes a new token, so only the newest mail's link works.
+pub async fn deliver_password_reset(state: &AppState, email: &Email) -> Result<Delivery, DeliveryError> {
+    let Some(user) = state.users.user_by_email(email).await? else {
+        return Ok(Delivery::Skipped("no such account"));
     };
     if user.disabled {
-        return ok();
+        return Ok(Delivery::Skipped("account disabled"));
     }
+    let config = &state.config;
     let token = new_mail_token();
     state
         .resets
@@ -67,16 +78,14 @@ pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult 
             hash: token_hash(&token),
             user_id: user.id,
             email: user.email.clone(),
-            expires_at: now + config.reset_ttl.as_secs() as i64,
+            expires_at: state.clock.now() + config.reset_ttl.as_secs() as i64,
         })
         .await?;
     let link = config.reset_link(&token);
     let mail = reset_mail(&user.email, &link, config.reset_ttl.as_secs() / 60);
-    match state.mailer.send(&mail, &link).await {
-        Ok(()) => tracing::info!(user_id = user.id, "password reset mail sent"),
-        Err(e) => tracing::error!(user_id = user.id, error = %e, "password reset mail failed"),
-    }
-    ok()
+    state.mailer.send(&mail, &link).await?;
+    tracing::info!(user_id = user.id, "password reset mail sent");
+    Ok(Delivery::Sent)
 }
 
 /// Reset the password with the token from the mail; every session of the user ends.

@@ -1,5 +1,6 @@
-//! Building the state the environment describes: local mode (SQLite, `.eml` outbox, keys in
-//! the SQLite file) or the AWS backend (DynamoDB, SES, two Secrets Manager secrets).
+//! Building the state the environment describes: local mode (SQLite, `.eml` outbox, an
+//! in-process mail queue, keys in the SQLite file) or the AWS backend (DynamoDB, SES, SQS, two
+//! Secrets Manager secrets).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use crate::hashing::Hasher;
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::keys::{CachedKeys, KeyStore};
 use crate::mail::{FileOutbox, Mailer, SesMailer};
+use crate::queue::{LocalQueue, MailQueue, SqsQueue};
 use crate::state::AppState;
 use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
@@ -28,6 +30,7 @@ fn assemble(
     config: Config,
     store: Arc<impl Store + 'static>,
     mailer: Arc<dyn Mailer>,
+    queue: Arc<dyn MailQueue>,
     keys: Arc<dyn KeyStore>,
     key_cache: Duration,
     clock: Arc<dyn Clock>,
@@ -44,6 +47,7 @@ fn assemble(
         resets: store.clone(),
         throttle: store,
         mailer,
+        queue,
         clock,
     })
 }
@@ -51,6 +55,8 @@ fn assemble(
 impl AppState {
     /// The state of local mode: SQLite file, file outbox, keys in the file. The keys are read
     /// (and, the first time, generated) now, so a broken key store stops the function at start.
+    /// Its mail queue is a [`LocalQueue`] that nothing drains: [`AppState::from_env`] starts the
+    /// task that does (tests drain it themselves).
     pub async fn local(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, BoxError> {
         let store = Arc::new(SqliteStore::open(&config.sqlite_path)?);
         store.load_public().await?;
@@ -58,10 +64,19 @@ impl AppState {
             dir: config.outbox_dir.clone(),
             from: config.mail_from.clone(),
         });
-        assemble(config, store.clone(), mailer, store, LOCAL_KEY_CACHE, clock)
+        let queue = Arc::new(LocalQueue::default());
+        assemble(
+            config,
+            store.clone(),
+            mailer,
+            queue,
+            store,
+            LOCAL_KEY_CACHE,
+            clock,
+        )
     }
 
-    /// The state of production: DynamoDB, SES and Secrets Manager, from one SDK configuration.
+    /// The state of production: DynamoDB, SES, SQS and Secrets Manager, from one SDK configuration.
     /// Each key set is read on first use, so functions that sign nothing never read the private
     /// keys, and functions that verify nothing never read either.
     pub fn aws(
@@ -79,16 +94,21 @@ impl AppState {
             config.mail_from.clone(),
             settings.configuration_set.clone(),
         ));
+        let queue = Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            settings.mail_queue_url.clone(),
+        ));
         let keys = Arc::new(SecretsManagerKeys::new(
             aws_sdk_secretsmanager::Client::new(sdk),
             settings.signing_secret_id.clone(),
             settings.public_keys_secret_id.clone(),
         ));
-        assemble(config, store, mailer, keys, settings.key_cache, clock)
+        assemble(config, store, mailer, queue, keys, settings.key_cache, clock)
     }
 
     /// The state the environment describes: the AWS backend when `AUTH_BACKEND=aws` (or, with
-    /// no AUTH_BACKEND, when AUTH_TABLE_NAME is set), local mode otherwise.
+    /// no AUTH_BACKEND, when AUTH_TABLE_NAME is set), local mode otherwise. In local mode a task
+    /// of this process delivers the mail it queues, a moment after the answer.
     pub async fn from_env() -> Result<AppState, BoxError> {
         let env = Env::from_process();
         let config = Config::from_env(&env)?;
@@ -104,7 +124,13 @@ impl AppState {
                 .into()
             });
         match backend.as_str() {
-            "local" => AppState::local(config, Arc::new(SystemClock)).await,
+            "local" => {
+                let mut state = AppState::local(config, Arc::new(SystemClock)).await?;
+                let queue = LocalQueue::default();
+                state.queue = Arc::new(queue.clone());
+                super::mailer::spawn_local(state.clone(), queue);
+                Ok(state)
+            }
             "aws" => {
                 let settings = AwsSettings::from_env(&env)?;
                 let sdk = crate::aws::sdk_config(&settings).await;

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod limits;
+pub mod mailer;
 pub mod rotation;
 
 use std::convert::Infallible;

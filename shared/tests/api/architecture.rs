@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom up; a module may use modules of its own layer or below, never above.
 const LAYERS: &[&[&str]] = &[
     &["domain", "config", "clock", "secrets", "routes"],
-    &["aws", "wire", "hashing", "keys", "mail", "store", "tokens"],
+    &[
+        "aws", "wire", "hashing", "keys", "mail", "queue", "store", "tokens",
+    ],
     &["error", "http", "state"],
     &["endpoints", "admin"],
     &["runtime"],

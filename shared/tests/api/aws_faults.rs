@@ -1,5 +1,5 @@
 //! The AWS backends when their dependencies fail: clean 503s that leak nothing, and no step of
-//! a request leaves half its work behind. Also mail that cannot be sent. (Key rotation through
+//! a request leaves half its work behind. Also mail that cannot be sent (retried, never told). (Key rotation through
 //! Secrets Manager: key_lifecycle.rs.)
 
 use std::sync::Arc;
@@ -15,13 +15,11 @@ use serde_json::json;
 
 const UNAVAILABLE: &str = "Service temporarily unavailable: a backing service did not answer, please retry";
 
-fn app_of(sender: &str, state: AppState, clock: Arc<ManualClock>) -> TestApp {
+fn app_of(inbox: MotoInbox, state: AppState, clock: Arc<ManualClock>) -> TestApp {
     TestApp {
         state,
         clock,
-        inbox: Arc::new(MotoInbox {
-            sender: sender.to_string(),
-        }),
+        inbox: Arc::new(inbox),
         keys: None,
         _guard: Box::new(()),
     }
@@ -42,8 +40,8 @@ async fn pair() -> Pair {
     let faulty =
         fixture.state_with_dynamo(test_config(), clock.clone(), dynamo_client(&fixture.sdk, &faults));
     Pair {
-        healthy: app_of(&fixture.sender, healthy, clock.clone()),
-        faulty: app_of(&fixture.sender, faulty, clock),
+        healthy: app_of(fixture.inbox(), healthy, clock.clone()),
+        faulty: app_of(fixture.inbox(), faulty, clock),
         faults,
     }
 }
@@ -194,7 +192,7 @@ async fn app_at(endpoint: &str) -> TestApp {
     let mut config = test_config();
     config.mail_from = "sender@authyy.test".into();
     let state = AppState::aws(config, &settings, &sdk, clock.clone()).unwrap();
-    app_of("sender@authyy.test", state, clock)
+    app_of(MotoInbox::ses_only("sender@authyy.test"), state, clock)
 }
 
 /// A request for every endpoint that reaches the store (tokens are well-formed but unknown).
@@ -259,7 +257,7 @@ async fn hung_aws_call_ends_in_503_within_the_operation_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mail_that_cannot_be_sent_is_logged_not_reported() {
+async fn mail_that_cannot_be_sent_is_retried_not_reported() {
     let fixture = Fixture::new().await;
     let clock = Arc::new(ManualClock::default());
     let mut state = fixture.state(test_config(), clock.clone());
@@ -268,10 +266,16 @@ async fn mail_that_cannot_be_sent_is_logged_not_reported() {
         "nobody@unverified.example",
         None,
     ));
-    let app = app_of("nobody@unverified.example", state, clock);
+    let mut inbox = fixture.inbox();
+    inbox.sender = "nobody@unverified.example".into();
+    let app = app_of(inbox, state, clock);
     app.signup("john_doe", "john@example.com", STRONG).await;
     let known = app.forgot("john@example.com").await;
     let unknown = app.forgot("ghost@example.com").await;
     assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
+    // SES refuses the sender: the mailer reports john's job for a retry; ghost's needs no mail.
+    let failed = app.deliver_queued().await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("john@example.com"), "{failed:?}");
     assert!(app.inbox.mails_to("john@example.com").await.is_empty());
 }

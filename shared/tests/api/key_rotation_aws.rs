@@ -57,9 +57,7 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
     let app = TestApp {
         state,
         clock: clock.clone(),
-        inbox: Arc::new(crate::helpers::dynamo::MotoInbox {
-            sender: fixture.sender.clone(),
-        }),
+        inbox: Arc::new(fixture.inbox()),
         keys: Some(Arc::new(fixture.key_store())),
         _guard: Box::new(()),
     };

@@ -18,12 +18,11 @@ fn events() -> Vec<(String, lambda_http::Request, Endpoint)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        // The rotation function's events are Secrets Manager's, not HTTP (key_lifecycle.rs).
+        // The rotation function's events are Secrets Manager's, not HTTP (key_lifecycle.rs);
+        // the mailer's are SQS batches (mail_queue.rs).
         .filter(|p| {
-            !p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("rotate-keys.")
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            !name.starts_with("rotate-keys.") && !name.starts_with("mailer.")
         })
         .collect();
     files.sort_by_key(|p| {

@@ -15,6 +15,7 @@ mod list_users;
 mod lockout;
 mod login;
 mod logout;
+mod mail_queue;
 mod password_reset;
 mod races;
 mod refresh;

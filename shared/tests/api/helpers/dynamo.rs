@@ -1,5 +1,6 @@
-//! The DynamoDB backend of the suite: a fresh table and signing secret per test on the local
-//! AWS server the test command starts (moto), mail read back from its SES store.
+//! The DynamoDB backend of the suite: a fresh table, signing secret and mail queue (with its
+//! dead-letter queue) per test on the local AWS server the test command starts (moto); queued
+//! mail handed to the mailer's handler as SQS hands it over, and read back from moto's SES store.
 
 use std::sync::Arc;
 
@@ -140,6 +141,46 @@ pub async fn create_key_secrets(sdk: &SdkConfig, settings: &AwsSettings, keys: &
     create_secret(sdk, &settings.public_keys_secret_id, public).await;
 }
 
+/// What the template gives the mail queue: a dead-letter queue after this many receives.
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+
+/// Creates a mail queue and its dead-letter queue, as the template does; returns their URLs.
+pub async fn create_mail_queue(sdk: &SdkConfig, name: &str) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .send()
+        .await
+        .expect("create dead-letter queue")
+        .queue_url
+        .unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("dead-letter queue ARN")
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT});
+    let queue = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, "180")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .expect("create mail queue")
+        .queue_url
+        .unwrap();
+    (queue, dlq)
+}
+
 pub const SENDER_DOMAIN: &str = "authyy.test";
 
 async fn ensure_sender_domain(sdk: &SdkConfig) {
@@ -152,11 +193,14 @@ async fn ensure_sender_domain(sdk: &SdkConfig) {
         .await;
 }
 
-/// A table, the two key secrets and a sender of its own: everything a test needs on the local server.
+/// A table, the two key secrets, a mail queue and a sender of its own: everything a test needs
+/// on the local server.
 pub struct Fixture {
     pub sdk: SdkConfig,
     pub settings: AwsSettings,
     pub sender: String,
+    /// The mail queue's dead-letter queue.
+    pub dead_letter_url: String,
 }
 
 impl Fixture {
@@ -166,20 +210,34 @@ impl Fixture {
         fixture
     }
 
-    /// A table and a sender, and no key secrets yet.
+    /// A table, a mail queue and a sender, and no key secrets yet.
     pub async fn new_empty() -> Fixture {
-        let settings = AwsSettings::new(
+        let mut settings = AwsSettings::new(
             unique("authyy-test"),
             unique("authyy-test-keys"),
             unique("authyy-test-public-keys"),
         );
         let sdk = sdk_config(&moto_url(), &settings).await;
         create_table(&sdk, &settings.table_name).await;
+        let (queue, dead_letter_url) = create_mail_queue(&sdk, &unique("authyy-test-mail")).await;
+        settings.mail_queue_url = queue;
         ensure_sender_domain(&sdk).await;
         Fixture {
             sdk,
             settings,
             sender: format!("{}@{SENDER_DOMAIN}", unique("sender")),
+            dead_letter_url,
+        }
+    }
+
+    /// The inbox of this fixture's sender, handing over this fixture's queue.
+    pub fn inbox(&self) -> MotoInbox {
+        MotoInbox {
+            sender: self.sender.clone(),
+            queue: Some((
+                aws_sdk_sqs::Client::new(&self.sdk),
+                self.settings.mail_queue_url.clone(),
+            )),
         }
     }
 
@@ -213,12 +271,88 @@ impl Fixture {
     }
 }
 
-/// Mail sent through the local server's SES, read back from its state dump.
+/// Mail sent through the local server's SES, read back from its state dump; and the mail queue
+/// (client and URL), drained as the mailer function's event source mapping does.
 pub struct MotoInbox {
     pub sender: String,
+    pub queue: Option<(aws_sdk_sqs::Client, String)>,
+}
+
+impl MotoInbox {
+    /// Reads `sender`'s mail; hands nothing over.
+    pub fn ses_only(sender: &str) -> MotoInbox {
+        MotoInbox {
+            sender: sender.to_string(),
+            queue: None,
+        }
+    }
+}
+
+/// Every message now visible on the queue at `url` (id, body, receipt handle), each received once.
+pub async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, String, String)> {
+    let mut messages = vec![];
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(60)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive from the mail queue");
+        let batch = received.messages.unwrap_or_default();
+        if batch.is_empty() {
+            return messages;
+        }
+        messages.extend(batch.into_iter().map(|m| {
+            (
+                m.message_id.unwrap(),
+                m.body.unwrap_or_default(),
+                m.receipt_handle.unwrap(),
+            )
+        }));
+    }
 }
 
 impl Inbox for MotoInbox {
+    /// As the event source mapping does: receive, invoke, delete what succeeded; what failed
+    /// is made visible again at once (SQS would wait for the visibility timeout).
+    fn deliver<'a>(&'a self, state: &'a AppState) -> BoxFut<'a, Vec<String>> {
+        Box::pin(async move {
+            let Some((sqs, url)) = &self.queue else {
+                return vec![];
+            };
+            let received = receive_all(sqs, url).await;
+            let messages: Vec<(String, String)> = received
+                .iter()
+                .map(|(id, body, _)| (id.clone(), body.clone()))
+                .collect();
+            let failed = super::mailer_batches(state, &messages).await;
+            let mut bodies = vec![];
+            for (id, body, receipt) in received {
+                if failed.contains(&id) {
+                    sqs.change_message_visibility()
+                        .queue_url(url)
+                        .receipt_handle(receipt)
+                        .visibility_timeout(0)
+                        .send()
+                        .await
+                        .expect("make a failed message visible again");
+                    bodies.push(body);
+                } else {
+                    sqs.delete_message()
+                        .queue_url(url)
+                        .receipt_handle(receipt)
+                        .send()
+                        .await
+                        .expect("delete a delivered message");
+                }
+            }
+            bodies
+        })
+    }
+
     fn mails_to<'a>(&'a self, to: &'a str) -> BoxFut<'a, Vec<String>> {
         Box::pin(async move {
             let url = format!("{}/moto-api/data.json", moto_url());
@@ -256,6 +390,17 @@ fn http_get(url: &str) -> String {
 }
 
 impl Backend for Dynamo {
+    fn broken_queue() -> BoxFut<'static, Arc<dyn authyy::queue::MailQueue>> {
+        Box::pin(async {
+            // A queue that is gone: SendMessage answers QueueDoesNotExist.
+            let settings = AwsSettings::new("", "", "");
+            let sdk = sdk_config(&moto_url(), &settings).await;
+            let url = format!("{}/123456789012/{}", moto_url(), unique("no-such-queue"));
+            Arc::new(authyy::queue::SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url))
+                as Arc<dyn authyy::queue::MailQueue>
+        })
+    }
+
     fn app(config: Config) -> BoxFut<'static, TestApp> {
         Box::pin(async move {
             let fixture = Fixture::new().await;
@@ -264,9 +409,7 @@ impl Backend for Dynamo {
             TestApp {
                 state,
                 clock,
-                inbox: Arc::new(MotoInbox {
-                    sender: fixture.sender.clone(),
-                }),
+                inbox: Arc::new(fixture.inbox()),
                 keys: Some(Arc::new(fixture.key_store())),
                 _guard: Box::new(()),
             }

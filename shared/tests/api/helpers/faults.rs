@@ -1,8 +1,9 @@
-//! An SDK interceptor that counts DynamoDB calls and, from the Nth call on, sends every request
-//! to a closed port: a real connection failure, as when DynamoDB becomes unreachable mid-request.
+//! An SDK interceptor that counts DynamoDB calls and, from the Nth call on (or for the calls
+//! about one item), sends every request to a closed port: a real connection failure, as when
+//! DynamoDB becomes unreachable mid-request.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
@@ -18,6 +19,8 @@ pub struct Faults {
     /// 0: never fail.
     fail_from: AtomicUsize,
     failing: AtomicBool,
+    /// Requests whose body contains this fail, whatever their number.
+    matching: Mutex<Option<String>>,
     closed_port: u16,
 }
 
@@ -35,6 +38,12 @@ impl Faults {
     #[allow(dead_code)]
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+
+    /// From now on, every call whose request names `text` (a key, an address) fails.
+    #[allow(dead_code)]
+    pub fn fail_matching(&self, text: &str) {
+        *self.matching.lock().unwrap() = Some(text.to_string());
     }
 
     /// From now on, the `n`th DynamoDB call and every later one fail (counting from now).
@@ -78,7 +87,14 @@ impl Intercept for FaultInterceptor {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if self.0.failing.load(Ordering::SeqCst) {
+        let matches = self.0.matching.lock().unwrap().as_ref().is_some_and(|text| {
+            context
+                .request()
+                .body()
+                .bytes()
+                .is_some_and(|b| String::from_utf8_lossy(b).contains(text.as_str()))
+        });
+        if matches || self.0.failing.load(Ordering::SeqCst) {
             let uri = format!("http://127.0.0.1:{}/", self.0.closed_port);
             context.request_mut().set_uri(uri.as_str())?;
         }

@@ -25,6 +25,8 @@ pub use serde_json::{json, Value};
 /// How a backend builds a fresh test application from a configuration.
 pub trait Backend {
     fn app(config: Config) -> BoxFut<'static, TestApp>;
+    /// A mail queue of this backend that refuses every job (full, or gone).
+    fn broken_queue() -> BoxFut<'static, Arc<dyn authyy::queue::MailQueue>>;
 }
 
 /// Runs each listed case on both backends: `<module>::sqlite::<case>` and
@@ -95,10 +97,43 @@ pub fn assert_422_at(r: &Resp, field: &str) {
 
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Reads back what the mailer sent.
+/// Reads back what the mailer sent, and hands it what the endpoints queued.
 pub trait Inbox: Send + Sync {
     /// The bodies of every mail sent to `to`, oldest first.
     fn mails_to<'a>(&'a self, to: &'a str) -> BoxFut<'a, Vec<String>>;
+    /// Hands every queued mail job to the mailer function's handler with `state`, as SQS does
+    /// (batches of up to 10), and returns the bodies of the messages it reported as failed.
+    /// Those go back on the queue, to be handed over again by the next call (as SQS does after
+    /// the visibility timeout).
+    fn deliver<'a>(&'a self, state: &'a AppState) -> BoxFut<'a, Vec<String>>;
+}
+
+/// Runs `messages` (id, body) through the mailer function's handler in batches of 10, as SQS
+/// invokes it; returns the ids it reported as failed, each checked to be one of the batch's.
+pub async fn mailer_batches(state: &AppState, messages: &[(String, String)]) -> Vec<String> {
+    use authyy::runtime::mailer::{handle_batch, SqsEvent, SqsMessage};
+    let mut failed = vec![];
+    for batch in messages.chunks(10) {
+        let event = SqsEvent {
+            records: batch
+                .iter()
+                .map(|(id, body)| SqsMessage {
+                    message_id: id.clone(),
+                    body: body.clone(),
+                })
+                .collect(),
+        };
+        let response = handle_batch(state, event, Duration::from_secs(20)).await;
+        for f in response.batch_item_failures {
+            assert!(
+                batch.iter().any(|(id, _)| *id == f.item_identifier),
+                "the mailer reported {:?}, which is no message of its batch",
+                f.item_identifier
+            );
+            failed.push(f.item_identifier);
+        }
+    }
+    failed
 }
 
 pub struct TestApp {
@@ -331,11 +366,23 @@ impl TestApp {
         .await
     }
 
+    /// Delivers every queued mail job, as the mailer function does; returns the bodies of the
+    /// jobs that failed (they stay queued).
+    pub async fn deliver_queued(&self) -> Vec<String> {
+        self.inbox.deliver(&self.state).await
+    }
+
+    /// Delivers what is queued, then reads every mail sent to `to`, oldest first.
+    pub async fn mails_to(&self, to: &str) -> Vec<String> {
+        self.deliver_queued().await;
+        self.inbox.mails_to(to).await
+    }
+
     /// Asks for a reset of `email` and returns the token from the newest mail.
     pub async fn reset_token(&self, email: &str) -> String {
         let r = self.forgot(email).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        let mails = self.inbox.mails_to(email).await;
+        let mails = self.mails_to(email).await;
         let last = mails.last().expect("a reset mail");
         token_in(last).expect("a token in the mail")
     }

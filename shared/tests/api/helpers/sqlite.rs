@@ -1,23 +1,51 @@
 //! The SQLite backend of the suite: a fresh file and outbox per test.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{Backend, BoxFut, Inbox, TestApp};
 use authyy::clock::ManualClock;
 use authyy::config::Config;
 use authyy::keys::{KeyStore, PublicKeys};
+use authyy::queue::{LocalQueue, MailQueue};
 use authyy::store::sqlite::SqliteStore;
 use authyy::AppState;
 
 pub struct Sqlite;
 
-struct Outbox(PathBuf);
+/// The outbox directory, and the local queue the state puts its mail jobs on (drained by the
+/// test, not by a background task, so that tests decide when mail goes out).
+struct Outbox {
+    dir: PathBuf,
+    queue: LocalQueue,
+    /// Jobs the mailer reported as failed, handed over again first next time.
+    retry: Mutex<Vec<String>>,
+}
 
 impl Inbox for Outbox {
+    fn deliver<'a>(&'a self, state: &'a AppState) -> BoxFut<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut bodies = std::mem::take(&mut *self.retry.lock().unwrap());
+            bodies.extend(self.queue.take_all());
+            let messages: Vec<(String, String)> = bodies
+                .into_iter()
+                .enumerate()
+                .map(|(i, body)| (format!("local-{i}"), body))
+                .collect();
+            let failed = super::mailer_batches(state, &messages).await;
+            let failed: Vec<String> = messages
+                .into_iter()
+                .filter(|(id, _)| failed.contains(id))
+                .map(|(_, body)| body)
+                .collect();
+            self.retry.lock().unwrap().extend(failed.iter().cloned());
+            failed
+        })
+    }
+
     fn mails_to<'a>(&'a self, to: &'a str) -> BoxFut<'a, Vec<String>> {
         Box::pin(async move {
-            let mut files: Vec<_> = std::fs::read_dir(&self.0)
+            let mut files: Vec<_> = std::fs::read_dir(&self.dir)
                 .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
                 .unwrap_or_default();
             files.sort();
@@ -42,6 +70,11 @@ pub async fn seed_keys(path: &std::path::Path) {
 }
 
 impl Backend for Sqlite {
+    fn broken_queue() -> BoxFut<'static, Arc<dyn MailQueue>> {
+        // A full queue: it refuses every job.
+        Box::pin(async { Arc::new(LocalQueue::with_capacity(0)) as Arc<dyn MailQueue> })
+    }
+
     fn app(mut config: Config) -> BoxFut<'static, TestApp> {
         Box::pin(async move {
             let dir = tempfile::tempdir().unwrap();
@@ -51,11 +84,17 @@ impl Backend for Sqlite {
             let clock = Arc::new(ManualClock::default());
             seed_keys(&config.sqlite_path).await;
             let keys: Arc<dyn KeyStore> = Arc::new(SqliteStore::open(&config.sqlite_path).unwrap());
-            let state = AppState::local(config, clock.clone()).await.unwrap();
+            let mut state = AppState::local(config, clock.clone()).await.unwrap();
+            let queue = LocalQueue::default();
+            state.queue = Arc::new(queue.clone());
             TestApp {
                 state,
                 clock,
-                inbox: Arc::new(Outbox(outbox)),
+                inbox: Arc::new(Outbox {
+                    dir: outbox,
+                    queue,
+                    retry: Mutex::default(),
+                }),
                 keys: Some(keys),
                 _guard: Box::new(dir),
             }

@@ -1,0 +1,41 @@
+//! The production queue: one SQS message per job, read by the mailer function's event source
+//! mapping (failed messages come back after the visibility timeout and, after five receives,
+//! wait in the dead-letter queue).
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+
+use super::{MailJob, MailQueue, QueueError};
+use crate::aws::sdk_failure;
+
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+impl SqsQueue {
+    /// The queue at `url` (AUTH_MAIL_QUEUE_URL).
+    pub fn new(client: Client, url: impl Into<String>) -> SqsQueue {
+        SqsQueue {
+            client,
+            url: url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl MailQueue for SqsQueue {
+    async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError> {
+        if self.url.is_empty() {
+            return Err(QueueError("no queue URL (AUTH_MAIL_QUEUE_URL)".into()));
+        }
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(job.to_json())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError(sdk_failure("send message", e).to_string()))
+    }
+}
