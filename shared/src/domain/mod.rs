@@ -6,6 +6,7 @@
 //! - [`session`]: session families and their refresh tokens, with the rule for when a
 //!   session's tokens may still be used.
 
+pub mod backoff;
 pub mod email;
 pub mod password;
 pub mod session;
