@@ -83,4 +83,10 @@ mkdir -p "$ROOT/target"
   --report junit --report-dir "$ROOT/target/schemathesis" \
   2>&1 | tee "$ROOT/target/schemathesis.log"
 status=${PIPESTATUS[0]}
+# No 5xx or panic came from the functions themselves (the hooks drop only the emulator's own
+# answers; this holds them to it).
+if grep -E "request failed|panicked" "$WORK/watch.log" >&2; then
+  echo "the functions failed requests or panicked during the run (log: $WORK/watch.log)" >&2
+  exit 1
+fi
 exit "$status"

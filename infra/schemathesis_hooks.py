@@ -8,10 +8,14 @@ Two things, each narrow enough to read at a glance:
    phase reaches through the OpenAPI links already carry their own token and are left alone.)
 
 2. Failures that are not the API's are dropped, and only those:
-   - the local emulator's own answer: `cargo lambda watch` answers a method its router has no
-     entry for (TRACE, PUT, ...) itself, with a 404 whose body is its own
-     `"title":"Default function disabled"` JSON, before any function runs. API Gateway routes
-     such requests to the `$default` route (the docs function) instead.
+   - the local emulator's own answers, given before any function runs: `cargo lambda watch`
+     answers a method its router has no entry for (TRACE, PUT, ...) with a 404 whose body is its
+     own `"title":"Default function disabled"` JSON (API Gateway routes such requests to the
+     `$default` route, the docs function, instead), and a request it cannot turn into a Lambda
+     event (a body that is not UTF-8, header bytes it refuses) with a 500 whose body is its own
+     problem JSON `{"type":"https://httpstatuses.com/500",...}`. Neither shape is one the
+     functions can produce (every error of theirs is `{"detail": ...}`), and the script also
+     fails the run if the functions' own log shows any failed request or panic.
    - the password policy beyond length: a new password must also not be common, not contain
      the username or the email's local part, and be strong enough by zxcvbn. No JSON Schema
      keyword can say that (it depends on the other fields and a dictionary), so a schema-valid
@@ -58,11 +62,15 @@ def _json(response):
 
 def _is_emulator_answer(response):
     body = _json(response)
-    return (
-        response.status_code == 404
-        and isinstance(body, dict)
-        and body.get("title") == "Default function disabled"
-    )
+    if not isinstance(body, dict) or "detail" in body and response.status_code != 404:
+        return False
+    if response.status_code == 404:
+        return body.get("title") == "Default function disabled"
+    return response.status_code == 500 and body == {
+        "type": "https://httpstatuses.com/500",
+        "status": 500,
+        "title": "Internal Server Error",
+    }
 
 
 def _is_password_policy_refusal(case, response):
