@@ -71,7 +71,6 @@ export PYTHONPATH="$ROOT/infra${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=sc
 mkdir -p "$ROOT/target"
 "$VENV/bin/schemathesis" --config-file "$ROOT/infra/schemathesis.toml" run "$BASE/auth/openapi.json" \
   --url "$BASE" \
-  -H "Authorization: Bearer $TOKEN" \
   --checks all \
   --phases examples,coverage,fuzzing,stateful \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \

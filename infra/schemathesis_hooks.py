@@ -2,10 +2,11 @@
 
 Two things, each narrow enough to read at a glance:
 
-1. Logout gets a fresh session. The run is authenticated with one access token (-H); logging it
-   out would turn every later request into a 401. A logout case that carries that token is given
-   a token of its own, from a new login, before it is sent. (Logout cases that the stateful
-   phase reaches through the OpenAPI links already carry their own token and are left alone.)
+1. Authentication: every case without an Authorization header of its own gets the run's access
+   token (an admin's); a logout case gets a token of its own, from a new login, since logging
+   out the run's token would turn every later request into a 401. Cases of the stateful phase
+   carry the tokens the OpenAPI links handed them and keep them (a global `-H` would override
+   them).
 
 2. Failures that are not the API's are dropped, and only those:
    - the local emulator's own answers, given before any function runs: `cargo lambda watch`
@@ -37,20 +38,23 @@ PASSWORD = os.environ["AUTHYY_ST_PASSWORD"]
 POLICY_MESSAGES = ("password is too common", "password is too weak", "password must not contain")
 
 
-@schemathesis.hook
-def before_call(context, case, kwargs):
-    if case.operation.method.upper() != "POST" or case.operation.path != "/auth/logout":
-        return
-    headers = case.headers or {}
-    if headers.get("Authorization") != f"Bearer {TOKEN}":
-        return
+def _fresh_token():
     r = requests.post(f"{BASE}/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=30)
     r.raise_for_status()
-    fresh = r.json()["tokens"]["access"]["access_token"]
-    headers["Authorization"] = f"Bearer {fresh}"
+    return r.json()["tokens"]["access"]["access_token"]
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    """Authenticates every case that carries no Authorization of its own (the stateful phase's
+    cases carry the tokens the links handed them, and keep them); a logout case gets a session
+    of its own, so that it cannot end the one the rest of the run uses."""
+    headers = dict(case.headers or {})
+    if any(k.lower() == "authorization" for k in headers):
+        return
+    is_logout = case.operation.method.upper() == "POST" and case.operation.path == "/auth/logout"
+    headers["Authorization"] = f"Bearer {_fresh_token() if is_logout else TOKEN}"
     case.headers = headers
-    if "headers" in kwargs and isinstance(kwargs["headers"], dict):
-        kwargs["headers"]["Authorization"] = f"Bearer {fresh}"
 
 
 def _json(response):
