@@ -7,14 +7,14 @@ use crate::helpers::*;
 /// The statuses the contract gives each route (DESIGN §3 and the README's API table).
 fn contract(e: Endpoint) -> &'static [u16] {
     match e {
-        Endpoint::Signup => &[201, 409, 413, 422, 429, 503],
-        Endpoint::Login => &[200, 401, 413, 422, 429, 503],
+        Endpoint::Signup => &[201, 409, 413, 415, 422, 429, 503],
+        Endpoint::Login => &[200, 401, 413, 415, 422, 429, 503],
         Endpoint::Me => &[200, 401, 503],
         Endpoint::ListUsers => &[200, 400, 401, 403, 422, 503],
         Endpoint::Refresh => &[200, 401, 503],
-        Endpoint::ForgotPassword => &[200, 413, 422, 429, 503],
-        Endpoint::ResetPassword => &[200, 400, 413, 422, 503],
-        Endpoint::Logout => &[200, 401, 413, 422, 503],
+        Endpoint::ForgotPassword => &[200, 413, 415, 422, 429, 503],
+        Endpoint::ResetPassword => &[200, 400, 413, 415, 422, 503],
+        Endpoint::Logout => &[200, 401, 413, 415, 422, 503],
         Endpoint::OpenApi | Endpoint::Docs | Endpoint::OpenIdConfiguration => &[200],
         Endpoint::Jwks => &[200, 503],
     }
