@@ -1,73 +1,43 @@
 """Schemathesis hooks for ./infra/schemathesis.sh (loaded through SCHEMATHESIS_HOOKS).
 
-Two things, each narrow enough to read at a glance:
+They drop failures that are not the API's, and only those:
 
-1. Authentication: every case without an Authorization header of its own gets the run's access
-   token (an admin's); a logout case gets a token of its own, from a new login, since logging
-   out the run's token would turn every later request into a 401. Cases of the stateful phase
-   carry the tokens the OpenAPI links handed them and keep them (a global `-H` would override
-   them).
+- The local emulator's own answers, given before any function runs (they are `cargo lambda
+  watch`'s, not the functions': every error of the functions is `{"detail": ...}` with
+  `application/json`, and the script also fails the run if the functions' log shows a failed
+  request or a panic):
+  - a method its router has no entry for (TRACE, PUT, ...): a 404 with its own
+    `"title":"Default function disabled"` body. API Gateway sends such requests to the
+    `$default` route (the docs function) instead.
+  - a request it cannot turn into a Lambda event because a header or the body is not UTF-8:
+    a `text/plain` 500 with its own problem JSON `{"type":"https://httpstatuses.com/500",...}`.
+    Dropped only when the request really carried non-UTF-8 bytes. (API Gateway hands a
+    non-UTF-8 body to the function base64-encoded, and the functions answer it with 422.)
+- The password policy beyond length: a new password must also not be common, not contain the
+  username or the email's local part, and be strong enough by zxcvbn. No JSON Schema keyword can
+  say that (it depends on the other fields and a dictionary), so a schema-valid signup or reset
+  may get a 422 naming exactly `password` with one of those messages. Any other 422 to
+  schema-valid data still fails the run.
 
-2. Failures that are not the API's are dropped, and only those:
-   - the local emulator's own answers, given before any function runs: `cargo lambda watch`
-     answers a method its router has no entry for (TRACE, PUT, ...) with a 404 whose body is its
-     own `"title":"Default function disabled"` JSON (API Gateway routes such requests to the
-     `$default` route, the docs function, instead), and a request it cannot turn into a Lambda
-     event (a body that is not UTF-8, header bytes it refuses) with a 500 whose body is its own
-     problem JSON `{"type":"https://httpstatuses.com/500",...}`. Neither shape is one the
-     functions can produce (every error of theirs is `{"detail": ...}`), and the script also
-     fails the run if the functions' own log shows any failed request or panic.
-   - the password policy beyond length: a new password must also not be common, not contain
-     the username or the email's local part, and be strong enough by zxcvbn. No JSON Schema
-     keyword can say that (it depends on the other fields and a dictionary), so a schema-valid
-     signup or reset may get 422 naming exactly `password` with one of those messages. Any
-     other 422 to schema-valid data still fails the run.
+At exit they print how many failures each rule dropped.
 """
 
 import atexit
 import collections
 import json
-import os
 import sys
 
-import requests
 import schemathesis
 
-BASE = os.environ["AUTHYY_ST_BASE"]
-TOKEN = os.environ["AUTHYY_ST_TOKEN"]
-EMAIL = os.environ["AUTHYY_ST_EMAIL"]
-PASSWORD = os.environ["AUTHYY_ST_PASSWORD"]
-
 DROPPED = collections.Counter()
+POLICY_MESSAGES = ("password is too common", "password is too weak", "password must not contain")
+EMULATOR_500 = {"type": "https://httpstatuses.com/500", "status": 500, "title": "Internal Server Error"}
 
 
 @atexit.register
 def _report_dropped():
-    if DROPPED:
-        parts = ", ".join(f"{n} {why}" for why, n in sorted(DROPPED.items()))
-        print(f"schemathesis_hooks: failures dropped as not the API's: {parts}", file=sys.stderr)
-
-
-POLICY_MESSAGES = ("password is too common", "password is too weak", "password must not contain")
-
-
-def _fresh_token():
-    r = requests.post(f"{BASE}/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=30)
-    r.raise_for_status()
-    return r.json()["tokens"]["access"]["access_token"]
-
-
-@schemathesis.hook
-def before_call(context, case, kwargs):
-    """Authenticates every case that carries no Authorization of its own (the stateful phase's
-    cases carry the tokens the links handed them, and keep them); a logout case gets a session
-    of its own, so that it cannot end the one the rest of the run uses."""
-    headers = dict(case.headers or {})
-    if any(k.lower() == "authorization" for k in headers):
-        return
-    is_logout = case.operation.method.upper() == "POST" and case.operation.path == "/auth/logout"
-    headers["Authorization"] = f"Bearer {_fresh_token() if is_logout else TOKEN}"
-    case.headers = headers
+    parts = ", ".join(f"{n} {why}" for why, n in sorted(DROPPED.items())) or "none"
+    print(f"schemathesis_hooks: failures dropped as not the API's: {parts}", file=sys.stderr)
 
 
 def _json(response):
@@ -77,17 +47,38 @@ def _json(response):
         return None
 
 
-def _is_emulator_answer(response):
-    body = _json(response)
-    if not isinstance(body, dict) or "detail" in body and response.status_code != 404:
+def _not_utf8(data):
+    if isinstance(data, str):
+        # requests sends str header values as Latin-1.
+        try:
+            data = data.encode("latin-1")
+        except UnicodeEncodeError:
+            return False
+    if not isinstance(data, (bytes, bytearray)):
         return False
-    if response.status_code == 404:
-        return body.get("title") == "Default function disabled"
-    return response.status_code == 500 and body == {
-        "type": "https://httpstatuses.com/500",
-        "status": 500,
-        "title": "Internal Server Error",
-    }
+    try:
+        bytes(data).decode("utf-8")
+        return False
+    except UnicodeDecodeError:
+        return True
+
+
+def _sent_non_utf8(response):
+    request = getattr(response, "request", None)
+    if request is None:
+        return False
+    return any(_not_utf8(v) for v in request.headers.values()) or _not_utf8(request.body)
+
+
+def _emulator_answer(response):
+    body = _json(response)
+    if not isinstance(body, dict):
+        return None
+    if response.status_code == 404 and body.get("title") == "Default function disabled":
+        return "emulator 404, method not routed"
+    if response.status_code == 500 and body == EMULATOR_500 and _sent_non_utf8(response):
+        return "emulator 500, non-UTF-8 request"
+    return None
 
 
 def _is_password_policy_refusal(case, response):
@@ -99,7 +90,8 @@ def _is_password_policy_refusal(case, response):
         isinstance(errors, list)
         and len(errors) > 0
         and all(
-            e.get("loc") == ["body", "password"]
+            isinstance(e, dict)
+            and e.get("loc") == ["body", "password"]
             and any(m in e.get("msg", "") for m in POLICY_MESSAGES)
             for e in errors
         )
@@ -109,8 +101,9 @@ def _is_password_policy_refusal(case, response):
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
     """True keeps the failure."""
-    if _is_emulator_answer(response):
-        DROPPED[f"emulator {response.status_code} ({failure.code})"] += 1
+    why = _emulator_answer(response)
+    if why:
+        DROPPED[f"{why} ({failure.code})"] += 1
         return False
     if failure.code == "ST202" and _is_password_policy_refusal(case, response):
         DROPPED["password strength 422 (ST202)"] += 1
