@@ -1,6 +1,6 @@
 //! Property-based fuzzing (proptest, stable Rust) of everything that parses client input: request
 //! bodies, bearer tokens, list cursors and query parameters, emails. Each property runs a bounded
-//! number of generated cases in the normal `cargo test` (`AUTHYY_FUZZ_CASES`, default 64) and
+//! number of generated cases in the normal `cargo test` (`AUTHYY_FUZZ_CASES`, default 256) and
 //! asserts what the API promises: no panic, and through the whole pipeline (`authyy::handle`,
 //! as a function runs it) a 4xx or a success, never a 5xx, whatever the body or the headers.
 
@@ -30,7 +30,7 @@ fn cases() -> u32 {
     std::env::var("AUTHYY_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(256)
 }
 
 /// Runs `property` over `strategy` for the bounded number of cases, each case inside a
