@@ -152,6 +152,32 @@ def check_events(functions: dict[str, dict], errors: list[str]) -> int:
     return len(files)
 
 
+def leading_keys(name: str, st: dict, index: bool, errors: list[str]) -> list[str]:
+    """The partition keys a DynamoDB statement allows, as permissions.json lists them.
+
+    Every DynamoDB statement must carry exactly one condition,
+    ForAllValues:StringLike {dynamodb:LeadingKeys: [...]}: each key of the request matches one
+    of the patterns. (ForAnyValue would let one matching key carry others; a statement with no
+    condition reaches every item.) Table patterns are a type prefix and `*` (`USER#*`) or an
+    exact key; index patterns are the index's partition key values.
+    """
+    condition = st.get("Condition") or {}
+    keys = (condition.get("ForAllValues:StringLike") or {}).get("dynamodb:LeadingKeys")
+    if set(condition) != {"ForAllValues:StringLike"} or set(condition["ForAllValues:StringLike"]) != {"dynamodb:LeadingKeys"} or not keys:
+        errors.append(
+            f"{name}: statement {st.get('Sid', '?')} needs exactly the condition "
+            "ForAllValues:StringLike: {dynamodb:LeadingKeys: [...]}"
+        )
+        return []
+    out = []
+    for k in as_list(keys):
+        if not isinstance(k, str) or (k.count("*") > 1 or ("*" in k and not k.endswith("#*"))):
+            errors.append(f"{name}: LeadingKeys pattern {k!r} must be a literal key or a type prefix ending in '#*'")
+            continue
+        out.append(f"dynamodb:LeadingKeys on users-by-id {k}" if index else f"dynamodb:LeadingKeys {k}")
+    return out
+
+
 def check_policies(functions: dict[str, dict], permissions: dict, errors: list[str]) -> None:
     if set(permissions) != set(functions):
         missing = sorted(set(functions) - set(permissions))
@@ -177,6 +203,8 @@ def check_policies(functions: dict[str, dict], permissions: dict, errors: list[s
                 errors.append(f"{name}: dynamodb:Query must be alone in its statement, on ${{Table.Arn}}/index/users-by-id only")
             elif dynamo and "dynamodb:Query" not in dynamo and resources != [TABLE_ARN]:
                 errors.append(f"{name}: {', '.join(dynamo)} must be on !GetAtt Table.Arn only")
+            if dynamo:
+                actions.update(leading_keys(name, st, "dynamodb:Query" in dynamo, errors))
             secret_actions = [a for a in st_actions if a.startswith("secretsmanager:")]
             if secret_actions:
                 refs = [r.get("Ref") for r in resources if isinstance(r, dict)]

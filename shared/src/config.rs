@@ -41,6 +41,37 @@ impl std::str::FromStr for Limit {
     }
 }
 
+/// An exponential backoff: no wait for the first `free` failures, then `base_secs` doubling
+/// with each further failure, at most `max_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub free: u32,
+    pub base_secs: u64,
+    pub max_secs: u64,
+}
+
+impl Backoff {
+    /// Seconds to wait after `failures` failures in a row, counted from the last.
+    pub fn secs(&self, failures: u32) -> i64 {
+        if failures < self.free {
+            return 0;
+        }
+        let doublings = (failures - self.free).min(30);
+        let secs = self.base_secs.saturating_mul(1u64 << doublings);
+        secs.min(self.max_secs) as i64
+    }
+}
+
+/// How failed logins are counted: per (email, client network) with `network`'s schedule, and
+/// per email from every network with `account`'s much looser one. Counters are forgotten
+/// `keep_secs` after their last attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginRules {
+    pub network: Backoff,
+    pub account: Backoff,
+    pub keep_secs: i64,
+}
+
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashCost {
@@ -77,7 +108,8 @@ pub struct Config {
     pub session_ttl: Duration,
     pub refresh_grace: Duration,
     pub reset_ttl: Duration,
-    /// Link put in reset mail: `{token}` is replaced by the token, else `?token=` is appended.
+    /// Link put in reset mail: `{token}` is replaced by the token, else `#token=` is appended
+    /// (to a URL that already has a fragment, a hash router's `#/reset`, `?token=` or `&token=`).
     pub reset_url: String,
     pub cors_origins: Vec<String>,
     pub ip_limits_enabled: bool,
@@ -86,9 +118,17 @@ pub struct Config {
     pub forgot_limit: Limit,
     /// Reset mails sent per address (silently capped, so it cannot reveal accounts).
     pub forgot_per_email_limit: Limit,
+    /// Failures allowed per (email, client network) before that network backs off.
     pub login_max_failures: u32,
     pub login_backoff_base: Duration,
     pub login_backoff_max: Duration,
+    /// Failures allowed per email from all networks together before every network backs off:
+    /// the cap on a guessing attack spread over many networks.
+    pub login_account_max_failures: u32,
+    pub login_account_backoff_base: Duration,
+    pub login_account_backoff_max: Duration,
+    /// How long a device token (returned by login) keeps its device trusted.
+    pub login_device_ttl: Duration,
     pub password_min_score: u8,
     pub hash_cost: HashCost,
     pub mail_from: String,
@@ -129,6 +169,10 @@ impl Default for Config {
             login_max_failures: 5,
             login_backoff_base: Duration::from_secs(1),
             login_backoff_max: Duration::from_secs(15 * 60),
+            login_account_max_failures: 100,
+            login_account_backoff_base: Duration::from_secs(1),
+            login_account_backoff_max: Duration::from_secs(15 * 60),
+            login_device_ttl: Duration::from_secs(90 * 24 * 3600),
             password_min_score: 3,
             hash_cost: HashCost::default(),
             mail_from: "authyy <no-reply@localhost>".into(),
@@ -272,6 +316,18 @@ impl Config {
                 .unwrap_or(d.login_max_failures),
             login_backoff_base: env.secs("AUTH_LOGIN_BACKOFF_BASE_SECONDS", d.login_backoff_base)?,
             login_backoff_max: env.secs("AUTH_LOGIN_BACKOFF_MAX_SECONDS", d.login_backoff_max)?,
+            login_account_max_failures: env
+                .parse("AUTH_LOGIN_ACCOUNT_MAX_FAILURES")?
+                .unwrap_or(d.login_account_max_failures),
+            login_account_backoff_base: env.secs(
+                "AUTH_LOGIN_ACCOUNT_BACKOFF_BASE_SECONDS",
+                d.login_account_backoff_base,
+            )?,
+            login_account_backoff_max: env.secs(
+                "AUTH_LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS",
+                d.login_account_backoff_max,
+            )?,
+            login_device_ttl: env.secs("AUTH_LOGIN_DEVICE_TTL_SECONDS", d.login_device_ttl)?,
             password_min_score,
             hash_cost: HashCost {
                 memory_kib: env
@@ -306,27 +362,43 @@ impl Config {
         Ok(config)
     }
 
-    /// Seconds a client must wait after `failures` failed logins in a row, counted from the last.
+    /// Seconds a client network must wait after `failures` failed logins in a row from it.
     pub fn login_backoff_secs(&self, failures: u32) -> i64 {
-        if failures < self.login_max_failures {
-            return 0;
+        self.login_rules().network.secs(failures)
+    }
+
+    /// The failed-login counters and their schedules.
+    pub fn login_rules(&self) -> LoginRules {
+        let network = Backoff {
+            free: self.login_max_failures,
+            base_secs: self.login_backoff_base.as_secs(),
+            max_secs: self.login_backoff_max.as_secs(),
+        };
+        let account = Backoff {
+            free: self.login_account_max_failures,
+            base_secs: self.login_account_backoff_base.as_secs(),
+            max_secs: self.login_account_backoff_max.as_secs(),
+        };
+        LoginRules {
+            network,
+            account,
+            // Kept an hour past the longest wait, so a count is forgotten only after quiet.
+            keep_secs: network.max_secs.max(account.max_secs) as i64 + 3600,
         }
-        let doublings = (failures - self.login_max_failures).min(30);
-        let secs = self
-            .login_backoff_base
-            .as_secs()
-            .saturating_mul(1u64 << doublings);
-        secs.min(self.login_backoff_max.as_secs()) as i64
     }
 
     /// The reset link for `token`, built from configuration only (never from request headers).
     pub fn reset_link(&self, token: &str) -> String {
+        // In the fragment, by default: browsers send neither it to the frontend's server (its
+        // access logs) nor in Referer headers to the third parties the page loads.
         if self.reset_url.contains("{token}") {
             self.reset_url.replace("{token}", token)
-        } else if self.reset_url.contains('?') {
-            format!("{}&token={token}", self.reset_url)
+        } else if let Some((_, fragment)) = self.reset_url.split_once('#') {
+            // A hash router's route (`#/reset`) reads its own query string.
+            let sep = if fragment.contains('?') { '&' } else { '?' };
+            format!("{}{sep}token={token}", self.reset_url)
         } else {
-            format!("{}?token={token}", self.reset_url)
+            format!("{}#token={token}", self.reset_url)
         }
     }
 }
@@ -392,11 +464,36 @@ mod tests {
     }
 
     #[test]
+    fn the_account_wide_login_cap_is_much_looser_than_the_per_network_one() {
+        let rules = Config::from_env(&Env::from_pairs([])).unwrap().login_rules();
+        assert_eq!(rules.account.secs(99), 0);
+        assert_eq!(rules.account.secs(100), 1);
+        assert_eq!(rules.account.secs(102), 4);
+        assert_eq!(rules.account.secs(10_000), 900);
+        let c = Config::from_env(&Env::from_pairs([("AUTH_LOGIN_ACCOUNT_MAX_FAILURES", "20")])).unwrap();
+        assert_eq!(c.login_rules().account.free, 20);
+    }
+
+    #[test]
     fn reset_link_comes_from_configuration() {
         let mut c = Config {
             reset_url: "https://app.example.com/reset".into(),
             ..Config::default()
         };
+        assert_eq!(c.reset_link("abc"), "https://app.example.com/reset#token=abc");
+        c.reset_url = "https://app.example.com/reset?lang=en".into();
+        assert_eq!(
+            c.reset_link("abc"),
+            "https://app.example.com/reset?lang=en#token=abc"
+        );
+        c.reset_url = "https://app.example.com/#/reset".into();
+        assert_eq!(c.reset_link("abc"), "https://app.example.com/#/reset?token=abc");
+        c.reset_url = "https://app.example.com/#/reset?lang=en".into();
+        assert_eq!(
+            c.reset_link("abc"),
+            "https://app.example.com/#/reset?lang=en&token=abc"
+        );
+        c.reset_url = "https://app.example.com/reset?token={token}".into();
         assert_eq!(c.reset_link("abc"), "https://app.example.com/reset?token=abc");
         c.reset_url = "https://app.example.com/reset#t={token}".into();
         assert_eq!(c.reset_link("abc"), "https://app.example.com/reset#t=abc");

@@ -35,6 +35,9 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A body (or a body-taking endpoint) without a JSON `Content-Type`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
     #[error("too many requests, retry after {retry_after}s")]
     TooManyRequests { retry_after: u64 },
     /// A dependency (store, key source) is unreachable, throttled or timed out.
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -110,6 +114,7 @@ impl ApiError {
             ApiError::NotFound => "Not Found",
             ApiError::MethodNotAllowed => "Method Not Allowed",
             ApiError::PayloadTooLarge => "Request body too large (limit 64 KiB)",
+            ApiError::UnsupportedMediaType => "Content-Type must be application/json",
             ApiError::TooManyRequests { .. } => "Too many requests, try again later",
             ApiError::Unavailable(_) => {
                 "Service temporarily unavailable: a backing service did not answer, please retry"

@@ -75,13 +75,52 @@ pub fn bearer(req: &Request) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The client address API Gateway saw (not a header the client can forge).
+/// The client's network as API Gateway saw it (not a header the client can forge), the key of
+/// per-client limits: an IPv4 address as it is; an IPv6 address as its /64 prefix
+/// (`2001:db8:1:2::/64`), since one subscriber usually holds a whole /64 and could otherwise
+/// rotate through 2^64 keys; an IPv4-mapped IPv6 address as the IPv4 address; `unknown` when
+/// there is no parsable address.
 pub fn client_ip(req: &Request) -> String {
-    match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+    let source = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
         _ => None,
+    };
+    client_network(source.unwrap_or(""))
+}
+
+/// The per-client key of a source address (see [`client_ip`]).
+pub fn client_network(source: &str) -> String {
+    use std::net::{IpAddr, Ipv6Addr};
+    match source.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
+        Err(_) => "unknown".to_string(),
     }
-    .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Whether the request says its body is JSON: `application/json` or `application/<x>+json`,
+/// with any parameters (`; charset=utf-8`).
+pub fn has_json_content_type(req: &Request) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .and_then(|subtype| subtype.strip_suffix("+json"))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
 }
 
 /// A query string parameter.
@@ -121,4 +160,67 @@ pub fn issuer(config: &Config, req: &Request) -> Result<String, ApiError> {
         Some(stage) if stage != "$default" && !stage.is_empty() => format!("https://{domain}/{stage}/auth"),
         _ => format!("https://{domain}/auth"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_prefix() {
+        assert_eq!(
+            client_network("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(client_network("2001:0db8:0001:0002::1"), "2001:db8:1:2::/64");
+        assert_eq!(client_network("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(client_network("::1"), "::/64");
+    }
+
+    #[test]
+    fn ipv4_and_ipv4_mapped_clients_are_keyed_by_their_address() {
+        assert_eq!(client_network("192.0.2.1"), "192.0.2.1");
+        assert_eq!(client_network("::ffff:192.0.2.1"), "192.0.2.1");
+    }
+
+    #[test]
+    fn an_unparsable_source_is_unknown() {
+        for bad in ["", "unknown", "192.0.2", "2001:db8::1::2", "<script>"] {
+            assert_eq!(client_network(bad), "unknown", "{bad}");
+        }
+    }
+
+    fn with_content_type(value: &str) -> Request {
+        let mut req = Request::new(Body::Text("{}".into()));
+        req.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+        req
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/merge-patch+json",
+            "application/vnd.api+json; charset=utf-8",
+        ] {
+            assert!(has_json_content_type(&with_content_type(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "text/plain; charset=application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "application/+json",
+            "text/json",
+            "",
+        ] {
+            assert!(!has_json_content_type(&with_content_type(bad)), "{bad}");
+        }
+        assert!(!has_json_content_type(&Request::new(Body::Text("{}".into()))));
+    }
 }

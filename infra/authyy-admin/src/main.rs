@@ -32,6 +32,8 @@ use clap::{Parser, Subcommand};
 /// DynamoDB table (and, for `keys`, its --secret and --public-secret), with the standard AWS
 /// credential chain
 /// (environment, profile, SSO cache, instance role) and region (AWS_REGION or the profile).
+/// The table and secrets are only ever taken from the command line, never from the environment,
+/// and every command first prints (on standard error) what it acts on.
 #[derive(Parser)]
 #[command(name = "authyy-admin", version)]
 struct Cli {
@@ -44,13 +46,14 @@ struct Cli {
     )]
     sqlite: PathBuf,
     /// A deployed stack's DynamoDB table (the stack output TableName); selects the AWS backend.
-    #[arg(long, env = "AUTH_TABLE_NAME", global = true)]
+    /// Never read from AUTH_TABLE_NAME, so a shell set up for a stack cannot redirect a command.
+    #[arg(long, global = true)]
     table: Option<String>,
     /// The stack's private-key secret (name or ARN; the stack output SigningSecretArn).
-    #[arg(long, env = "AUTH_SIGNING_SECRET_ID", global = true)]
+    #[arg(long, global = true)]
     secret: Option<String>,
     /// The stack's public-key secret (name or ARN; the stack output PublicKeysSecretArn).
-    #[arg(long, env = "AUTH_PUBLIC_KEYS_SECRET_ID", global = true)]
+    #[arg(long, global = true)]
     public_secret: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -59,7 +62,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create a user with the admin role. The password is read from standard input
-    /// (--password-stdin) or AUTHYY_ADMIN_PASSWORD, never from the command line.
+    /// (--password-stdin, piped), never from the command line or the environment.
     CreateAdmin {
         #[arg(long)]
         username: String,
@@ -154,22 +157,26 @@ fn describe(u: &User) -> String {
     format!("{} (id {}, {})", u.email, u.id, u.role.as_str())
 }
 
+/// The password, from the first line of standard input only: not an argument (shell history,
+/// `ps`), not the environment (inherited by every child, readable in /proc), not a terminal
+/// (it would be echoed).
 fn read_password(from_stdin: bool) -> Result<String, AdminError> {
-    if from_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| AdminError::Other(format!("cannot read the password: {e}")))?;
-        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
-    }
-    std::env::var("AUTHYY_ADMIN_PASSWORD").map_err(|_| {
-        AdminError::Other(
-            "give the password on standard input with --password-stdin, or in AUTHYY_ADMIN_PASSWORD \
-             (never as an argument, which would leave it in shell history)"
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    if !from_stdin || stdin.is_terminal() {
+        return Err(AdminError::Other(
+            "pipe the password on standard input and pass --password-stdin, e.g. \
+             `echo \"$PASSWORD\" | authyy-admin create-admin ... --password-stdin` \
+             (never as an argument or in the environment)"
                 .into(),
-        )
-    })
+        ));
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| AdminError::Other(format!("cannot read the password: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// The store and key store the options select.
@@ -182,6 +189,7 @@ async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), Admin
             )));
         }
         let store = SqliteStore::open(&cli.sqlite)?;
+        eprintln!("authyy-admin: on the SQLite file {}", cli.sqlite.display());
         return Ok((Box::new(store.clone()), Box::new(store)));
     };
     let settings = AwsSettings::new(
@@ -206,6 +214,13 @@ async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), Admin
         };
         return Err(AdminError::Other(reason));
     }
+    eprintln!("authyy-admin: on the DynamoDB table {table} in {region}");
+    if matches!(cli.command, Command::Keys(_)) {
+        eprintln!(
+            "authyy-admin: with the secrets {} (private) and {} (public)",
+            settings.signing_secret_id, settings.public_keys_secret_id
+        );
+    }
     let keys = SecretsManagerKeys::new(
         aws_sdk_secretsmanager::Client::new(&sdk),
         settings.signing_secret_id.clone(),
@@ -220,8 +235,8 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
         && (cli.secret.is_none() || cli.public_secret.is_none())
     {
         return Err(AdminError::Other(
-            "keys on AWS need --secret and --public-secret (or AUTH_SIGNING_SECRET_ID and \
-             AUTH_PUBLIC_KEYS_SECRET_ID: the stack outputs SigningSecretArn and PublicKeysSecretArn)"
+            "keys on AWS need --secret and --public-secret (the stack outputs SigningSecretArn \
+             and PublicKeysSecretArn)"
                 .into(),
         ));
     }

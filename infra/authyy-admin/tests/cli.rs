@@ -22,6 +22,8 @@ struct Target {
     env: Vec<(String, String)>,
     store: Arc<dyn Store>,
     keys: Arc<dyn KeyStore>,
+    /// What the tool says it acts on before a command.
+    acts_on: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -88,6 +90,7 @@ fn sqlite_target() -> Target {
     let store = SqliteStore::open(&path).unwrap();
     Target {
         args: vec!["--sqlite".into(), path.display().to_string()],
+        acts_on: format!("on the SQLite file {}", path.display()),
         env: vec![],
         store: Arc::new(store.clone()),
         keys: Arc::new(store),
@@ -157,6 +160,7 @@ async fn dynamo_target() -> Target {
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let keys = Arc::new(SecretsManagerKeys::new(secrets, secret, public));
     Target {
+        acts_on: format!("on the DynamoDB table {table} in eu-west-1"),
         args: vec![
             "--table".into(),
             table,
@@ -204,9 +208,12 @@ async fn every_command_works(t: Target) {
     let no_password = t.fails(&["create-admin", "--username", "r3", "--email", "r3@example.com"]);
     assert!(no_password.contains("--password-stdin"), "{no_password}");
 
-    // promote / demote
+    // promote / demote; a change first says what it acts on.
     t.add_user("john_doe", "john@example.com").await;
-    assert!(t.ok(&["promote", "john@example.com"]).contains("now admin"));
+    let promote = t.run(&["promote", "john@example.com"], None);
+    assert!(String::from_utf8_lossy(&promote.stdout).contains("now admin"));
+    let acts_on = String::from_utf8_lossy(&promote.stderr);
+    assert!(acts_on.contains(&t.acts_on), "{acts_on}");
     assert_eq!(t.user("john@example.com").await.role, Role::Admin);
     t.ok(&["demote", "JOHN@example.com"]);
     assert_eq!(t.user("john@example.com").await.role, Role::User);
@@ -354,4 +361,44 @@ fn a_missing_table_is_a_clear_error() {
         stderr.contains("no DynamoDB table named no-such-table in eu-west-1"),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_table_is_never_taken_from_the_environment() {
+    // A shell set up for a stack (AUTH_TABLE_NAME exported) does not redirect a command
+    // meant for the local file: the table comes from --table only, and the tool says where it
+    // acts.
+    let t = sqlite_target();
+    let out = Command::new(env!("CARGO_BIN_EXE_authyy-admin"))
+        .args(&t.args)
+        .args(["list"])
+        .envs(aws_env())
+        .env("AUTH_TABLE_NAME", "production-table")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(&t.acts_on), "{stderr}");
+    assert!(!stderr.contains("production-table"), "{stderr}");
+}
+
+#[test]
+fn the_admin_password_is_never_taken_from_the_environment() {
+    let t = sqlite_target();
+    let out = Command::new(env!("CARGO_BIN_EXE_authyy-admin"))
+        .args(&t.args)
+        .args([
+            "create-admin",
+            "--username",
+            "root",
+            "--email",
+            "root@example.com",
+        ])
+        .env("AUTHYY_ADMIN_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--password-stdin"), "{stderr}");
 }

@@ -41,6 +41,16 @@ impl Email {
         let Some((local, domain)) = normalised.rsplit_once('@') else {
             return Err(invalid("value is not a valid email address: it has no @-sign"));
         };
+        if !is_dot_atom(local) {
+            return Err(invalid(
+                "value is not a valid email address: the part before the @ may hold only letters, digits, the characters !#$%&'*+-/=?^_`{|}~ and single dots between them (quoted local parts and comments are not accepted)",
+            ));
+        }
+        if local.len() > 64 {
+            return Err(invalid(
+                "value is not a valid email address: the part before the @ is longer than 64 characters",
+            ));
+        }
         let domain_ok = domain.contains('.')
             && domain.split('.').all(|label| {
                 !label.is_empty()
@@ -49,7 +59,12 @@ impl Email {
                     && !label.ends_with('-')
                     && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
-        if local.is_empty() || !domain_ok || !email_address::EmailAddress::is_valid(&normalised) {
+        if !domain_ok {
+            return Err(invalid(
+                "value is not a valid email address: the domain must be a name such as example.com (address literals are not accepted)",
+            ));
+        }
+        if !email_address::EmailAddress::is_valid(&normalised) {
             return Err(invalid("value is not a valid email address"));
         }
         Ok(Email(normalised))
@@ -62,6 +77,18 @@ impl Email {
     pub fn local_part(&self) -> &str {
         self.0.rsplit_once('@').map(|(l, _)| l).unwrap_or(&self.0)
     }
+}
+
+/// RFC 5322's dot-atom: runs of `atext` (letters, digits, ``!#$%&'*+-/=?^_`{|}~``) joined by
+/// single dots. Quoted local parts (`"<img src=x>"@example.com`) and comments are not dot-atoms.
+fn is_dot_atom(local: &str) -> bool {
+    const SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
+    local.split('.').all(|atom| {
+        !atom.is_empty()
+            && atom
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || SPECIALS.contains(c))
+    })
 }
 
 impl fmt::Display for Email {
@@ -122,7 +149,96 @@ mod tests {
         }
     }
 
+    #[test]
+    fn email_with_a_quoted_local_part_is_refused() {
+        for bad in [
+            "\"<img src=x onerror=alert(1)>\"@example.com",
+            "\"john\"@example.com",
+            "\"john doe\"@example.com",
+            "\"john@doe\"@example.com",
+            "john.\"doe\"@example.com",
+        ] {
+            let err = Email::parse(bad).unwrap_err();
+            assert!(err.to_string().contains("quoted local parts"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn email_with_comments_or_misplaced_dots_is_refused() {
+        for bad in [
+            "(comment)john@example.com",
+            "john(comment)@example.com",
+            "john@(comment)example.com",
+            "john@example.com(comment)",
+            ".john@example.com",
+            "john.@example.com",
+            "jo..hn@example.com",
+            "jo hn@example.com",
+            "jo<hn@example.com",
+            "jo\\hn@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn email_with_an_address_literal_domain_is_refused() {
+        for bad in ["john@[192.0.2.1]", "john@[IPv6:2001:db8::1]", "john@192.0.2.1]"] {
+            let err = Email::parse(bad).unwrap_err();
+            assert!(err.to_string().contains("domain"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn ordinary_addresses_are_accepted() {
+        for ok in [
+            "john@example.com",
+            "john.doe@example.com",
+            "john+tag@example.com",
+            "john-doe@mail.example.co.uk",
+            "j_d.o-e+x@sub-domain.example.com",
+            "o'brien@example.com",
+            "1234@xn--bcher-kva.example",
+        ] {
+            assert_eq!(Email::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    /// Independent of the implementation: RFC 5322 dot-atom, then an @, then dotted labels.
+    fn is_dot_atom_at_domain(s: &str) -> bool {
+        let Some((local, domain)) = s.split_once('@') else {
+            return false;
+        };
+        let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+        let local_ok = !local.is_empty()
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local.chars().all(|c| c == '.' || atext(c));
+        let labels: Vec<&str> = domain.split('.').collect();
+        local_ok
+            && labels.len() >= 2
+            && labels
+                .iter()
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    }
+
     proptest! {
+        #[test]
+        fn every_accepted_email_is_dot_atom_at_domain(
+            s in prop_oneof![
+                "[a-z0-9.\"()<>\\\\\\[\\]@ +_'-]{1,30}@[a-z0-9.\\[\\]:()-]{1,20}",
+                "\"[ -~]{0,20}\"@example\\.com",
+                "[a-z0-9._+'!#=-]{1,20}@[a-z0-9-]{1,10}\\.[a-z]{2,5}",
+                "\\PC{0,60}",
+            ]
+        ) {
+            if let Ok(e) = Email::parse(&s) {
+                prop_assert!(is_dot_atom_at_domain(e.as_str()), "accepted {:?} as {}", s, e);
+            }
+        }
+
+
         #[test]
         fn email_parse_never_panics_and_is_idempotent(s in "\\PC{0,80}") {
             if let Ok(e) = Email::parse(&s) {

@@ -58,6 +58,7 @@ pub fn envelope(issued: IssuedTokens, user: EnvelopeUser) -> TokenEnvelope {
             },
         },
         user,
+        device_token: None,
     }
 }
 

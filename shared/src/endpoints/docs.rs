@@ -1,6 +1,6 @@
 //! The API's own description: `GET /auth/openapi.json` (OpenAPI 3.1, assembled here from the
 //! wire types and every endpoint's `#[utoipa::path]` annotation) and `GET /auth/docs` (Swagger
-//! UI rendering it).
+//! UI rendering it, from a pinned release with SRI hashes, under a strict CSP).
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -132,33 +132,73 @@ pub async fn openapi_json(_state: &AppState, req: &Request) -> EndpointResult {
     Ok(resp)
 }
 
-const PAGE: &str = r##"<!doctype html>
+/// Swagger UI, pinned: the exact files of this `swagger-ui-dist` release on npm, as jsDelivr
+/// serves them, each checked by the browser against its SRI hash before it runs. To move to
+/// another release: `npm pack swagger-ui-dist@<version>`, then for each file
+/// `openssl dgst -sha384 -binary package/<file> | base64` gives its hash.
+pub const SWAGGER_UI_VERSION: &str = "5.35.0";
+/// Where the pinned files come from; the page's policy allows scripts and styles from here only.
+pub const SWAGGER_UI_BASE: &str = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/";
+/// `sha384` of `swagger-ui.css` in swagger-ui-dist 5.35.0.
+pub const SWAGGER_UI_CSS_SRI: &str =
+    "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I";
+/// `sha384` of `swagger-ui-bundle.js` in swagger-ui-dist 5.35.0.
+pub const SWAGGER_UI_JS_SRI: &str = "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9";
+
+/// The page's one inline script (allowed by its hash in the policy). No validator badge: that
+/// would send the description to a third party.
+const INIT: &str = r##"window.ui = SwaggerUIBundle({ url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null });"##;
+
+/// The docs page and its Content-Security-Policy, built once.
+fn page() -> &'static (String, String) {
+    static PAGE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    PAGE.get_or_init(|| {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let init_hash =
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(INIT.as_bytes()));
+        let base = SWAGGER_UI_BASE;
+        let html = format!(
+            r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
 <title>authyy API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+<link rel="stylesheet" href="{base}swagger-ui.css" integrity="{SWAGGER_UI_CSS_SRI}" crossorigin="anonymous">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>
-window.ui = SwaggerUIBundle({ url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true });
-</script>
+<script src="{base}swagger-ui-bundle.js" integrity="{SWAGGER_UI_JS_SRI}" crossorigin="anonymous"></script>
+<script>{INIT}</script>
 </body>
 </html>
-"##;
+"#
+        );
+        // Scripts and styles only from the pinned release (and the inline start-up by its
+        // hash); the description and "Try it out" calls to this API only; never framed.
+        let csp = format!(
+            "default-src 'none'; script-src {base} 'sha256-{init_hash}'; style-src {base}; \
+             img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'"
+        );
+        (html, csp)
+    })
+}
 
 /// Interactive documentation, as FastAPI's /docs: Swagger UI over `openapi.json`.
 #[utoipa::path(get, path = "/auth/docs", tag = "docs",
     responses((status = 200, description = "An HTML page rendering the description with Swagger UI", content_type = "text/html")))]
 pub async fn docs_page(_state: &AppState, _req: &Request) -> EndpointResult {
-    let mut resp = Response::new(Body::Text(PAGE.to_string()));
+    let (html, csp) = page();
+    let mut resp = Response::new(Body::Text(html.clone()));
     *resp.status_mut() = StatusCode::OK;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    let csp = HeaderValue::from_str(csp).map_err(|e| ApiError::Internal(e.to_string()))?;
+    resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
     Ok(resp)
 }

@@ -1,12 +1,15 @@
 //! Log in: `POST /auth/login`.
 
+use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::common::{envelope_user, token_response, EndpointResult};
+use super::common::{envelope, envelope_user, EndpointResult};
 use crate::domain::Role;
 use crate::error::{ApiError, INVALID_CREDENTIALS};
 use crate::http;
+use crate::secrets;
 use crate::state::AppState;
+use crate::store::{LoginAttempt, LoginStart, VerifiedLogin};
 use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
 
 /// Log in: starts a session and returns an access token and a refresh token.
@@ -18,30 +21,43 @@ use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
         (status = 429, description = "Too many attempts from this address, or too many failures for this email (exponential backoff); wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
-    let LoginRequest { email, password } = http::body(req)?;
+    let LoginRequest {
+        email,
+        password,
+        device_token,
+    } = http::body(req)?;
 
-    let config = &state.config;
-    let (credentials, failures) = state.sessions.login_lookup(&email).await?;
-    let now = state.clock.now();
-    let locked_until = failures.last_failed_at + config.login_backoff_secs(failures.count);
-    if locked_until > now {
-        return Err(ApiError::TooManyRequests {
-            retry_after: (locked_until - now) as u64,
-        });
-    }
+    // The attempt is counted before the password is checked, so racing guesses cannot outrun
+    // the backoff; an unknown email is counted and verified (a dummy) just the same.
+    let network = http::client_ip(req);
+    let presented_device = device_token.as_deref().map(secrets::token_hash);
+    let attempt = LoginAttempt {
+        email: &email,
+        network: &network,
+        device: presented_device.as_deref(),
+        now: state.clock.now(),
+    };
+    let (credentials, trusted_device) = match state
+        .sessions
+        .begin_login(&attempt, &state.config.login_rules())
+        .await?
+    {
+        LoginStart::Locked { retry_after } => return Err(ApiError::TooManyRequests { retry_after }),
+        LoginStart::Reserved {
+            credentials,
+            trusted_device,
+        } => (credentials, trusted_device),
+    };
 
-    // The same work, status and body whether the email is unknown or the password wrong.
+    // The same work, status and body whether the email is unknown or the password wrong. A
+    // failure needs no further write: the reservation is its record.
     let matched = state
         .hasher
         .verify(&password, credentials.as_ref().map(|c| c.password_hash.as_str()))
         .await;
     let credentials = match credentials {
         Some(c) if matched && !c.disabled => c,
-        _ => {
-            let keep = config.login_backoff_max.as_secs() as i64 + 3600;
-            state.sessions.record_login_failure(&email, now, keep).await?;
-            return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
-        }
+        _ => return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS)),
     };
 
     // Start a session only if the answer can be signed. The role (the token's scope) lives on
@@ -54,11 +70,20 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         .map_or(Role::User, |u| u.role);
     let session = state.tokens.new_session(credentials.user_id);
     let first = state.tokens.new_refresh_token(&session);
-    if !state
-        .sessions
-        .start_session(&email, &credentials.password_hash, &session, &first)
-        .await?
-    {
+    // A trusted device keeps its token (renewed); any other gets a new one.
+    let device_token = match device_token {
+        Some(token) if trusted_device => token,
+        _ => secrets::random_token::<32>(),
+    };
+    let device = secrets::token_hash(&device_token);
+    let verified = VerifiedLogin {
+        attempt: &attempt,
+        verified_hash: &credentials.password_hash,
+        trusted_device,
+        device: &device,
+        device_expires_at: attempt.now + state.config.login_device_ttl.as_secs() as i64,
+    };
+    if !state.sessions.start_session(&verified, &session, &first).await? {
         // The password changed (or the account was disabled) while we were verifying.
         return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
     }
@@ -78,5 +103,9 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     }
     tracing::info!(user_id = credentials.user_id, "login");
     let user = envelope_user(credentials.user_id, &credentials.username, &credentials.email);
-    token_response(state, req, user, role, &first).await
+    let issuer = http::issuer(&state.config, req)?;
+    let issued = state.tokens.issue(&issuer, user.id, role, &first).await?;
+    let mut body = envelope(issued, user);
+    body.device_token = Some(device_token);
+    http::json(StatusCode::OK, &body)
 }

@@ -1,7 +1,7 @@
 //! The request pipeline every function shares, and the function's `main`: build the state
 //! once (cold start, [`backend`]), then for each request check the path and method, answer
-//! preflights, apply the per-client limit ([`limits`]), run the endpoint, map its error, and
-//! add the CORS and cache headers.
+//! preflights, refuse bodies that are not JSON, apply the per-client limit ([`limits`]), run
+//! the endpoint, map its error, and add the CORS, cache and security headers.
 
 pub mod backend;
 pub mod limits;
@@ -57,6 +57,11 @@ pub async fn respond(
         preflight(endpoint)
     } else if req.method() != endpoint.method() {
         with_allow(ApiError::MethodNotAllowed.into_response(), endpoint)
+    } else if !json_or_no_body(endpoint, &req) {
+        // Before the per-client limit: a request a page could make a browser send without a
+        // CORS preflight (a `text/plain` POST) counts against nothing.
+        tracing::info!(endpoint = endpoint.function(), status = 415, "request refused");
+        ApiError::UnsupportedMediaType.into_response()
     } else {
         let result = match limits::limit_client(state, endpoint, &req).await {
             Ok(()) => dispatch(state, endpoint, &req).await,
@@ -84,6 +89,15 @@ pub async fn respond(
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
+    // No response is sniffed into another type, framed, or allowed to load anything; the docs
+    // page sets its own policy.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(API_CSP));
     if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(header::VARY, HeaderValue::from_static("Origin"));
@@ -100,6 +114,25 @@ pub async fn respond(
         }
     }
     resp
+}
+
+/// The Content-Security-Policy of every response but the docs page: JSON loads nothing and is
+/// never framed.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Whether `endpoint` needs a JSON body (the others take none, or, as logout, an optional one).
+pub fn requires_body(endpoint: Endpoint) -> bool {
+    matches!(
+        endpoint,
+        Endpoint::Signup | Endpoint::Login | Endpoint::ForgotPassword | Endpoint::ResetPassword
+    )
+}
+
+/// Whether the request's content type is JSON, or it has no body and its endpoint needs none.
+/// Anything else is 415: a body of another type (`text/plain`, a form) is one a page can make
+/// a browser send cross-origin without a CORS preflight.
+fn json_or_no_body(endpoint: Endpoint, req: &Request) -> bool {
+    crate::http::has_json_content_type(req) || (!requires_body(endpoint) && crate::http::body_is_empty(req))
 }
 
 /// Whether the request's path is the endpoint's (a stage prefix such as `/prod` allowed).
@@ -138,27 +171,52 @@ fn preflight(endpoint: Endpoint) -> Response<Body> {
     with_allow(resp, endpoint)
 }
 
+/// The log level asked for: `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else `info`.
+fn log_level_spec() -> String {
+    std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| {
+            std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                .ok()
+                .map(|l| l.to_lowercase())
+        })
+        .unwrap_or_else(|| "info".into())
+}
+
+/// The crates of the Lambda runtime. lambda_runtime logs every raw event (bodies with
+/// passwords, tokens in headers) at TRACE (`layers::api_response`: "raw JSON event received
+/// from Lambda") and streamed response headers at TRACE (`requests`).
+pub const RUNTIME_TARGETS: [&str; 3] = ["lambda_runtime", "lambda_runtime_api_client", "lambda_http"];
+
+/// The log filter for `spec` (an `EnvFilter` directive string; unparsable means `info`), with
+/// the runtime's own logging capped at INFO whatever the level: its errors and warnings still
+/// show, its event logging never does.
+pub fn log_filter<S>(spec: &str) -> impl tracing_subscriber::layer::Filter<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
+    let requested = EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    let runtime_cap = RUNTIME_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(LevelFilter::TRACE), |t, target| {
+            t.with_target(*target, LevelFilter::INFO)
+        });
+    requested.and(runtime_cap)
+}
+
 /// Logs as JSON when Lambda's advanced logging asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`).
 pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| {
-            EnvFilter::try_new(
-                std::env::var("AWS_LAMBDA_LOG_LEVEL")
-                    .unwrap_or_else(|_| "info".into())
-                    .to_lowercase(),
-            )
-        })
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let _ = if json {
-        builder.json().without_time().try_init()
-    } else {
-        builder.without_time().try_init()
-    };
+    let layer = tracing_subscriber::fmt::layer().with_target(false).without_time();
+    let layer = if json { layer.json().boxed() } else { layer.boxed() };
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(log_filter(&log_level_spec())))
+        .try_init();
 }
 
 /// The whole of a function's `main`: build the state once (cold start), then serve. A function

@@ -10,6 +10,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+use crate::config::{Backoff, LoginRules};
 use crate::domain::{Email, RefreshToken, Role, Session, User, UserId, Username};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,12 +45,83 @@ pub struct Credentials {
     pub disabled: bool,
 }
 
-/// Consecutive failed logins for one email (kept whether or not the account exists, so the
-/// backoff itself cannot reveal which emails are registered).
+/// One login attempt as the failure counters see it: failures are counted per (email, client
+/// network) and per email from every network (see [`LoginRules`]), whether or not the
+/// account exists, so the backoff itself cannot reveal which emails are registered.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginAttempt<'a> {
+    pub email: &'a Email,
+    /// The client's network (`http::client_ip`).
+    pub network: &'a str,
+    /// The hash of the device token the client presented, if any (OWASP's device cookie).
+    pub device: Option<&'a str>,
+    pub now: i64,
+}
+
+/// One failure counter as stored: attempts since the last success, the time before which no
+/// attempt may be made (set when the attempt is reserved, from its count), and the time the
+/// counter is forgotten (DynamoDB's TTL attribute; expiry is also checked in code).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoginFailures {
     pub count: u32,
-    pub last_failed_at: i64,
+    pub locked_until: i64,
+    pub expires_at: i64,
+}
+
+impl LoginFailures {
+    /// The counter as it stands at `now`: an expired one counts nothing.
+    pub fn live(self, now: i64) -> LoginFailures {
+        if self.expires_at > now {
+            self
+        } else {
+            LoginFailures::default()
+        }
+    }
+
+    /// Seconds until an attempt may be made (0: now).
+    pub fn wait(self, now: i64) -> i64 {
+        (self.live(now).locked_until - now).max(0)
+    }
+
+    /// The counter with one more attempt reserved at `now`.
+    pub fn reserve(self, now: i64, backoff: Backoff, keep_secs: i64) -> LoginFailures {
+        let count = self.live(now).count.saturating_add(1);
+        LoginFailures {
+            count,
+            locked_until: now + backoff.secs(count),
+            expires_at: now + keep_secs,
+        }
+    }
+}
+
+/// What [`SessionStore::begin_login`] decided.
+#[derive(Debug, Clone)]
+pub enum LoginStart {
+    /// The attempt is counted: verify the password (or the dummy, with no account) now.
+    Reserved {
+        /// The credentials, if the email is registered.
+        credentials: Option<Credentials>,
+        /// The attempt presented a live device token of this email, and was counted on that
+        /// device's own counter instead of its network's and its email's: a device that logged
+        /// in before is not held back by strangers' failures.
+        trusted_device: bool,
+    },
+    /// A counter is locked: nothing was counted; retry after this many seconds (at least 1).
+    Locked { retry_after: u64 },
+}
+
+/// A login whose password was verified, for [`SessionStore::start_session`].
+#[derive(Debug, Clone, Copy)]
+pub struct VerifiedLogin<'a> {
+    pub attempt: &'a LoginAttempt<'a>,
+    /// The password hash that was verified.
+    pub verified_hash: &'a str,
+    /// As [`LoginStart::Reserved`] said.
+    pub trusted_device: bool,
+    /// The hash of the device token the answer carries (the one presented, when trusted, or
+    /// a new one), and when it stops being trusted.
+    pub device: &'a str,
+    pub device_expires_at: i64,
 }
 
 /// Everything a refresh needs, read in one call.
@@ -120,24 +192,21 @@ pub trait UserStore: Send + Sync {
 /// Login, sessions and refresh tokens.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// The credentials for `email` and its failure count, in one read.
-    async fn login_lookup(&self, email: &Email) -> StoreResult<(Option<Credentials>, LoginFailures)>;
-    /// Counts one more failed login for `email`; returns the new state.
-    async fn record_login_failure(
-        &self,
-        email: &Email,
-        now: i64,
-        keep_secs: i64,
-    ) -> StoreResult<LoginFailures>;
+    /// Starts a login attempt: reads the credentials for the attempt's email and, in one atomic
+    /// step, reserves the attempt on its (email, network) counter and its email's counter, unless
+    /// either is locked. Of racing attempts, each is counted once and none passes a lock, so no
+    /// more passwords are verified than the rules allow.
+    async fn begin_login(&self, attempt: &LoginAttempt<'_>, rules: &LoginRules) -> StoreResult<LoginStart>;
     /// Replaces the password hash if it is still `old` (re-hash with new parameters).
     async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool>;
-    /// Starts a session with its first refresh token and clears the failure count, only if the
-    /// account still has the password hash that was verified and is not disabled.
-    /// False if that no longer holds (the password changed meanwhile).
+    /// Starts a session with its first refresh token, only if the account still has the
+    /// password hash that was verified and is not disabled; in the same step clears the
+    /// attempt's counters (its network's, and its device's when trusted), takes the successful
+    /// attempt back off the email's counter (when it was counted there), and stores or renews
+    /// the device token. False if the account changed meanwhile: nothing is written.
     async fn start_session(
         &self,
-        email: &Email,
-        verified_hash: &str,
+        login: &VerifiedLogin<'_>,
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool>;
@@ -215,6 +284,36 @@ mod tests {
         let page = UserPage::from_overfetch(users(1..=4), 3);
         assert_eq!(page.users.len(), 3);
         assert_eq!(page.next_after, Some(3));
+    }
+
+    const BACKOFF: Backoff = Backoff {
+        free: 5,
+        base_secs: 1,
+        max_secs: 900,
+    };
+
+    #[test]
+    fn a_reservation_counts_on_and_locks_from_its_own_count() {
+        let mut f = LoginFailures::default();
+        for _ in 0..4 {
+            f = f.reserve(100, BACKOFF, 4500);
+        }
+        assert_eq!((f.count, f.wait(100)), (4, 0));
+        f = f.reserve(100, BACKOFF, 4500);
+        assert_eq!((f.count, f.locked_until, f.expires_at), (5, 101, 4600));
+        assert_eq!(f.wait(100), 1);
+        assert_eq!(f.reserve(101, BACKOFF, 4500).locked_until, 103);
+    }
+
+    #[test]
+    fn an_expired_counter_counts_nothing_and_starts_again() {
+        let f = LoginFailures {
+            count: 40,
+            locked_until: 200,
+            expires_at: 150,
+        };
+        assert_eq!(f.wait(150), 0);
+        assert_eq!(f.reserve(150, BACKOFF, 4500).count, 1);
     }
 
     #[test]

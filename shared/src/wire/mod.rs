@@ -69,6 +69,10 @@ pub struct EnvelopeUser {
 pub struct TokenEnvelope {
     pub tokens: TokensOut,
     pub user: EnvelopeUser,
+    /// Login only: this device's token, to keep (like a refresh token) and send with the next
+    /// login, so that other clients' failures do not hold this device back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 /// The OpenID discovery document (OpenID Connect Discovery 1.0 §3): what a JWT library or API

@@ -212,6 +212,9 @@ request_type! {
         /// 1 to 128 characters (Unicode code points).
         #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
         pub password: Password => Password::for_login,
+        /// The `device_token` an earlier login on this device returned, if it has one: a device
+        /// that logged in before is not held back by other clients' failures.
+        pub device_token: Option<String>,
     }
 }
 

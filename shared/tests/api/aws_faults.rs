@@ -126,6 +126,24 @@ async fn login_failing_at_any_step_starts_no_session_and_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_whose_attempt_cannot_be_reserved_is_503_and_verifies_nothing() {
+    let p = pair().await;
+    p.healthy.signup("john_doe", "john@example.com", STRONG).await;
+    // Calls: the per-client limit, the credentials and counters read, then the reservation.
+    let reservation = 3;
+    p.faults.fail_from(reservation);
+    let r = p.faulty.login("john@example.com", STRONG).await;
+    assert_unavailable(&r, reservation);
+    // A verified password would have gone on to read the role and start the session.
+    assert_eq!(
+        p.faults.calls(),
+        reservation,
+        "no call after the failed reservation"
+    );
+    assert_eq!(p.healthy.login("john@example.com", STRONG).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_failing_at_any_step_keeps_the_token_usable() {
     for step in 1.. {
         let p = pair().await;

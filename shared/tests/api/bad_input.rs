@@ -42,7 +42,16 @@ async fn body_that_is_not_an_object_is_422<B: Backend>() {
 
 async fn empty_body_is_422<B: Backend>() {
     let app = app::<B>().await;
-    let r = app.raw(Endpoint::ForgotPassword, None, None).await;
+    // Said to be JSON but empty; without a content type it is 415 (hardening.rs).
+    let req = event(
+        "POST",
+        "/auth/forgot-password",
+        "",
+        &[("content-type", "application/json")],
+        None,
+        "192.0.2.1",
+    );
+    let r = app.call(Endpoint::ForgotPassword, req).await;
     assert_eq!(r.status, 422);
     assert_eq!(r.body["detail"][0]["loc"], json!(["body"]));
 }

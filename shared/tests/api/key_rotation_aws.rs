@@ -71,11 +71,32 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
     let session = app.state.tokens.new_session(id);
     let first = app.state.tokens.new_refresh_token(&session);
     let email = authyy::domain::Email::parse("john@example.com").unwrap();
-    let creds = app.state.sessions.login_lookup(&email).await.unwrap().0.unwrap();
+    let attempt = authyy::store::LoginAttempt {
+        email: &email,
+        network: "192.0.2.1",
+        device: None,
+        now: app.state.clock.now(),
+    };
+    let rules = app.state.config.login_rules();
+    let start = app.state.sessions.begin_login(&attempt, &rules).await.unwrap();
+    let authyy::store::LoginStart::Reserved {
+        credentials: Some(creds),
+        ..
+    } = start
+    else {
+        panic!("{start:?}")
+    };
+    let login = authyy::store::VerifiedLogin {
+        attempt: &attempt,
+        verified_hash: &creds.password_hash,
+        trusted_device: false,
+        device: "first-round-device",
+        device_expires_at: attempt.now + 3600,
+    };
     assert!(app
         .state
         .sessions
-        .start_session(&email, &creds.password_hash, &session, &first)
+        .start_session(&login, &session, &first)
         .await
         .unwrap());
     let old_refresh = authyy::tokens::sign_refresh(

@@ -2,6 +2,8 @@
 //! failure backoff, and disabled accounts.
 
 use crate::helpers::*;
+use authyy::domain::Email;
+use authyy::store::{LoginAttempt, LoginStart, VerifiedLogin};
 
 async fn login_returns_the_token_envelope_with_no_store<B: Backend>() {
     let app = app::<B>().await;
@@ -126,7 +128,82 @@ async fn disabled_user_cannot_log_in_or_refresh<B: Backend>() {
     assert_eq!(app.login("john_doe@example.com", STRONG).await.status, 200);
 }
 
+/// The stored credentials of `email`, read as a login from 192.0.2.1 reads them.
+async fn stored_credentials(app: &TestApp, email: &str) -> (authyy::store::Credentials, Email) {
+    let email = Email::parse(email).unwrap();
+    let attempt = LoginAttempt {
+        email: &email,
+        network: "192.0.2.1",
+        device: None,
+        now: app.state.clock.now(),
+    };
+    let rules = app.state.config.login_rules();
+    match app.state.sessions.begin_login(&attempt, &rules).await.unwrap() {
+        LoginStart::Reserved {
+            credentials: Some(credentials),
+            ..
+        } => (credentials, email.clone()),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn login_rehashes_a_hash_of_older_parameters<B: Backend>() {
+    let mut app = app::<B>().await;
+    let cost = app.state.config.hash_cost;
+    let older = authyy::config::HashCost {
+        memory_kib: 8192,
+        iterations: 1,
+        parallelism: 1,
+    };
+    app.state.hasher = authyy::hashing::Hasher::new(older).unwrap();
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    app.state.hasher = authyy::hashing::Hasher::new(cost).unwrap();
+    let (before, _) = stored_credentials(&app, "john@example.com").await;
+    assert!(app.state.hasher.needs_rehash(&before.password_hash));
+    assert_eq!(app.login("john@example.com", STRONG).await.status, 200);
+    let (after, _) = stored_credentials(&app, "john@example.com").await;
+    assert!(!app.state.hasher.needs_rehash(&after.password_hash));
+    assert_eq!(app.login("john@example.com", STRONG).await.status, 200);
+}
+
+async fn a_password_changed_while_verifying_starts_no_session<B: Backend>() {
+    let app = app::<B>().await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    let (verified, email) = stored_credentials(&app, "john@example.com").await;
+    // The password is reset between the read and the start of the session.
+    let token = app.reset_token("john@example.com").await;
+    assert_eq!(app.reset(&token, STRONG2).await.status, 200);
+    let session = app.state.tokens.new_session(verified.user_id);
+    let first = app.state.tokens.new_refresh_token(&session);
+    let attempt = LoginAttempt {
+        email: &email,
+        network: "192.0.2.1",
+        device: None,
+        now: app.state.clock.now(),
+    };
+    let login = VerifiedLogin {
+        attempt: &attempt,
+        verified_hash: &verified.password_hash,
+        trusted_device: false,
+        device: "a-device",
+        device_expires_at: attempt.now + 3600,
+    };
+    let started = app
+        .state
+        .sessions
+        .start_session(&login, &session, &first)
+        .await
+        .unwrap();
+    assert!(
+        !started,
+        "a session started with a password that is no longer the account's"
+    );
+    assert_eq!(app.login("john@example.com", STRONG2).await.status, 200);
+}
+
 both_backends!(
+    login_rehashes_a_hash_of_older_parameters,
+    a_password_changed_while_verifying_starts_no_session,
     login_returns_the_token_envelope_with_no_store,
     login_with_wrong_password_is_401_with_www_authenticate,
     login_with_unknown_email_is_the_same_401,

@@ -37,7 +37,7 @@ async fn forgot_password_mails_a_link_built_from_configuration<B: Backend>() {
     let mails = app.inbox.mails_to("john@example.com").await;
     assert_eq!(mails.len(), 1);
     assert!(
-        mails[0].contains("https://app.example.com/reset?token="),
+        mails[0].contains("https://app.example.com/reset#token="),
         "{}",
         mails[0]
     );

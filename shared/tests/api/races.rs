@@ -79,7 +79,61 @@ async fn ten_concurrent_resets_with_one_token_succeed_once<B: Backend>() {
     );
 }
 
+/// Sends `n` wrong guesses at once, the i-th from `network(i)`; returns their statuses.
+async fn concurrent_guesses(app: &std::sync::Arc<TestApp>, n: u32, network: fn(u32) -> String) -> Vec<u16> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.login_from(&network(i), "john@example.com", STRONG2)
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    let mut statuses = vec![];
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses
+}
+
+/// Every guess that gets a 401 had its password verified; a 429 was refused before verifying.
+fn verified(statuses: &[u16]) -> usize {
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    statuses.iter().filter(|s| **s == 401).count()
+}
+
+async fn twenty_concurrent_wrong_guesses_verify_at_most_the_allowed_number<B: Backend>() {
+    let app = std::sync::Arc::new(B::app(with(|c| c.ip_limits_enabled = false)).await);
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    let statuses = concurrent_guesses(&app, 20, |_| "198.51.100.7".into()).await;
+    let allowed = app.state.config.login_max_failures as usize;
+    assert_eq!(verified(&statuses), allowed, "{statuses:?}");
+    // The owner, elsewhere, is not locked out by them.
+    assert_eq!(
+        app.login_from("203.0.113.9", "john@example.com", STRONG)
+            .await
+            .status,
+        200
+    );
+}
+
+async fn twenty_concurrent_guesses_from_twenty_networks_verify_at_most_the_account_cap<B: Backend>() {
+    let config = with(|c| {
+        c.ip_limits_enabled = false;
+        c.login_account_max_failures = 6;
+    });
+    let app = std::sync::Arc::new(B::app(config).await);
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    let statuses = concurrent_guesses(&app, 20, |i| format!("198.51.100.{}", i + 1)).await;
+    assert!(verified(&statuses) <= 6, "{statuses:?}");
+    assert!(verified(&statuses) >= 1, "{statuses:?}");
+}
+
 both_backends!(
+    twenty_concurrent_wrong_guesses_verify_at_most_the_allowed_number,
+    twenty_concurrent_guesses_from_twenty_networks_verify_at_most_the_account_cap,
     twenty_concurrent_signups_with_one_email_give_one_201,
     ten_concurrent_refreshes_of_one_token_give_one_successor,
     ten_concurrent_resets_with_one_token_succeed_once,

@@ -85,7 +85,75 @@ async fn signup_reports_every_missing_field<B: Backend>() {
         .all(|e| e["type"] == "missing"));
 }
 
+async fn signup_with_a_quoted_xss_local_part_is_422<B: Backend>() {
+    let app = B::app(with(|c| c.ip_limits_enabled = false)).await;
+    let r = app
+        .signup("mallory", r#""<img src=x onerror=alert(1)>"@example.com"#, STRONG)
+        .await;
+    assert_422_at(&r, "email");
+    let email_error = r.body["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["loc"] == json!(["body", "email"]))
+        .unwrap();
+    assert!(
+        email_error["msg"]
+            .as_str()
+            .unwrap()
+            .contains("quoted local parts and comments are not accepted"),
+        "{email_error}"
+    );
+    // Not stored, and nothing echoed back.
+    assert!(!r.body.to_string().contains("<img"));
+    assert_eq!(app.login("mallory@example.com", STRONG).await.status, 401);
+}
+
+async fn signup_with_quoted_forms_comments_or_address_literals_is_422<B: Backend>() {
+    let app = B::app(with(|c| c.ip_limits_enabled = false)).await;
+    for (i, email) in [
+        r#""john"@example.com"#,
+        r#""john doe"@example.com"#,
+        r#""john@doe"@example.com"#,
+        r#"john."doe"@example.com"#,
+        "(comment)john@example.com",
+        "john(comment)@example.com",
+        "john@(comment)example.com",
+        "john@[192.0.2.1]",
+        "john@[IPv6:2001:db8::1]",
+        ".john@example.com",
+        "jo..hn@example.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = app.signup(&format!("user_{i}"), email, STRONG).await;
+        assert_422_at(&r, "email");
+    }
+}
+
+async fn ordinary_addresses_still_sign_up<B: Backend>() {
+    let app = B::app(with(|c| c.ip_limits_enabled = false)).await;
+    for (i, email) in [
+        "jane.doe@example.com",
+        "jane+newsletter@example.com",
+        "jane-doe@mail.example.co.uk",
+        "j.a_n-e+x@sub-domain.example.com",
+        "o'brien@example.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = app.signup(&format!("user_{i}"), email, STRONG).await;
+        assert_eq!(r.status, 201, "{email}: {:?}", r.body);
+        assert_eq!(r.body["email"], *email);
+    }
+}
+
 both_backends!(
+    signup_with_a_quoted_xss_local_part_is_422,
+    signup_with_quoted_forms_comments_or_address_literals_is_422,
+    ordinary_addresses_still_sign_up,
     signup_returns_201_with_integer_id_and_rfc3339_time,
     signup_ids_are_sequential_integers,
     signup_with_registered_email_is_409_whatever_its_case,

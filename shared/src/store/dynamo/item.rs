@@ -70,8 +70,22 @@ pub(super) fn refresh_key(jti: &str) -> Item {
 pub(super) fn reset_key(hash: &str) -> Item {
     key(format!("RESET#{hash}"), "RESET")
 }
+/// The failed-login counter of an email, from every network.
 pub(super) fn loginfail_key(email: &str) -> Item {
     key(format!("LOGINFAIL#{email}"), "LOGINFAIL")
+}
+/// The failed-login counter of an email from one client network (a domain has no `#`, so the
+/// two kinds of key cannot meet).
+pub(super) fn loginfail_network_key(email: &str, network: &str) -> Item {
+    key(format!("LOGINFAIL#{email}#NET#{network}"), "LOGINFAIL")
+}
+/// The failed-login counter of an email from one trusted device.
+pub(super) fn loginfail_device_key(email: &str, device: &str) -> Item {
+    key(format!("LOGINFAIL#{email}#DEVICE#{device}"), "LOGINFAIL")
+}
+/// A device token (by SHA-256): a device that logged in to the item's `email` before.
+pub(super) fn device_key(hash: &str) -> Item {
+    key(format!("DEVICE#{hash}"), "DEVICE")
 }
 
 pub(super) fn user_from(item: &Item) -> StoreResult<User> {

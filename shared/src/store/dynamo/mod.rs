@@ -9,8 +9,11 @@
 //! - `COUNTER#users` / `COUNTER`: the atomic counter integer ids come from.
 //! - `SESSION#<sid>` / `SESSION`, `REFRESH#<jti>` / `REFRESH`: session families and one item
 //!   per refresh token.
-//! - `RESET#<sha256>` / `RESET`, `LOGINFAIL#<email>` / `LOGINFAIL`, `THROTTLE#<key>#<window>`
-//!   / `THROTTLE`: reset tokens by hash, failed-login counts, rate-limit windows.
+//! - `RESET#<sha256>` / `RESET`, `LOGINFAIL#<email>` / `LOGINFAIL` (also
+//!   `LOGINFAIL#<email>#NET#<network>` and `LOGINFAIL#<email>#DEVICE#<sha256>`), `DEVICE#<sha256>`
+//!   / `DEVICE`, `THROTTLE#<key>#<window>` / `THROTTLE`: reset tokens by hash, failed-login
+//!   counters (per email, per email and client network, per trusted device), device tokens by
+//!   hash, rate-limit windows.
 //!
 //! This file holds the client and the plain reads and updates; `item` is the codec, `tx` the
 //! transaction machinery, and each trait is implemented in its own file.

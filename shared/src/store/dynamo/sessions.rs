@@ -1,26 +1,118 @@
 //! Login, sessions and refresh tokens on DynamoDB.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::item::*;
-use super::sdk_error;
 use super::tx::Tx;
 use super::DynamoStore;
 use crate::domain::*;
 use crate::store::*;
 
+/// How often a login reservation that lost to a concurrent one reads the counters and tries
+/// again (each loss means another attempt was counted, so a lock is soon reached).
+const RESERVE_ROUNDS: u64 = 10;
+
+/// The lifetime given to an email's counter that a success finds gone (so it still expires).
+const LOGINFAIL_KEEP_FALLBACK: i64 = 3600;
+
+impl DynamoStore {
+    /// The reservation of one counter: `new` written only if the counter still is `old` (as
+    /// read) and is not locked at `now`.
+    fn reserve_update(
+        &self,
+        key: Item,
+        old: Option<(LoginFailures, i64)>,
+        new: LoginFailures,
+        now: i64,
+    ) -> StoreResult<TransactWriteItem> {
+        let mut values = HashMap::from([
+            (":c".to_string(), n(new.count)),
+            (":lu".to_string(), n(new.locked_until)),
+            (":exp".to_string(), n(new.expires_at)),
+            (":now".to_string(), n(now)),
+        ]);
+        let condition = match old {
+            None => "attribute_not_exists(pk)",
+            Some((old, stored_count)) => {
+                values.insert(":oc".into(), n(stored_count));
+                values.insert(":oe".into(), n(old.expires_at));
+                "#c = :oc AND expires_at = :oe AND (attribute_not_exists(locked_until) OR locked_until <= :now)"
+            }
+        };
+        self.counter_update(
+            key,
+            "SET #c = :c, locked_until = :lu, expires_at = :exp",
+            Some(condition),
+            values,
+        )
+    }
+
+    /// An update of a failure counter in a transaction (`#c` names its `count`).
+    fn counter_update(
+        &self,
+        key: Item,
+        expression: &str,
+        condition: Option<&str>,
+        values: Item,
+    ) -> StoreResult<TransactWriteItem> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_string))
+            .expression_attribute_names("#c", "count")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("transaction item: {e}")))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+/// A failure counter as read: its value (a count below zero, which only a success taken back
+/// off a counter that had meanwhile gone could leave, counts as zero) and the stored count.
+fn failures_from(item: &Item) -> StoreResult<(LoginFailures, i64)> {
+    let stored: i64 = get_n(item, "count")?;
+    let failures = LoginFailures {
+        count: stored.clamp(0, u32::MAX.into()) as u32,
+        locked_until: opt_n(item, "locked_until").unwrap_or(0),
+        expires_at: get_n(item, "expires_at")?,
+    };
+    Ok((failures, stored))
+}
+
 #[async_trait]
 impl SessionStore for DynamoStore {
-    async fn login_lookup(&self, email: &Email) -> StoreResult<(Option<Credentials>, LoginFailures)> {
-        let items = self
-            .batch_get(
-                "login lookup",
-                vec![email_key(email.as_str()), loginfail_key(email.as_str())],
-            )
-            .await?;
+    async fn begin_login(&self, attempt: &LoginAttempt<'_>, rules: &LoginRules) -> StoreResult<LoginStart> {
+        let email = attempt.email.as_str();
+        let untrusted = [
+            (loginfail_network_key(email, attempt.network), rules.network),
+            (loginfail_key(email), rules.account),
+        ];
+        let device = attempt
+            .device
+            .map(|hash| (device_key(hash), loginfail_device_key(email, hash)));
+        let pk = |k: &Item| opt_s(k, "pk").unwrap_or_default();
+        let mut keys = vec![email_key(email)];
+        keys.extend(untrusted.iter().map(|(k, _)| k.clone()));
+        if let Some((device, counter)) = &device {
+            keys.extend([device.clone(), counter.clone()]);
+        }
+        let mut items = self.batch_get("login lookup", keys).await?;
+        let trusted = device.filter(|(device, _)| {
+            items.get(&pk(device)).is_some_and(|item| {
+                opt_s(item, "email").as_deref() == Some(email)
+                    && opt_n::<i64>(item, "expires_at").is_some_and(|e| e > attempt.now)
+            })
+        });
+        let trusted_device = trusted.is_some();
+        let counters = match trusted {
+            Some((_, counter)) => vec![(counter, rules.network)],
+            None => untrusted.to_vec(),
+        };
         let credentials = match items.get(&format!("EMAIL#{email}")) {
             Some(item) => Some(Credentials {
                 user_id: get_n(item, "user_id")?,
@@ -31,74 +123,56 @@ impl SessionStore for DynamoStore {
             }),
             None => None,
         };
-        let failures = match items.get(&format!("LOGINFAIL#{email}")) {
-            Some(item) => LoginFailures {
-                count: get_n(item, "count")?,
-                last_failed_at: get_n(item, "last_failed_at")?,
-            },
-            None => LoginFailures::default(),
-        };
-        Ok((credentials, failures))
-    }
-
-    async fn record_login_failure(
-        &self,
-        email: &Email,
-        now: i64,
-        keep_secs: i64,
-    ) -> StoreResult<LoginFailures> {
-        // Counting on from a count whose record has expired would punish a user for failures
-        // long past, so an expired record starts again at one.
-        let values = HashMap::from([
-            (":one".to_string(), n(1)),
-            (":zero".to_string(), n(0)),
-            (":now".to_string(), n(now)),
-            (":exp".to_string(), n(now + keep_secs)),
-        ]);
-        for expired in [false, true] {
-            let (expression, condition) = if expired {
-                ("SET #c = :one, last_failed_at = :now, expires_at = :exp", None)
-            } else {
-                (
-                    "SET #c = if_not_exists(#c, :zero) + :one, last_failed_at = :now, expires_at = :exp",
-                    Some("attribute_not_exists(pk) OR expires_at > :now"),
-                )
-            };
-            let mut vals = values.clone();
-            if expired {
-                vals.remove(":zero");
+        for round in 0..RESERVE_ROUNDS {
+            let seen = counters
+                .iter()
+                .map(|(k, _)| items.get(&pk(k)).map(failures_from).transpose())
+                .collect::<StoreResult<Vec<_>>>()?;
+            let wait = seen
+                .iter()
+                .map(|f| f.map(|(f, _)| f).unwrap_or_default().wait(attempt.now))
+                .max()
+                .unwrap_or(0);
+            if wait > 0 {
+                return Ok(LoginStart::Locked {
+                    retry_after: wait as u64,
+                });
             }
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(loginfail_key(email.as_str())))
-                .update_expression(expression)
-                .set_condition_expression(condition.map(str::to_string))
-                .expression_attribute_names("#c", "count")
-                .set_expression_attribute_values(Some(vals))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            match result {
-                Ok(out) => {
-                    let item = out.attributes.unwrap_or_default();
-                    return Ok(LoginFailures {
-                        count: get_n(&item, "count")?,
-                        last_failed_at: get_n(&item, "last_failed_at")?,
-                    });
+            let writes = counters
+                .iter()
+                .zip(&seen)
+                .map(|((k, backoff), old)| {
+                    let new = old.map(|(f, _)| f).unwrap_or_default().reserve(
+                        attempt.now,
+                        *backoff,
+                        rules.keep_secs,
+                    );
+                    self.reserve_update(k.clone(), *old, new, attempt.now)
+                })
+                .collect();
+            match self.transact("reserve login attempt", writes).await? {
+                Tx::Done => {
+                    return Ok(LoginStart::Reserved {
+                        credentials,
+                        trusted_device,
+                    })
                 }
-                Err(e)
-                    if !expired
-                        && e.as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    continue
+                tx if (0..counters.len()).any(|i| tx.failed(i)) => {
+                    // Another attempt counted first: read the counters again and decide anew.
+                    let jitter = rand::random::<u64>() % 10;
+                    tokio::time::sleep(Duration::from_millis(5 * round + jitter)).await;
+                    let keys = counters.iter().map(|(k, _)| k.clone()).collect();
+                    items = self.batch_get("login counters", keys).await?;
                 }
-                Err(e) => return Err(sdk_error("record login failure", e)),
+                Tx::Cancelled(codes) => {
+                    return Err(StoreError::Backend(format!(
+                        "login reservation cancelled: {codes:?}"
+                    )))
+                }
             }
         }
-        Err(StoreError::Backend("record login failure: no outcome".into()))
+        // So many attempts at this email at once that this one never got its turn.
+        Ok(LoginStart::Locked { retry_after: 1 })
     }
 
     async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool> {
@@ -118,11 +192,11 @@ impl SessionStore for DynamoStore {
 
     async fn start_session(
         &self,
-        email: &Email,
-        verified_hash: &str,
+        login: &VerifiedLogin<'_>,
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool> {
+        let (attempt, verified_hash) = (login.attempt, login.verified_hash);
         let mut session_item = session_key(&session.sid);
         session_item.extend([
             ("sid".into(), s(&session.sid)),
@@ -131,7 +205,28 @@ impl SessionStore for DynamoStore {
             ("expires_at".into(), n(session.expires_at)),
             ("revoked".into(), b(false)),
         ]);
+        let email = attempt.email;
         let fresh = Some("attribute_not_exists(pk)");
+        let mut device_item = device_key(login.device);
+        device_item.extend([
+            ("email".into(), s(email.as_str())),
+            ("expires_at".into(), n(login.device_expires_at)),
+        ]);
+        // A trusted device's own counter is cleared; otherwise this attempt, a success, comes
+        // back off the email's counter, which keeps everyone else's failures.
+        let counter = if login.trusted_device {
+            self.delete(loginfail_device_key(email.as_str(), login.device), None, None)
+        } else {
+            self.counter_update(
+                loginfail_key(email.as_str()),
+                "SET #c = if_not_exists(#c, :one) - :one, expires_at = if_not_exists(expires_at, :exp)",
+                None,
+                HashMap::from([
+                    (":one".to_string(), n(1)),
+                    (":exp".to_string(), n(attempt.now + LOGINFAIL_KEEP_FALLBACK)),
+                ]),
+            )
+        };
         let tx = self
             .transact(
                 "start session",
@@ -147,7 +242,10 @@ impl SessionStore for DynamoStore {
                     ),
                     self.put(session_item, fresh),
                     self.put(refresh_item(first), fresh),
-                    self.delete(loginfail_key(email.as_str()), None, None),
+                    // This network's failures are forgotten.
+                    self.delete(loginfail_network_key(email.as_str(), attempt.network), None, None),
+                    counter,
+                    self.put(device_item, None),
                 ],
             )
             .await?;

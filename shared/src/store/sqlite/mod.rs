@@ -23,6 +23,7 @@ use crate::store::*;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_key_sets.sql"),
+    include_str!("migrations/0003_login_counters.sql"),
 ];
 
 #[derive(Clone)]

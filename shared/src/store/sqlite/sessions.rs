@@ -5,14 +5,88 @@ use rusqlite::{params, OptionalExtension};
 
 use super::*;
 
+/// The counter of every attempt at one email, of the attempts from one network, and of the
+/// attempts of one trusted device.
+const ACCOUNT_COUNTER: &str = "account";
+fn network_counter(network: &str) -> String {
+    format!("net:{network}")
+}
+fn device_counter(device: &str) -> String {
+    format!("device:{device}")
+}
+
+fn failures(c: &Connection, email: &str, counter: &str) -> rusqlite::Result<LoginFailures> {
+    Ok(c.query_row(
+        "SELECT count, locked_until, expires_at FROM login_failures WHERE email = ?1 AND counter = ?2",
+        params![email, counter],
+        |r| {
+            Ok(LoginFailures {
+                count: r.get(0)?,
+                locked_until: r.get(1)?,
+                expires_at: r.get(2)?,
+            })
+        },
+    )
+    .optional()?
+    .unwrap_or_default())
+}
+
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn login_lookup(&self, email: &Email) -> StoreResult<(Option<Credentials>, LoginFailures)> {
-        self.read(|c| {
-            let creds = c
+    async fn begin_login(&self, attempt: &LoginAttempt<'_>, rules: &LoginRules) -> StoreResult<LoginStart> {
+        let email = attempt.email.as_str();
+        self.write(|tx| {
+            // Counters and devices past their time are swept as logins come (DynamoDB's TTL
+            // does this there).
+            tx.execute("DELETE FROM login_failures WHERE expires_at <= ?1", [attempt.now])
+                .map_err(backend)?;
+            tx.execute("DELETE FROM login_devices WHERE expires_at <= ?1", [attempt.now])
+                .map_err(backend)?;
+            let trusted_device = match attempt.device {
+                Some(hash) => tx
+                    .query_row(
+                        "SELECT 1 FROM login_devices WHERE hash = ?1 AND email = ?2",
+                        params![hash, email],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(backend)?
+                    .is_some(),
+                None => false,
+            };
+            let counters = match attempt.device {
+                Some(hash) if trusted_device => vec![(device_counter(hash), rules.network)],
+                _ => vec![
+                    (network_counter(attempt.network), rules.network),
+                    (ACCOUNT_COUNTER.to_string(), rules.account),
+                ],
+            };
+            let mut seen = vec![];
+            for (counter, _) in &counters {
+                seen.push(failures(tx, email, counter).map_err(backend)?);
+            }
+            let wait = seen.iter().map(|f| f.wait(attempt.now)).max().unwrap_or(0);
+            if wait > 0 {
+                return Ok(LoginStart::Locked {
+                    retry_after: wait as u64,
+                });
+            }
+            for ((counter, backoff), old) in counters.iter().zip(seen) {
+                let new = old.reserve(attempt.now, *backoff, rules.keep_secs);
+                tx.execute(
+                    "INSERT INTO login_failures (email, counter, count, locked_until, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(email, counter) DO UPDATE SET
+                       count = excluded.count, locked_until = excluded.locked_until,
+                       expires_at = excluded.expires_at",
+                    params![email, counter, new.count, new.locked_until, new.expires_at],
+                )
+                .map_err(backend)?;
+            }
+            let credentials = tx
                 .query_row(
                     "SELECT id, username, email, password_hash, disabled FROM users WHERE email = ?1",
-                    [email.as_str()],
+                    [email],
                     |r| {
                         Ok(Credentials {
                             user_id: r.get::<_, i64>(0)? as UserId,
@@ -23,46 +97,12 @@ impl SessionStore for SqliteStore {
                         })
                     },
                 )
-                .optional()?;
-            let failures = c
-                .query_row(
-                    "SELECT count, last_failed_at FROM login_failures WHERE email = ?1",
-                    [email.as_str()],
-                    |r| {
-                        Ok(LoginFailures {
-                            count: r.get(0)?,
-                            last_failed_at: r.get(1)?,
-                        })
-                    },
-                )
-                .optional()?
-                .unwrap_or_default();
-            Ok((creds, failures))
-        })
-    }
-
-    async fn record_login_failure(
-        &self,
-        email: &Email,
-        now: i64,
-        keep_secs: i64,
-    ) -> StoreResult<LoginFailures> {
-        self.write(|tx| {
-            tx.query_row(
-                "INSERT INTO login_failures (email, count, last_failed_at, expires_at) VALUES (?1, 1, ?2, ?3)
-                 ON CONFLICT(email) DO UPDATE SET
-                   count = CASE WHEN expires_at <= ?2 THEN 1 ELSE count + 1 END,
-                   last_failed_at = ?2, expires_at = ?3
-                 RETURNING count, last_failed_at",
-                params![email.as_str(), now, now + keep_secs],
-                |r| {
-                    Ok(LoginFailures {
-                        count: r.get(0)?,
-                        last_failed_at: r.get(1)?,
-                    })
-                },
-            )
-            .map_err(backend)
+                .optional()
+                .map_err(backend)?;
+            Ok(LoginStart::Reserved {
+                credentials,
+                trusted_device,
+            })
         })
     }
 
@@ -79,11 +119,12 @@ impl SessionStore for SqliteStore {
 
     async fn start_session(
         &self,
-        email: &Email,
-        verified_hash: &str,
+        login: &VerifiedLogin<'_>,
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool> {
+        let (attempt, verified_hash) = (login.attempt, login.verified_hash);
+        let email = attempt.email;
         self.write(|tx| {
             let still_valid = tx
                 .query_row(
@@ -107,8 +148,31 @@ impl SessionStore for SqliteStore {
                 params![first.jti, first.sid, first.user_id as i64, first.issued_at, first.expires_at],
             )
             .map_err(backend)?;
-            tx.execute("DELETE FROM login_failures WHERE email = ?1", [email.as_str()])
+            // This network's failures are forgotten; the email's counter keeps everyone else's.
+            tx.execute(
+                "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
+                params![email.as_str(), network_counter(attempt.network)],
+            )
+            .map_err(backend)?;
+            if login.trusted_device {
+                tx.execute(
+                    "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
+                    params![email.as_str(), device_counter(login.device)],
+                )
                 .map_err(backend)?;
+            } else {
+                tx.execute(
+                    "UPDATE login_failures SET count = MAX(count - 1, 0) WHERE email = ?1 AND counter = ?2",
+                    params![email.as_str(), ACCOUNT_COUNTER],
+                )
+                .map_err(backend)?;
+            }
+            tx.execute(
+                "INSERT INTO login_devices (hash, email, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(hash) DO UPDATE SET expires_at = excluded.expires_at",
+                params![login.device, email.as_str(), login.device_expires_at],
+            )
+            .map_err(backend)?;
             Ok(true)
         })
     }

@@ -30,7 +30,8 @@ impl Faults {
         })
     }
 
-    /// Used by the AWS benchmark (benches/aws.rs includes this file) to count calls per request.
+    /// The DynamoDB calls made since the last [`Faults::fail_from`] (the AWS benchmark, which
+    /// includes this file, counts calls per request with it).
     #[allow(dead_code)]
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)

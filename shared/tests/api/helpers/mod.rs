@@ -271,6 +271,13 @@ impl TestApp {
             .await
     }
 
+    /// `POST /auth/login` from the client address `ip`.
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Resp {
+        let body = json!({"email": email, "password": password}).to_string();
+        let req = event("POST", Endpoint::Login.path(), "", &[], Some(&body), ip);
+        self.call(Endpoint::Login, req).await
+    }
+
     /// Signs up and logs in; returns (access, refresh, user id).
     pub async fn user(&self, username: &str) -> (String, String, u64) {
         let email = format!("{username}@example.com");
@@ -334,7 +341,7 @@ impl TestApp {
     }
 }
 
-/// The reset token in a mail body (from the link `...?token=<token>`).
+/// The reset token in a mail body (from the link `...#token=<token>`).
 pub fn token_in(mail: &str) -> Option<String> {
     let start = mail.find("token=")? + "token=".len();
     Some(
