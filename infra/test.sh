@@ -33,6 +33,12 @@ say "validating the generated OpenAPI description (openapi-spec-validator)"
 
 bash infra/lint-template.sh
 
+# The API held to its own OpenAPI description by a tool nobody here wrote: Schemathesis against
+# the functions served locally (cargo lambda watch, a fresh SQLite file), authenticated, every
+# check, bounded to a few minutes (see the script for the bounds).
+say "Schemathesis against the locally served API (infra/schemathesis.sh)"
+bash infra/schemathesis.sh
+
 # One function built as `sam build` builds it (release, arm64, cargo-lambda with zig), with its
 # size checked; ./infra/build-lambda.sh with no arguments builds and measures all of them.
 bash infra/build-lambda.sh login

@@ -58,9 +58,9 @@ pub fn body<T: FromJson>(req: &Request) -> Result<T, ApiError> {
     T::from_json(&json_object(req)?).map_err(ApiError::Validation)
 }
 
-/// An optional body: `T::default()` when there is none.
+/// An optional body: `T::default()` when there is none, or when it is JSON `null`.
 pub fn optional_body<T: FromJson + Default>(req: &Request) -> Result<T, ApiError> {
-    if body_is_empty(req) {
+    if body_is_empty(req) || body_bytes(req).trim_ascii() == b"null" {
         Ok(T::default())
     } else {
         body(req)

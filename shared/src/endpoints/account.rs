@@ -22,7 +22,7 @@ pub async fn me(state: &AppState, req: &Request) -> EndpointResult {
     request_body(content = Option<LogoutRequest>, description = "Optional: `{\"all\": true}` ends every session of the user"),
     responses(
         (status = 200, description = "`Logged out.` or `Logged out of every session.`", body = MessageOut),
-        (status = 401, description = "`Not authenticated`: a missing, malformed, expired or foreign token, or one of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))), (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        (status = 401, description = "`Not authenticated`: a missing, malformed, expired or foreign token, or one of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))), (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 /// POST /auth/logout: ends the current session at once, or with `{"all": true}` every
 /// session of the user. Access and refresh tokens of the ended sessions are refused from now on.
 pub async fn logout(state: &AppState, req: &Request) -> EndpointResult {

@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
 use super::common::EndpointResult;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::wire::request::LocItem;
 use crate::wire::{ErrorOut, ValidationErrorOut};
 
 struct BearerAuth;
@@ -29,11 +30,56 @@ impl Modify for BearerAuth {
     }
 }
 
+/// OpenAPI links: how the answer of one operation feeds the next (signup -> login -> me,
+/// refresh, logout), so clients and stateful testers (Schemathesis) reach the authenticated
+/// routes with real tokens. Written as JSON: utoipa 5.5's `Link` serialises its fields in
+/// snake_case (`operation_id`), which is not OpenAPI.
+fn add_links(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let bearer = |operation_id: &str, token: &str| {
+        json!({
+            "operationId": operation_id,
+            "parameters": {"header.Authorization": format!("Bearer {{$response.body#/tokens/{token}}}")},
+        })
+    };
+    let mut add = |path: &str, status: &str, links: serde_json::Value| {
+        if let Some(response) = doc
+            .pointer_mut(&format!(
+                "/paths/{}/post/responses/{status}",
+                path.replace('/', "~1")
+            ))
+            .and_then(|r| r.as_object_mut())
+        {
+            response.insert("links".into(), links);
+        }
+    };
+    add(
+        "/auth/users",
+        "201",
+        json!({"LogIn": {
+            "operationId": "login",
+            "requestBody": {"email": "$request.body#/email", "password": "$request.body#/password"},
+            "description": "Log in as the user just created",
+        }}),
+    );
+    for path in ["/auth/login", "/auth/tokens"] {
+        add(
+            path,
+            "200",
+            json!({
+                "Me": bearer("me", "access/access_token"),
+                "Refresh": bearer("refresh", "refresh/refresh_token"),
+                "LogOut": bearer("logout", "access/access_token"),
+            }),
+        );
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "authyy",
-        description = "Email + password authentication for frontend apps: signup, login, sessions with rotating refresh tokens, password reset, logout, and user administration. Errors are `{\"detail\": \"...\"}`; validation errors are 422 in FastAPI's shape. Every 401 carries `WWW-Authenticate: Bearer`; every response `Cache-Control: no-store`.",
+        description = "Email + password authentication for frontend apps: signup, login, sessions with rotating refresh tokens, password reset, logout, and user administration. Errors are `{\"detail\": \"...\"}`; validation errors are 422 in FastAPI's shape. Every 401 carries `WWW-Authenticate: Bearer`; every response but the two public discovery documents `Cache-Control: no-store`. Bodies are JSON (`Content-Type: application/json`, else 415) of at most 64 KiB (else 413). The response links lead from signup to login and from a token envelope to /me, refresh and logout.",
         license(name = "MIT")
     ),
     paths(
@@ -50,7 +96,7 @@ impl Modify for BearerAuth {
         crate::endpoints::discovery::openid_configuration,
         crate::endpoints::discovery::jwks,
     ),
-    components(schemas(ErrorOut, ValidationErrorOut)),
+    components(schemas(ErrorOut, ValidationErrorOut, LocItem)),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "docs", description = "This description"), (name = "discovery", description = "For other services: the OpenID discovery document and the public keys that verify access tokens"))
 )]
@@ -77,7 +123,9 @@ fn stage_prefix<'a>(req: &'a Request, path: &str) -> &'a str {
     responses((status = 200, description = "The OpenAPI 3.1 description (JSON)", content_type = "application/json")))]
 pub async fn openapi_json(_state: &AppState, req: &Request) -> EndpointResult {
     let doc = openapi(stage_prefix(req, "/auth/openapi.json"));
-    let body = doc.to_json().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut doc = serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+    add_links(&mut doc);
+    let body = doc.to_string();
     let mut resp = Response::new(Body::Text(body));
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -17,7 +17,7 @@ use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
     responses(
         (status = 200, description = "The token envelope", body = TokenEnvelope),
         (status = 401, description = "`Invalid email or password` (the same for an unknown email)", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut),
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut),
         (status = 429, description = "Too many attempts from this address, or too many failures for this email (exponential backoff); wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn login(state: &AppState, req: &Request) -> EndpointResult {

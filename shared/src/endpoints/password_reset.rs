@@ -31,7 +31,7 @@ fn message(text: &str) -> EndpointResult {
 #[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
     responses(
         (status = 200, description = "Always the same message, whether or not the email is registered", body = MessageOut),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 /// POST /auth/forgot-password: always the same answer, in the same time, whether or not the
 /// email is registered.
 ///
@@ -93,7 +93,7 @@ pub async fn deliver_password_reset(state: &AppState, email: &Email) -> Result<D
     responses(
         (status = 200, description = "`Password successfully reset.`", body = MessageOut),
         (status = 400, description = "`Invalid or expired token.`", body = ErrorOut),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn reset_password(state: &AppState, req: &Request) -> EndpointResult {
     let ResetPasswordRequest { token, password } = http::body(req)?;
     if token.is_empty() || token.len() > 128 {

@@ -16,7 +16,7 @@ use crate::wire::{ErrorOut, SignupRequest, UserOut, ValidationErrorOut};
     responses(
         (status = 201, description = "Created", body = UserOut),
         (status = 409, description = "`Email already registered` or `Username already taken`", body = ErrorOut),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn signup(state: &AppState, req: &Request) -> EndpointResult {
     let SignupRequest {
         username,

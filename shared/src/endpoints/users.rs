@@ -31,9 +31,9 @@ pub fn decode_cursor(cursor: &str) -> Option<UserId> {
 /// List users (admins only): a page in id order, or the one user with `email`.
 #[utoipa::path(get, path = "/auth/users", tag = "auth", security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "Where the page starts: from the `Link` header of the previous page"),
-        ("email" = Option<String>, Query, description = "Exact lookup by email (normalised); no paging"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, example = 50, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "Where the page starts: from the `Link` header of the previous page (any other value is 400 `Invalid cursor`)"),
+        ("email" = Option<String>, Query, format = Email, min_length = 3, max_length = 254, example = "john@example.com", description = "Exact lookup by email (normalised); no paging"),
     ),
     responses(
         (status = 200, description = "Users; `Link: <...>; rel=\"next\"` when there are more", body = Vec<AdminUserOut>,

@@ -17,10 +17,19 @@ pub struct FieldError {
     /// What went wrong: `missing`, `string_type`, `value_error`, `json_invalid`, ...
     #[serde(rename = "type")]
     pub kind: String,
-    /// Where: `["body", "<field>"]`, `["query", "<parameter>"]` or `["body"]`.
-    #[schema(value_type = Vec<String>)]
+    /// Where: `["body", "<field>"]`, `["query", "<parameter>"]`, `["body"]`, or for a body
+    /// that is not JSON `["body", <column>]` (an integer: where the decoder stopped).
+    #[schema(value_type = Vec<LocItem>)]
     pub loc: Vec<Value>,
     pub msg: String,
+}
+
+/// One step of a [`FieldError`]'s `loc`: a name, or a position in the body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum LocItem {
+    Name(String),
+    Position(u64),
 }
 
 impl FieldError {
@@ -81,9 +90,16 @@ impl FromField for Email {
     }
 }
 
+/// Taken as sent: the schema's pattern has no room for surrounding spaces, so neither has the
+/// API (the domain type would trim them silently).
 impl FromField for Username {
     fn from_field(name: &str, value: Option<&Value>) -> Result<Self, FieldError> {
-        parsed(name, value, Username::parse)
+        parsed(name, value, |raw| {
+            if raw.trim() != raw {
+                return Err(Invalid("username must not start or end with spaces".into()));
+            }
+            Username::parse(raw)
+        })
     }
 }
 
@@ -109,15 +125,19 @@ impl FromField for bool {
     }
 }
 
-/// An optional field: absent or `null` is `None`.
+/// An optional field: absent is `None`. `null` is not a value of `T`, so it is refused as `T`
+/// refuses any other wrong type (the schema describes the field as `T`, not as nullable).
 impl<T: FromField> FromField for Option<T> {
     fn from_field(name: &str, value: Option<&Value>) -> Result<Self, FieldError> {
         match value {
-            None | Some(Value::Null) => Ok(None),
+            None => Ok(None),
             Some(v) => T::from_field(name, Some(v)).map(Some),
         }
     }
 }
+
+/// The OpenAPI pattern of a username: what [`Username::parse`] accepts, as sent.
+pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$";
 
 /// Declares a request body type: the struct (described in the OpenAPI by `ToSchema`) and its
 /// [`FromJson`]. A field is read with its type's [`FromField`], or with `=> parser` by a
@@ -165,16 +185,19 @@ request_type! {
     /// `POST /auth/users`
     #[schema(example = json!({"username": "john_doe", "email": "john@example.com", "password": "correct horse battery staple 42"}))]
     pub struct SignupRequest {
-        /// 3 to 32 letters, digits, `_`, `.` or `-`, starting with a letter or digit; unique
-        /// case-insensitively.
-        #[schema(value_type = String)]
+        /// 3 to 32 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or digit;
+        /// unique case-insensitively.
+        #[schema(value_type = String, min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$", example = "john_doe")]
         pub username: Username,
-        /// An ASCII email address of at most 254 characters; unique after normalisation.
-        #[schema(value_type = String)]
+        /// An ASCII email address (dot-atom local part) of at most 254 characters; trimmed,
+        /// lower-cased and unique after normalisation.
+        #[schema(value_type = String, format = Email, min_length = 3, max_length = 254, example = "john@example.com")]
         pub email: Email,
-        /// 8 to 128 characters; not common, not containing the username or the email's local
-        /// part, and strong enough by the zxcvbn estimator.
-        #[schema(value_type = String)]
+        /// 8 to 128 characters (Unicode code points, as sent); beyond what a schema can say, it
+        /// must not be a common password, must not contain the username or the email's local
+        /// part, and must be strong enough by the zxcvbn estimator (a 422 on `password` says
+        /// which rule failed).
+        #[schema(value_type = String, min_length = 8, max_length = 128, example = "correct horse battery staple 42")]
         pub password: Password,
     }
 }
@@ -183,10 +206,11 @@ request_type! {
     /// `POST /auth/login`
     #[schema(example = json!({"email": "john@example.com", "password": "correct horse battery staple 42"}))]
     pub struct LoginRequest {
-        #[schema(value_type = String)]
+        /// The address signed up with (trimmed and compared case-insensitively).
+        #[schema(value_type = String, format = Email, min_length = 3, max_length = 254, example = "john@example.com")]
         pub email: Email,
-        /// At most 128 characters.
-        #[schema(value_type = String)]
+        /// 1 to 128 characters (Unicode code points).
+        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
         pub password: Password => Password::for_login,
         /// The `device_token` an earlier login on this device returned, if it has one: a device
         /// that logged in before is not held back by other clients' failures.
@@ -196,28 +220,35 @@ request_type! {
 
 request_type! {
     /// `POST /auth/forgot-password`
+    #[schema(example = json!({"email": "john@example.com"}))]
     pub struct ForgotPasswordRequest {
-        #[schema(value_type = String)]
+        /// The address to send the reset link to, if it is registered.
+        #[schema(value_type = String, format = Email, min_length = 3, max_length = 254, example = "john@example.com")]
         pub email: Email,
     }
 }
 
 request_type! {
     /// `POST /auth/reset-password`
+    #[schema(example = json!({"token": "Zm9yZ290LXBhc3N3b3JkLWxpbmstdG9rZW4tZXhhbXBsZQ", "password": "violet tractor jumps over moon 7"}))]
     pub struct ResetPasswordRequest {
-        /// The token from the reset link.
+        /// The token from the reset link (a token that no link carries is 400).
+        #[schema(min_length = 1, max_length = 128)]
         pub token: String,
-        /// The new password, under the same policy as at signup.
-        #[schema(value_type = String)]
+        /// The new password, under the same policy as at signup: 8 to 128 characters, and the
+        /// strength rules a 422 on `password` names.
+        #[schema(value_type = String, min_length = 8, max_length = 128, example = "violet tractor jumps over moon 7")]
         pub password: Password,
     }
 }
 
 request_type! {
-    /// `POST /auth/logout` (the body is optional)
+    /// `POST /auth/logout` (the body is optional: none, or `null`, is `{}`)
     #[derive(Default)]
+    #[schema(example = json!({"all": true}))]
     pub struct LogoutRequest {
-        /// End every session of the user, not only this one.
+        /// End every session of the user, not only this one. Optional, but a boolean if present.
+        #[schema(value_type = bool, required = false)]
         pub all: Option<bool>,
     }
 }
@@ -267,15 +298,27 @@ mod tests {
     }
 
     #[test]
-    fn an_optional_field_may_be_absent_or_null_but_not_of_another_type() {
+    fn an_optional_field_may_be_absent_but_not_null_or_of_another_type() {
         assert_eq!(LogoutRequest::from_json(&Map::new()).unwrap().all, None);
-        assert_eq!(
-            LogoutRequest::from_json(&object(json!({"all": null})))
-                .unwrap()
-                .all,
-            None
-        );
-        let errors = LogoutRequest::from_json(&object(json!({"all": "yes"}))).unwrap_err();
-        assert_eq!(errors[0].kind, "bool_type");
+        for bad in [json!({"all": null}), json!({"all": "yes"})] {
+            let errors = LogoutRequest::from_json(&object(bad)).unwrap_err();
+            assert_eq!(errors[0].kind, "bool_type");
+        }
+    }
+
+    #[test]
+    fn a_username_with_surrounding_spaces_is_refused_as_the_schema_says() {
+        let errors = SignupRequest::from_json(&object(
+            json!({"username": " john_doe", "email": "john@example.com", "password": "correct horse battery staple 42"}),
+        ))
+        .unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].msg.contains("spaces"), "{}", errors[0].msg);
+    }
+
+    #[test]
+    fn the_username_pattern_is_the_one_the_schema_publishes() {
+        let schema = serde_json::to_value(<SignupRequest as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["properties"]["username"]["pattern"], USERNAME_PATTERN);
     }
 }

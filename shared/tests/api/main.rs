@@ -24,6 +24,7 @@ mod signup;
 mod architecture;
 mod aws_faults;
 mod aws_permissions;
+mod fuzz;
 mod key_rotation_aws;
 mod local_mode;
 mod openapi;
