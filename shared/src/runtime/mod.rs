@@ -53,7 +53,15 @@ pub async fn respond(
         .map(str::to_string);
 
     let mut resp = if !serves_path(&req, endpoint) {
-        ApiError::NotFound.into_response()
+        // The catch-all route (`$default`) gets every method API Gateway has no route for, so a
+        // wrong method on a known path (`PUT /auth/login`) arrives here: 405 with that path's
+        // methods, as its own function would answer.
+        match Endpoint::ALL.iter().copied().find(|e| serves_path(&req, *e)) {
+            Some(known) if !serves_method(&req, known) => {
+                with_allow(ApiError::MethodNotAllowed.into_response(), known)
+            }
+            _ => ApiError::NotFound.into_response(),
+        }
     } else if req.method() == Method::OPTIONS {
         preflight(endpoint)
     } else if req.method() != endpoint.method() {
@@ -149,6 +157,14 @@ fn serves_path(req: &Request, endpoint: Endpoint) -> bool {
             .strip_suffix(endpoint.path())
             .and_then(|stage| stage.strip_prefix('/'))
             .is_some_and(|stage| !stage.contains('/'))
+}
+
+/// Whether some endpoint on `endpoint`'s path answers the request's method (preflights too).
+fn serves_method(req: &Request, endpoint: Endpoint) -> bool {
+    req.method() == Method::OPTIONS
+        || Endpoint::ALL
+            .iter()
+            .any(|e| e.path() == endpoint.path() && e.method() == req.method())
 }
 
 fn with_allow(mut resp: Response<Body>, endpoint: Endpoint) -> Response<Body> {

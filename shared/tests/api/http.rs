@@ -10,6 +10,29 @@ async fn wrong_method_is_405_json<B: Backend>() {
     assert!(r.detail().contains("Method Not Allowed"));
 }
 
+async fn wrong_method_on_a_known_path_reaching_the_catch_all_is_405_with_allow<B: Backend>() {
+    // In AWS, methods with no route go to the docs function ($default).
+    let app = app::<B>().await;
+    for (method, path, allow) in [
+        ("PUT", "/auth/login", "POST, OPTIONS"),
+        ("DELETE", "/prod/auth/users", "POST, GET, OPTIONS"),
+        ("PATCH", "/auth/me", "GET, OPTIONS"),
+    ] {
+        let r = app
+            .call(Endpoint::Docs, event(method, path, "", &[], None, "192.0.2.1"))
+            .await;
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+    }
+    let r = app
+        .call(
+            Endpoint::Docs,
+            event("PUT", "/auth/nope", "", &[], None, "192.0.2.1"),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}
+
 async fn unknown_path_is_404_json<B: Backend>() {
     let app = app::<B>().await;
     for path in ["/auth/nope", "/", "/auth/me/extra", "/x/y/auth/me"] {
@@ -89,6 +112,7 @@ async fn preflight_is_answered_for_configured_origins<B: Backend>() {
 
 both_backends!(
     wrong_method_is_405_json,
+    wrong_method_on_a_known_path_reaching_the_catch_all_is_405_with_allow,
     unknown_path_is_404_json,
     cors_headers_only_for_configured_origins,
     preflight_is_answered_for_configured_origins,
