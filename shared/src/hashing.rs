@@ -87,6 +87,8 @@ impl Hasher {
                 .ok()
                 .and_then(|old| padding(&current, &old))
             {
+                #[cfg(test)]
+                tests::PADDED_KIB.fetch_add(work(&pad), std::sync::atomic::Ordering::SeqCst);
                 let mut out = [0u8; 32];
                 let _ = Self::argon2(pad).hash_password_into(secret.as_bytes(), &[0u8; 16], &mut out);
             }
@@ -213,6 +215,27 @@ mod tests {
         // A difference below argon2's 8 KiB minimum is not worth a run.
         assert!(padding(&current, &params(19_453, 2, 1)).is_none());
         assert_eq!(mtp(padding(&current, &params(19_452, 2, 1))), Some((8, 1, 1)));
+    }
+
+    /// KiB-passes of padding `verify` has run (this test binary only).
+    pub static PADDED_KIB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    #[tokio::test]
+    async fn verifying_a_weaker_stored_hash_runs_the_missing_work() {
+        let old = Hasher::new(HashCost {
+            memory_kib: 8192,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+        let phc = old.hash(&strong()).await.unwrap();
+        let current = Hasher::new(HashCost::default()).unwrap();
+        let wrong = Password::new("wrong password here").unwrap();
+        let before = PADDED_KIB.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(!current.verify(&wrong, Some(&phc)).await);
+        let padded = PADDED_KIB.load(std::sync::atomic::Ordering::SeqCst) - before;
+        // 19456 KiB x 2 passes configured, 8192 x 1 done by the stored hash's own verify.
+        assert!(padded >= 19_456 * 2 - 8_192 - 2, "padded {padded} KiB-passes");
     }
 
     #[tokio::test]

@@ -188,8 +188,9 @@ async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), Admin
                 cli.sqlite.display()
             )));
         }
-        let store = SqliteStore::open(&cli.sqlite)?;
+        // Said before opening, which applies any pending migration.
         eprintln!("authyy-admin: on the SQLite file {}", cli.sqlite.display());
+        let store = SqliteStore::open(&cli.sqlite)?;
         return Ok((Box::new(store.clone()), Box::new(store)));
     };
     let settings = AwsSettings::new(

@@ -201,10 +201,24 @@ fn log_level_spec() -> String {
         .unwrap_or_else(|| "info".into())
 }
 
-/// The crates of the Lambda runtime. lambda_runtime logs every raw event (bodies with
-/// passwords, tokens in headers) at TRACE (`layers::api_response`: "raw JSON event received
-/// from Lambda") and streamed response headers at TRACE (`requests`).
-pub const RUNTIME_TARGETS: [&str; 3] = ["lambda_runtime", "lambda_runtime_api_client", "lambda_http"];
+/// The crates that log whole payloads below INFO. lambda_runtime logs every raw event (bodies
+/// with passwords, tokens in headers) at TRACE (`layers::api_response`: "raw JSON event
+/// received from Lambda") and streamed response headers at TRACE (`requests`); the AWS SDK's
+/// orchestrator logs every request and response it transmits at TRACE ("transmitting
+/// request": DynamoDB items with password hashes, SES bodies with reset links, SQS bodies,
+/// signed headers), and the HTTP crates under it log at DEBUG/TRACE.
+pub const RUNTIME_TARGETS: [&str; 10] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "aws_config",
+    "hyper",
+    "hyper_util",
+    "h2",
+];
 
 /// The log filter for `spec` (an `EnvFilter` directive string; unparsable means `info`), with
 /// the runtime's own logging capped at INFO whatever the level: its errors and warnings still
@@ -223,16 +237,33 @@ where
     requested.and(runtime_cap)
 }
 
+/// The one logging layer every function uses: text (or JSON) lines to `writer`, filtered by
+/// [`log_filter`] for `spec`.
+pub fn log_layer<S, W>(
+    spec: &str,
+    json: bool,
+    writer: W,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer as _;
+    let layer = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .without_time()
+        .with_writer(writer);
+    let layer = if json { layer.json().boxed() } else { layer.boxed() };
+    layer.with_filter(log_filter(spec)).boxed()
+}
+
 /// Logs as JSON when Lambda's advanced logging asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`).
 pub fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    use tracing_subscriber::Layer as _;
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let layer = tracing_subscriber::fmt::layer().with_target(false).without_time();
-    let layer = if json { layer.json().boxed() } else { layer.boxed() };
     let _ = tracing_subscriber::registry()
-        .with(layer.with_filter(log_filter(&log_level_spec())))
+        .with(log_layer(&log_level_spec(), json, std::io::stdout))
         .try_init();
 }
 

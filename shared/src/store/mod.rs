@@ -58,6 +58,13 @@ pub struct LoginAttempt<'a> {
     pub now: i64,
 }
 
+/// What a device token is bound to: a digest of the password hash it logged in with. A device
+/// is trusted only while the account still has that password, so a reset (or any password
+/// change) ends the trust of every device at once, and the address's next owner inherits none.
+pub fn device_credential(password_hash: &str) -> String {
+    crate::secrets::token_hash(password_hash)
+}
+
 /// One failure counter as stored: attempts since the last success, the time before which no
 /// attempt may be made (set when the attempt is reserved, from its count), and the time the
 /// counter is forgotten (DynamoDB's TTL attribute; expiry is also checked in code).

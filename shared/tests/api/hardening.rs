@@ -344,17 +344,19 @@ impl std::io::Write for Captured {
 #[test]
 fn trace_logging_never_logs_the_event() {
     use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::Layer as _;
     let event =
         r#"{"body": "{\"password\": \"hunter2 secret\"}", "headers": {"authorization": "Bearer eyJsecret"}}"#;
     // RUST_LOG=trace, AWS_LAMBDA_LOG_LEVEL=TRACE (lower-cased), and one naming the runtime.
-    for spec in ["trace", "debug", "trace,lambda_runtime=trace,lambda_http=trace"] {
+    let specs = [
+        "trace",
+        "debug",
+        "trace,lambda_runtime=trace,lambda_http=trace,aws_smithy_runtime=trace",
+    ];
+    for (spec, json) in specs.into_iter().flat_map(|s| [(s, false), (s, true)]) {
         let logs = Captured::default();
         let writer = logs.clone();
-        let layer = tracing_subscriber::fmt::layer()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_filter(authyy::runtime::log_filter(spec));
+        // The very layer `init_tracing` installs in every function.
+        let layer = authyy::runtime::log_layer(spec, json, move || writer.clone());
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {
             // Exactly what lambda_runtime 1.x logs for every invocation (layers/api_response.rs).
@@ -362,6 +364,9 @@ fn trace_logging_never_logs_the_event() {
             tracing::debug!(target: "lambda_runtime::requests", metadata_prelude = event);
             tracing::trace!(target: "lambda_http::request", body = event);
             tracing::trace!(target: "lambda_runtime_api_client", body = event);
+            // What the AWS SDK logs for every call it makes (DynamoDB items, SES bodies).
+            tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", request = event, "transmitting request");
+            tracing::debug!(target: "hyper_util::client::legacy::pool", body = event);
             // The runtime's errors still show, and so does the app's own trace.
             tracing::error!(target: "lambda_runtime::layers::panic", "user handler panicked");
             tracing::trace!(target: "authyy::endpoints::login", "app trace shows");

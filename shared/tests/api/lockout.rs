@@ -257,7 +257,21 @@ async fn a_device_token_of_another_account_or_made_up_is_not_trusted<B: Backend>
     }
 }
 
+async fn a_password_reset_ends_the_trust_of_every_device<B: Backend>() {
+    // Someone who once had the password (a compromise, an ex-sharer) keeps the device tokens
+    // they collected; after the owner resets it, none of them skips the lock any more.
+    let app = capped_app::<B>().await;
+    let device = device_token(&app.login_from(OWNER, "john@example.com", STRONG).await);
+    let token = app.reset_token("john@example.com").await;
+    let new_password = "plum crayon orbit seventeen 9";
+    assert_eq!(app.reset(&token, new_password).await.status, 200);
+    lock_account_from_everywhere(&app, "john@example.com").await;
+    let r = login_with_device(&app, OWNER, "john@example.com", new_password, &device).await;
+    assert!(retry_after(&r) >= 1, "{:?}", r.body);
+}
+
 both_backends!(
+    a_password_reset_ends_the_trust_of_every_device,
     a_device_that_logged_in_before_is_not_held_back_by_the_account_wide_lock,
     a_stolen_device_token_is_capped_by_its_own_counter,
     a_device_token_of_another_account_or_made_up_is_not_trusted,

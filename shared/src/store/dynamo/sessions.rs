@@ -102,17 +102,6 @@ impl SessionStore for DynamoStore {
             keys.extend([device.clone(), counter.clone()]);
         }
         let mut items = self.batch_get("login lookup", keys).await?;
-        let trusted = device.filter(|(device, _)| {
-            items.get(&pk(device)).is_some_and(|item| {
-                opt_s(item, "email").as_deref() == Some(email)
-                    && opt_n::<i64>(item, "expires_at").is_some_and(|e| e > attempt.now)
-            })
-        });
-        let trusted_device = trusted.is_some();
-        let counters = match trusted {
-            Some((_, counter)) => vec![(counter, rules.network)],
-            None => untrusted.to_vec(),
-        };
         let credentials = match items.get(&format!("EMAIL#{email}")) {
             Some(item) => Some(Credentials {
                 user_id: get_n(item, "user_id")?,
@@ -122,6 +111,23 @@ impl SessionStore for DynamoStore {
                 disabled: get_bool(item, "disabled"),
             }),
             None => None,
+        };
+        // A device is trusted only with the password it logged in with: a reset (or any
+        // change of the password) ends the trust of every device at once.
+        let credential = credentials
+            .as_ref()
+            .map(|c: &Credentials| device_credential(&c.password_hash));
+        let trusted = device.filter(|(device, _)| {
+            items.get(&pk(device)).is_some_and(|item| {
+                opt_s(item, "email").as_deref() == Some(email)
+                    && opt_n::<i64>(item, "expires_at").is_some_and(|e| e > attempt.now)
+                    && opt_s(item, "credential") == credential
+            })
+        });
+        let trusted_device = trusted.is_some();
+        let counters = match trusted {
+            Some((_, counter)) => vec![(counter, rules.network)],
+            None => untrusted.to_vec(),
         };
         for round in 0..RESERVE_ROUNDS {
             let seen = counters
@@ -210,6 +216,7 @@ impl SessionStore for DynamoStore {
         let mut device_item = device_key(login.device);
         device_item.extend([
             ("email".into(), s(email.as_str())),
+            ("credential".into(), s(device_credential(login.verified_hash))),
             ("expires_at".into(), n(login.device_expires_at)),
         ]);
         // A trusted device's own counter is cleared; otherwise this attempt, a success, comes

@@ -42,16 +42,21 @@ impl SessionStore for SqliteStore {
                 .map_err(backend)?;
             tx.execute("DELETE FROM login_devices WHERE expires_at <= ?1", [attempt.now])
                 .map_err(backend)?;
+            // A device is trusted only with the password it logged in with (see
+            // [`device_credential`]).
             let trusted_device = match attempt.device {
                 Some(hash) => tx
                     .query_row(
-                        "SELECT 1 FROM login_devices WHERE hash = ?1 AND email = ?2",
+                        "SELECT d.credential, u.password_hash FROM login_devices d
+                         JOIN users u ON u.email = d.email WHERE d.hash = ?1 AND d.email = ?2",
                         params![hash, email],
-                        |_| Ok(()),
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
                     )
                     .optional()
                     .map_err(backend)?
-                    .is_some(),
+                    .is_some_and(|(credential, password_hash)| {
+                        credential == device_credential(&password_hash)
+                    }),
                 None => false,
             };
             let counters = match attempt.device {
@@ -168,9 +173,15 @@ impl SessionStore for SqliteStore {
                 .map_err(backend)?;
             }
             tx.execute(
-                "INSERT INTO login_devices (hash, email, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(hash) DO UPDATE SET expires_at = excluded.expires_at",
-                params![login.device, email.as_str(), login.device_expires_at],
+                "INSERT INTO login_devices (hash, email, credential, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(hash) DO UPDATE SET expires_at = excluded.expires_at,
+                   credential = excluded.credential",
+                params![
+                    login.device,
+                    email.as_str(),
+                    device_credential(login.verified_hash),
+                    login.device_expires_at
+                ],
             )
             .map_err(backend)?;
             Ok(true)

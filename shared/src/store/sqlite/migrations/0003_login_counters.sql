@@ -12,9 +12,12 @@ CREATE TABLE login_failures (
     PRIMARY KEY (email, counter)
 );
 CREATE INDEX login_failures_by_expiry ON login_failures(expires_at);
--- Device tokens (OWASP's device cookies) by SHA-256: a device that logged in to `email` before.
+-- Device tokens (OWASP's device cookies) by SHA-256: a device that logged in to `email` before,
+-- trusted only while the account's password is the one it logged in with (`credential`, a
+-- SHA-256 of that password hash).
 CREATE TABLE login_devices (
     hash       TEXT PRIMARY KEY,
     email      TEXT NOT NULL,
+    credential TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
