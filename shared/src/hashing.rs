@@ -2,7 +2,7 @@
 //! accounts and padding for hashes of an older, cheaper cost, so that timing does not reveal
 //! which emails are registered.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -21,26 +21,26 @@ pub enum HashError {
 pub struct Hasher {
     params: Params,
     /// A hash of a random password nobody knows, at the configured cost: what an unknown
-    /// account verifies against. Built in [`Hasher::new`] (cold start), so the first unknown
-    /// email of a fresh container costs no more than any other.
-    dummy: Arc<str>,
+    /// account verifies against. Functions that verify passwords make it at cold start
+    /// ([`Hasher::prepare_dummy`]), so the first unknown email of a fresh container costs no
+    /// more than any other; the others never pay for it.
+    dummy: Arc<OnceLock<String>>,
 }
 
 impl Hasher {
     pub fn new(cost: HashCost) -> Result<Hasher, HashError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| HashError::Hash(e.to_string()))?;
-        // 22 random URL-safe characters: a valid password nobody knows.
-        let random = crate::secrets::new_id();
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let dummy = Self::argon2(params.clone())
-            .hash_password(random.as_bytes(), &salt)
-            .map_err(|e| HashError::Hash(e.to_string()))?
-            .to_string();
         Ok(Hasher {
             params,
-            dummy: dummy.into(),
+            dummy: Arc::new(OnceLock::new()),
         })
+    }
+
+    /// Makes the dummy hash now (one argon2 run, blocking) rather than on the first unknown
+    /// email; called at cold start by the functions that verify passwords.
+    pub fn prepare_dummy(&self) {
+        dummy_hash(&self.dummy, &self.params);
     }
 
     fn argon2(params: Params) -> Argon2<'static> {
@@ -74,7 +74,7 @@ impl Hasher {
         tokio::task::spawn_blocking(move || {
             let stored = stored.as_deref().and_then(|p| PasswordHash::new(p).ok());
             let Some(stored) = stored else {
-                if let Ok(dummy) = PasswordHash::new(&dummy) {
+                if let Ok(dummy) = PasswordHash::new(dummy_hash(&dummy, &current)) {
                     let _ = Self::argon2(current).verify_password(secret.as_bytes(), &dummy);
                 }
                 return false;
@@ -113,6 +113,20 @@ impl Hasher {
             Err(_) => true,
         }
     }
+}
+
+/// The dummy hash in `cell`, made at `params` the first time. A failure to hash leaves the
+/// empty string, which verifies nothing (the caller answers "no match" either way).
+fn dummy_hash<'a>(cell: &'a OnceLock<String>, params: &Params) -> &'a str {
+    cell.get_or_init(|| {
+        // 22 random URL-safe characters: a valid password nobody knows.
+        let random = crate::secrets::new_id();
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Hasher::argon2(params.clone())
+            .hash_password(random.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
 }
 
 /// The argon2 work of parameters: KiB of memory times passes (the lanes run one after the
@@ -164,14 +178,13 @@ mod tests {
     }
 
     #[test]
-    fn the_dummy_hash_exists_right_after_new_at_the_configured_cost() {
+    fn the_dummy_hash_is_made_when_prepared_at_the_configured_cost() {
         let h = Hasher::new(HashCost::default()).unwrap();
-        assert!(
-            h.dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{}",
-            h.dummy
-        );
-        assert!(!h.needs_rehash(&h.dummy));
+        assert!(h.dummy.get().is_none(), "no argon2 run until it is asked for");
+        h.prepare_dummy();
+        let dummy = h.dummy.get().unwrap();
+        assert!(dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{dummy}");
+        assert!(!h.needs_rehash(dummy));
     }
 
     fn params(m: u32, t: u32, p: u32) -> Params {

@@ -35,6 +35,12 @@ impl Endpoint {
         Endpoint::Jwks,
     ];
 
+    /// Whether the endpoint verifies a password that may belong to no account (its function
+    /// makes the dummy hash at cold start, see [`crate::hashing::Hasher::prepare_dummy`]).
+    pub fn verifies_passwords(self) -> bool {
+        matches!(self, Endpoint::Login)
+    }
+
     /// The function (binary and package) that serves the route.
     pub fn function(self) -> &'static str {
         match self {

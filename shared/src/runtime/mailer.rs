@@ -4,14 +4,12 @@
 //! In local mode, a task in the process that queued the job delivers it a moment later.
 //! The work itself: [`crate::endpoints::mailer`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::service_fn;
 use serde::{Deserialize, Serialize};
 
-use super::init_tracing;
 use crate::endpoints::mailer::{deliver, Delivery};
 use crate::queue::LocalQueue;
 use crate::state::AppState;
@@ -118,14 +116,7 @@ impl SqsBatchResponse {
 /// Runs the mailer function: the state as the environment describes it, then every SQS batch
 /// through [`handle_batch`] within the invocation's deadline.
 pub async fn run() -> Result<(), lambda_http::Error> {
-    init_tracing();
-    let state = match AppState::from_env().await {
-        Ok(state) => Arc::new(state),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start: configuration or backend unusable");
-            return Err(e);
-        }
-    };
+    let state = super::start().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let state = state.clone();
         async move {

@@ -267,17 +267,23 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// The cold start every function shares: logging, then the state the environment describes
+/// (a configuration or backend that cannot be used stops the function, logged).
+pub(crate) async fn start() -> Result<Arc<AppState>, lambda_http::Error> {
+    init_tracing();
+    AppState::from_env().await.map(Arc::new).map_err(|e| {
+        tracing::error!(error = %e, "cannot start: configuration or backend unusable");
+        e
+    })
+}
+
 /// The whole of a function's `main`: build the state once (cold start), then serve. A function
 /// serving several endpoints (docs) hands each request to the one whose path it names.
 pub async fn run(endpoints: &'static [Endpoint], dispatch: Dispatch) -> Result<(), lambda_http::Error> {
-    init_tracing();
-    let state = match AppState::from_env().await {
-        Ok(state) => Arc::new(state),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start: configuration or backend unusable");
-            return Err(e);
-        }
-    };
+    let state = start().await?;
+    if endpoints.iter().any(|e| e.verifies_passwords()) {
+        state.hasher.prepare_dummy();
+    }
     let Some(&first) = endpoints.first() else {
         return Err("a function must serve at least one endpoint".into());
     };

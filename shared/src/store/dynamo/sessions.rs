@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::item::*;
 use super::tx::Tx;
@@ -59,16 +59,7 @@ impl DynamoStore {
         condition: Option<&str>,
         values: Item,
     ) -> StoreResult<TransactWriteItem> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression(expression)
-            .set_condition_expression(condition.map(str::to_string))
-            .expression_attribute_names("#c", "count")
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| StoreError::Backend(format!("transaction item: {e}")))?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        self.update_named(key, expression, condition, values, Some(("#c", "count")))
     }
 }
 

@@ -65,11 +65,25 @@ impl DynamoStore {
         condition: Option<&str>,
         values: Item,
     ) -> StoreResult<TransactWriteItem> {
+        self.update_named(key, expression, condition, values, None)
+    }
+
+    /// [`DynamoStore::update`] with one attribute name placeholder (`("#c", "count")`), for
+    /// attributes whose names are reserved words.
+    pub(super) fn update_named(
+        &self,
+        key: Item,
+        expression: &str,
+        condition: Option<&str>,
+        values: Item,
+        name: Option<(&str, &str)>,
+    ) -> StoreResult<TransactWriteItem> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
             .update_expression(expression)
             .set_condition_expression(condition.map(str::to_string))
+            .set_expression_attribute_names(name.map(|(k, v)| [(k.to_string(), v.to_string())].into()))
             .set_expression_attribute_values(Some(values).filter(|v| !v.is_empty()))
             .build()
             .map_err(build_error)?;
