@@ -121,7 +121,9 @@ enum KeysCommand {
     /// Remove a compromised key at once (its tokens die as the functions' caches expire; if it
     /// was the current key, the next one takes over).
     Retire {
-        /// The key's kid (see `keys list`).
+        /// The key's kid (see `keys list`). Kids are base64url, so one in 64 begins with `-`;
+        /// such a kid is taken as the value, not as an option.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Sign refresh tokens with a new HMAC key from now on; the earlier ones keep verifying.

@@ -281,6 +281,10 @@ async fn every_command_works(t: Target) {
     assert!(t
         .fails(&["keys", "retire", "no-such-kid"])
         .contains("no key with the kid"));
+    // A kid is base64url: one in 64 begins with '-', and is still a kid, not an option.
+    assert!(t
+        .fails(&["keys", "retire", "-0Q9DVXqMuVXGvbdTmgzuZqwD3gI6zDF25AtF_-tS2o"])
+        .contains("no key with the kid"));
     // rotate-refresh-key: a new HMAC key signs refresh tokens, the old one keeps verifying.
     let old = t.keys.load().await.unwrap().hmac;
     let out = t.ok(&["keys", "rotate-refresh-key"]);
