@@ -77,10 +77,12 @@ async fn main() {
         sid: authyy::secrets::new_id(),
         token_use: TokenUse::Access,
         scope: Some("user".into()),
+        email_verified: Some(true),
     };
     let refresh_claims = Claims {
         token_use: TokenUse::Refresh,
         scope: None,
+        email_verified: None,
         ..claims.clone()
     };
     let jwt = tokens::sign_access(&rsa.current, &claims).unwrap();

@@ -13,7 +13,10 @@ use crate::wire::{ErrorOut, FieldError, ValidationErrorOut};
 pub const NOT_AUTHENTICATED: &str = "Not authenticated";
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
 pub const INVALID_REFRESH: &str = "Missing or invalid refresh token";
-pub const INVALID_RESET: &str = "Invalid or expired token.";
+pub const INVALID_TOKEN: &str = "Invalid or expired token.";
+/// A reset token that cannot be used (the same words as any mailed token).
+pub const INVALID_RESET: &str = INVALID_TOKEN;
+pub const EMAIL_NOT_VERIFIED: &str = "Email not verified";
 pub const ADMIN_REQUIRED: &str = "Admin privileges required";
 pub const EMAIL_TAKEN: &str = "Email already registered";
 pub const USERNAME_TAKEN: &str = "Username already taken";

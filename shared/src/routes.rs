@@ -12,6 +12,8 @@ pub enum Endpoint {
     Refresh,
     ForgotPassword,
     ResetPassword,
+    VerifyEmail,
+    ResendVerification,
     Logout,
     OpenApi,
     Docs,
@@ -20,7 +22,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 14] = [
         Endpoint::Signup,
         Endpoint::Login,
         Endpoint::Me,
@@ -28,6 +30,8 @@ impl Endpoint {
         Endpoint::Refresh,
         Endpoint::ForgotPassword,
         Endpoint::ResetPassword,
+        Endpoint::VerifyEmail,
+        Endpoint::ResendVerification,
         Endpoint::Logout,
         Endpoint::OpenApi,
         Endpoint::Docs,
@@ -51,6 +55,8 @@ impl Endpoint {
             Endpoint::Refresh => "refresh",
             Endpoint::ForgotPassword => "forgot-password",
             Endpoint::ResetPassword => "reset-password",
+            Endpoint::VerifyEmail => "verify-email",
+            Endpoint::ResendVerification => "resend-verification",
             Endpoint::Logout => "logout",
             Endpoint::OpenApi | Endpoint::Docs => "docs",
             Endpoint::OpenIdConfiguration | Endpoint::Jwks => "discovery",
@@ -77,6 +83,8 @@ impl Endpoint {
             Endpoint::Refresh => "/auth/tokens",
             Endpoint::ForgotPassword => "/auth/forgot-password",
             Endpoint::ResetPassword => "/auth/reset-password",
+            Endpoint::VerifyEmail => "/auth/verify-email",
+            Endpoint::ResendVerification => "/auth/verify-email/resend",
             Endpoint::Logout => "/auth/logout",
             Endpoint::OpenApi => "/auth/openapi.json",
             Endpoint::Docs => "/auth/docs",

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::hashing::Hasher;
 use crate::mail::Mailer;
 use crate::queue::MailQueue;
-use crate::store::{ResetStore, SessionStore, Store, ThrottleStore, UserStore};
+use crate::store::{ResetStore, SessionStore, Store, ThrottleStore, UserStore, VerifyStore};
 use crate::tokens::TokenIssuer;
 
 #[derive(Clone)]
@@ -20,6 +20,7 @@ pub struct AppState {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub resets: Arc<dyn ResetStore>,
+    pub verifications: Arc<dyn VerifyStore>,
     pub throttle: Arc<dyn ThrottleStore>,
     /// Sends rendered mail (used by the mailer, which delivers queued jobs).
     pub mailer: Arc<dyn Mailer>,
@@ -36,6 +37,7 @@ impl AppState {
         self.users = store.clone();
         self.sessions = store.clone();
         self.resets = store.clone();
+        self.verifications = store.clone();
         self.throttle = store;
     }
 }

@@ -92,6 +92,11 @@ enum Command {
         /// The user's email address.
         email: String,
     },
+    /// Mark a user's email verified by hand (for example after checking it another way).
+    Verify {
+        /// The user's email address.
+        email: String,
+    },
     /// End every session of a user at once (access and refresh tokens stop working).
     EndSessions {
         /// The user's email address.
@@ -145,11 +150,12 @@ fn print_keys(rows: &[admin::KeyRow]) {
 
 fn print_user(u: &User) {
     println!(
-        "{:>6}  {:<24} {:<36} {:<5} {}{}",
+        "{:>6}  {:<24} {:<36} {:<5} {:<8} {}{}",
         u.id,
         u.username,
         u.email,
         u.role.as_str(),
+        if u.email_verified { "yes" } else { "no" },
         rfc3339(u.created_at),
         if u.disabled { "  disabled" } else { "" }
     );
@@ -288,6 +294,9 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
                     .email
             )
         }
+        Command::Verify { email } => {
+            println!("{} is verified", admin::verify_email(store, email).await?.email)
+        }
         Command::EndSessions { email } => {
             let user = admin::end_sessions(store, store, email, clock.now_ms()).await?;
             println!("every session of {} has ended", user.email);
@@ -295,8 +304,8 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
         Command::List { limit } => {
             let users = admin::list(store, *limit).await?;
             println!(
-                "{:>6}  {:<24} {:<36} {:<5} created",
-                "id", "username", "email", "role"
+                "{:>6}  {:<24} {:<36} {:<5} {:<8} created",
+                "id", "username", "email", "role", "verified"
             );
             users.iter().for_each(print_user);
             println!("{} user(s)", users.len());

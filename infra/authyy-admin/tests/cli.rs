@@ -232,8 +232,23 @@ async fn every_command_works(t: Target) {
     t.ok(&["end-sessions", "john@example.com"]);
     assert!(t.user("john@example.com").await.sessions_valid_after_ms > disabled.sessions_valid_after_ms);
 
+    // verify marks the address verified by hand; list shows it.
+    assert!(!t.user("john@example.com").await.email_verified);
+    assert!(t.ok(&["verify", "john@example.com"]).contains("is verified"));
+    assert!(t.user("john@example.com").await.email_verified);
+    assert!(t
+        .fails(&["verify", "nobody@example.com"])
+        .contains("no user with the email"));
+
     // list
     let listed = t.ok(&["list"]);
+    assert!(listed.contains("verified"), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("john@example.com") && l.contains(" yes ")),
+        "{listed}"
+    );
     assert!(
         listed.contains("root@example.com") && listed.contains("john@example.com"),
         "{listed}"
@@ -324,6 +339,7 @@ fn every_command_has_help() {
         "demote",
         "disable",
         "enable",
+        "verify",
         "end-sessions",
         "list",
         "keys",

@@ -79,6 +79,7 @@ mod tests {
             email: "john@example.com".into(),
             role: Role::User,
             disabled: false,
+            email_verified: false,
             created_at: 0,
             sessions_valid_after_ms: 1_000,
         }

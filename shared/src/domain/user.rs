@@ -37,6 +37,8 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub disabled: bool,
+    /// Whether the owner proved the address is theirs (a verification or reset link).
+    pub email_verified: bool,
     /// Epoch seconds.
     pub created_at: i64,
     /// Sessions created at or before this instant (epoch ms) are ended.

@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::clock::rfc3339;
-use crate::domain::{RefreshToken, Role, User, UserId};
+use crate::domain::{RefreshToken, User};
 use crate::error::{ApiError, NOT_AUTHENTICATED};
 use crate::http;
 use crate::state::AppState;
@@ -29,18 +29,17 @@ pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Clai
     }
 }
 
-/// Signs an access token (scoped by `role`) and `refresh` for `user`, and answers with the
-/// envelope.
+/// Signs an access token (scoped by the user's role) and `refresh` for `user`, and answers
+/// with the envelope.
 pub async fn token_response(
     state: &AppState,
     req: &Request,
-    user: EnvelopeUser,
-    role: Role,
+    user: &User,
     refresh: &RefreshToken,
 ) -> EndpointResult {
     let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, user.id, role, refresh).await?;
-    http::json(StatusCode::OK, &envelope(issued, user))
+    let issued = state.tokens.issue(&issuer, user, refresh).await?;
+    http::json(StatusCode::OK, &envelope(issued, envelope_user(user)))
 }
 
 /// The login/refresh response body.
@@ -63,11 +62,12 @@ pub fn envelope(issued: IssuedTokens, user: EnvelopeUser) -> TokenEnvelope {
 }
 
 /// The compact user object of the token envelope.
-pub fn envelope_user(id: UserId, username: &str, email: &str) -> EnvelopeUser {
+pub fn envelope_user(u: &User) -> EnvelopeUser {
     EnvelopeUser {
-        id,
-        username: username.to_string(),
-        email: email.to_string(),
+        id: u.id,
+        username: u.username.clone(),
+        email: u.email.clone(),
+        email_verified: u.email_verified,
     }
 }
 
@@ -77,6 +77,7 @@ pub fn user_out(u: &User) -> UserOut {
         id: u.id,
         username: u.username.clone(),
         email: u.email.clone(),
+        email_verified: u.email_verified,
         created_at: rfc3339(u.created_at),
     }
 }

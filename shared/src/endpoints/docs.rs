@@ -79,7 +79,7 @@ fn add_links(doc: &mut serde_json::Value) {
 #[openapi(
     info(
         title = "authyy",
-        description = "Email + password authentication for frontend apps: signup, login, sessions with rotating refresh tokens, password reset, logout, and user administration. Errors are `{\"detail\": \"...\"}`; validation errors are 422 in FastAPI's shape. Every 401 carries `WWW-Authenticate: Bearer`; every response but the two public discovery documents `Cache-Control: no-store`. Bodies are JSON (`Content-Type: application/json`, else 415) of at most 64 KiB (else 413). The response links lead from signup to login and from a token envelope to /me, refresh and logout.",
+        description = "Email + password authentication for frontend apps: signup with email verification, login, sessions with rotating refresh tokens, password reset, logout, and user administration. Errors are `{\"detail\": \"...\"}`; validation errors are 422 in FastAPI's shape. Every 401 carries `WWW-Authenticate: Bearer`; every response but the two public discovery documents `Cache-Control: no-store`. Bodies are JSON (`Content-Type: application/json`, else 415) of at most 64 KiB (else 413). The response links lead from signup to login and from a token envelope to /me, refresh and logout.",
         license(name = "MIT")
     ),
     paths(
@@ -90,6 +90,8 @@ fn add_links(doc: &mut serde_json::Value) {
         crate::endpoints::refresh::refresh,
         crate::endpoints::password_reset::forgot_password,
         crate::endpoints::password_reset::reset_password,
+        crate::endpoints::verify_email::verify_email,
+        crate::endpoints::verify_email::resend_verification,
         crate::endpoints::account::logout,
         crate::endpoints::docs::openapi_json,
         crate::endpoints::docs::docs_page,

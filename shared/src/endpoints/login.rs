@@ -4,8 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{envelope, envelope_user, EndpointResult};
-use crate::domain::Role;
-use crate::error::{ApiError, INVALID_CREDENTIALS};
+use crate::error::{ApiError, EMAIL_NOT_VERIFIED, INVALID_CREDENTIALS};
 use crate::http;
 use crate::secrets;
 use crate::state::AppState;
@@ -17,6 +16,7 @@ use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
     responses(
         (status = 200, description = "The token envelope", body = TokenEnvelope),
         (status = 401, description = "`Invalid email or password` (the same for an unknown email)", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "`Email not verified`: the password is right, but verification is required (`AUTH_REQUIRE_VERIFIED_EMAIL`) and the address is not verified yet", body = ErrorOut),
         (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut),
         (status = 429, description = "Too many attempts from this address, or too many failures for this email (exponential backoff); wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
@@ -60,14 +60,17 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         _ => return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS)),
     };
 
-    // Start a session only if the answer can be signed. The role (the token's scope) lives on
-    // the user record, not with the credentials.
+    // The role (the token's scope) and whether the address is verified live on the user
+    // record, not with the credentials.
+    let Some(user) = state.users.user_by_id(credentials.user_id).await? else {
+        return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
+    };
+    // Only someone with the password learns that the address is unverified.
+    if state.config.require_verified_email && !user.email_verified {
+        return Err(ApiError::Forbidden(EMAIL_NOT_VERIFIED));
+    }
+    // Start a session only if the answer can be signed.
     state.tokens.signing_keys().await?;
-    let role = state
-        .users
-        .user_by_id(credentials.user_id)
-        .await?
-        .map_or(Role::User, |u| u.role);
     let session = state.tokens.new_session(credentials.user_id);
     let first = state.tokens.new_refresh_token(&session);
     // A trusted device keeps its token (renewed); any other gets a new one.
@@ -102,10 +105,9 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         }
     }
     tracing::info!(user_id = credentials.user_id, "login");
-    let user = envelope_user(credentials.user_id, &credentials.username, &credentials.email);
     let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, user.id, role, &first).await?;
-    let mut body = envelope(issued, user);
+    let issued = state.tokens.issue(&issuer, &user, &first).await?;
+    let mut body = envelope(issued, envelope_user(&user));
     body.device_token = Some(device_token);
     http::json(StatusCode::OK, &body)
 }

@@ -4,6 +4,7 @@
 //! both deliver through [`deliver`].
 
 use super::password_reset::deliver_password_reset;
+use super::verify_email::deliver_verification;
 use crate::mail::MailError;
 use crate::queue::{MailJob, UnreadableJob};
 use crate::state::AppState;
@@ -33,5 +34,6 @@ pub enum DeliveryError {
 pub async fn deliver(state: &AppState, body: &str) -> Result<Delivery, DeliveryError> {
     match MailJob::from_json(body)? {
         MailJob::PasswordReset { email } => deliver_password_reset(state, &email).await,
+        MailJob::VerifyEmail { email } => deliver_verification(state, &email).await,
     }
 }

@@ -6,6 +6,7 @@
 //! - [`account`]: the signed-in user (`/me`, logout).
 //! - [`users`]: the admin listing.
 //! - [`password_reset`]: forgot and reset; forgot only queues the mail.
+//! - [`verify_email`](mod@verify_email): verify an address and resend the link; signup queues the first.
 //! - [`mailer`]: delivers queued mail jobs (the mailer function, local mode's worker).
 //! - [`docs`]: the OpenAPI description, assembled from every handler's annotation.
 //! - [`discovery`]: the OpenID discovery document and the public key set (JWKS).
@@ -21,6 +22,7 @@ pub mod password_reset;
 pub mod refresh;
 pub mod signup;
 pub mod users;
+pub mod verify_email;
 
 use lambda_http::Request;
 
@@ -34,6 +36,7 @@ pub use password_reset::{forgot_password, reset_password};
 pub use refresh::refresh;
 pub use signup::signup;
 pub use users::list_users;
+pub use verify_email::{resend_verification, verify_email};
 
 use crate::routes::Endpoint;
 use crate::state::AppState;
@@ -49,6 +52,8 @@ pub async fn dispatch(state: &AppState, endpoint: Endpoint, req: &Request) -> En
         Endpoint::Refresh => refresh(state, req).await,
         Endpoint::ForgotPassword => forgot_password(state, req).await,
         Endpoint::ResetPassword => reset_password(state, req).await,
+        Endpoint::VerifyEmail => verify_email(state, req).await,
+        Endpoint::ResendVerification => resend_verification(state, req).await,
         Endpoint::Logout => logout(state, req).await,
         Endpoint::OpenApi => openapi_json(state, req).await,
         Endpoint::Docs => docs_page(state, req).await,

@@ -82,7 +82,7 @@ pub async fn deliver_password_reset(state: &AppState, email: &Email) -> Result<D
         })
         .await?;
     let link = config.reset_link(&token);
-    let mail = reset_mail(&user.email, &link, config.reset_ttl.as_secs() / 60);
+    let mail = reset_mail(&config.product_name, &user.email, &link, config.reset_ttl);
     state.mailer.send(&mail, &link).await?;
     tracing::info!(user_id = user.id, "password reset mail sent");
     Ok(Delivery::Sent)

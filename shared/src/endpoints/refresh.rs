@@ -2,7 +2,7 @@
 
 use lambda_http::Request;
 
-use super::common::{envelope_user, token_response, EndpointResult};
+use super::common::{token_response, EndpointResult};
 use crate::error::{ApiError, INVALID_REFRESH};
 use crate::http;
 use crate::state::AppState;
@@ -48,7 +48,6 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
     {
         return Err(refused());
     }
-    let envelope_user = envelope_user(user.id, &user.username, &user.email);
 
     // Spend the token only if the answer can be signed.
     state.tokens.signing_keys().await?;
@@ -59,9 +58,7 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
             .rotate_refresh(&stored, &successor, state.clock.now_ms())
             .await?
         {
-            Rotation::Rotated => {
-                return token_response(state, req, envelope_user, user.role, &successor).await
-            }
+            Rotation::Rotated => return token_response(state, req, &user, &successor).await,
             Rotation::AlreadyRotated(current) => current,
             Rotation::Refused => return Err(refused()),
         }
@@ -71,7 +68,7 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
 
     let grace_ms = state.config.refresh_grace.as_millis() as i64;
     match current.successor_within_grace(state.clock.now_ms(), grace_ms) {
-        Some(successor) => token_response(state, req, envelope_user, user.role, &successor).await,
+        Some(successor) => token_response(state, req, &user, &successor).await,
         None => {
             tracing::warn!(
                 user_id = user.id,

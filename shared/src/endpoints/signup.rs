@@ -4,6 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{user_out, EndpointResult};
+use super::verify_email::queue_verification;
 use crate::domain::check_strength;
 use crate::error::{ApiError, EMAIL_TAKEN, USERNAME_TAKEN};
 use crate::http;
@@ -11,7 +12,7 @@ use crate::state::AppState;
 use crate::store::{NewUser, StoreError};
 use crate::wire::{ErrorOut, SignupRequest, UserOut, ValidationErrorOut};
 
-/// Sign up: creates an account.
+/// Sign up: creates an account and queues a mail with a link that verifies its address.
 #[utoipa::path(post, path = "/auth/users", tag = "auth", request_body = SignupRequest,
     responses(
         (status = 201, description = "Created", body = UserOut),
@@ -38,9 +39,11 @@ pub async fn signup(state: &AppState, req: &Request) -> EndpointResult {
         password_hash,
         created_at: state.clock.now(),
     };
+    let email = new.email.clone();
     match state.users.create_user(new).await {
         Ok(user) => {
             tracing::info!(user_id = user.id, "user created");
+            queue_verification(state, email).await;
             http::json(StatusCode::CREATED, &user_out(&user))
         }
         Err(StoreError::EmailTaken) => Err(ApiError::Conflict(EMAIL_TAKEN)),

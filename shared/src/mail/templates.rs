@@ -1,27 +1,109 @@
-//! Every message authyy sends, rendered as text and HTML from one place.
+//! Every message authyy sends, from one layout: a greeting line, what happened, one action
+//! link (as a button in HTML, as a bare line in text), how long the link works, and what to do
+//! if it was not you, signed with the product's name. The text and HTML parts say the same
+//! thing and carry the same link.
+
+use std::time::Duration;
 
 use super::Mail;
 
-/// The password reset message for `link`, valid for `minutes`.
-pub fn reset_mail(to: &str, link: &str, minutes: u64) -> Mail {
+/// What a message says around its link.
+struct Action<'a> {
+    subject: String,
+    /// What happened, first line of the body.
+    intro: String,
+    /// The button's label (HTML) and the line before the link (text).
+    button: &'a str,
+    link: &'a str,
+    lifetime: Duration,
+    /// The "if this wasn't you" line.
+    not_you: String,
+}
+
+/// The verification message sent at signup (and on resend) for `link`.
+pub fn verification_mail(product: &str, to: &str, link: &str, lifetime: Duration) -> Mail {
+    render(
+        product,
+        to,
+        Action {
+            subject: format!("Confirm your email for {product}"),
+            intro: format!("Welcome to {product}! Please confirm that {to} is your email address."),
+            button: "Confirm your email",
+            link,
+            lifetime,
+            not_you: format!(
+                "If you did not create a {product} account, ignore this message: the address \
+                 stays unconfirmed and you will not hear from us again unless someone asks."
+            ),
+        },
+    )
+}
+
+/// The password reset message for `link`.
+pub fn reset_mail(product: &str, to: &str, link: &str, lifetime: Duration) -> Mail {
+    render(
+        product,
+        to,
+        Action {
+            subject: format!("Reset your {product} password"),
+            intro: format!("Someone asked to reset the password of the {product} account of {to}."),
+            button: "Choose a new password",
+            link,
+            lifetime,
+            not_you: "If it was not you, ignore this message: your password stays as it is.".into(),
+        },
+    )
+}
+
+fn render(product: &str, to: &str, a: Action<'_>) -> Mail {
+    let lifetime = format!("The link works once, for {}.", human_duration(a.lifetime));
     let text = format!(
-        "Someone asked to reset the password of your account.\n\n\
-         To choose a new password, open this link within {minutes} minutes:\n\n{link}\n\n\
-         If it was not you, ignore this message: your password stays as it is.\n"
+        "Hello,\n\n{intro}\n\n{button}:\n\n{link}\n\n{lifetime}\n\n{not_you}\n\n-- \n{product}\n",
+        intro = a.intro,
+        button = a.button,
+        link = a.link,
+        not_you = a.not_you,
     );
+    let e = html_escape;
     let html = format!(
-        "<p>Someone asked to reset the password of your account.</p>\
-         <p>To choose a new password, open this link within {minutes} minutes:</p>\
-         <p><a href=\"{href}\">Reset your password</a></p>\
-         <p>If it was not you, ignore this message: your password stays as it is.</p>",
-        href = html_escape(link)
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{subject}</title></head>\n\
+         <body style=\"margin:0;padding:24px;background:#f4f5f7;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#1f2328\">\n\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\"><tr><td align=\"center\">\n\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:520px;background:#ffffff;border-radius:8px;padding:32px\">\n\
+         <tr><td style=\"font-size:20px;font-weight:600;padding-bottom:16px\">{product}</td></tr>\n\
+         <tr><td style=\"font-size:15px;line-height:1.5\"><p>Hello,</p><p>{intro}</p></td></tr>\n\
+         <tr><td style=\"padding:16px 0\"><a href=\"{href}\" style=\"display:inline-block;background:#2563eb;color:#ffffff;text-decoration:none;padding:12px 20px;border-radius:6px;font-weight:600\">{button}</a></td></tr>\n\
+         <tr><td style=\"font-size:13px;line-height:1.5;color:#57606a\"><p>{lifetime} If the button does not work, copy this address into your browser:<br>\
+         <a href=\"{href}\" style=\"color:#2563eb;word-break:break-all\">{href}</a></p><p>{not_you}</p></td></tr>\n\
+         </table>\n<p style=\"font-size:12px;color:#8c959f\">{product}</p>\n\
+         </td></tr></table>\n</body></html>\n",
+        subject = e(&a.subject),
+        product = e(product),
+        intro = e(&a.intro),
+        href = e(a.link),
+        button = e(a.button),
+        lifetime = e(&lifetime),
+        not_you = e(&a.not_you),
     );
     Mail {
         to: to.to_string(),
-        subject: "Reset your password".into(),
+        subject: a.subject,
         text,
         html,
     }
+}
+
+/// `30 minutes`, `1 hour`, `24 hours`, `2 days`: the largest whole unit.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = match secs {
+        s if s >= 2 * 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 fn html_escape(s: &str) -> String {
@@ -29,4 +111,47 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINK: &str = "https://app.example.com/verify#token=abc&x=<1>";
+
+    #[test]
+    fn every_mail_names_the_product_the_link_its_lifetime_and_what_to_do_if_it_was_not_you() {
+        for mail in [
+            verification_mail("Acme", "ann@example.com", LINK, Duration::from_secs(86_400)),
+            reset_mail("Acme", "ann@example.com", LINK, Duration::from_secs(1800)),
+        ] {
+            assert!(mail.subject.contains("Acme"), "{}", mail.subject);
+            for part in [&mail.text, &mail.html] {
+                assert!(part.contains("Acme"));
+                assert!(part.contains("The link works once, for"));
+                assert!(part.contains("If "));
+            }
+            assert!(mail.text.contains(LINK));
+            assert!(mail.html.contains(&html_escape(LINK)));
+            assert!(!mail.html.contains(LINK), "the link is escaped in HTML");
+        }
+    }
+
+    #[test]
+    fn lifetimes_read_in_their_largest_whole_unit() {
+        let h = |s| human_duration(Duration::from_secs(s));
+        assert_eq!(h(1800), "30 minutes");
+        assert_eq!(h(3600), "1 hour");
+        assert_eq!(h(86_400), "24 hours");
+        assert_eq!(h(2 * 86_400), "2 days");
+        assert_eq!(h(90), "90 seconds");
+        assert_eq!(h(60), "1 minute");
+    }
+
+    #[test]
+    fn the_product_name_is_escaped_in_html() {
+        let mail = verification_mail("<b>Acme</b>", "ann@example.com", LINK, Duration::from_secs(60));
+        assert!(!mail.html.contains("<b>Acme"));
+        assert!(mail.html.contains("&lt;b&gt;Acme"));
+    }
 }

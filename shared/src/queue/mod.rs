@@ -31,6 +31,12 @@ pub enum MailJob {
         #[serde(with = "email_string")]
         email: Email,
     },
+    /// A verification link for the account of `email`, if there is one, it is enabled and its
+    /// address is not verified yet.
+    VerifyEmail {
+        #[serde(with = "email_string")]
+        email: Email,
+    },
 }
 
 /// The job as it travels: `{"v": 1, "kind": "password_reset", "email": "..."}`.
@@ -79,6 +85,7 @@ impl MailJob {
     pub fn kind(&self) -> &'static str {
         match self {
             MailJob::PasswordReset { .. } => "password_reset",
+            MailJob::VerifyEmail { .. } => "verify_email",
         }
     }
 }

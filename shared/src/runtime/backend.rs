@@ -45,6 +45,7 @@ fn assemble(
         users: store.clone(),
         sessions: store.clone(),
         resets: store.clone(),
+        verifications: store.clone(),
         throttle: store,
         mailer,
         queue,
@@ -62,7 +63,7 @@ impl AppState {
         store.load_public().await?;
         let mailer = Arc::new(FileOutbox {
             dir: config.outbox_dir.clone(),
-            from: config.mail_from.clone(),
+            from: config.mail_sender(),
         });
         let queue = Arc::new(LocalQueue::default());
         assemble(
@@ -91,7 +92,7 @@ impl AppState {
         ));
         let mailer = Arc::new(SesMailer::new(
             aws_sdk_sesv2::Client::new(sdk),
-            config.mail_from.clone(),
+            config.mail_sender(),
             settings.configuration_set.clone(),
         ));
         let queue = Arc::new(SqsQueue::new(

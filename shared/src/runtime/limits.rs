@@ -1,4 +1,4 @@
-//! Per-client limits: signup, login and forgot-password are counted per client address in
+//! Per-client limits: signup, login, forgot-password and verification resends are counted per client address in
 //! fixed windows, before the endpoint runs; over the limit is 429 with `Retry-After`.
 
 use lambda_http::Request;
@@ -15,6 +15,7 @@ pub fn limit_of(endpoint: Endpoint, config: &Config) -> Option<(&'static str, Li
         Endpoint::Signup => Some(("signup", config.signup_limit)),
         Endpoint::Login => Some(("login", config.login_limit)),
         Endpoint::ForgotPassword => Some(("forgot", config.forgot_limit)),
+        Endpoint::ResendVerification => Some(("resend", config.resend_limit)),
         _ => None,
     }
 }

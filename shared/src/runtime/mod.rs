@@ -133,7 +133,12 @@ pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 pub fn requires_body(endpoint: Endpoint) -> bool {
     matches!(
         endpoint,
-        Endpoint::Signup | Endpoint::Login | Endpoint::ForgotPassword | Endpoint::ResetPassword
+        Endpoint::Signup
+            | Endpoint::Login
+            | Endpoint::ForgotPassword
+            | Endpoint::ResetPassword
+            | Endpoint::VerifyEmail
+            | Endpoint::ResendVerification
     )
 }
 

@@ -1,4 +1,5 @@
-//! Storage: small traits by capability (users, sessions, reset tokens, throttle counters),
+//! Storage: small traits by capability (users, sessions, reset and verification tokens,
+//! throttle counters),
 //! shaped for DynamoDB (conditional writes, one item per token) and mirrored by SQLite. Every
 //! race the API allows is settled inside one store call, never in endpoint code.
 //!
@@ -158,6 +159,17 @@ pub struct ResetToken {
     pub expires_at: i64,
 }
 
+/// A token that proves an address: mailed to `email`, for the account `user_id`.
+#[derive(Debug, Clone)]
+pub struct VerifyToken {
+    /// SHA-256 of the token, hex; the token itself is never stored.
+    pub hash: String,
+    pub user_id: UserId,
+    /// The address the token was mailed to (and so proves).
+    pub email: String,
+    pub expires_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPage {
     pub users: Vec<User>,
@@ -194,6 +206,8 @@ pub trait UserStore: Send + Sync {
     async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool>;
     /// Disables or re-enables the account; disabling also ends its sessions. False if no user.
     async fn set_disabled(&self, id: UserId, disabled: bool, now_ms: i64) -> StoreResult<bool>;
+    /// Marks the address verified (by an administrator). False if there is no such user.
+    async fn set_email_verified(&self, id: UserId) -> StoreResult<bool>;
 }
 
 /// Login, sessions and refresh tokens.
@@ -257,6 +271,18 @@ pub trait ResetStore: Send + Sync {
     ) -> StoreResult<Option<UserId>>;
 }
 
+/// Email verification tokens.
+#[async_trait]
+pub trait VerifyStore: Send + Sync {
+    /// Stores a verification token; it supersedes every earlier one of the same user.
+    async fn put_verify_token(&self, token: &VerifyToken) -> StoreResult<()>;
+    /// In one atomic step: consumes the token if it exists, is the user's newest, has not
+    /// expired at `now` (epoch s) and names the address the account still has, and marks that
+    /// address verified. None if the token was not usable (nothing changed); of racing uses of
+    /// one token exactly one succeeds.
+    async fn consume_verify_token(&self, hash: &str, now: i64) -> StoreResult<Option<UserId>>;
+}
+
 /// Fixed-window counters for rate limits.
 #[async_trait]
 pub trait ThrottleStore: Send + Sync {
@@ -266,8 +292,8 @@ pub trait ThrottleStore: Send + Sync {
 
 /// A complete backend, for the places that build one (the state, the admin tool). Code that
 /// uses a store names the capability it needs instead.
-pub trait Store: UserStore + SessionStore + ResetStore + ThrottleStore {}
-impl<T: UserStore + SessionStore + ResetStore + ThrottleStore> Store for T {}
+pub trait Store: UserStore + SessionStore + ResetStore + VerifyStore + ThrottleStore {}
+impl<T: UserStore + SessionStore + ResetStore + VerifyStore + ThrottleStore> Store for T {}
 
 #[cfg(test)]
 mod tests {
@@ -280,6 +306,7 @@ mod tests {
             email: format!("u{id}@example.com"),
             role: Role::User,
             disabled: false,
+            email_verified: false,
             created_at: 0,
             sessions_valid_after_ms: 0,
         })

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{kid_of, scope_of, sign_access, sign_refresh, verify, Claims, TokenError, TokenUse, Verifier};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{RefreshToken, Role, Session, UserId};
+use crate::domain::{RefreshToken, Session, User, UserId};
 use crate::keys::{CachedKeys, KeyError, PrivateKeys, PublicKeys};
 use crate::secrets::new_id;
 
@@ -107,8 +107,7 @@ impl TokenIssuer {
     pub async fn issue(
         &self,
         issuer: &str,
-        user_id: UserId,
-        role: Role,
+        user: &User,
         refresh: &RefreshToken,
     ) -> Result<IssuedTokens, TokenError> {
         let keys = self.signing_keys().await?;
@@ -116,13 +115,14 @@ impl TokenIssuer {
         let access = Claims {
             iss: issuer.to_string(),
             aud: self.config.audience.clone(),
-            sub: user_id.to_string(),
+            sub: user.id.to_string(),
             iat: now,
             exp: now + self.config.access_ttl.as_secs() as i64,
             jti: new_id(),
             sid: refresh.sid.clone(),
             token_use: TokenUse::Access,
-            scope: Some(scope_of(role)),
+            scope: Some(scope_of(user.role)),
+            email_verified: Some(user.email_verified),
         };
         let refresh_claims = Claims {
             iss: issuer.to_string(),
@@ -134,6 +134,7 @@ impl TokenIssuer {
             sid: refresh.sid.clone(),
             token_use: TokenUse::Refresh,
             scope: None,
+            email_verified: None,
         };
         Ok(IssuedTokens {
             access_token: sign_access(keys.signing_key()?, &access)?,

@@ -44,6 +44,10 @@ pub struct Claims {
     /// route scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Access tokens: whether the user's address is verified (as OpenID Connect names it), so
+    /// a service can require it without asking authyy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
 }
 
 impl Claims {
@@ -172,6 +176,7 @@ mod tests {
             sid: crate::secrets::new_id(),
             token_use,
             scope: (token_use == TokenUse::Access).then(|| scope_of(Role::User)),
+            email_verified: (token_use == TokenUse::Access).then_some(false),
         }
     }
 

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use request::{
-    FieldError, ForgotPasswordRequest, FromJson, LoginRequest, LogoutRequest, ResetPasswordRequest,
-    SignupRequest,
+    FieldError, ForgotPasswordRequest, FromJson, LoginRequest, LogoutRequest, ResendVerificationRequest,
+    ResetPasswordRequest, SignupRequest, VerifyEmailRequest,
 };
 
 /// A user.
@@ -21,6 +21,8 @@ pub struct UserOut {
     pub email: String,
     /// RFC 3339, UTC, e.g. `2025-08-08T10:30:00Z`.
     pub created_at: String,
+    /// Whether the owner proved the address is theirs (a verification or reset link).
+    pub email_verified: bool,
 }
 
 /// A user as administrators see it.
@@ -62,6 +64,8 @@ pub struct EnvelopeUser {
     pub id: u64,
     pub username: String,
     pub email: String,
+    /// Whether the owner proved the address is theirs.
+    pub email_verified: bool,
 }
 
 /// The answer of login and refresh.

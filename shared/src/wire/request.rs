@@ -243,6 +243,26 @@ request_type! {
 }
 
 request_type! {
+    /// `POST /auth/verify-email`
+    #[schema(example = json!({"token": "dmVyaWZ5LWVtYWlsLWxpbmstdG9rZW4tZXhhbXBsZQ"}))]
+    pub struct VerifyEmailRequest {
+        /// The token from the verification link (a token that no link carries is 400).
+        #[schema(min_length = 1, max_length = 128)]
+        pub token: String,
+    }
+}
+
+request_type! {
+    /// `POST /auth/verify-email/resend`
+    #[schema(example = json!({"email": "john@example.com"}))]
+    pub struct ResendVerificationRequest {
+        /// The address to send a new verification link to, if it is registered and unverified.
+        #[schema(value_type = String, format = Email, min_length = 3, max_length = 254, example = "john@example.com")]
+        pub email: Email,
+    }
+}
+
+request_type! {
     /// `POST /auth/logout` (the body is optional: none, or `null`, is `{}`)
     #[derive(Default)]
     #[schema(example = json!({"all": true}))]

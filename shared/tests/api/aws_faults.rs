@@ -208,6 +208,7 @@ async fn every_endpoint(app: &TestApp) -> Vec<(Endpoint, Resp)> {
         sid: "s".into(),
         token_use,
         scope: None,
+        email_verified: None,
     };
     let rsa = keys.lifecycle().unwrap();
     let a = authyy::tokens::sign_access(&rsa.current, &claims(authyy::tokens::TokenUse::Access)).unwrap();
@@ -274,8 +275,14 @@ async fn mail_that_cannot_be_sent_is_retried_not_reported() {
     let unknown = app.forgot("ghost@example.com").await;
     assert_eq!((known.status, &known.body), (unknown.status, &unknown.body));
     // SES refuses the sender: the mailer reports john's job for a retry; ghost's needs no mail.
-    let failed = app.deliver_queued().await;
+    // (Signup's verification job fails alike.)
+    let failed: Vec<_> = app
+        .deliver_queued()
+        .await
+        .into_iter()
+        .filter(|f| f.contains("password_reset"))
+        .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(failed[0].contains("john@example.com"), "{failed:?}");
-    assert!(app.inbox.mails_to("john@example.com").await.is_empty());
+    assert!(crate::helpers::resets(app.inbox.mails_to("john@example.com").await).is_empty());
 }

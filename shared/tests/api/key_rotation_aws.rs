@@ -109,6 +109,7 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
             sid: first.sid.clone(),
             token_use: TokenUse::Refresh,
             scope: None,
+            email_verified: None,
         },
     )
     .unwrap();

@@ -20,7 +20,7 @@ async fn login_returns_the_token_envelope_with_no_store<B: Backend>() {
     assert!(t["refresh"]["expiry"].as_str().unwrap().ends_with('Z'));
     assert_eq!(
         r.body["user"],
-        json!({"id": id, "username": "john_doe", "email": "john@example.com"})
+        json!({"id": id, "username": "john_doe", "email": "john@example.com", "email_verified": false})
     );
     let header = jsonwebtoken::decode_header(&access(&r)).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);

@@ -20,6 +20,7 @@ mod password_reset;
 mod races;
 mod refresh;
 mod signup;
+mod verify_email;
 
 mod architecture;
 mod aws_faults;

@@ -8,12 +8,14 @@ use crate::helpers::*;
 fn contract(e: Endpoint) -> &'static [u16] {
     match e {
         Endpoint::Signup => &[201, 409, 413, 415, 422, 429, 503],
-        Endpoint::Login => &[200, 401, 413, 415, 422, 429, 503],
+        Endpoint::Login => &[200, 401, 403, 413, 415, 422, 429, 503],
         Endpoint::Me => &[200, 401, 503],
         Endpoint::ListUsers => &[200, 400, 401, 403, 422, 503],
         Endpoint::Refresh => &[200, 401, 503],
         Endpoint::ForgotPassword => &[200, 413, 415, 422, 429, 503],
         Endpoint::ResetPassword => &[200, 400, 413, 415, 422, 503],
+        Endpoint::VerifyEmail => &[200, 400, 413, 415, 422, 503],
+        Endpoint::ResendVerification => &[200, 413, 415, 422, 429, 503],
         Endpoint::Logout => &[200, 401, 413, 415, 422, 503],
         Endpoint::OpenApi | Endpoint::Docs | Endpoint::OpenIdConfiguration => &[200],
         Endpoint::Jwks => &[200, 503],

@@ -34,7 +34,7 @@ async fn forgot_password_mails_a_link_built_from_configuration<B: Backend>() {
         "192.0.2.1",
     );
     assert_eq!(app.call(Endpoint::ForgotPassword, req).await.status, 200);
-    let mails = app.mails_to("john@example.com").await;
+    let mails = app.reset_mails_to("john@example.com").await;
     assert_eq!(mails.len(), 1);
     assert!(
         mails[0].contains("https://app.example.com/reset#token="),

@@ -71,6 +71,11 @@ pub(super) fn reset_key(hash: &str) -> Item {
     key(format!("RESET#{hash}"), "RESET")
 }
 /// The failed-login counter of an email, from every network.
+/// An email verification token (by SHA-256).
+pub(super) fn verify_key(hash: &str) -> Item {
+    key(format!("VERIFY#{hash}"), "VERIFY")
+}
+
 pub(super) fn loginfail_key(email: &str) -> Item {
     key(format!("LOGINFAIL#{email}"), "LOGINFAIL")
 }
@@ -97,6 +102,8 @@ pub(super) fn user_from(item: &Item) -> StoreResult<User> {
         disabled: get_bool(item, "disabled"),
         created_at: get_n(item, "created_at")?,
         sessions_valid_after_ms: opt_n(item, "sessions_valid_after_ms").unwrap_or(0),
+        // Accounts made before verification existed have no attribute: not verified.
+        email_verified: get_bool(item, "email_verified"),
     })
 }
 

@@ -9,6 +9,8 @@
 //! - `COUNTER#users` / `COUNTER`: the atomic counter integer ids come from.
 //! - `SESSION#<sid>` / `SESSION`, `REFRESH#<jti>` / `REFRESH`: session families and one item
 //!   per refresh token.
+//! - `VERIFY#<sha256>` / `VERIFY`: email verification tokens by hash (user id, the address
+//!   mailed, expiry); the user's `verify_hash` names the newest, and `email_verified` the result.
 //! - `RESET#<sha256>` / `RESET`, `LOGINFAIL#<email>` / `LOGINFAIL` (also
 //!   `LOGINFAIL#<email>#NET#<network>` and `LOGINFAIL#<email>#DEVICE#<sha256>`), `DEVICE#<sha256>`
 //!   / `DEVICE`, `THROTTLE#<key>#<window>` / `THROTTLE`: reset tokens by hash, failed-login
@@ -27,6 +29,7 @@ mod sessions;
 mod throttle;
 mod tx;
 mod users;
+mod verifications;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -101,11 +101,12 @@ impl ResetStore for DynamoStore {
                             (":u".to_string(), n(user_id)),
                         ]),
                     ),
+                    // A link mailed to the address proves it, as a verification link would.
                     self.update(
                         user_key(user_id),
-                        "SET sessions_valid_after_ms = :now",
+                        "SET sessions_valid_after_ms = :now, email_verified = :t",
                         Some("attribute_exists(pk)"),
-                        HashMap::from([(":now".to_string(), n(now_ms))]),
+                        HashMap::from([(":now".to_string(), n(now_ms)), (":t".to_string(), b(true))]),
                     ),
                     self.delete(loginfail_key(&email), None, None),
                 ],

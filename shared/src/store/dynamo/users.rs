@@ -22,6 +22,7 @@ impl UserStore for DynamoStore {
             email: new.email.as_str().to_string(),
             role: Role::User,
             disabled: false,
+            email_verified: false,
             created_at: new.created_at,
             sessions_valid_after_ms: 0,
         };
@@ -32,6 +33,7 @@ impl UserStore for DynamoStore {
             ("email".into(), s(&user.email)),
             ("role".into(), s(user.role.as_str())),
             ("disabled".into(), b(false)),
+            ("email_verified".into(), b(false)),
             ("created_at".into(), n(user.created_at)),
             ("sessions_valid_after_ms".into(), n(0)),
             ("gsi1pk".into(), s("USER")),
@@ -154,5 +156,17 @@ impl UserStore for DynamoStore {
             )
             .await?;
         Ok(matches!(tx, Tx::Done))
+    }
+
+    async fn set_email_verified(&self, id: UserId) -> StoreResult<bool> {
+        self.update_if(
+            "set email verified",
+            user_key(id),
+            "SET email_verified = :t REMOVE verify_hash",
+            "attribute_exists(pk)",
+            HashMap::from([(":t".to_string(), b(true))]),
+            None,
+        )
+        .await
     }
 }

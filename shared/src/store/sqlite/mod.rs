@@ -10,6 +10,7 @@ mod resets;
 mod sessions;
 mod throttle;
 mod users;
+mod verifications;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_key_sets.sql"),
     include_str!("migrations/0003_login_counters.sql"),
+    include_str!("migrations/0004_verified_email.sql"),
 ];
 
 #[derive(Clone)]
@@ -38,7 +40,8 @@ fn backend(e: rusqlite::Error) -> StoreError {
     }
 }
 
-const USER_COLUMNS: &str = "id, username, email, role, disabled, created_at, sessions_valid_after_ms";
+const USER_COLUMNS: &str =
+    "id, username, email, role, disabled, created_at, sessions_valid_after_ms, email_verified";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -49,6 +52,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         disabled: row.get(4)?,
         created_at: row.get(5)?,
         sessions_valid_after_ms: row.get(6)?,
+        email_verified: row.get(7)?,
     })
 }
 

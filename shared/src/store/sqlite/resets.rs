@@ -60,7 +60,7 @@ impl ResetStore for SqliteStore {
                 return Ok(None);
             };
             tx.execute(
-                "UPDATE users SET password_hash = ?2, reset_hash = NULL,
+                "UPDATE users SET password_hash = ?2, reset_hash = NULL, email_verified = 1,
                    sessions_valid_after_ms = MAX(sessions_valid_after_ms, ?3)
                  WHERE id = ?1",
                 params![user_id, new_password_hash, now_ms],

@@ -71,4 +71,15 @@ impl UserStore for SqliteStore {
             tx.execute(sql, params![id as i64, now_ms]).map(|n| n == 1).map_err(backend)
         })
     }
+
+    async fn set_email_verified(&self, id: UserId) -> StoreResult<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE users SET email_verified = 1, verify_hash = NULL WHERE id = ?1",
+                [id as i64],
+            )
+            .map(|n| n == 1)
+            .map_err(backend)
+        })
+    }
 }

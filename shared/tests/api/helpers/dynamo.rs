@@ -362,7 +362,12 @@ impl Inbox for MotoInbox {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|m| m["source"] == self.sender.as_str())
+                // The source is `Name <address>` (or the bare address).
+                .filter(|m| {
+                    m["source"]
+                        .as_str()
+                        .is_some_and(|s| s == self.sender || s.ends_with(&format!("<{}>", self.sender)))
+                })
                 .filter(|m| {
                     m["destinations"]["ToAddresses"]
                         .as_array()

@@ -378,14 +378,49 @@ impl TestApp {
         self.inbox.mails_to(to).await
     }
 
+    /// `POST /auth/verify-email` with `token`.
+    pub async fn verify_email(&self, token: &str) -> Resp {
+        self.post(Endpoint::VerifyEmail, json!({"token": token})).await
+    }
+
+    /// `POST /auth/verify-email/resend` for `email`.
+    pub async fn resend(&self, email: &str) -> Resp {
+        self.post(Endpoint::ResendVerification, json!({"email": email}))
+            .await
+    }
+
+    /// The token of the newest verification mail to `email` (signup queues one).
+    pub async fn verification_token(&self, email: &str) -> String {
+        let mails = self.mails_to(email).await;
+        let last = mails
+            .iter()
+            .rev()
+            .find(|m| m.contains("Confirm your email"))
+            .expect("a verification mail");
+        token_in(last).expect("a token in the mail")
+    }
+
+    /// Delivers what is queued, then reads the reset mails sent to `to`, oldest first.
+    pub async fn reset_mails_to(&self, to: &str) -> Vec<String> {
+        resets(self.mails_to(to).await)
+    }
+
     /// Asks for a reset of `email` and returns the token from the newest mail.
     pub async fn reset_token(&self, email: &str) -> String {
         let r = self.forgot(email).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
-        let mails = self.mails_to(email).await;
+        let mails = self.reset_mails_to(email).await;
         let last = mails.last().expect("a reset mail");
         token_in(last).expect("a token in the mail")
     }
+}
+
+/// The reset mails among `mails` (signup also mails, a verification link).
+pub fn resets(mails: Vec<String>) -> Vec<String> {
+    mails
+        .into_iter()
+        .filter(|m| m.contains("Choose a new password"))
+        .collect()
 }
 
 /// The reset token in a mail body (from the link `...#token=<token>`).

@@ -45,17 +45,57 @@ impl Inbox for Outbox {
 
     fn mails_to<'a>(&'a self, to: &'a str) -> BoxFut<'a, Vec<String>> {
         Box::pin(async move {
-            let mut files: Vec<_> = std::fs::read_dir(&self.dir)
-                .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-                .unwrap_or_default();
-            files.sort();
-            files
+            outbox_mails(&self.dir)
                 .into_iter()
-                .filter_map(|p| std::fs::read_to_string(p).ok())
-                .filter(|m| m.contains(&format!("\r\nTo: {to}\r\n")))
+                .filter(|m| m.to == to)
+                .map(|m| m.html)
                 .collect()
         })
     }
+}
+
+/// A mail of the outbox as a MIME parser reads it.
+#[derive(Debug)]
+pub struct ParsedMail {
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    /// The `Content-Type` of the whole message.
+    pub content_type: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Every `.eml` file in `dir`, oldest first, parsed with a MIME library (not by hand).
+pub fn outbox_mails(dir: &std::path::Path) -> Vec<ParsedMail> {
+    use mailparse::MailHeaderMap;
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .map(|raw| {
+            let mail = mailparse::parse_mail(&raw).expect("a MIME message");
+            let header = |name| mail.headers.get_first_value(name).unwrap_or_default();
+            let part = |mime: &str| {
+                mail.subparts
+                    .iter()
+                    .find(|p| p.ctype.mimetype == mime)
+                    .map(|p| p.get_body().expect("a decodable part"))
+                    .unwrap_or_default()
+            };
+            ParsedMail {
+                from: header("From"),
+                to: header("To"),
+                subject: header("Subject"),
+                content_type: mail.ctype.mimetype.clone(),
+                text: part("text/plain"),
+                html: part("text/html"),
+            }
+        })
+        .collect()
 }
 
 /// Gives the file the suite's keys (instead of generating its own at first start).

@@ -3,7 +3,9 @@
 //! Every variable is optional; a value that is present but malformed is a startup error that
 //! names the variable, so a typo never silently falls back to a default.
 
-use std::collections::HashMap;
+mod env;
+pub mod links;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,6 +44,7 @@ impl std::str::FromStr for Limit {
 }
 
 pub use crate::domain::backoff::{Backoff, LoginRules};
+pub use env::Env;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +85,12 @@ pub struct Config {
     /// Link put in reset mail: `{token}` is replaced by the token, else `#token=` is appended
     /// (to a URL that already has a fragment, a hash router's `#/reset`, `?token=` or `&token=`).
     pub reset_url: String,
+    /// How long a verification link works.
+    pub verify_ttl: Duration,
+    /// Link put in verification mail, built as [`Config::reset_url`] is.
+    pub verify_url: String,
+    /// Whether login refuses an account whose address is not verified (403).
+    pub require_verified_email: bool,
     pub cors_origins: Vec<String>,
     pub ip_limits_enabled: bool,
     pub signup_limit: Limit,
@@ -89,6 +98,10 @@ pub struct Config {
     pub forgot_limit: Limit,
     /// Reset mails sent per address (silently capped, so it cannot reveal accounts).
     pub forgot_per_email_limit: Limit,
+    /// Verification resends per client address (like [`Config::forgot_limit`]).
+    pub resend_limit: Limit,
+    /// Verification mails per address: past it, resend answers the same and sends nothing.
+    pub resend_per_email_limit: Limit,
     /// Failures allowed per (email, client network) before that network backs off.
     pub login_max_failures: u32,
     pub login_backoff_base: Duration,
@@ -103,6 +116,10 @@ pub struct Config {
     pub password_min_score: u8,
     pub hash_cost: HashCost,
     pub mail_from: String,
+    /// The name mail signs with and speaks of ("Confirm your email for ...").
+    pub product_name: String,
+    /// The display name of the sender (the product's name unless set).
+    pub mail_sender_name: String,
     pub sqlite_path: PathBuf,
     pub outbox_dir: PathBuf,
 }
@@ -119,6 +136,9 @@ impl Default for Config {
             refresh_grace: Duration::from_secs(10),
             reset_ttl: Duration::from_secs(30 * 60),
             reset_url: "http://localhost:3000/reset-password".into(),
+            verify_ttl: Duration::from_secs(24 * 3600),
+            verify_url: "http://localhost:3000/verify-email".into(),
+            require_verified_email: false,
             cors_origins: vec![],
             ip_limits_enabled: true,
             signup_limit: Limit {
@@ -137,6 +157,14 @@ impl Default for Config {
                 max: 3,
                 window_secs: 900,
             },
+            resend_limit: Limit {
+                max: 5,
+                window_secs: 900,
+            },
+            resend_per_email_limit: Limit {
+                max: 3,
+                window_secs: 900,
+            },
             login_max_failures: 5,
             login_backoff_base: Duration::from_secs(1),
             login_backoff_max: Duration::from_secs(15 * 60),
@@ -146,69 +174,11 @@ impl Default for Config {
             login_device_ttl: Duration::from_secs(90 * 24 * 3600),
             password_min_score: 3,
             hash_cost: HashCost::default(),
-            mail_from: "authyy <no-reply@localhost>".into(),
+            mail_from: "no-reply@localhost".into(),
+            product_name: "authyy".into(),
+            mail_sender_name: "authyy".into(),
             sqlite_path: PathBuf::from(".local/authyy.sqlite3"),
             outbox_dir: PathBuf::from(".local/outbox"),
-        }
-    }
-}
-
-/// Reads typed values out of a map of variables (the process environment, or a test's map).
-pub struct Env {
-    vars: HashMap<String, String>,
-}
-
-impl Env {
-    pub fn from_process() -> Self {
-        Env {
-            vars: std::env::vars().collect(),
-        }
-    }
-
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Env {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
-    }
-
-    /// The variable's value, treating an empty string as unset.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
-    }
-
-    pub fn parse<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        self.get(name)
-            .map(|v| {
-                v.parse::<T>().map_err(|e| ConfigError::Invalid {
-                    name,
-                    reason: format!("{e} (got {v:?})"),
-                })
-            })
-            .transpose()
-    }
-
-    fn secs(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
-        Ok(self
-            .parse::<u64>(name)?
-            .map(Duration::from_secs)
-            .unwrap_or(default))
-    }
-
-    fn on_off(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(name).map(|v| v.to_ascii_lowercase()) {
-            None => Ok(default),
-            Some(v) if ["on", "true", "1", "yes"].contains(&v.as_str()) => Ok(true),
-            Some(v) if ["off", "false", "0", "no"].contains(&v.as_str()) => Ok(false),
-            Some(v) => Err(ConfigError::Invalid {
-                name,
-                reason: format!("expected on or off, got {v:?}"),
-            }),
         }
     }
 }
@@ -238,10 +208,37 @@ impl Config {
             .get("AUTH_RESET_URL")
             .map(str::to_string)
             .unwrap_or(d.reset_url);
-        if !(reset_url.starts_with("https://") || reset_url.starts_with("http://")) {
+        if !links::is_absolute_http(&reset_url) {
             return Err(ConfigError::Invalid {
                 name: "AUTH_RESET_URL",
                 reason: "must be an absolute http(s) URL of the frontend's reset page".into(),
+            });
+        }
+        let verify_url = env
+            .get("AUTH_VERIFY_URL")
+            .map(str::to_string)
+            .unwrap_or(d.verify_url);
+        if !links::is_absolute_http(&verify_url) {
+            return Err(ConfigError::Invalid {
+                name: "AUTH_VERIFY_URL",
+                reason: "must be an absolute http(s) URL of the frontend's verification page".into(),
+            });
+        }
+        let product_name = env
+            .get("AUTH_PRODUCT_NAME")
+            .map(str::to_string)
+            .unwrap_or(d.product_name);
+        let mail_sender_name = env
+            .get("AUTH_MAIL_SENDER_NAME")
+            .map(str::to_string)
+            .unwrap_or_else(|| product_name.clone());
+        if mail_sender_name
+            .chars()
+            .any(|c| c.is_control() || c == '<' || c == '>' || c == '"')
+        {
+            return Err(ConfigError::Invalid {
+                name: "AUTH_MAIL_SENDER_NAME",
+                reason: "a display name without control characters, quotes or angle brackets".into(),
             });
         }
         if env.get("AUTH_JWT_SECRET").is_some() {
@@ -274,6 +271,9 @@ impl Config {
             refresh_grace: env.secs("AUTH_REFRESH_GRACE_SECONDS", d.refresh_grace)?,
             reset_ttl: env.secs("AUTH_RESET_TTL_SECONDS", d.reset_ttl)?,
             reset_url,
+            verify_ttl: env.secs("AUTH_VERIFY_TTL_SECONDS", d.verify_ttl)?,
+            verify_url,
+            require_verified_email: env.on_off("AUTH_REQUIRE_VERIFIED_EMAIL", d.require_verified_email)?,
             cors_origins,
             ip_limits_enabled: env.on_off("AUTH_IP_LIMITS", d.ip_limits_enabled)?,
             signup_limit: env.parse("AUTH_SIGNUP_LIMIT")?.unwrap_or(d.signup_limit),
@@ -282,6 +282,10 @@ impl Config {
             forgot_per_email_limit: env
                 .parse("AUTH_FORGOT_PER_EMAIL_LIMIT")?
                 .unwrap_or(d.forgot_per_email_limit),
+            resend_limit: env.parse("AUTH_VERIFY_RESEND_LIMIT")?.unwrap_or(d.resend_limit),
+            resend_per_email_limit: env
+                .parse("AUTH_VERIFY_RESEND_PER_EMAIL_LIMIT")?
+                .unwrap_or(d.resend_per_email_limit),
             login_max_failures: env
                 .parse("AUTH_LOGIN_MAX_FAILURES")?
                 .unwrap_or(d.login_max_failures),
@@ -315,6 +319,8 @@ impl Config {
                 .get("AUTH_MAIL_FROM")
                 .map(str::to_string)
                 .unwrap_or(d.mail_from),
+            product_name,
+            mail_sender_name,
             sqlite_path: env
                 .get("AUTH_SQLITE_PATH")
                 .map(PathBuf::from)
@@ -324,7 +330,11 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or(d.outbox_dir),
         };
-        if config.access_ttl.is_zero() || config.refresh_ttl.is_zero() || config.reset_ttl.is_zero() {
+        if config.access_ttl.is_zero()
+            || config.refresh_ttl.is_zero()
+            || config.reset_ttl.is_zero()
+            || config.verify_ttl.is_zero()
+        {
             return Err(ConfigError::Invalid {
                 name: "AUTH_*_TTL_SECONDS",
                 reason: "token lifetimes must be at least one second".into(),
@@ -360,17 +370,23 @@ impl Config {
 
     /// The reset link for `token`, built from configuration only (never from request headers).
     pub fn reset_link(&self, token: &str) -> String {
-        // In the fragment, by default: browsers send neither it to the frontend's server (its
-        // access logs) nor in Referer headers to the third parties the page loads.
-        if self.reset_url.contains("{token}") {
-            self.reset_url.replace("{token}", token)
-        } else if let Some((_, fragment)) = self.reset_url.split_once('#') {
-            // A hash router's route (`#/reset`) reads its own query string.
-            let sep = if fragment.contains('?') { '&' } else { '?' };
-            format!("{}{sep}token={token}", self.reset_url)
+        links::action_link(&self.reset_url, token)
+    }
+
+    /// The From header of mail: `Sender Name <address>` (an `AUTH_MAIL_FROM` that already has
+    /// a display name is used as it is). SES checks the address part against its identities
+    /// and the `ses:FromAddress` condition.
+    pub fn mail_sender(&self) -> String {
+        if self.mail_from.contains('<') {
+            self.mail_from.clone()
         } else {
-            format!("{}#token={token}", self.reset_url)
+            format!("{} <{}>", self.mail_sender_name, self.mail_from)
         }
+    }
+
+    /// The verification link for `token`, built from configuration only.
+    pub fn verify_link(&self, token: &str) -> String {
+        links::action_link(&self.verify_url, token)
     }
 }
 
@@ -443,30 +459,5 @@ mod tests {
         assert_eq!(rules.account.secs(10_000), 900);
         let c = Config::from_env(&Env::from_pairs([("AUTH_LOGIN_ACCOUNT_MAX_FAILURES", "20")])).unwrap();
         assert_eq!(c.login_rules().account.free, 20);
-    }
-
-    #[test]
-    fn reset_link_comes_from_configuration() {
-        let mut c = Config {
-            reset_url: "https://app.example.com/reset".into(),
-            ..Config::default()
-        };
-        assert_eq!(c.reset_link("abc"), "https://app.example.com/reset#token=abc");
-        c.reset_url = "https://app.example.com/reset?lang=en".into();
-        assert_eq!(
-            c.reset_link("abc"),
-            "https://app.example.com/reset?lang=en#token=abc"
-        );
-        c.reset_url = "https://app.example.com/#/reset".into();
-        assert_eq!(c.reset_link("abc"), "https://app.example.com/#/reset?token=abc");
-        c.reset_url = "https://app.example.com/#/reset?lang=en".into();
-        assert_eq!(
-            c.reset_link("abc"),
-            "https://app.example.com/#/reset?lang=en&token=abc"
-        );
-        c.reset_url = "https://app.example.com/reset?token={token}".into();
-        assert_eq!(c.reset_link("abc"), "https://app.example.com/reset?token=abc");
-        c.reset_url = "https://app.example.com/reset#t={token}".into();
-        assert_eq!(c.reset_link("abc"), "https://app.example.com/reset#t=abc");
     }
 }

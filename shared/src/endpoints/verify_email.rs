@@ -1,0 +1,122 @@
+//! Verified email: signup queues a verification mail ([`queue_verification`]); `POST
+//! /auth/verify-email` spends its token; `POST /auth/verify-email/resend` queues a new one.
+//! The token follows the reset-token rules: 256-bit random, only its SHA-256 stored, single
+//! use, `AUTH_VERIFY_TTL_SECONDS` (24 h), and a newer one supersedes the older ones.
+
+use lambda_http::http::StatusCode;
+use lambda_http::Request;
+
+use super::common::EndpointResult;
+use super::mailer::{Delivery, DeliveryError};
+use crate::domain::Email;
+use crate::error::{ApiError, INVALID_TOKEN};
+use crate::http;
+use crate::mail::templates::verification_mail;
+use crate::queue::MailJob;
+use crate::secrets::{new_mail_token, token_hash};
+use crate::state::AppState;
+use crate::store::VerifyToken;
+use crate::wire::{ErrorOut, MessageOut, ResendVerificationRequest, ValidationErrorOut, VerifyEmailRequest};
+
+pub const VERIFIED_MESSAGE: &str = "Email verified.";
+pub const RESEND_MESSAGE: &str = "If that email exists and is unverified, a verification link has been sent.";
+
+fn message(text: &str) -> EndpointResult {
+    http::json(
+        StatusCode::OK,
+        &MessageOut {
+            message: text.to_string(),
+        },
+    )
+}
+
+/// Verify an address with the token from the mailed link.
+#[utoipa::path(post, path = "/auth/verify-email", tag = "auth", request_body = VerifyEmailRequest,
+    responses(
+        (status = 200, description = "`Email verified.`", body = MessageOut),
+        (status = 400, description = "`Invalid or expired token.` (unknown, used, superseded or expired)", body = ErrorOut),
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
+    let VerifyEmailRequest { token } = http::body(req)?;
+    if token.is_empty() || token.len() > 128 {
+        return Err(ApiError::BadRequest(INVALID_TOKEN));
+    }
+    match state
+        .verifications
+        .consume_verify_token(&token_hash(&token), state.clock.now())
+        .await?
+    {
+        Some(user_id) => {
+            tracing::info!(user_id, "email verified");
+            message(VERIFIED_MESSAGE)
+        }
+        None => Err(ApiError::BadRequest(INVALID_TOKEN)),
+    }
+}
+
+/// Ask for a new verification link: always the same answer, whether the address is unknown,
+/// verified or not.
+#[utoipa::path(post, path = "/auth/verify-email/resend", tag = "auth", request_body = ResendVerificationRequest,
+    responses(
+        (status = 200, description = "Always the same message, whether the email is unknown, verified or unverified", body = MessageOut),
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+pub async fn resend_verification(state: &AppState, req: &Request) -> EndpointResult {
+    let ResendVerificationRequest { email } = http::body(req)?;
+    let ok = || message(RESEND_MESSAGE);
+    // A quiet cap per address, as forgot-password has: past it nothing is queued, and the
+    // answer is the same.
+    let per_email = state.config.resend_per_email_limit;
+    let sent = state
+        .throttle
+        .hit(
+            &format!("verify#{}", token_hash(email.as_str())),
+            per_email.window_secs,
+            state.clock.now(),
+        )
+        .await?;
+    if sent > per_email.max {
+        return ok();
+    }
+    state.queue.enqueue(&MailJob::VerifyEmail { email }).await?;
+    ok()
+}
+
+/// Signup's half: queue the first verification mail of a new account. A queue that cannot
+/// take the job does not undo the signup (the account is complete, and resend makes a new
+/// link); it is logged.
+pub async fn queue_verification(state: &AppState, email: Email) {
+    if let Err(e) = state.queue.enqueue(&MailJob::VerifyEmail { email }).await {
+        tracing::warn!(error = %e, "verification mail not queued; the user can ask for it again");
+    }
+}
+
+/// The mailer's half, for a queued job: if `email` names an enabled account whose address is
+/// not verified, a new token (its hash stored; it supersedes the older ones) and the mail with
+/// its link. An error leaves the job to be tried again.
+pub async fn deliver_verification(state: &AppState, email: &Email) -> Result<Delivery, DeliveryError> {
+    let Some(user) = state.users.user_by_email(email).await? else {
+        return Ok(Delivery::Skipped("no such account"));
+    };
+    if user.disabled {
+        return Ok(Delivery::Skipped("account disabled"));
+    }
+    if user.email_verified {
+        return Ok(Delivery::Skipped("already verified"));
+    }
+    let config = &state.config;
+    let token = new_mail_token();
+    state
+        .verifications
+        .put_verify_token(&VerifyToken {
+            hash: token_hash(&token),
+            user_id: user.id,
+            email: user.email.clone(),
+            expires_at: state.clock.now() + config.verify_ttl.as_secs() as i64,
+        })
+        .await?;
+    let link = config.verify_link(&token);
+    let mail = verification_mail(&config.product_name, &user.email, &link, config.verify_ttl);
+    state.mailer.send(&mail, &link).await?;
+    tracing::info!(user_id = user.id, "verification mail sent");
+    Ok(Delivery::Sent)
+}
