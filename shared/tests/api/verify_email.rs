@@ -231,6 +231,21 @@ async fn a_disabled_account_is_sent_no_verification_mail<B: Backend>() {
     assert_eq!(app.mails_to("john@example.com").await.len(), 1);
 }
 
+async fn a_queue_that_is_down_at_signup_does_not_undo_the_signup_and_resend_mails_later<B: Backend>() {
+    let mut app = app::<B>().await;
+    let working = app.state.queue.clone();
+    app.state.queue = B::broken_queue().await;
+    let r = app.signup("john_doe", "john@example.com", STRONG).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(app.login("john@example.com", STRONG).await.status, 200);
+    assert!(app.mails_to("john@example.com").await.is_empty());
+    // The queue is back: the user asks again and gets a working link.
+    app.state.queue = working;
+    assert_eq!(app.resend("john@example.com").await.status, 200);
+    let token = app.verification_token("john@example.com").await;
+    assert_eq!(app.verify_email(&token).await.status, 200);
+}
+
 async fn ten_concurrent_uses_of_one_verification_token_verify_once<B: Backend>() {
     let app = std::sync::Arc::new(app::<B>().await);
     app.signup("john_doe", "john@example.com", STRONG).await;
@@ -266,6 +281,7 @@ both_backends!(
     unverified_accounts_log_in_when_verification_is_not_required,
     a_completed_reset_verifies_the_address,
     a_disabled_account_is_sent_no_verification_mail,
+    a_queue_that_is_down_at_signup_does_not_undo_the_signup_and_resend_mails_later,
     ten_concurrent_uses_of_one_verification_token_verify_once,
 );
 
