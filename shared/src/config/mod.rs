@@ -232,14 +232,16 @@ impl Config {
             .get("AUTH_MAIL_SENDER_NAME")
             .map(str::to_string)
             .unwrap_or_else(|| product_name.clone());
-        if mail_sender_name
-            .chars()
-            .any(|c| c.is_control() || c == '<' || c == '>' || c == '"')
-        {
-            return Err(ConfigError::Invalid {
-                name: "AUTH_MAIL_SENDER_NAME",
-                reason: "a display name without control characters, quotes or angle brackets".into(),
-            });
+        for (name, value) in [
+            ("AUTH_PRODUCT_NAME", &product_name),
+            ("AUTH_MAIL_SENDER_NAME", &mail_sender_name),
+        ] {
+            if value.chars().any(char::is_control) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "a name without control characters".into(),
+                });
+            }
         }
         if env.get("AUTH_JWT_SECRET").is_some() {
             return Err(ConfigError::Invalid {
@@ -373,17 +375,6 @@ impl Config {
         links::action_link(&self.reset_url, token)
     }
 
-    /// The From header of mail: `Sender Name <address>` (an `AUTH_MAIL_FROM` that already has
-    /// a display name is used as it is). SES checks the address part against its identities
-    /// and the `ses:FromAddress` condition.
-    pub fn mail_sender(&self) -> String {
-        if self.mail_from.contains('<') {
-            self.mail_from.clone()
-        } else {
-            format!("{} <{}>", self.mail_sender_name, self.mail_from)
-        }
-    }
-
     /// The verification link for `token`, built from configuration only.
     pub fn verify_link(&self, token: &str) -> String {
         links::action_link(&self.verify_url, token)
@@ -411,6 +402,35 @@ mod tests {
                 parallelism: 1
             }
         );
+    }
+
+    #[test]
+    fn verification_settings_are_read_and_checked() {
+        let c = Config::from_env(&Env::from_pairs([
+            ("AUTH_VERIFY_URL", "https://app.example.com/verify"),
+            ("AUTH_VERIFY_TTL_SECONDS", "3600"),
+            ("AUTH_REQUIRE_VERIFIED_EMAIL", "on"),
+            ("AUTH_PRODUCT_NAME", "Acme"),
+        ]))
+        .unwrap();
+        assert_eq!(c.verify_link("t"), "https://app.example.com/verify#token=t");
+        assert_eq!(c.verify_ttl, Duration::from_secs(3600));
+        assert!(c.require_verified_email);
+        assert_eq!(
+            c.mail_sender_name, "Acme",
+            "the sender name defaults to the product's"
+        );
+        for (name, value) in [
+            ("AUTH_VERIFY_URL", "app.example.com/verify"),
+            ("AUTH_VERIFY_TTL_SECONDS", "0"),
+            ("AUTH_REQUIRE_VERIFIED_EMAIL", "sometimes"),
+            ("AUTH_MAIL_SENDER_NAME", "Acme\r\nBcc: x@example.com"),
+        ] {
+            let err = Config::from_env(&Env::from_pairs([(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name) || err.contains("TTL"), "{name}: {err}");
+        }
     }
 
     #[test]

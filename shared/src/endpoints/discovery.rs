@@ -50,6 +50,7 @@ pub async fn openid_configuration(state: &AppState, req: &Request) -> EndpointRe
             "sid",
             "scope",
             "token_use",
+            "email_verified",
         ]),
         issuer,
     };

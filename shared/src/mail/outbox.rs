@@ -8,25 +8,24 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 
-use super::{Mail, MailError, Mailer};
+use super::{Mail, MailError, Mailer, Sender};
 
 /// Local mode: every mail is written to `dir` as an RFC 5322 `.eml` file.
 pub struct FileOutbox {
     pub dir: PathBuf,
-    /// The From header, `Name <address>`.
-    pub from: String,
+    pub from: Sender,
 }
 
 /// `mail` as a MIME message from `from`: multipart/alternative with the text part first (the
 /// fallback) and the HTML part last (the preferred), each transfer-encoded as its content needs.
-pub fn mime_message(mail: &Mail, from: &str, date: SystemTime, id: &str) -> Result<Vec<u8>, MailError> {
-    let mailbox = |what: &str, addr: &str| {
-        addr.parse::<Mailbox>()
-            .map_err(|e| MailError(format!("{what} address not usable in mail: {e}")))
-    };
+pub fn mime_message(mail: &Mail, from: &Sender, date: SystemTime, id: &str) -> Result<Vec<u8>, MailError> {
+    let to = mail
+        .to
+        .parse::<Mailbox>()
+        .map_err(|e| MailError(format!("recipient address not usable in mail: {e}")))?;
     let message = Message::builder()
-        .from(mailbox("sender", from)?)
-        .to(mailbox("recipient", &mail.to)?)
+        .from(from.mailbox().clone())
+        .to(to)
         .subject(&mail.subject)
         .date(date)
         .message_id(Some(format!("<{id}@authyy.local>")))

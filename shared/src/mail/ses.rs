@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
 
-use super::{Mail, MailError, Mailer};
+use super::{Mail, MailError, Mailer, Sender};
 use crate::aws::sdk_failure;
 
 pub struct SesMailer {
@@ -14,10 +14,10 @@ pub struct SesMailer {
 }
 
 impl SesMailer {
-    pub fn new(client: Client, from: impl Into<String>, configuration_set: Option<String>) -> Self {
+    pub fn new(client: Client, from: &Sender, configuration_set: Option<String>) -> Self {
         SesMailer {
             client,
-            from: from.into(),
+            from: from.header_value(),
             configuration_set,
         }
     }

@@ -10,11 +10,11 @@ use aws_config::SdkConfig;
 use super::BoxError;
 use crate::aws::AwsSettings;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Env};
+use crate::config::{Config, ConfigError, Env};
 use crate::hashing::Hasher;
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::keys::{CachedKeys, KeyStore};
-use crate::mail::{FileOutbox, Mailer, SesMailer};
+use crate::mail::{FileOutbox, Mailer, Sender, SesMailer};
 use crate::queue::{LocalQueue, MailQueue, SqsQueue};
 use crate::state::AppState;
 use crate::store::dynamo::DynamoStore;
@@ -53,6 +53,15 @@ fn assemble(
     })
 }
 
+/// The sender of every mail, checked at start: a bad `AUTH_MAIL_FROM` stops the function now,
+/// not every mail later.
+fn sender(config: &Config) -> Result<Sender, ConfigError> {
+    Sender::new(&config.mail_sender_name, &config.mail_from).map_err(|e| ConfigError::Invalid {
+        name: "AUTH_MAIL_FROM",
+        reason: e.to_string(),
+    })
+}
+
 impl AppState {
     /// The state of local mode: SQLite file, file outbox, keys in the file. The keys are read
     /// (and, the first time, generated) now, so a broken key store stops the function at start.
@@ -63,7 +72,7 @@ impl AppState {
         store.load_public().await?;
         let mailer = Arc::new(FileOutbox {
             dir: config.outbox_dir.clone(),
-            from: config.mail_sender(),
+            from: sender(&config)?,
         });
         let queue = Arc::new(LocalQueue::default());
         assemble(
@@ -92,7 +101,7 @@ impl AppState {
         ));
         let mailer = Arc::new(SesMailer::new(
             aws_sdk_sesv2::Client::new(sdk),
-            config.mail_sender(),
+            &sender(&config)?,
             settings.configuration_set.clone(),
         ));
         let queue = Arc::new(SqsQueue::new(

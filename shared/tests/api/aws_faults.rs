@@ -108,6 +108,28 @@ async fn reset_failing_at_any_step_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_email_failing_at_any_step_verifies_nothing_and_keeps_the_token() {
+    for step in 1.. {
+        let p = pair().await;
+        p.healthy.signup("john_doe", "john@example.com", STRONG).await;
+        let token = p.healthy.verification_token("john@example.com").await;
+        p.faults.fail_from(step);
+        let r = p.faulty.verify_email(&token).await;
+        if r.status == 200 {
+            assert!(step > 1);
+            break;
+        }
+        assert_unavailable(&r, step);
+        let me = p.healthy.login("john@example.com", STRONG).await;
+        assert_eq!(me.body["user"]["email_verified"], false, "step {step}");
+        // The link still works, and does all of it at once.
+        assert_eq!(p.healthy.verify_email(&token).await.status, 200, "step {step}");
+        let me = p.healthy.login("john@example.com", STRONG).await;
+        assert_eq!(me.body["user"]["email_verified"], true);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_failing_at_any_step_starts_no_session_and_recovers() {
     for step in 1.. {
         let p = pair().await;
@@ -224,6 +246,8 @@ async fn every_endpoint(app: &TestApp) -> Vec<(Endpoint, Resp)> {
         (Endpoint::Refresh, app.refresh(&r).await),
         (Endpoint::ForgotPassword, app.forgot("john@example.com").await),
         (Endpoint::ResetPassword, app.reset("t", STRONG2).await),
+        (Endpoint::VerifyEmail, app.verify_email("t").await),
+        (Endpoint::ResendVerification, app.resend("john@example.com").await),
     ]
 }
 
@@ -264,7 +288,7 @@ async fn mail_that_cannot_be_sent_is_retried_not_reported() {
     let mut state = fixture.state(test_config(), clock.clone());
     state.mailer = Arc::new(authyy::mail::SesMailer::new(
         aws_sdk_sesv2::Client::new(&fixture.sdk),
-        "nobody@unverified.example",
+        &authyy::mail::Sender::new("authyy", "nobody@unverified.example").unwrap(),
         None,
     ));
     let mut inbox = fixture.inbox();

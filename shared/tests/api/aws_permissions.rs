@@ -189,7 +189,8 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         dynamo,
         fixture.settings.table_name.clone(),
     )));
-    state.mailer = Arc::new(SesMailer::new(ses, fixture.sender.clone(), None));
+    let sender = authyy::mail::Sender::new("authyy", &fixture.sender).unwrap();
+    state.mailer = Arc::new(SesMailer::new(ses, &sender, None));
     state.queue = Arc::new(SqsQueue::new(sqs, fixture.settings.mail_queue_url.clone()));
     let keys = Arc::new(SecretsManagerKeys::new(
         secrets,

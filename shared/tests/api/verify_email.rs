@@ -114,6 +114,17 @@ async fn a_verification_token_expires_after_24_hours<B: Backend>() {
     assert_eq!(login.body["user"]["email_verified"], false);
 }
 
+async fn the_verification_lifetime_comes_from_configuration<B: Backend>() {
+    let app = B::app(with(|c| c.verify_ttl = std::time::Duration::from_secs(3600))).await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    let mails = app.mails_to("john@example.com").await;
+    assert!(mails[0].contains("for 1 hour"), "{}", mails[0]);
+    let token = token_in(&mails[0]).unwrap();
+    app.clock.advance_secs(3600);
+    let r = app.verify_email(&token).await;
+    assert_eq!((r.status, r.detail()), (400, "Invalid or expired token."));
+}
+
 async fn a_verification_token_works_until_its_last_second<B: Backend>() {
     let app = app::<B>().await;
     app.signup("john_doe", "john@example.com", STRONG).await;
@@ -216,7 +227,7 @@ async fn a_completed_reset_verifies_the_address<B: Backend>() {
     let r = app.login("john@example.com", STRONG2).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["user"]["email_verified"], true);
-    // The verification link has nothing left to do.
+    // The signup's link still works (it proves the same address again), harmlessly.
     let verify = app.verification_token("john@example.com").await;
     assert_eq!(app.verify_email(&verify).await.status, 200);
 }
@@ -229,6 +240,10 @@ async fn a_disabled_account_is_sent_no_verification_mail<B: Backend>() {
     assert!(app.state.users.set_disabled(id, true, 1).await.unwrap());
     app.resend("john@example.com").await;
     assert_eq!(app.mails_to("john@example.com").await.len(), 1);
+    // Enabled again, the same request mails.
+    assert!(app.state.users.set_disabled(id, false, 2).await.unwrap());
+    app.resend("john@example.com").await;
+    assert_eq!(app.mails_to("john@example.com").await.len(), 2);
 }
 
 async fn a_queue_that_is_down_at_signup_does_not_undo_the_signup_and_resend_mails_later<B: Backend>() {
@@ -262,6 +277,8 @@ async fn ten_concurrent_uses_of_one_verification_token_verify_once<B: Backend>()
     }
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 9, "{statuses:?}");
+    let login = app.login("john@example.com", STRONG).await;
+    assert_eq!(login.body["user"]["email_verified"], true);
 }
 
 both_backends!(
@@ -273,6 +290,7 @@ both_backends!(
     a_newer_verification_mail_supersedes_the_older_link,
     a_verification_token_expires_after_24_hours,
     a_verification_token_works_until_its_last_second,
+    the_verification_lifetime_comes_from_configuration,
     an_unknown_or_malformed_verification_token_is_400,
     resend_answers_the_same_for_unknown_verified_and_unverified_addresses,
     resend_mails_an_address_at_most_three_times_per_window_and_answers_the_same,
@@ -337,6 +355,9 @@ async fn every_mail_is_multipart_text_and_html_with_the_same_link() {
             .output()
             .expect("python runs infra/outbox.py");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), token_in(&mail.text).unwrap());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            token_in(&mail.text).unwrap()
+        );
     }
 }

@@ -70,12 +70,12 @@ pub(super) fn refresh_key(jti: &str) -> Item {
 pub(super) fn reset_key(hash: &str) -> Item {
     key(format!("RESET#{hash}"), "RESET")
 }
-/// The failed-login counter of an email, from every network.
 /// An email verification token (by SHA-256).
 pub(super) fn verify_key(hash: &str) -> Item {
     key(format!("VERIFY#{hash}"), "VERIFY")
 }
 
+/// The failed-login counter of an email, from every network.
 pub(super) fn loginfail_key(email: &str) -> Item {
     key(format!("LOGINFAIL#{email}"), "LOGINFAIL")
 }

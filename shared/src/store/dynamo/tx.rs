@@ -29,6 +29,11 @@ impl Tx {
     pub(super) fn failed(&self, index: usize) -> bool {
         matches!(self, Tx::Cancelled(codes) if codes.get(index).is_some_and(|c| c == "ConditionalCheckFailed"))
     }
+
+    /// Whether a condition refused the transaction (not throttling or another failure).
+    pub(super) fn refused(&self) -> bool {
+        matches!(self, Tx::Cancelled(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed"))
+    }
 }
 
 impl DynamoStore {

@@ -75,7 +75,12 @@ impl VerifyStore for DynamoStore {
             .await?;
         match tx {
             Tx::Done => Ok(Some(user_id)),
-            Tx::Cancelled(_) => Ok(None),
+            // The token was spent, superseded or expired, or the address changed.
+            tx if tx.refused() => Ok(None),
+            // Throttled or failed for another reason: nothing changed, worth a retry (503).
+            Tx::Cancelled(codes) => Err(StoreError::Unavailable(format!(
+                "consume verification token cancelled: {codes:?}"
+            ))),
         }
     }
 }

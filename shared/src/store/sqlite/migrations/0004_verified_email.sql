@@ -10,3 +10,4 @@ CREATE TABLE verify_tokens (
     email      TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+CREATE INDEX verify_tokens_by_user ON verify_tokens(user_id);
