@@ -32,8 +32,8 @@ pub fn verification_mail(product: &str, to: &str, link: &str, lifetime: Duration
             link,
             lifetime,
             not_you: format!(
-                "If you did not create a {product} account, ignore this message: the address \
-                 stays unconfirmed and you will not hear from us again unless someone asks."
+                "If you did not sign up for {product}, ignore this message: without this link \
+                 the address is not confirmed."
             ),
         },
     )
