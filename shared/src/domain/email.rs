@@ -255,4 +255,55 @@ mod tests {
             prop_assert_eq!(Email::parse(&raw).unwrap(), Email::parse(&raw.to_uppercase()).unwrap());
         }
     }
+
+    /// A 64-character local part and a domain of two 63-character labels and a third, making
+    /// `total` characters in all.
+    fn address_of_length(total: usize) -> String {
+        let label = "d".repeat(63);
+        let last = "d".repeat(total - 65 - 2 * 64 - ".com".len());
+        format!("{}@{label}.{label}.{last}.com", "a".repeat(64))
+    }
+
+    #[test]
+    fn an_address_of_exactly_254_characters_is_accepted_and_255_is_not() {
+        let max = address_of_length(254);
+        assert_eq!(max.len(), 254);
+        assert_eq!(Email::parse(&max).unwrap().as_str(), max);
+        let over = address_of_length(255);
+        assert_eq!(over.len(), 255);
+        let err = Email::parse(&over).unwrap_err().to_string();
+        assert!(err.contains("longer than 254 characters"), "{err}");
+    }
+
+    #[test]
+    fn a_local_part_of_64_characters_is_accepted_and_65_is_not() {
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(64))).is_ok());
+        let err = Email::parse(&format!("{}@example.com", "a".repeat(65)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("longer than 64 characters"), "{err}");
+    }
+
+    #[test]
+    fn each_domain_label_rule_is_its_own() {
+        let domain_error = |address: &str| {
+            let err = Email::parse(address).unwrap_err().to_string();
+            assert!(err.contains("the domain must be a name"), "{address}: {err}");
+        };
+        assert!(Email::parse(&format!("a@{}.com", "d".repeat(63))).is_ok());
+        domain_error(&format!("a@{}.com", "d".repeat(64)));
+        domain_error("a@-example.com");
+        domain_error("a@example-.com");
+        domain_error("a@exa_mple.com");
+        domain_error("a@example..com");
+        domain_error("a@localhost");
+        assert!(Email::parse("a@ex-ample.com").is_ok());
+    }
+
+    #[test]
+    fn an_email_displays_as_its_normalised_address() {
+        let email = Email::parse("  John.Doe@Example.COM ").unwrap();
+        assert_eq!(email.to_string(), "john.doe@example.com");
+        assert_eq!(email.local_part(), "john.doe");
+    }
 }

@@ -187,4 +187,38 @@ mod tests {
     fn strong_password_is_accepted() {
         check_strength(&strong(), "john_doe", "john", 3).unwrap();
     }
+
+    #[test]
+    fn a_password_of_exactly_8_or_128_characters_is_accepted_and_one_more_or_less_is_not() {
+        assert!(Password::new(&"a".repeat(8)).is_ok());
+        assert!(Password::new(&"a".repeat(7)).is_err());
+        assert!(Password::new(&"a".repeat(128)).is_ok());
+        assert!(Password::new(&"a".repeat(129)).is_err());
+        assert!(Password::for_login("a").is_ok());
+        assert!(Password::for_login(&"a".repeat(128)).is_ok());
+        assert!(Password::for_login(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn the_byte_pre_check_lets_128_four_byte_characters_through() {
+        // 128 code points of 4 bytes each: 512 bytes, the most a valid password can take.
+        let widest = "\u{1F600}".repeat(128);
+        assert_eq!(widest.len(), 512);
+        assert!(Password::new(&widest).is_ok());
+        // One more character (516 bytes) is refused by the byte count alone.
+        let err = Password::new(&"\u{1F600}".repeat(129)).unwrap_err();
+        assert!(err.0.contains("at most 128"), "{}", err.0);
+        // Short in characters but over 512 bytes cannot happen: 129 ASCII bytes are counted.
+        assert!(Password::new(&"a".repeat(129))
+            .unwrap_err()
+            .0
+            .contains("at most 128"));
+    }
+
+    #[test]
+    fn a_password_never_prints_itself() {
+        let p = Password::new("correct horse battery staple 42").unwrap();
+        assert_eq!(format!("{p:?}"), "Password(***)");
+        assert_eq!(p.expose(), "correct horse battery staple 42");
+    }
 }

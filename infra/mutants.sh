@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Mutation testing of the code that decides who gets in: cargo-mutants (pinned, installed into
+# target/tools on first use) changes that code one small way at a time (a `>` for a `>=`, a
+# `&&` for a `||`, a function body for a default value) and runs the tests; a mutant no test
+# fails on ("missed") is a rule nothing pins. Slow (about half a minute per mutant on two
+# cores), so not part of ./infra/test.sh.
+#
+#   ./infra/mutants.sh                          every file below, SQLite suite and unit tests
+#   ./infra/mutants.sh --file shared/src/endpoints/login.rs    one file (repeatable)
+#   ./infra/mutants.sh --since main             only what differs from a git base
+#   ./infra/mutants.sh --both                   also the DynamoDB suite (starts moto; much slower)
+#   ./infra/mutants.sh --list                   the mutants, without testing them
+#
+# Ends with one line: `mutation score: caught/viable = N%` (viable: the mutant builds; a
+# timeout counts as caught). The full report is in target/mutants/mutants.out/.
+source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+cd "$ROOT"
+
+MUTANTS_VERSION=27.1.0
+TOOLS="$ROOT/target/tools"
+MUTANTS="$TOOLS/bin/cargo-mutants"
+
+# The code that decides who gets in: endpoints, tokens and keys, password and domain rules,
+# and the request pipeline.
+DEFAULT_FILES=(
+  shared/src/endpoints/*.rs
+  shared/src/tokens/*.rs
+  shared/src/keys/*.rs
+  shared/src/domain/*.rs
+  shared/src/runtime/mod.rs
+  shared/src/runtime/limits.rs
+  shared/src/http.rs
+  shared/src/secrets.rs
+  shared/src/hashing.rs
+)
+
+files=()
+since=""
+both=0
+list=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --file) files+=("$2"); shift 2 ;;
+    --since) since="$2"; shift 2 ;;
+    --both) both=1; shift ;;
+    --list) list=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ ${#files[@]} -gt 0 ] || files=("${DEFAULT_FILES[@]}")
+
+if [ "$("$MUTANTS" mutants --version 2>/dev/null || true)" != "cargo-mutants $MUTANTS_VERSION" ]; then
+  say "installing cargo-mutants $MUTANTS_VERSION into target/tools (first run only, a few minutes)"
+  cargo install --quiet --locked --root "$TOOLS" cargo-mutants --version "$MUTANTS_VERSION"
+fi
+
+args=(--package authyy --output target/mutants --no-shuffle --timeout 300 --build-timeout 600)
+for f in "${files[@]}"; do args+=(--file "$f"); done
+if [ -n "$since" ]; then
+  git diff "$since" -- shared/src > target/mutants.diff
+  args+=(--in-diff target/mutants.diff)
+fi
+if [ "$list" = 1 ]; then
+  exec "$MUTANTS" mutants "${args[@]}" --list
+fi
+
+# Unit tests and the endpoint suite. Without --both, the DynamoDB cases and the AWS-only
+# tests (which need the local AWS server) are skipped by name.
+test_args=(--lib --test api --)
+if [ "$both" = 1 ]; then
+  source "$ROOT/infra/local-aws.sh"
+  start_local_aws
+  export AUTHYY_PYTHON="$VENV/bin/python"
+  "$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json
+  export AUTHYY_TABLE_DEFINITION="$ROOT/target/authyy-table.json"
+else
+  test_args+=(--skip ::dynamo:: --skip aws_faults --skip aws_permissions --skip key_rotation_aws
+    --skip mail_queue::a_message_that_keeps --skip mail_queue::the_mailer_reports_a_message_whose)
+fi
+
+# Each mutant is rebuilt and linked: no debug info makes that much faster.
+export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+say "cargo mutants over ${#files[@]} file(s)$([ -n "$since" ] && echo ", only what differs from $since")$([ "$both" = 1 ] && echo ", both backends" || echo ", SQLite suite and unit tests")"
+set +e
+"$MUTANTS" mutants "${args[@]}" -- "${test_args[@]}"
+status=$?
+set -e
+
+outcomes=target/mutants/mutants.out/outcomes.json
+if [ -f "$outcomes" ]; then
+  python3 - "$outcomes" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+caught = o.get("caught", 0) + o.get("timeout", 0)
+missed = o.get("missed", 0)
+viable = caught + missed
+score = 100.0 * caught / viable if viable else 100.0
+print(f"mutation score: {caught}/{viable} = {score:.1f}% ({missed} missed, {o.get('unviable', 0)} unviable; "
+      "survivors in target/mutants/mutants.out/missed.txt)")
+PY
+fi
+# cargo-mutants exits 2 when mutants were missed: that is the report, not a failure of the run.
+[ "$status" = 0 ] || [ "$status" = 2 ] || exit "$status"
