@@ -10,6 +10,7 @@
 #   ./infra/mutants.sh --since main             only what differs from a git base
 #   ./infra/mutants.sh --both                   also the DynamoDB suite (starts moto; much slower)
 #   ./infra/mutants.sh --list                   the mutants, without testing them
+#   ./infra/mutants.sh --iterate ...            only the mutants the last run missed, or new ones
 #
 # Ends with one line: `mutation score: caught/viable = N%` (viable: the mutant builds; a
 # timeout counts as caught). The full report is in target/mutants/mutants.out/.
@@ -38,13 +39,15 @@ files=()
 since=""
 both=0
 list=0
+iterate=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --file) files+=("$2"); shift 2 ;;
     --since) since="$2"; shift 2 ;;
     --both) both=1; shift ;;
     --list) list=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --iterate) iterate=(--iterate); shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -55,7 +58,7 @@ if [ "$("$MUTANTS" mutants --version 2>/dev/null || true)" != "cargo-mutants $MU
   cargo install --quiet --locked --root "$TOOLS" cargo-mutants --version "$MUTANTS_VERSION"
 fi
 
-args=(--package authyy --output target/mutants --no-shuffle --timeout 300 --build-timeout 600)
+args=(--package authyy --output target/mutants --no-shuffle --timeout 300 --build-timeout 600 "${iterate[@]}")
 for f in "${files[@]}"; do args+=(--file "$f"); done
 if [ -n "$since" ]; then
   git diff "$since" -- shared/src > target/mutants.diff

@@ -229,6 +229,31 @@ async fn a_device_that_logged_in_before_is_not_held_back_by_the_account_wide_loc
     assert_eq!(r.status, 200);
 }
 
+async fn a_login_presenting_an_untrusted_device_token_gets_a_new_random_one<B: Backend>() {
+    let app = capped_app::<B>().await;
+    for presented in ["made-up", ""] {
+        let r = login_with_device(&app, OWNER, "john@example.com", STRONG, presented).await;
+        let issued = device_token(&r);
+        assert_ne!(issued, presented, "a client cannot choose its device token");
+        assert!(issued.len() >= 43, "256-bit: {issued}");
+    }
+}
+
+async fn a_device_is_trusted_for_90_days_after_its_last_login<B: Backend>() {
+    let app = capped_app::<B>().await;
+    let device = device_token(&app.login_from(OWNER, "john@example.com", STRONG).await);
+    // The last second of its 90 days: still trusted (and the login renews it).
+    app.clock.advance_secs(90 * 24 * 3600 - 1);
+    lock_account_from_everywhere(&app, "john@example.com").await;
+    let r = login_with_device(&app, OWNER, "john@example.com", STRONG, &device).await;
+    assert_eq!(device_token(&r), device);
+    // 90 days after that login, it is a stranger again.
+    app.clock.advance_secs(90 * 24 * 3600);
+    lock_account_from_everywhere(&app, "john@example.com").await;
+    let r = login_with_device(&app, OWNER, "john@example.com", STRONG, &device).await;
+    assert!(retry_after(&r) >= 1, "{:?}", r.body);
+}
+
 async fn a_stolen_device_token_is_capped_by_its_own_counter<B: Backend>() {
     let app = capped_app::<B>().await;
     let device = device_token(&app.login_from(OWNER, "john@example.com", STRONG).await);
@@ -273,6 +298,8 @@ async fn a_password_reset_ends_the_trust_of_every_device<B: Backend>() {
 both_backends!(
     a_password_reset_ends_the_trust_of_every_device,
     a_device_that_logged_in_before_is_not_held_back_by_the_account_wide_lock,
+    a_device_is_trusted_for_90_days_after_its_last_login,
+    a_login_presenting_an_untrusted_device_token_gets_a_new_random_one,
     a_stolen_device_token_is_capped_by_its_own_counter,
     a_device_token_of_another_account_or_made_up_is_not_trusted,
     six_wrong_passwords_from_one_network_do_not_lock_out_the_owner_on_another,
