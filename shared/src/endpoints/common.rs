@@ -11,7 +11,8 @@ use crate::http;
 use crate::state::AppState;
 use crate::tokens::{Claims, IssuedTokens};
 use crate::wire::{
-    AccessTokenOut, AdminUserOut, EnvelopeUser, RefreshTokenOut, TokenEnvelope, TokensOut, UserOut,
+    AccessTokenOut, AdminUserOut, EnvelopeUser, MessageOut, RefreshTokenOut, TokenEnvelope, TokensOut,
+    UserOut,
 };
 
 pub type EndpointResult = Result<Response<Body>, ApiError>;
@@ -89,4 +90,32 @@ pub fn admin_user_out(u: &User) -> AdminUserOut {
         role: u.role.as_str().to_string(),
         disabled: u.disabled,
     }
+}
+
+/// 200 `{"message": text}`.
+pub fn message(text: &str) -> EndpointResult {
+    http::json(
+        StatusCode::OK,
+        &MessageOut {
+            message: text.to_string(),
+        },
+    )
+}
+
+/// Counts one mail of `kind` to `email` in the window of `limit`; true while it is within the
+/// limit. Past it the caller sends nothing and answers as usual: a quiet cap per address
+/// (mail bombing one inbox stops here, without a telling 429). The counter is keyed by the
+/// address's hash, never the address.
+pub async fn within_mail_cap(
+    state: &AppState,
+    kind: &str,
+    email: &crate::domain::Email,
+    limit: crate::config::Limit,
+) -> Result<bool, ApiError> {
+    let key = format!("{kind}#{}", crate::secrets::token_hash(email.as_str()));
+    let sent = state
+        .throttle
+        .hit(&key, limit.window_secs, state.clock.now())
+        .await?;
+    Ok(sent <= limit.max)
 }

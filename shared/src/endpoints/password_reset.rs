@@ -1,10 +1,9 @@
 //! Password reset: `POST /auth/forgot-password` queues a mail with a single-use link (which
 //! the mailer delivers), `POST /auth/reset-password` spends it.
 
-use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::common::EndpointResult;
+use super::common::{message, within_mail_cap, EndpointResult};
 use super::mailer::{Delivery, DeliveryError};
 use crate::domain::{check_strength, Email};
 use crate::error::{ApiError, INVALID_RESET};
@@ -18,15 +17,6 @@ use crate::wire::{ErrorOut, ForgotPasswordRequest, MessageOut, ResetPasswordRequ
 
 pub const FORGOT_MESSAGE: &str = "If that email exists, Password reset link has been sent.";
 pub const RESET_MESSAGE: &str = "Password successfully reset.";
-
-fn message(text: &str) -> EndpointResult {
-    http::json(
-        StatusCode::OK,
-        &MessageOut {
-            message: text.to_string(),
-        },
-    )
-}
 
 #[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
     responses(
@@ -42,17 +32,7 @@ pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult 
     let ForgotPasswordRequest { email } = http::body(req)?;
     let ok = || message(FORGOT_MESSAGE);
 
-    // A quiet cap per address: mail-bombing one inbox stops here, without a telling 429.
-    let per_email = state.config.forgot_per_email_limit;
-    let sent = state
-        .throttle
-        .hit(
-            &format!("mail#{}", token_hash(email.as_str())),
-            per_email.window_secs,
-            state.clock.now(),
-        )
-        .await?;
-    if sent > per_email.max {
+    if !within_mail_cap(state, "mail", &email, state.config.forgot_per_email_limit).await? {
         return ok();
     }
     state.queue.enqueue(&MailJob::PasswordReset { email }).await?;

@@ -3,10 +3,9 @@
 //! The token follows the reset-token rules: 256-bit random, only its SHA-256 stored, single
 //! use, `AUTH_VERIFY_TTL_SECONDS` (24 h), and a newer one supersedes the older ones.
 
-use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::common::EndpointResult;
+use super::common::{message, within_mail_cap, EndpointResult};
 use super::mailer::{Delivery, DeliveryError};
 use crate::domain::Email;
 use crate::error::{ApiError, INVALID_TOKEN};
@@ -20,15 +19,6 @@ use crate::wire::{ErrorOut, MessageOut, ResendVerificationRequest, ValidationErr
 
 pub const VERIFIED_MESSAGE: &str = "Email verified.";
 pub const RESEND_MESSAGE: &str = "If that email exists and is unverified, a verification link has been sent.";
-
-fn message(text: &str) -> EndpointResult {
-    http::json(
-        StatusCode::OK,
-        &MessageOut {
-            message: text.to_string(),
-        },
-    )
-}
 
 /// Verify an address with the token from the mailed link.
 #[utoipa::path(post, path = "/auth/verify-email", tag = "auth", request_body = VerifyEmailRequest,
@@ -66,18 +56,7 @@ pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
 pub async fn resend_verification(state: &AppState, req: &Request) -> EndpointResult {
     let ResendVerificationRequest { email } = http::body(req)?;
     let ok = || message(RESEND_MESSAGE);
-    // A quiet cap per address, as forgot-password has: past it nothing is queued, and the
-    // answer is the same.
-    let per_email = state.config.resend_per_email_limit;
-    let sent = state
-        .throttle
-        .hit(
-            &format!("verify#{}", token_hash(email.as_str())),
-            per_email.window_secs,
-            state.clock.now(),
-        )
-        .await?;
-    if sent > per_email.max {
+    if !within_mail_cap(state, "verify", &email, state.config.resend_per_email_limit).await? {
         return ok();
     }
     state.queue.enqueue(&MailJob::VerifyEmail { email }).await?;

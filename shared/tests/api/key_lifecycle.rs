@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::helpers::*;
 use authyy::keys::lifecycle::min_published;
 use authyy::keys::{rotation, CachedKeys, KeyStore};
-use authyy::tokens::{Claims, TokenIssuer};
+use authyy::tokens::TokenIssuer;
 use base64::Engine as _;
 use lambda_http::Body;
 
@@ -90,16 +90,6 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> (String, String) {
 
 fn kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
-}
-
-fn claims_of(token: &str) -> Claims {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 async fn discovery_document_and_jwks_describe_the_tokens<B: Backend>() {

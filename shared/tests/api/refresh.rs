@@ -102,16 +102,6 @@ async fn a_replay_one_millisecond_after_the_grace_window_revokes_the_family<B: B
     assert_eq!(app.refresh(&refresh(&first)).await.status, 401);
 }
 
-/// The claims a token carries (read, not verified).
-fn claims_of(token: &str) -> authyy::tokens::Claims {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).unwrap();
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&json).unwrap()
-}
-
 /// The claims of `token` after `edit`, re-signed with the suite's refresh key: what an
 /// attacker holding the key (or a bug that mixed claims up) could send.
 fn forged(token: &str, edit: impl FnOnce(&mut authyy::tokens::Claims)) -> String {

@@ -440,6 +440,16 @@ pub fn token_in(mail: &str) -> Option<String> {
 pub const STRONG: &str = "correct horse battery staple 42";
 pub const STRONG2: &str = "violet tractor jumps over moon 7";
 
+/// The claims a token carries (read, not verified).
+pub fn claims_of(token: &str) -> authyy::tokens::Claims {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url claims");
+    serde_json::from_slice(&json).expect("JSON claims")
+}
+
 pub fn access(r: &Resp) -> String {
     r.body["tokens"]["access"]["access_token"]
         .as_str()
