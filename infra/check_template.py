@@ -8,8 +8,8 @@ Fails (exit 1, naming every problem) unless:
   * every function has a sample event events/<function>.json or events/<function>.<variant>.json
     whose routeKey is its route, and no event file names an unknown function or a wrong route;
   * each function's IAM actions (inline policy statements) equal infra/permissions.json, with no
-    wildcard actions or resources, dynamodb:Query only on the users-by-id index, other DynamoDB
-    actions only on the table, and Secrets Manager actions on one named secret each (the private
+    wildcard actions or resources, DynamoDB actions only on the table (a Query of one user's
+    partition too), or a Query alone on the users-by-id index, and Secrets Manager actions on one named secret each (the private
     SigningKeySecret or the PublicKeysSecret), as permissions.json lists them ("... on <secret>").
   * a function without routes is the rotation function of a RotationSchedule, with rotation
     events (events/<function>.<step>.json), or a queue consumer: the target of an
@@ -264,12 +264,13 @@ def check_policies(functions: dict[str, dict], permissions: dict, errors: list[s
             if "*" in resources:
                 errors.append(f"{name}: statement {st.get('Sid', '?')} allows Resource '*'")
             dynamo = [a for a in st_actions if a.startswith("dynamodb:")]
-            if "dynamodb:Query" in dynamo and (len(dynamo) > 1 or resources != [INDEX_ARN]):
-                errors.append(f"{name}: dynamodb:Query must be alone in its statement, on ${{Table.Arn}}/index/users-by-id only")
-            elif dynamo and "dynamodb:Query" not in dynamo and resources != [TABLE_ARN]:
-                errors.append(f"{name}: {', '.join(dynamo)} must be on !GetAtt Table.Arn only")
+            on_index = resources == [INDEX_ARN]
+            if dynamo and on_index and dynamo != ["dynamodb:Query"]:
+                errors.append(f"{name}: only dynamodb:Query, alone in its statement, may be on ${{Table.Arn}}/index/users-by-id")
+            elif dynamo and not on_index and resources != [TABLE_ARN]:
+                errors.append(f"{name}: {', '.join(dynamo)} must be on !GetAtt Table.Arn (or Query alone on the users-by-id index)")
             if dynamo:
-                actions.update(leading_keys(name, st, "dynamodb:Query" in dynamo, errors))
+                actions.update(leading_keys(name, st, on_index, errors))
             sqs_actions = [a for a in st_actions if a.startswith("sqs:")]
             if sqs_actions:
                 queues = [r["Fn::GetAtt"][0] for r in resources if isinstance(r, dict) and "Fn::GetAtt" in r]

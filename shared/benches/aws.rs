@@ -181,4 +181,90 @@ async fn main() {
         t.elapsed(),
         counter.calls(),
     );
+
+    // Self-service, as user u1 (signed in above).
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::ListSessions,
+            event("GET", "/auth/sessions", Some(&access), None),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    report("GET /auth/sessions", t.elapsed(), counter.calls());
+
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::EndSession,
+            event("DELETE", "/auth/sessions/unknown", Some(&access), None),
+        )
+        .await;
+        assert_eq!(r.status(), 404);
+    }
+    report(
+        "DELETE /auth/sessions/{id} (unknown)",
+        t.elapsed(),
+        counter.calls(),
+    );
+
+    counter.fail_from(0);
+    let t = Instant::now();
+    for i in 0..n {
+        let b = json!({"new_email": format!("moved{i}-{run}@example.com"), "password": pw});
+        let r = call(
+            Endpoint::ChangeEmail,
+            event("POST", "/auth/email", Some(&access), Some(&b)),
+        )
+        .await;
+        assert_eq!(r.status(), 202);
+    }
+    report("POST /auth/email (+1 SQS call)", t.elapsed(), counter.calls());
+
+    let other = "violet tractor jumps over moon 7";
+    counter.fail_from(0);
+    let t = Instant::now();
+    for i in 0..n {
+        let (from, to) = if i % 2 == 0 { (pw, other) } else { (other, pw) };
+        let b = json!({"current_password": from, "new_password": to});
+        let r = call(
+            Endpoint::ChangePassword,
+            event("POST", "/auth/password", Some(&access), Some(&b)),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    report("POST /auth/password (+1 SQS call)", t.elapsed(), counter.calls());
+
+    // Erasure: n fresh accounts, each with one session.
+    let mut doomed = vec![];
+    for i in 0..n {
+        let email = format!("d{i}-{run}@example.com");
+        let b = json!({"username": format!("d{i}{run}"), "email": email, "password": pw});
+        call(Endpoint::Signup, event("POST", "/auth/users", None, Some(&b))).await;
+        let b = json!({"email": email, "password": pw});
+        let r = call(Endpoint::Login, event("POST", "/auth/login", None, Some(&b))).await;
+        let login = body(&r);
+        doomed.push(
+            login["tokens"]["access"]["access_token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    counter.fail_from(0);
+    let t = Instant::now();
+    for a in &doomed {
+        let b = json!({"password": pw});
+        let r = call(
+            Endpoint::DeleteAccount,
+            event("DELETE", "/auth/me", Some(a), Some(&b)),
+        )
+        .await;
+        assert_eq!(r.status(), 204);
+    }
+    report("DELETE /auth/me (one session)", t.elapsed(), counter.calls());
 }

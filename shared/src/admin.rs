@@ -1,12 +1,13 @@
 //! Operator actions behind the `authyy-admin` tool, on any store: create an admin, change roles,
-//! disable accounts, end sessions, list users, list, rotate and retire signing keys.
+//! disable, verify and delete accounts, end sessions, list users, list, rotate and retire
+//! signing keys.
 
 use crate::domain::{check_strength, Email, Invalid, Password, Role, User, Username};
 use crate::hashing::Hasher;
 use std::time::Duration;
 
 use crate::keys::{random_key, rotation, KeyError, KeyState, KeyStore, LifecycleError};
-use crate::store::{NewUser, SessionStore, StoreError, UserStore};
+use crate::store::{AccountStore, Erasure, NewUser, SessionStore, StoreError, UserStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -126,6 +127,29 @@ pub async fn verify_email(store: &dyn UserStore, email: &str) -> Result<User, Ad
         email_verified: true,
         ..user
     })
+}
+
+/// Erases the account of `email` and everything it owns, as `DELETE /auth/me` does but
+/// without its password. Its email and username can sign up again.
+pub async fn delete_user(
+    users: &dyn UserStore,
+    accounts: &dyn AccountStore,
+    config: &crate::config::Config,
+    email: &str,
+    now: i64,
+) -> Result<User, AdminError> {
+    let user = find(users, email).await?;
+    let throttle_keys = crate::endpoints::account_deletion::owned_counters(config, &user);
+    let erasure = Erasure {
+        user: &user,
+        password_hash: None,
+        throttle_keys: &throttle_keys,
+        now,
+    };
+    if !accounts.delete_account(&erasure).await? {
+        return Err(AdminError::NoSuchUser(user.email));
+    }
+    Ok(user)
 }
 
 pub async fn end_sessions(

@@ -20,6 +20,8 @@ pub const EMAIL_NOT_VERIFIED: &str = "Email not verified";
 pub const ADMIN_REQUIRED: &str = "Admin privileges required";
 pub const EMAIL_TAKEN: &str = "Email already registered";
 pub const USERNAME_TAKEN: &str = "Username already taken";
+pub const WRONG_PASSWORD: &str = "Current password is incorrect";
+pub const SESSION_NOT_FOUND: &str = "Session not found";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -33,6 +35,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    /// 404 for a thing the route names that does not exist (or is not the caller's).
+    #[error("not found: {0}")]
+    Missing(&'static str),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("conflict: {0}")]
@@ -97,7 +102,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -121,6 +126,7 @@ impl ApiError {
             ApiError::BadRequest(m)
             | ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
+            | ApiError::Missing(m)
             | ApiError::Conflict(m) => *m,
             ApiError::NotFound => "Not Found",
             ApiError::MethodNotAllowed => "Method Not Allowed",

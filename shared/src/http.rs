@@ -88,6 +88,28 @@ pub fn client_ip(req: &Request) -> String {
     client_network(source.unwrap_or(""))
 }
 
+/// Where the request comes from, as a user's list of sessions shows it: the source address
+/// API Gateway saw (whole, not its network) and the `User-Agent` header (cut short).
+pub fn seen_from(req: &Request) -> crate::domain::SeenFrom {
+    let source = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    };
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    crate::domain::SeenFrom::new(source.unwrap_or_default(), user_agent)
+}
+
+/// The last segment of the request's path (`/auth/sessions/<id>` -> `<id>`), as sent: ids are
+/// URL-safe, so an encoded segment names no id.
+pub fn last_path_segment(req: &Request) -> &str {
+    let path = req.uri().path().trim_end_matches('/');
+    path.rsplit('/').next().unwrap_or("")
+}
+
 /// The per-client key of a source address (see [`client_ip`]).
 pub fn client_network(source: &str) -> String {
     use std::net::{IpAddr, Ipv6Addr};

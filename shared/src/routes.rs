@@ -15,6 +15,11 @@ pub enum Endpoint {
     VerifyEmail,
     ResendVerification,
     Logout,
+    ChangePassword,
+    ListSessions,
+    EndSession,
+    ChangeEmail,
+    DeleteAccount,
     OpenApi,
     Docs,
     OpenIdConfiguration,
@@ -22,7 +27,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 14] = [
+    pub const ALL: [Endpoint; 19] = [
         Endpoint::Signup,
         Endpoint::Login,
         Endpoint::Me,
@@ -33,6 +38,11 @@ impl Endpoint {
         Endpoint::VerifyEmail,
         Endpoint::ResendVerification,
         Endpoint::Logout,
+        Endpoint::ChangePassword,
+        Endpoint::ListSessions,
+        Endpoint::EndSession,
+        Endpoint::ChangeEmail,
+        Endpoint::DeleteAccount,
         Endpoint::OpenApi,
         Endpoint::Docs,
         Endpoint::OpenIdConfiguration,
@@ -43,6 +53,15 @@ impl Endpoint {
     /// makes the dummy hash at cold start, see [`crate::hashing::Hasher::prepare_dummy`]).
     pub fn verifies_passwords(self) -> bool {
         matches!(self, Endpoint::Login)
+    }
+
+    /// Whether the endpoint asks the signed-in user for their current password (and counts a
+    /// wrong one as a failed login).
+    pub fn reauthenticates(self) -> bool {
+        matches!(
+            self,
+            Endpoint::ChangePassword | Endpoint::ChangeEmail | Endpoint::DeleteAccount
+        )
     }
 
     /// The function (binary and package) that serves the route.
@@ -58,6 +77,12 @@ impl Endpoint {
             Endpoint::VerifyEmail => "verify-email",
             Endpoint::ResendVerification => "resend-verification",
             Endpoint::Logout => "logout",
+            Endpoint::ChangePassword => "change-password",
+            // One function for a user's sessions: both routes need the same reads and rights.
+            Endpoint::ListSessions | Endpoint::EndSession => "sessions",
+            Endpoint::ChangeEmail => "change-email",
+            // Not `me`'s function: erasing needs delete rights that reading must not have.
+            Endpoint::DeleteAccount => "delete-account",
             Endpoint::OpenApi | Endpoint::Docs => "docs",
             Endpoint::OpenIdConfiguration | Endpoint::Jwks => "discovery",
         }
@@ -70,7 +95,9 @@ impl Endpoint {
             | Endpoint::OpenApi
             | Endpoint::Docs
             | Endpoint::OpenIdConfiguration
-            | Endpoint::Jwks => Method::GET,
+            | Endpoint::Jwks
+            | Endpoint::ListSessions => Method::GET,
+            Endpoint::EndSession | Endpoint::DeleteAccount => Method::DELETE,
             _ => Method::POST,
         }
     }
@@ -79,18 +106,45 @@ impl Endpoint {
         match self {
             Endpoint::Signup | Endpoint::ListUsers => "/auth/users",
             Endpoint::Login => "/auth/login",
-            Endpoint::Me => "/auth/me",
+            Endpoint::Me | Endpoint::DeleteAccount => "/auth/me",
             Endpoint::Refresh => "/auth/tokens",
             Endpoint::ForgotPassword => "/auth/forgot-password",
             Endpoint::ResetPassword => "/auth/reset-password",
             Endpoint::VerifyEmail => "/auth/verify-email",
             Endpoint::ResendVerification => "/auth/verify-email/resend",
             Endpoint::Logout => "/auth/logout",
+            Endpoint::ChangePassword => "/auth/password",
+            Endpoint::ListSessions => "/auth/sessions",
+            Endpoint::EndSession => "/auth/sessions/{id}",
+            Endpoint::ChangeEmail => "/auth/email",
             Endpoint::OpenApi => "/auth/openapi.json",
             Endpoint::Docs => "/auth/docs",
             Endpoint::OpenIdConfiguration => "/auth/.well-known/openid-configuration",
             Endpoint::Jwks => "/auth/.well-known/jwks.json",
         }
+    }
+
+    /// Whether `path` is this endpoint's (a `{name}` segment of [`Endpoint::path`] stands for
+    /// any one non-empty segment), after at most one leading segment (a stage, `/prod`).
+    pub fn serves(self, path: &str) -> bool {
+        let path = if path.len() > 1 {
+            path.trim_end_matches('/')
+        } else {
+            path
+        };
+        let pattern: Vec<&str> = self.path().split('/').skip(1).collect();
+        let given: Vec<&str> = path.split('/').skip(1).collect();
+        let stage = match given.len().checked_sub(pattern.len()) {
+            Some(n @ (0 | 1)) => n,
+            _ => return false,
+        };
+        pattern.iter().zip(given.iter().skip(stage)).all(|(p, g)| {
+            if p.starts_with('{') && p.ends_with('}') {
+                !g.is_empty()
+            } else {
+                p == g
+            }
+        })
     }
 
     /// `"POST /auth/users"`, as API Gateway writes a route key.
@@ -109,5 +163,29 @@ impl Endpoint {
             .into_iter()
             .filter(|e| e.function() == name)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_served_as_written_or_after_one_stage() {
+        assert!(Endpoint::Me.serves("/auth/me"));
+        assert!(Endpoint::Me.serves("/auth/me/"));
+        assert!(Endpoint::Me.serves("/prod/auth/me"));
+        assert!(!Endpoint::Me.serves("/a/b/auth/me"));
+        assert!(!Endpoint::Me.serves("/auth/me/x"));
+        assert!(!Endpoint::Login.serves("/auth/me"));
+    }
+
+    #[test]
+    fn a_named_segment_stands_for_one_non_empty_segment() {
+        assert!(Endpoint::EndSession.serves("/auth/sessions/abc"));
+        assert!(Endpoint::EndSession.serves("/prod/auth/sessions/abc"));
+        assert!(!Endpoint::EndSession.serves("/auth/sessions"));
+        assert!(!Endpoint::EndSession.serves("/auth/sessions/a/b"));
+        assert!(!Endpoint::ListSessions.serves("/auth/sessions/abc"));
     }
 }

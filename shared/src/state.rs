@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::hashing::Hasher;
 use crate::mail::Mailer;
 use crate::queue::MailQueue;
-use crate::store::{ResetStore, SessionStore, Store, ThrottleStore, UserStore, VerifyStore};
+use crate::store::{AccountStore, ResetStore, SessionStore, Store, ThrottleStore, UserStore, VerifyStore};
 use crate::tokens::TokenIssuer;
 
 #[derive(Clone)]
@@ -19,6 +19,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub accounts: Arc<dyn AccountStore>,
     pub resets: Arc<dyn ResetStore>,
     pub verifications: Arc<dyn VerifyStore>,
     pub throttle: Arc<dyn ThrottleStore>,
@@ -36,6 +37,7 @@ impl AppState {
     pub fn set_store<S: Store + 'static>(&mut self, store: Arc<S>) {
         self.users = store.clone();
         self.sessions = store.clone();
+        self.accounts = store.clone();
         self.resets = store.clone();
         self.verifications = store.clone();
         self.throttle = store;

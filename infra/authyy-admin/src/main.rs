@@ -97,6 +97,12 @@ enum Command {
         /// The user's email address.
         email: String,
     },
+    /// Erase a user and everything the account owns (sessions, tokens, counters); its email
+    /// and username can sign up again. There is no undo.
+    Delete {
+        /// The user's email address.
+        email: String,
+    },
     /// End every session of a user at once (access and refresh tokens stop working).
     EndSessions {
         /// The user's email address.
@@ -296,6 +302,12 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
         }
         Command::Verify { email } => {
             println!("{} is verified", admin::verify_email(store, email).await?.email)
+        }
+        Command::Delete { email } => {
+            let config =
+                Config::from_env(&Env::from_process()).map_err(|e| AdminError::Other(e.to_string()))?;
+            let user = admin::delete_user(store, store, &config, email, clock.now()).await?;
+            println!("{} is deleted, with everything the account owned", user.email);
         }
         Command::EndSessions { email } => {
             let user = admin::end_sessions(store, store, email, clock.now_ms()).await?;

@@ -240,6 +240,21 @@ async fn every_command_works(t: Target) {
         .fails(&["verify", "nobody@example.com"])
         .contains("no user with the email"));
 
+    // delete erases the account; its email and username are free again.
+    t.add_user("doomed", "doomed@example.com").await;
+    assert!(t.ok(&["delete", "doomed@example.com"]).contains("is deleted"));
+    assert!(t
+        .store
+        .user_by_email(&Email::parse("doomed@example.com").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    t.add_user("doomed", "doomed@example.com").await;
+    t.ok(&["delete", "doomed@example.com"]);
+    assert!(t
+        .fails(&["delete", "nobody@example.com"])
+        .contains("no user with the email"));
+
     // list
     let listed = t.ok(&["list"]);
     assert!(listed.contains("verified"), "{listed}");
@@ -340,6 +355,7 @@ fn every_command_has_help() {
         "disable",
         "enable",
         "verify",
+        "delete",
         "end-sessions",
         "list",
         "keys",

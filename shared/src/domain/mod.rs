@@ -15,7 +15,7 @@ pub mod username;
 
 pub use email::Email;
 pub use password::{check_strength, Password};
-pub use session::{RefreshToken, Session, Successor};
+pub use session::{RefreshToken, SeenFrom, Session, Successor};
 pub use user::{Role, User, UserId};
 pub use username::Username;
 

@@ -2,6 +2,28 @@
 
 use super::{User, UserId};
 
+/// Where a session was last used from, as the user sees it in their list of sessions: the
+/// client's address and its `User-Agent`, at login and at each refresh.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeenFrom {
+    pub ip: String,
+    /// At most [`SeenFrom::MAX_USER_AGENT`] characters of the header.
+    pub user_agent: String,
+}
+
+impl SeenFrom {
+    pub const MAX_USER_AGENT: usize = 256;
+
+    /// `user_agent` cut to [`SeenFrom::MAX_USER_AGENT`] characters, so a client cannot grow
+    /// the stored session.
+    pub fn new(ip: impl Into<String>, user_agent: &str) -> SeenFrom {
+        SeenFrom {
+            ip: ip.into(),
+            user_agent: user_agent.chars().take(Self::MAX_USER_AGENT).collect(),
+        }
+    }
+}
+
 /// A session family: every refresh token descending from one login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -11,6 +33,13 @@ pub struct Session {
     /// Absolute end of the session (epoch seconds), however often it is refreshed.
     pub expires_at: i64,
     pub revoked: bool,
+    /// The instant the session counts from against the user's cut-off
+    /// (`sessions_valid_after_ms`): its start, or the password change made in it (which ends
+    /// every other session and keeps this one).
+    pub valid_from_ms: i64,
+    /// The last login or refresh (epoch ms), and where it came from.
+    pub last_used_ms: i64,
+    pub seen: SeenFrom,
 }
 
 impl Session {
@@ -20,7 +49,7 @@ impl Session {
             && !user.disabled
             && self.user_id == user.id
             && self.expires_at > now
-            && self.created_ms > user.sessions_valid_after_ms
+            && self.valid_from_ms > user.sessions_valid_after_ms
     }
 }
 
@@ -92,6 +121,9 @@ mod tests {
             created_ms: 2_000,
             expires_at: 100,
             revoked: false,
+            valid_from_ms: 2_000,
+            last_used_ms: 2_000,
+            seen: SeenFrom::default(),
         }
     }
 
@@ -140,6 +172,26 @@ mod tests {
             ..user()
         };
         assert!(!session().is_live(&cut, 0), "created at the cut-off instant");
+    }
+
+    #[test]
+    fn a_session_kept_by_a_password_change_outlives_the_cut_off() {
+        let cut = User {
+            sessions_valid_after_ms: 5_000,
+            ..user()
+        };
+        let kept = Session {
+            valid_from_ms: 5_001,
+            ..session()
+        };
+        assert!(kept.is_live(&cut, 0));
+    }
+
+    #[test]
+    fn a_user_agent_is_stored_at_most_256_characters_long() {
+        let long = "é".repeat(300);
+        assert_eq!(SeenFrom::new("192.0.2.1", &long).user_agent.chars().count(), 256);
+        assert_eq!(SeenFrom::new("192.0.2.1", "curl/8").user_agent, "curl/8");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub async fn logout(state: &AppState, req: &Request) -> EndpointResult {
             .await?;
         tracing::info!(user_id = user.id, "logged out of every session");
     } else {
-        state.sessions.revoke_session(&claims.sid).await?;
+        state.sessions.revoke_session(user.id, &claims.sid).await?;
         tracing::info!(user_id = user.id, "logged out");
     }
     let message = if all {

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 
 use crate::clock::rfc3339;
 use crate::domain::{RefreshToken, User};
-use crate::error::{ApiError, NOT_AUTHENTICATED};
+use crate::error::{ApiError, NOT_AUTHENTICATED, WRONG_PASSWORD};
 use crate::http;
 use crate::state::AppState;
 use crate::tokens::{Claims, IssuedTokens};
@@ -27,6 +27,53 @@ pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Clai
     match state.sessions.session_with_user(user_id, &claims.sid).await? {
         (Some(user), Some(session)) if session.is_live(&user, state.clock.now()) => Ok((user, claims)),
         _ => Err(unauthenticated()),
+    }
+}
+
+/// The signed-in `user` confirming a change with their current `password`, verified like a
+/// login: counted on the email's failure counters first (429 while they are locked), and a
+/// wrong one is 400 `Current password is incorrect`, counted as a failed login. Returns the
+/// password hash that was verified, for the change to be conditional on.
+pub async fn reauthenticate(
+    state: &AppState,
+    req: &Request,
+    user: &User,
+    password: &crate::domain::Password,
+) -> Result<String, ApiError> {
+    use crate::store::{LoginAttempt, LoginStart};
+    let email = crate::domain::Email::parse(&user.email)
+        .map_err(|e| ApiError::Internal(format!("stored email unreadable: {e:?}")))?;
+    let network = http::client_ip(req);
+    let attempt = LoginAttempt {
+        email: &email,
+        network: &network,
+        device: None,
+        now: state.clock.now(),
+    };
+    let credentials = match state
+        .sessions
+        .begin_login(&attempt, &state.config.login_rules())
+        .await?
+    {
+        LoginStart::Locked { retry_after } => return Err(ApiError::TooManyRequests { retry_after }),
+        LoginStart::Reserved { credentials, .. } => credentials,
+    };
+    let hash = credentials
+        .filter(|c| c.user_id == user.id)
+        .map(|c| c.password_hash);
+    if !state.hasher.verify(password, hash.as_deref()).await {
+        return Err(ApiError::BadRequest(WRONG_PASSWORD));
+    }
+    let hash = hash.ok_or(ApiError::BadRequest(WRONG_PASSWORD))?;
+    state.sessions.settle_attempt(&attempt).await?;
+    Ok(hash)
+}
+
+/// Queues a notice for the owner of an address; a queue that cannot take it does not undo
+/// the change it reports (logged).
+pub async fn queue_notice(state: &AppState, job: crate::queue::MailJob) {
+    if let Err(e) = state.queue.enqueue(&job).await {
+        tracing::warn!(kind = job.kind(), error = %e, "notice mail not queued");
     }
 }
 
@@ -102,6 +149,20 @@ pub fn message(text: &str) -> EndpointResult {
     )
 }
 
+/// The per-address mail caps (kind, limit) an address can have counters of.
+pub fn mail_caps(config: &crate::config::Config) -> [(&'static str, crate::config::Limit); 3] {
+    [
+        ("mail", config.forgot_per_email_limit),
+        ("verify", config.resend_per_email_limit),
+        ("change", config.resend_per_email_limit),
+    ]
+}
+
+/// The throttle key of the mail cap of `kind` for `email`.
+pub fn mail_cap_key(kind: &str, email: &str) -> String {
+    format!("{kind}#{}", crate::secrets::token_hash(email))
+}
+
 /// Counts one mail of `kind` to `email` in the window of `limit`; true while it is within the
 /// limit. Past it the caller sends nothing and answers as usual: a quiet cap per address
 /// (mail bombing one inbox stops here, without a telling 429). The counter is keyed by the
@@ -112,7 +173,7 @@ pub async fn within_mail_cap(
     email: &crate::domain::Email,
     limit: crate::config::Limit,
 ) -> Result<bool, ApiError> {
-    let key = format!("{kind}#{}", crate::secrets::token_hash(email.as_str()));
+    let key = mail_cap_key(kind, email.as_str());
     let sent = state
         .throttle
         .hit(&key, limit.window_secs, state.clock.now())

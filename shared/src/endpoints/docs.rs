@@ -93,6 +93,11 @@ fn add_links(doc: &mut serde_json::Value) {
         crate::endpoints::verify_email::verify_email,
         crate::endpoints::verify_email::resend_verification,
         crate::endpoints::account::logout,
+        crate::endpoints::password_change::change_password,
+        crate::endpoints::sessions::list_sessions,
+        crate::endpoints::sessions::end_session,
+        crate::endpoints::email_change::change_email,
+        crate::endpoints::account_deletion::delete_account,
         crate::endpoints::docs::openapi_json,
         crate::endpoints::docs::docs_page,
         crate::endpoints::discovery::openid_configuration,
@@ -100,7 +105,7 @@ fn add_links(doc: &mut serde_json::Value) {
     ),
     components(schemas(ErrorOut, ValidationErrorOut, LocItem)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "docs", description = "This description"), (name = "discovery", description = "For other services: the OpenID discovery document and the public keys that verify access tokens"))
+    tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "account", description = "Self-service for the signed-in user: password, sessions, email, erasure"), (name = "docs", description = "This description"), (name = "discovery", description = "For other services: the OpenID discovery document and the public keys that verify access tokens"))
 )]
 pub struct ApiDoc;
 

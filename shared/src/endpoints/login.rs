@@ -71,7 +71,9 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     }
     // Start a session only if the answer can be signed.
     state.tokens.signing_keys().await?;
-    let session = state.tokens.new_session(credentials.user_id);
+    let session = state
+        .tokens
+        .new_session(credentials.user_id, http::seen_from(req));
     let first = state.tokens.new_refresh_token(&session);
     // A trusted device keeps its token (renewed); any other gets a new one.
     let device_token = match device_token {

@@ -3,6 +3,8 @@
 //! hands it there. The mailer function ([`crate::runtime::mailer`]) and local mode's worker
 //! both deliver through [`deliver`].
 
+use super::email_change::{deliver_email_change, deliver_email_changed};
+use super::password_change::deliver_password_changed;
 use super::password_reset::deliver_password_reset;
 use super::verify_email::deliver_verification;
 use crate::mail::MailError;
@@ -35,5 +37,10 @@ pub async fn deliver(state: &AppState, body: &str) -> Result<Delivery, DeliveryE
     match MailJob::from_json(body)? {
         MailJob::PasswordReset { email } => deliver_password_reset(state, &email).await,
         MailJob::VerifyEmail { email } => deliver_verification(state, &email).await,
+        MailJob::ConfirmEmailChange { email, new_email } => {
+            deliver_email_change(state, &email, &new_email).await
+        }
+        MailJob::EmailChanged { email, new_email } => deliver_email_changed(state, &email, &new_email).await,
+        MailJob::PasswordChanged { email } => deliver_password_changed(state, &email).await,
     }
 }

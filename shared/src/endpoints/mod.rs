@@ -4,6 +4,10 @@
 //!
 //! - [`signup`](mod@signup), [`login`](mod@login), [`refresh`](mod@refresh): accounts and sessions.
 //! - [`account`]: the signed-in user (`/me`, logout).
+//! - [`password_change`], [`sessions`](mod@sessions), [`email_change`], [`account_deletion`]:
+//!   self-service (change the password, see and end sessions, change the email, erase the
+//!   account); the ones that change the account ask for the password again
+//!   ([`common::reauthenticate`]).
 //! - [`users`]: the admin listing.
 //! - [`password_reset`]: forgot and reset; forgot only queues the mail.
 //! - [`verify_email`](mod@verify_email): verify an address and resend the link; signup queues the first.
@@ -13,13 +17,17 @@
 //! - [`common`]: what several endpoints share (authentication, the token envelope, views).
 
 pub mod account;
+pub mod account_deletion;
 pub mod common;
 pub mod discovery;
 pub mod docs;
+pub mod email_change;
 pub mod login;
 pub mod mailer;
+pub mod password_change;
 pub mod password_reset;
 pub mod refresh;
+pub mod sessions;
 pub mod signup;
 pub mod users;
 pub mod verify_email;
@@ -27,13 +35,17 @@ pub mod verify_email;
 use lambda_http::Request;
 
 pub use account::{logout, me};
+pub use account_deletion::delete_account;
 pub use common::EndpointResult;
 pub use discovery::{jwks, openid_configuration};
 pub use docs::{docs_page, openapi_json};
+pub use email_change::change_email;
 pub use login::login;
 pub use mailer::{deliver, Delivery, DeliveryError};
+pub use password_change::change_password;
 pub use password_reset::{forgot_password, reset_password};
 pub use refresh::refresh;
+pub use sessions::{end_session, list_sessions};
 pub use signup::signup;
 pub use users::list_users;
 pub use verify_email::{resend_verification, verify_email};
@@ -55,6 +67,11 @@ pub async fn dispatch(state: &AppState, endpoint: Endpoint, req: &Request) -> En
         Endpoint::VerifyEmail => verify_email(state, req).await,
         Endpoint::ResendVerification => resend_verification(state, req).await,
         Endpoint::Logout => logout(state, req).await,
+        Endpoint::ChangePassword => change_password(state, req).await,
+        Endpoint::ListSessions => list_sessions(state, req).await,
+        Endpoint::EndSession => end_session(state, req).await,
+        Endpoint::ChangeEmail => change_email(state, req).await,
+        Endpoint::DeleteAccount => delete_account(state, req).await,
         Endpoint::OpenApi => openapi_json(state, req).await,
         Endpoint::Docs => docs_page(state, req).await,
         Endpoint::OpenIdConfiguration => openid_configuration(state, req).await,

@@ -55,7 +55,7 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
         let successor = state.tokens.new_refresh_token(&session);
         match state
             .sessions
-            .rotate_refresh(&stored, &successor, state.clock.now_ms())
+            .rotate_refresh(&stored, &successor, state.clock.now_ms(), &http::seen_from(req))
             .await?
         {
             Rotation::Rotated => return token_response(state, req, &user, &successor).await,
@@ -74,7 +74,10 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
                 user_id = user.id,
                 "refresh token replayed: session family revoked"
             );
-            state.sessions.revoke_session(&current.sid).await?;
+            state
+                .sessions
+                .revoke_session(current.user_id, &current.sid)
+                .await?;
             Err(refused())
         }
     }

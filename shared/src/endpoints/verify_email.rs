@@ -1,20 +1,20 @@
 //! Verified email: signup queues a verification mail ([`queue_verification`]); `POST
-//! /auth/verify-email` spends its token; `POST /auth/verify-email/resend` queues a new one.
+//! /auth/verify-email` spends its token (or an email change's, see [`super::email_change`]); `POST /auth/verify-email/resend` queues a new one.
 //! The token follows the reset-token rules: 256-bit random, only its SHA-256 stored, single
 //! use, `AUTH_VERIFY_TTL_SECONDS` (24 h), and a newer one supersedes the older ones.
 
 use lambda_http::Request;
 
-use super::common::{message, within_mail_cap, EndpointResult};
+use super::common::{message, queue_notice, within_mail_cap, EndpointResult};
 use super::mailer::{Delivery, DeliveryError};
 use crate::domain::Email;
-use crate::error::{ApiError, INVALID_TOKEN};
+use crate::error::{ApiError, EMAIL_TAKEN, INVALID_TOKEN};
 use crate::http;
 use crate::mail::templates::verification_mail;
 use crate::queue::MailJob;
 use crate::secrets::{new_mail_token, token_hash};
 use crate::state::AppState;
-use crate::store::VerifyToken;
+use crate::store::{Consumed, Purpose, VerifyToken};
 use crate::wire::{ErrorOut, MessageOut, ResendVerificationRequest, ValidationErrorOut, VerifyEmailRequest};
 
 pub const VERIFIED_MESSAGE: &str = "Email verified.";
@@ -23,8 +23,9 @@ pub const RESEND_MESSAGE: &str = "If that email exists and is unverified, a veri
 /// Verify an address with the token from the mailed link.
 #[utoipa::path(post, path = "/auth/verify-email", tag = "auth", request_body = VerifyEmailRequest,
     responses(
-        (status = 200, description = "`Email verified.`", body = MessageOut),
+        (status = 200, description = "`Email verified.` (for a link from an email change: the account has the new address now, verified, and the old address was told)", body = MessageOut),
         (status = 400, description = "`Invalid or expired token.` (unknown, used, superseded or expired)", body = ErrorOut),
+        (status = 409, description = "`Email already registered`: the link is for an email change, and another account took the new address meanwhile", body = ErrorOut),
         (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
     let VerifyEmailRequest { token } = http::body(req)?;
@@ -39,11 +40,23 @@ pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
         .consume_verify_token(&token_hash(&token), state.clock.now())
         .await?
     {
-        Some(user_id) => {
+        Consumed::Verified(user_id) => {
             tracing::info!(user_id, "email verified");
             message(VERIFIED_MESSAGE)
         }
-        None => Err(ApiError::BadRequest(INVALID_TOKEN)),
+        Consumed::EmailChanged {
+            user_id,
+            old_email,
+            new_email,
+        } => {
+            tracing::info!(user_id, "email changed");
+            if let (Ok(email), Ok(new_email)) = (Email::parse(&old_email), Email::parse(&new_email)) {
+                queue_notice(state, MailJob::EmailChanged { email, new_email }).await;
+            }
+            message(VERIFIED_MESSAGE)
+        }
+        Consumed::EmailTaken => Err(ApiError::Conflict(EMAIL_TAKEN)),
+        Consumed::Unusable => Err(ApiError::BadRequest(INVALID_TOKEN)),
     }
 }
 
@@ -94,6 +107,7 @@ pub async fn deliver_verification(state: &AppState, email: &Email) -> Result<Del
             user_id: user.id,
             email: user.email.clone(),
             expires_at: state.clock.now() + config.verify_ttl.as_secs() as i64,
+            purpose: Purpose::Verify,
         })
         .await?;
     let link = config.verify_link(&token);

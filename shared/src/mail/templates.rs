@@ -1,7 +1,7 @@
 //! Every message authyy sends, from one layout: a greeting line, what happened, one action
-//! link (as a button in HTML, as a bare line in text), how long the link works, and what to do
-//! if it was not you, signed with the product's name. The text and HTML parts say the same
-//! thing and carry the same link.
+//! link (as a button in HTML, as a bare line in text) and how long it works, and what to do if
+//! it was not you, signed with the product's name. Notices (a password or an address changed)
+//! have no link. The text and HTML parts say the same thing and carry the same link.
 
 use std::time::Duration;
 
@@ -12,12 +12,17 @@ struct Action<'a> {
     subject: String,
     /// What happened, first line of the body.
     intro: String,
-    /// The button's label (HTML) and the line before the link (text).
-    button: &'a str,
-    link: &'a str,
-    lifetime: Duration,
+    /// The link, if the message has one.
+    link: Option<Link<'a>>,
     /// The "if this wasn't you" line.
     not_you: String,
+}
+
+struct Link<'a> {
+    /// The button's label (HTML) and the line before the link (text).
+    button: &'a str,
+    href: &'a str,
+    lifetime: Duration,
 }
 
 /// The verification message sent at signup (and on resend) for `link`.
@@ -28,9 +33,11 @@ pub fn verification_mail(product: &str, to: &str, link: &str, lifetime: Duration
         Action {
             subject: format!("Confirm your email for {product}"),
             intro: format!("Welcome to {product}! Please confirm that {to} is your email address."),
-            button: "Confirm your email",
-            link,
-            lifetime,
+            link: Some(Link {
+                button: "Confirm your email",
+                href: link,
+                lifetime,
+            }),
             not_you: format!(
                 "If you did not sign up for {product}, ignore this message: without this link \
                  the address is not confirmed."
@@ -47,24 +54,100 @@ pub fn reset_mail(product: &str, to: &str, link: &str, lifetime: Duration) -> Ma
         Action {
             subject: format!("Reset your {product} password"),
             intro: format!("Someone asked to reset the password of the {product} account of {to}."),
-            button: "Choose a new password",
-            link,
-            lifetime,
+            link: Some(Link {
+                button: "Choose a new password",
+                href: link,
+                lifetime,
+            }),
             not_you: "If it was not you, ignore this message: your password stays as it is.".into(),
         },
     )
 }
 
+/// The message sent to the new address of an email change, with the link that confirms it.
+pub fn email_change_mail(product: &str, to: &str, link: &str, lifetime: Duration) -> Mail {
+    render(
+        product,
+        to,
+        Action {
+            subject: format!("Confirm your new email for {product}"),
+            intro: format!(
+                "Someone asked to move a {product} account to {to}. Confirm that this address is \
+                 yours to make the change."
+            ),
+            link: Some(Link {
+                button: "Confirm your new email",
+                href: link,
+                lifetime,
+            }),
+            not_you: "If it was not you, ignore this message: without this link nothing changes.".into(),
+        },
+    )
+}
+
+/// The notice sent to the old address once an email change is made.
+pub fn email_changed_mail(product: &str, to: &str, new_email: &str) -> Mail {
+    render(
+        product,
+        to,
+        Action {
+            subject: format!("Your {product} email was changed"),
+            intro: format!(
+                "The email address of your {product} account was changed from {to} to {new_email}. \
+                 This address no longer signs in."
+            ),
+            link: None,
+            not_you: format!(
+                "If you did not make this change, contact {product} support at once: someone \
+                 who knows your password may have taken over the account."
+            ),
+        },
+    )
+}
+
+/// The notice sent when the password of the account of `to` is changed.
+pub fn password_changed_mail(product: &str, to: &str) -> Mail {
+    render(
+        product,
+        to,
+        Action {
+            subject: format!("Your {product} password was changed"),
+            intro: format!(
+                "The password of the {product} account of {to} was changed, and every other \
+                 session of the account was signed out."
+            ),
+            link: None,
+            not_you: "If you did not change it, reset your password at once with \"Forgot \
+                      password\" on the sign-in page."
+                .into(),
+        },
+    )
+}
+
 fn render(product: &str, to: &str, a: Action<'_>) -> Mail {
-    let lifetime = format!("The link works once, for {}.", human_duration(a.lifetime));
+    let e = html_escape;
+    let (text_link, html_link) = match &a.link {
+        Some(link) => {
+            let lifetime = format!("The link works once, for {}.", human_duration(link.lifetime));
+            (
+                format!("{}:\n\n{}\n\n{lifetime}\n\n", link.button, link.href),
+                format!(
+                    "<tr><td style=\"padding:16px 0\"><a href=\"{href}\" style=\"display:inline-block;background:#2563eb;color:#ffffff;text-decoration:none;padding:12px 20px;border-radius:6px;font-weight:600\">{button}</a></td></tr>\n\
+                     <tr><td style=\"font-size:13px;line-height:1.5;color:#57606a\"><p>{lifetime} If the button does not work, copy this address into your browser:<br>\
+                     <a href=\"{href}\" style=\"color:#2563eb;word-break:break-all\">{href}</a></p></td></tr>\n",
+                    href = e(link.href),
+                    button = e(link.button),
+                    lifetime = e(&lifetime),
+                ),
+            )
+        }
+        None => (String::new(), String::new()),
+    };
     let text = format!(
-        "Hello,\n\n{intro}\n\n{button}:\n\n{link}\n\n{lifetime}\n\n{not_you}\n\n-- \n{product}\n",
+        "Hello,\n\n{intro}\n\n{text_link}{not_you}\n\n-- \n{product}\n",
         intro = a.intro,
-        button = a.button,
-        link = a.link,
         not_you = a.not_you,
     );
-    let e = html_escape;
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{subject}</title></head>\n\
@@ -73,17 +156,13 @@ fn render(product: &str, to: &str, a: Action<'_>) -> Mail {
          <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:520px;background:#ffffff;border-radius:8px;padding:32px\">\n\
          <tr><td style=\"font-size:20px;font-weight:600;padding-bottom:16px\">{product}</td></tr>\n\
          <tr><td style=\"font-size:15px;line-height:1.5\"><p>Hello,</p><p>{intro}</p></td></tr>\n\
-         <tr><td style=\"padding:16px 0\"><a href=\"{href}\" style=\"display:inline-block;background:#2563eb;color:#ffffff;text-decoration:none;padding:12px 20px;border-radius:6px;font-weight:600\">{button}</a></td></tr>\n\
-         <tr><td style=\"font-size:13px;line-height:1.5;color:#57606a\"><p>{lifetime} If the button does not work, copy this address into your browser:<br>\
-         <a href=\"{href}\" style=\"color:#2563eb;word-break:break-all\">{href}</a></p><p>{not_you}</p></td></tr>\n\
+         {html_link}\
+         <tr><td style=\"font-size:13px;line-height:1.5;color:#57606a\"><p>{not_you}</p></td></tr>\n\
          </table>\n<p style=\"font-size:12px;color:#8c959f\">{product}</p>\n\
          </td></tr></table>\n</body></html>\n",
         subject = e(&a.subject),
         product = e(product),
         intro = e(&a.intro),
-        href = e(a.link),
-        button = e(a.button),
-        lifetime = e(&lifetime),
         not_you = e(&a.not_you),
     );
     Mail {
@@ -135,6 +214,31 @@ mod tests {
             assert!(mail.html.contains(&html_escape(LINK)));
             assert!(!mail.html.contains(LINK), "the link is escaped in HTML");
         }
+    }
+
+    #[test]
+    fn a_notice_has_no_link_and_says_what_changed_and_what_to_do() {
+        for mail in [
+            password_changed_mail("Acme", "ann@example.com"),
+            email_changed_mail("Acme", "ann@example.com", "ann@new.example"),
+        ] {
+            assert!(mail.subject.contains("Acme"), "{}", mail.subject);
+            for part in [&mail.text, &mail.html] {
+                assert!(part.contains("If you did not"), "{part}");
+                assert!(!part.contains("The link works"), "{part}");
+            }
+            assert!(!mail.html.contains("<a href"));
+        }
+        let changed = email_changed_mail("Acme", "ann@example.com", "ann@new.example");
+        assert!(changed.text.contains("to ann@new.example"));
+    }
+
+    #[test]
+    fn the_email_change_mail_carries_its_confirmation_link() {
+        let mail = email_change_mail("Acme", "ann@new.example", LINK, Duration::from_secs(86_400));
+        assert!(mail.text.contains(LINK));
+        assert!(mail.text.contains("for 24 hours"));
+        assert_eq!(mail.to, "ann@new.example");
     }
 
     #[test]

@@ -37,6 +37,26 @@ pub enum MailJob {
         #[serde(with = "email_string")]
         email: Email,
     },
+    /// A link to `new_email` that moves the account of `email` there, if that account is
+    /// enabled and the new address is still free.
+    ConfirmEmailChange {
+        #[serde(with = "email_string")]
+        email: Email,
+        #[serde(with = "email_string")]
+        new_email: Email,
+    },
+    /// A notice to `email`, the old address, that the account moved to `new_email`.
+    EmailChanged {
+        #[serde(with = "email_string")]
+        email: Email,
+        #[serde(with = "email_string")]
+        new_email: Email,
+    },
+    /// A notice to `email` that the account's password was changed.
+    PasswordChanged {
+        #[serde(with = "email_string")]
+        email: Email,
+    },
 }
 
 /// The job as it travels: `{"v": 1, "kind": "password_reset", "email": "..."}`.
@@ -86,6 +106,9 @@ impl MailJob {
         match self {
             MailJob::PasswordReset { .. } => "password_reset",
             MailJob::VerifyEmail { .. } => "verify_email",
+            MailJob::ConfirmEmailChange { .. } => "confirm_email_change",
+            MailJob::EmailChanged { .. } => "email_changed",
+            MailJob::PasswordChanged { .. } => "password_changed",
         }
     }
 }

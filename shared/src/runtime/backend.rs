@@ -46,6 +46,7 @@ fn assemble(
         sessions: store.clone(),
         resets: store.clone(),
         verifications: store.clone(),
+        accounts: store.clone(),
         throttle: store,
         mailer,
         queue,

@@ -139,6 +139,9 @@ pub fn requires_body(endpoint: Endpoint) -> bool {
             | Endpoint::ResetPassword
             | Endpoint::VerifyEmail
             | Endpoint::ResendVerification
+            | Endpoint::ChangePassword
+            | Endpoint::ChangeEmail
+            | Endpoint::DeleteAccount
     )
 }
 
@@ -151,17 +154,7 @@ fn json_or_no_body(endpoint: Endpoint, req: &Request) -> bool {
 
 /// Whether the request's path is the endpoint's (a stage prefix such as `/prod` allowed).
 fn serves_path(req: &Request, endpoint: Endpoint) -> bool {
-    let path = req.uri().path();
-    let path = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
-    path == endpoint.path()
-        || path
-            .strip_suffix(endpoint.path())
-            .and_then(|stage| stage.strip_prefix('/'))
-            .is_some_and(|stage| !stage.contains('/'))
+    endpoint.serves(req.uri().path())
 }
 
 /// Whether some endpoint on `endpoint`'s path answers the request's method (preflights too).

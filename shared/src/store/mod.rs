@@ -12,7 +12,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 use crate::config::{Backoff, LoginRules};
-use crate::domain::{Email, RefreshToken, Role, Session, User, UserId, Username};
+use crate::domain::{Email, RefreshToken, Role, SeenFrom, Session, User, UserId, Username};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -159,7 +159,8 @@ pub struct ResetToken {
     pub expires_at: i64,
 }
 
-/// A token that proves an address: mailed to `email`, for the account `user_id`.
+/// A token that proves an address: mailed to `email`, for the account `user_id` (its own
+/// address, or the one it asked to change to).
 #[derive(Debug, Clone)]
 pub struct VerifyToken {
     /// SHA-256 of the token, hex; the token itself is never stored.
@@ -168,6 +169,34 @@ pub struct VerifyToken {
     /// The address the token was mailed to (and so proves).
     pub email: String,
     pub expires_at: i64,
+    pub purpose: Purpose,
+}
+
+/// What a [`VerifyToken`] is for. Each purpose keeps its own newest token: asking to change
+/// the address does not spend the pending verification of the current one, nor the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Verify the account's own address.
+    Verify,
+    /// Move the account to the token's address.
+    ChangeEmail,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Verify => "verify",
+            Purpose::ChangeEmail => "change",
+        }
+    }
+
+    /// The stored form back; anything unknown is a verification.
+    pub fn parse(s: &str) -> Purpose {
+        match s {
+            "change" => Purpose::ChangeEmail,
+            _ => Purpose::Verify,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +260,10 @@ pub trait SessionStore: Send + Sync {
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool>;
+    /// A password verified outside a login (the signed-in user confirming a change): as
+    /// [`SessionStore::start_session`] does for a login, forgets the attempt's network counter
+    /// and takes the attempt back off the email's counter.
+    async fn settle_attempt(&self, attempt: &LoginAttempt<'_>) -> StoreResult<()>;
     /// The user and the session, in one read.
     async fn session_with_user(
         &self,
@@ -240,17 +273,84 @@ pub trait SessionStore: Send + Sync {
     /// The token, its session and its user, in one read.
     async fn refresh_state(&self, jti: &str, sid: &str, user_id: UserId) -> StoreResult<RefreshState>;
     /// Marks `old` rotated at `now_ms` and stores `successor`, only if `old` was not rotated yet
-    /// and its session is not revoked: exactly one of racing calls rotates.
+    /// and its session is not revoked: exactly one of racing calls rotates. The session's
+    /// `last_used_ms` and `seen` are updated in the same step.
     async fn rotate_refresh(
         &self,
         old: &RefreshToken,
         successor: &RefreshToken,
         now_ms: i64,
+        seen: &SeenFrom,
     ) -> StoreResult<Rotation>;
-    /// Ends one session family at once.
-    async fn revoke_session(&self, sid: &str) -> StoreResult<()>;
+    /// Ends one session family of the user at once.
+    async fn revoke_session(&self, user_id: UserId, sid: &str) -> StoreResult<()>;
     /// Ends every session of the user that began at or before `now_ms`.
     async fn revoke_all_sessions(&self, user_id: UserId, now_ms: i64) -> StoreResult<()>;
+    /// Every session of the user still stored (live or not: the caller decides), read from the
+    /// user's own records only (one partition, never a scan).
+    async fn list_sessions(&self, user_id: UserId) -> StoreResult<Vec<Session>>;
+    /// Ends one session of the user at once and forgets it (its refresh tokens are refused
+    /// from now on). False if the user has no such session.
+    async fn end_session(&self, user_id: UserId, sid: &str) -> StoreResult<bool>;
+}
+
+/// A password change made in session `keep_sid`, for [`AccountStore::change_password`].
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    pub user_id: UserId,
+    pub email: &'a str,
+    /// The hash the current password was verified against.
+    pub old_hash: &'a str,
+    pub new_hash: &'a str,
+    /// The session the change was made in: it lives on.
+    pub keep_sid: &'a str,
+    pub now_ms: i64,
+}
+
+/// What [`VerifyStore::consume_verify_token`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consumed {
+    /// The token proved the account's address: it is verified now.
+    Verified(UserId),
+    /// The token proved a new address the account asked to move to: the account has it now,
+    /// verified, and `old_email` is free.
+    EmailChanged {
+        user_id: UserId,
+        old_email: String,
+        new_email: String,
+    },
+    /// The token asks for an address another account registered meanwhile: nothing changed
+    /// (and the token stays unusable while that account has it).
+    EmailTaken,
+    /// Unknown, spent, superseded or expired, or the account's address changed: nothing changed.
+    Unusable,
+}
+
+/// What erasing an account takes, for [`AccountStore::delete_account`].
+#[derive(Debug, Clone, Copy)]
+pub struct Erasure<'a> {
+    pub user: &'a User,
+    /// Erase only while the account still has this password hash (the one verified); `None`
+    /// erases whatever the password (an operator's deletion).
+    pub password_hash: Option<&'a str>,
+    /// The throttle counters kept by the account (its per-address mail caps): each key, as
+    /// given to [`ThrottleStore::hit`], with its window.
+    pub throttle_keys: &'a [(String, u64)],
+    pub now: i64,
+}
+
+/// The signed-in user's own changes to the account.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// In one atomic step: replaces the password hash if it is still `old_hash`, forgets any
+    /// pending reset token, and ends every session of the user but `keep_sid`. False if the
+    /// password changed meanwhile (nothing written).
+    async fn change_password(&self, change: &PasswordChange<'_>) -> StoreResult<bool>;
+    /// Erases the account and everything kept by it: the user, its email and username (free
+    /// again at once), its sessions and refresh tokens, its reset and verification tokens, its
+    /// failed-login counters and mail caps. Once this returns true no token of the account
+    /// works. False if the account's password is no longer `password_hash` or it is gone.
+    async fn delete_account(&self, erasure: &Erasure<'_>) -> StoreResult<bool>;
 }
 
 /// Password reset tokens.
@@ -274,13 +374,13 @@ pub trait ResetStore: Send + Sync {
 /// Email verification tokens.
 #[async_trait]
 pub trait VerifyStore: Send + Sync {
-    /// Stores a verification token; it supersedes every earlier one of the same user.
+    /// Stores a verification token; it supersedes every earlier one of the same user and purpose.
     async fn put_verify_token(&self, token: &VerifyToken) -> StoreResult<()>;
-    /// In one atomic step: consumes the token if it exists, is the user's newest, has not
-    /// expired at `now` (epoch s) and names the address the account still has, and marks that
-    /// address verified. None if the token was not usable (nothing changed); of racing uses of
-    /// one token exactly one succeeds.
-    async fn consume_verify_token(&self, hash: &str, now: i64) -> StoreResult<Option<UserId>>;
+    /// In one atomic step: consumes the token if it exists, is the user's newest and has not
+    /// expired at `now` (epoch s). A token of the account's address marks it verified; a token
+    /// of another address (an email change) moves the account to it, verified, unless another
+    /// account has it. Of racing uses of one token exactly one succeeds.
+    async fn consume_verify_token(&self, hash: &str, now: i64) -> StoreResult<Consumed>;
 }
 
 /// Fixed-window counters for rate limits.
@@ -292,8 +392,8 @@ pub trait ThrottleStore: Send + Sync {
 
 /// A complete backend, for the places that build one (the state, the admin tool). Code that
 /// uses a store names the capability it needs instead.
-pub trait Store: UserStore + SessionStore + ResetStore + VerifyStore + ThrottleStore {}
-impl<T: UserStore + SessionStore + ResetStore + VerifyStore + ThrottleStore> Store for T {}
+pub trait Store: UserStore + SessionStore + AccountStore + ResetStore + VerifyStore + ThrottleStore {}
+impl<T: UserStore + SessionStore + AccountStore + ResetStore + VerifyStore + ThrottleStore> Store for T {}
 
 #[cfg(test)]
 mod tests {

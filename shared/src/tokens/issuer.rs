@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{kid_of, scope_of, sign_access, sign_refresh, verify, Claims, TokenError, TokenUse, Verifier};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{RefreshToken, Session, User, UserId};
+use crate::domain::{RefreshToken, SeenFrom, Session, User, UserId};
 use crate::keys::{CachedKeys, KeyError, PrivateKeys, PublicKeys};
 use crate::secrets::new_id;
 
@@ -76,7 +76,8 @@ impl TokenIssuer {
     }
 
     /// A new session of `user_id`, ending at its absolute lifetime however often it is refreshed.
-    pub fn new_session(&self, user_id: UserId) -> Session {
+    /// `seen` says where the login came from.
+    pub fn new_session(&self, user_id: UserId, seen: SeenFrom) -> Session {
         let now_ms = self.clock.now_ms();
         Session {
             sid: new_id(),
@@ -84,6 +85,9 @@ impl TokenIssuer {
             created_ms: now_ms,
             expires_at: now_ms.div_euclid(1000) + self.config.session_ttl.as_secs() as i64,
             revoked: false,
+            valid_from_ms: now_ms,
+            last_used_ms: now_ms,
+            seen,
         }
     }
 

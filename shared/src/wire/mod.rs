@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use request::{
-    FieldError, ForgotPasswordRequest, FromJson, LoginRequest, LogoutRequest, ResendVerificationRequest,
-    ResetPasswordRequest, SignupRequest, VerifyEmailRequest,
+    ChangeEmailRequest, ChangePasswordRequest, DeleteAccountRequest, FieldError, ForgotPasswordRequest,
+    FromJson, LoginRequest, LogoutRequest, ResendVerificationRequest, ResetPasswordRequest, SignupRequest,
+    VerifyEmailRequest,
 };
 
 /// A user.
@@ -102,6 +103,23 @@ pub struct OpenIdConfigurationOut {
     pub claims_supported: Vec<String>,
     /// The API's interactive documentation.
     pub service_documentation: String,
+}
+
+/// One of the signed-in user's sessions (a login, and every refresh since).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionOut {
+    /// The session's id, for `DELETE /auth/sessions/{id}`.
+    pub id: String,
+    /// When it began (the login), RFC 3339 UTC.
+    pub created_at: String,
+    /// Its last login or refresh, RFC 3339 UTC.
+    pub last_used_at: String,
+    /// The client address of that last use, as API Gateway saw it.
+    pub ip: String,
+    /// The `User-Agent` of that last use (at most 256 characters).
+    pub user_agent: String,
+    /// Whether this is the session of the access token that asked.
+    pub current: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -273,6 +273,42 @@ request_type! {
     }
 }
 
+request_type! {
+    /// `POST /auth/password`
+    #[schema(example = json!({"current_password": "correct horse battery staple 42", "new_password": "violet tractor jumps over moon 7"}))]
+    pub struct ChangePasswordRequest {
+        /// The password the account has now (a wrong one counts as a failed login).
+        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub current_password: Password => Password::for_login,
+        /// The new password, under the signup policy, and not the current one.
+        #[schema(value_type = String, min_length = 8, max_length = 128, example = "violet tractor jumps over moon 7")]
+        pub new_password: Password,
+    }
+}
+
+request_type! {
+    /// `POST /auth/email`
+    #[schema(example = json!({"new_email": "john.new@example.com", "password": "correct horse battery staple 42"}))]
+    pub struct ChangeEmailRequest {
+        /// The address to move the account to; it changes once the link mailed there is used.
+        #[schema(value_type = String, format = Email, min_length = 3, max_length = 254, example = "john.new@example.com")]
+        pub new_email: Email,
+        /// The account's current password (a wrong one counts as a failed login).
+        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub password: Password => Password::for_login,
+    }
+}
+
+request_type! {
+    /// `DELETE /auth/me`
+    #[schema(example = json!({"password": "correct horse battery staple 42"}))]
+    pub struct DeleteAccountRequest {
+        /// The account's current password (a wrong one counts as a failed login).
+        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub password: Password => Password::for_login,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

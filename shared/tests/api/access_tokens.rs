@@ -109,7 +109,7 @@ async fn me_with_garbage_token_is_401<B: Backend>() {
 
 async fn access_token_of_a_revoked_family_is_refused<B: Backend>() {
     let app = app::<B>().await;
-    let (access1, _, _) = app.user("john_doe").await;
+    let (access1, _, id) = app.user("john_doe").await;
     let other = app.login("john_doe@example.com", STRONG).await;
     let claims = app
         .state
@@ -117,7 +117,7 @@ async fn access_token_of_a_revoked_family_is_refused<B: Backend>() {
         .verify_access(&access1, &app.state.config.issuer)
         .await
         .unwrap();
-    app.state.sessions.revoke_session(&claims.sid).await.unwrap();
+    app.state.sessions.revoke_session(id, &claims.sid).await.unwrap();
     assert_eq!(app.me(&access1).await.status, 401);
     // Other sessions live on.
     assert_eq!(app.me(&access(&other)).await.status, 200);

@@ -10,6 +10,7 @@ use crate::helpers::faults::{closed_port, dynamo_client, Faults};
 use crate::helpers::{access, refresh, test_config, test_keys, Resp, TestApp, STRONG, STRONG2};
 use authyy::aws::AwsSettings;
 use authyy::clock::ManualClock;
+use authyy::store::dynamo::DynamoStore;
 use authyy::{AppState, Endpoint};
 use serde_json::json;
 
@@ -309,4 +310,134 @@ async fn mail_that_cannot_be_sent_is_retried_not_reported() {
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(failed[0].contains("john@example.com"), "{failed:?}");
     assert!(crate::helpers::resets(app.inbox.mails_to("john@example.com").await).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_change_failing_at_any_step_changes_all_or_nothing() {
+    for step in 1.. {
+        let p = pair().await;
+        let (this, _, _) = p.healthy.user("john_doe").await;
+        p.clock_tick();
+        let other = p.healthy.login("john_doe@example.com", STRONG).await;
+        p.clock_tick();
+        p.faults.fail_from(step);
+        let r = p.faulty.change_password(&this, STRONG, STRONG2).await;
+        if r.status == 200 {
+            assert!(step > 3, "a password change makes several calls");
+            assert_eq!(p.healthy.me(&access(&other)).await.status, 401);
+            break;
+        }
+        assert_unavailable(&r, step);
+        // Fully before: the old password, and every session.
+        assert_eq!(p.healthy.me(&access(&other)).await.status, 200, "step {step}");
+        assert_eq!(p.healthy.me(&this).await.status, 200, "step {step}");
+        p.clock_tick();
+        assert_eq!(p.healthy.login("john_doe@example.com", STRONG2).await.status, 401);
+        assert_eq!(p.healthy.login("john_doe@example.com", STRONG).await.status, 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_change_failing_at_any_step_of_its_confirmation_changes_all_or_nothing() {
+    for step in 1.. {
+        let p = pair().await;
+        let (a, _, _) = p.healthy.user("john_doe").await;
+        assert_eq!(
+            p.healthy
+                .change_email(&a, "john.new@example.com", STRONG)
+                .await
+                .status,
+            202
+        );
+        let token = p.healthy.email_change_token("john.new@example.com").await;
+        p.faults.fail_from(step);
+        let r = p.faulty.verify_email(&token).await;
+        if r.status == 200 {
+            assert!(step > 3);
+            break;
+        }
+        assert_unavailable(&r, step);
+        // Fully before: the old address signs in, the new one is free and unknown.
+        assert_eq!(
+            p.healthy.me(&a).await.body["email"],
+            "john_doe@example.com",
+            "step {step}"
+        );
+        assert_eq!(p.healthy.login("john.new@example.com", STRONG).await.status, 401);
+        assert_eq!(p.healthy.login("john_doe@example.com", STRONG).await.status, 200);
+        // The link still works, and does all of it at once.
+        assert_eq!(p.healthy.verify_email(&token).await.status, 200, "step {step}");
+        assert_eq!(p.healthy.login("john.new@example.com", STRONG).await.status, 200);
+        assert_eq!(p.healthy.login("john_doe@example.com", STRONG).await.status, 401);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_deletion_failing_at_any_step_erases_all_or_nothing() {
+    for step in 1.. {
+        let p = pair().await;
+        let (a, r1, _) = p.healthy.user("john_doe").await;
+        p.faults.fail_from(step);
+        let r = p.faulty.delete_me(&a, STRONG).await;
+        if r.status == 204 {
+            assert!(step > 3);
+            assert_eq!(p.healthy.me(&a).await.status, 401);
+            break;
+        }
+        assert_unavailable(&r, step);
+        // Fully before: the account, its tokens, its email and username.
+        assert_eq!(p.healthy.me(&a).await.status, 200, "step {step}");
+        assert_eq!(
+            p.healthy
+                .signup("john_doe", "other@example.com", STRONG)
+                .await
+                .status,
+            409
+        );
+        assert_eq!(p.healthy.refresh(&r1).await.status, 200, "step {step}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_owning_more_items_than_one_transaction_holds_is_erased_whole() {
+    // A transaction of 10 items stands in for DynamoDB's 100: the profile, email and username,
+    // the counters, two sessions and a chain of refresh tokens make more.
+    let fixture = Fixture::new().await;
+    let clock = Arc::new(ManualClock::default());
+    let mut state = fixture.state(test_config(), clock.clone());
+    let client = aws_sdk_dynamodb::Client::new(&fixture.sdk);
+    let store =
+        DynamoStore::new(client.clone(), fixture.settings.table_name.clone()).with_max_transaction_items(10);
+    state.set_store(Arc::new(store));
+    let app = app_of(fixture.inbox(), state, clock);
+    let (a, _, id) = app.user("john_doe").await;
+    let other = app.login("john_doe@example.com", STRONG).await;
+    let mut token = refresh(&other);
+    for _ in 0..12 {
+        app.clock.advance_secs(11);
+        let r = app.refresh(&token).await;
+        assert_eq!(r.status, 200);
+        token = refresh(&r);
+    }
+    assert_eq!(app.delete_me(&a, STRONG).await.status, 204);
+    assert_eq!(app.refresh(&token).await.status, 401);
+    // Nothing of the account is left in its partition.
+    let left = client
+        .query()
+        .table_name(&fixture.settings.table_name)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{id}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.count, 0, "{:?}", left.items);
+    assert_eq!(
+        app.signup("john_doe", "john_doe@example.com", STRONG)
+            .await
+            .status,
+        201
+    );
 }

@@ -109,6 +109,14 @@ impl Intercept for Recorder {
 /// key's type prefix, up to its first `#`), `dynamodb:LeadingKeys on users-by-id USER` for a
 /// Query of the index (its partition key value exactly).
 fn leading_keys(operation: &str, body: &serde_json::Value) -> Vec<String> {
+    if operation == "Query" && body["IndexName"].is_null() {
+        // A partition of the table: `pk = :pk ...`, granted by the key's type prefix.
+        let pk = body["ExpressionAttributeValues"][":pk"]["S"]
+            .as_str()
+            .unwrap_or("?");
+        let kind = pk.split_once('#').map_or(pk, |(kind, _)| kind);
+        return vec![format!("dynamodb:LeadingKeys {kind}#*")];
+    }
     if operation == "Query" {
         // `gsi1pk = :u AND ...`: the value bound to the partition key's placeholder.
         let condition = body["KeyConditionExpression"].as_str().unwrap_or_default();
@@ -185,10 +193,11 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     );
     let clock = Arc::new(ManualClock::default());
     let mut state = fixture.state(test_config(), clock.clone());
-    state.set_store(Arc::new(DynamoStore::new(
-        dynamo,
-        fixture.settings.table_name.clone(),
-    )));
+    // Transactions of at most 8 items, so that erasing an account shows the batch deletes that
+    // follow a full transaction.
+    state.set_store(Arc::new(
+        DynamoStore::new(dynamo, fixture.settings.table_name.clone()).with_max_transaction_items(8),
+    ));
     let sender = authyy::mail::Sender::new("authyy", &fixture.sender).unwrap();
     state.mailer = Arc::new(SesMailer::new(ses, &sender, None));
     state.queue = Arc::new(SqsQueue::new(sqs, fixture.settings.mail_queue_url.clone()));
@@ -289,6 +298,61 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     record!(Endpoint::Logout, app.logout(&access(&l1)).await);
     let l2 = app.login("john@example.com", STRONG2).await;
     record!(Endpoint::Logout, app.logout_all(&access(&l2)).await);
+    // Self-service: a wrong and a right password each time, a session ended and one unknown.
+    clock.advance_ms(1);
+    let l3 = app.login("john@example.com", STRONG2).await;
+    let a3 = access(&l3);
+    record!(
+        Endpoint::ChangePassword,
+        app.change_password(&a3, "wrong", STRONG).await
+    );
+    record!(
+        Endpoint::ChangePassword,
+        app.change_password(&a3, STRONG2, STRONG).await
+    );
+    clock.advance_ms(1);
+    let l4 = app.login("john@example.com", STRONG).await;
+    record!(Endpoint::ListSessions, app.sessions(&a3).await);
+    let sid4 = TestApp::sid_of(&access(&l4));
+    record!(Endpoint::EndSession, app.end_session(&a3, &sid4).await);
+    record!(Endpoint::EndSession, app.end_session(&a3, "unknown").await);
+    record!(
+        Endpoint::ChangeEmail,
+        app.change_email(&a3, "john.new@example.com", "wrong").await
+    );
+    record!(
+        Endpoint::ChangeEmail,
+        app.change_email(&a3, "john.new@example.com", STRONG).await
+    );
+    // The mailer, handed the password notice and the email change's confirmation.
+    seen.lock().unwrap().clear();
+    assert!(app.deliver_queued().await.is_empty());
+    used.entry("mailer")
+        .or_default()
+        .extend(seen.lock().unwrap().iter().cloned());
+    let mails = app.inbox.mails_to("john.new@example.com").await;
+    let change = crate::helpers::token_in(mails.last().unwrap()).unwrap();
+    record!(Endpoint::VerifyEmail, app.verify_email(&change).await);
+    // ...and the notice to the old address.
+    seen.lock().unwrap().clear();
+    assert!(app.deliver_queued().await.is_empty());
+    used.entry("mailer")
+        .or_default()
+        .extend(seen.lock().unwrap().iter().cloned());
+    // Erasure, with a reset and an email change pending (their tokens are erased too).
+    record!(Endpoint::ForgotPassword, app.forgot("john.new@example.com").await);
+    record!(
+        Endpoint::ChangeEmail,
+        app.change_email(&a3, "john.third@example.com", STRONG).await
+    );
+    seen.lock().unwrap().clear();
+    assert!(app.deliver_queued().await.is_empty());
+    used.entry("mailer")
+        .or_default()
+        .extend(seen.lock().unwrap().iter().cloned());
+    record!(Endpoint::DeleteAccount, app.delete_me(&a3, "wrong").await);
+    let deleted = record!(Endpoint::DeleteAccount, app.delete_me(&a3, STRONG).await);
+    assert_eq!(deleted.status, 204);
     record!(Endpoint::Jwks, app.raw(Endpoint::Jwks, None, None).await);
     record!(
         Endpoint::OpenIdConfiguration,

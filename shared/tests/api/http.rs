@@ -4,7 +4,7 @@ use crate::helpers::*;
 
 async fn wrong_method_is_405_json<B: Backend>() {
     let app = app::<B>().await;
-    let req = event("DELETE", "/auth/me", "", &[], None, "192.0.2.1");
+    let req = event("PUT", "/auth/me", "", &[], None, "192.0.2.1");
     let r = app.call(Endpoint::Me, req).await;
     assert_eq!(r.status, 405);
     assert!(r.detail().contains("Method Not Allowed"));
@@ -16,7 +16,8 @@ async fn wrong_method_on_a_known_path_reaching_the_catch_all_is_405_with_allow<B
     for (method, path, allow) in [
         ("PUT", "/auth/login", "POST, OPTIONS"),
         ("DELETE", "/prod/auth/users", "POST, GET, OPTIONS"),
-        ("PATCH", "/auth/me", "GET, OPTIONS"),
+        ("PATCH", "/auth/me", "GET, DELETE, OPTIONS"),
+        ("PUT", "/auth/sessions/abc", "DELETE, OPTIONS"),
     ] {
         let r = app
             .call(Endpoint::Docs, event(method, path, "", &[], None, "192.0.2.1"))

@@ -150,7 +150,7 @@ async fn serve_discovery(listener: tokio::net::TcpListener, state: AppState) {
             let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
             let endpoint = [Endpoint::OpenIdConfiguration, Endpoint::Jwks]
                 .into_iter()
-                .find(|e| e.path() == path);
+                .find(|e| e.serves(&path));
             let (status, body) = match endpoint {
                 Some(e) => {
                     let resp =

@@ -66,7 +66,7 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
     // Before the first rotation: logins cannot be signed (503, nothing half done).
     assert_eq!(app.login("john@example.com", STRONG).await.status, 503);
     // A refresh token the first round issued (iss "authyy"), whose session is in the table.
-    let session = app.state.tokens.new_session(id);
+    let session = app.state.tokens.new_session(id, Default::default());
     let first = app.state.tokens.new_refresh_token(&session);
     let email = authyy::domain::Email::parse("john@example.com").unwrap();
     let attempt = authyy::store::LoginAttempt {

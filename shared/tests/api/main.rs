@@ -19,6 +19,7 @@ mod mail_queue;
 mod password_reset;
 mod races;
 mod refresh;
+mod self_service;
 mod signup;
 mod verify_email;
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{RefreshToken, Role, Session, Successor, User, UserId};
+use crate::domain::{RefreshToken, Role, SeenFrom, Session, Successor, User, UserId};
 use crate::store::{StoreError, StoreResult};
 
 /// One DynamoDB item (or key).
@@ -61,11 +61,21 @@ pub(super) fn user_key(id: UserId) -> Item {
 pub(super) fn email_key(email: &str) -> Item {
     key(format!("EMAIL#{email}"), "EMAIL")
 }
-pub(super) fn session_key(sid: &str) -> Item {
-    key(format!("SESSION#{sid}"), "SESSION")
+/// Where [`DynamoStore::batch_get`](super::DynamoStore) files an item (or key): `pk|sk`.
+pub(super) fn item_id(item: &Item) -> String {
+    format!(
+        "{}|{}",
+        opt_s(item, "pk").unwrap_or_default(),
+        opt_s(item, "sk").unwrap_or_default()
+    )
 }
-pub(super) fn refresh_key(jti: &str) -> Item {
-    key(format!("REFRESH#{jti}"), "REFRESH")
+/// A session, in its user's partition (listing a user's sessions is one Query).
+pub(super) fn session_key(user_id: UserId, sid: &str) -> Item {
+    key(format!("USER#{user_id}"), &format!("SESSION#{sid}"))
+}
+/// A refresh token, in its user's partition (erasing an account finds every one).
+pub(super) fn refresh_key(user_id: UserId, jti: &str) -> Item {
+    key(format!("USER#{user_id}"), &format!("REFRESH#{jti}"))
 }
 pub(super) fn reset_key(hash: &str) -> Item {
     key(format!("RESET#{hash}"), "RESET")
@@ -108,13 +118,36 @@ pub(super) fn user_from(item: &Item) -> StoreResult<User> {
 }
 
 pub(super) fn session_from(item: &Item) -> StoreResult<Session> {
+    let created_ms = get_n(item, "created_ms")?;
     Ok(Session {
         sid: get_s(item, "sid")?,
         user_id: get_n(item, "user_id")?,
-        created_ms: get_n(item, "created_ms")?,
+        created_ms,
         expires_at: get_n(item, "expires_at")?,
         revoked: get_bool(item, "revoked"),
+        valid_from_ms: opt_n(item, "valid_from_ms").unwrap_or(created_ms),
+        last_used_ms: opt_n(item, "last_used_ms").unwrap_or(created_ms),
+        seen: SeenFrom {
+            ip: opt_s(item, "ip").unwrap_or_default(),
+            user_agent: opt_s(item, "user_agent").unwrap_or_default(),
+        },
     })
+}
+
+pub(super) fn session_item(session: &Session) -> Item {
+    let mut item = session_key(session.user_id, &session.sid);
+    item.extend([
+        ("sid".into(), s(&session.sid)),
+        ("user_id".into(), n(session.user_id)),
+        ("created_ms".into(), n(session.created_ms)),
+        ("expires_at".into(), n(session.expires_at)),
+        ("revoked".into(), b(session.revoked)),
+        ("valid_from_ms".into(), n(session.valid_from_ms)),
+        ("last_used_ms".into(), n(session.last_used_ms)),
+        ("ip".into(), s(&session.seen.ip)),
+        ("user_agent".into(), s(&session.seen.user_agent)),
+    ]);
+    item
 }
 
 pub(super) fn refresh_from(item: &Item) -> StoreResult<RefreshToken> {
@@ -138,7 +171,7 @@ pub(super) fn refresh_from(item: &Item) -> StoreResult<RefreshToken> {
 }
 
 pub(super) fn refresh_item(t: &RefreshToken) -> Item {
-    let mut item = refresh_key(&t.jti);
+    let mut item = refresh_key(t.user_id, &t.jti);
     item.insert("jti".into(), s(&t.jti));
     item.insert("sid".into(), s(&t.sid));
     item.insert("user_id".into(), n(t.user_id));

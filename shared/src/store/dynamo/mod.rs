@@ -7,10 +7,12 @@
 //!   email, password hash, `disabled`, the current reset token's hash).
 //! - `USERNAME#<lowercased>` / `USERNAME`: uniqueness sentinel.
 //! - `COUNTER#users` / `COUNTER`: the atomic counter integer ids come from.
-//! - `SESSION#<sid>` / `SESSION`, `REFRESH#<jti>` / `REFRESH`: session families and one item
-//!   per refresh token.
+//! - `USER#<id>` / `SESSION#<sid>`, `USER#<id>` / `REFRESH#<jti>`: session families (where and
+//!   when each was last used) and one item per refresh token, in their user's partition: a
+//!   user's sessions are one Query, and erasing the account finds everything it owns.
 //! - `VERIFY#<sha256>` / `VERIFY`: email verification tokens by hash (user id, the address
-//!   mailed, expiry); the user's `verify_hash` names the newest, and `email_verified` the result.
+//!   mailed, expiry, purpose); the user's `verify_hash` names the newest verification of its
+//!   address and `change_hash` the newest email change, and `email_verified` the result.
 //! - `RESET#<sha256>` / `RESET`, `LOGINFAIL#<email>` / `LOGINFAIL` (also
 //!   `LOGINFAIL#<email>#NET#<network>` and `LOGINFAIL#<email>#DEVICE#<sha256>`), `DEVICE#<sha256>`
 //!   / `DEVICE`, `THROTTLE#<key>#<window>` / `THROTTLE`: reset tokens by hash, failed-login
@@ -23,6 +25,7 @@
 //! Items that expire carry `expires_at` (epoch seconds) for TTL; expiry is always checked in
 //! code, since TTL deletion can be days late.
 
+mod accounts;
 mod item;
 mod resets;
 mod sessions;
@@ -40,7 +43,7 @@ use aws_sdk_dynamodb::Client;
 use crate::aws::{sdk_failure, SdkFailure};
 use crate::domain::UserId;
 use crate::store::{StoreError, StoreResult};
-use item::{key, malformed, n, opt_n, opt_s, Item};
+use item::{key, malformed, n, opt_n, Item};
 
 pub const USERS_INDEX: &str = "users-by-id";
 
@@ -67,6 +70,8 @@ where
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The most items one transaction takes: DynamoDB's limit, 100.
+    max_tx_items: usize,
 }
 
 impl DynamoStore {
@@ -74,7 +79,15 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            max_tx_items: 100,
         }
+    }
+
+    /// The store with transactions of at most `n` items (at least 8), below DynamoDB's 100: for
+    /// tests of what happens when an erasure does not fit in one.
+    pub fn with_max_transaction_items(mut self, n: usize) -> Self {
+        self.max_tx_items = n.clamp(8, 100);
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -93,7 +106,7 @@ impl DynamoStore {
             .map_err(|e| sdk_error(operation, e))
     }
 
-    /// Strongly consistent reads of several items in one call, by `pk`.
+    /// Strongly consistent reads of several items in one call, filed by [`item::item_id`].
     pub(super) async fn batch_get(
         &self,
         operation: &str,
@@ -119,9 +132,7 @@ impl DynamoStore {
                 .remove(&self.table)
                 .unwrap_or_default()
             {
-                if let Some(pk) = opt_s(&item, "pk") {
-                    found.insert(pk, item);
-                }
+                found.insert(item::item_id(&item), item);
             }
             match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
                 Some(rest) if !rest.keys.is_empty() => {
@@ -169,6 +180,107 @@ impl DynamoStore {
             }
             Err(e) => Err(sdk_error(operation, e)),
         }
+    }
+
+    /// Every item of partition `pk` (whose `sk` begins with `sk_prefix`, if given), following
+    /// the pages of the Query to the end.
+    pub(super) async fn query_partition(
+        &self,
+        operation: &str,
+        pk: &str,
+        sk_prefix: Option<&str>,
+    ) -> StoreResult<Vec<Item>> {
+        let condition = match sk_prefix {
+            Some(_) => "pk = :pk AND begins_with(sk, :sk)",
+            None => "pk = :pk",
+        };
+        let mut values = HashMap::from([(":pk".to_string(), item::s(pk))]);
+        if let Some(prefix) = sk_prefix {
+            values.insert(":sk".into(), item::s(prefix));
+        }
+        let mut items = vec![];
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(operation, e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// A DeleteItem under a condition: false (and nothing deleted) if the condition fails.
+    pub(super) async fn delete_if(&self, operation: &str, key: Item, condition: &str) -> StoreResult<bool> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(operation, e)),
+        }
+    }
+
+    /// Deletes `keys` in BatchWriteItem calls of 25, retrying what comes back unprocessed.
+    pub(super) async fn batch_delete(&self, operation: &str, keys: Vec<Item>) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in keys.chunks(25) {
+            let mut pending = chunk
+                .iter()
+                .map(|k| {
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(k.clone()))
+                        .build()
+                        .map_err(|e| StoreError::Backend(e.to_string()))?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt == 5 {
+                    return Err(StoreError::Unavailable(format!(
+                        "{operation}: items left unprocessed"
+                    )));
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(operation, e))?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                attempt += 1;
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn next_user_id(&self) -> StoreResult<UserId> {

@@ -59,13 +59,13 @@ impl ResetStore for DynamoStore {
             .batch_get("reset lookup", vec![email_key(&email), user_key(user_id)])
             .await?;
         let current = items
-            .get(&format!("EMAIL#{email}"))
+            .get(&item_id(&email_key(&email)))
             .and_then(|c| opt_s(c, "reset_hash"))
             .is_some_and(|h| h == hash);
         if !current {
             return Ok(None);
         }
-        items.get(&format!("USER#{user_id}")).map(user_from).transpose()
+        items.get(&item_id(&user_key(user_id))).map(user_from).transpose()
     }
 
     async fn consume_reset_token(

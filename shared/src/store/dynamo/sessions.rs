@@ -51,6 +51,19 @@ impl DynamoStore {
         )
     }
 
+    /// A success taken back off the email's counter (which keeps everyone else's failures).
+    fn success_off_account_counter(&self, attempt: &LoginAttempt<'_>) -> StoreResult<TransactWriteItem> {
+        self.counter_update(
+            loginfail_key(attempt.email.as_str()),
+            "SET #c = if_not_exists(#c, :one) - :one, expires_at = if_not_exists(expires_at, :exp)",
+            None,
+            HashMap::from([
+                (":one".to_string(), n(1)),
+                (":exp".to_string(), n(attempt.now + LOGINFAIL_KEEP_FALLBACK)),
+            ]),
+        )
+    }
+
     /// An update of a failure counter in a transaction (`#c` names its `count`).
     fn counter_update(
         &self,
@@ -86,14 +99,14 @@ impl SessionStore for DynamoStore {
         let device = attempt
             .device
             .map(|hash| (device_key(hash), loginfail_device_key(email, hash)));
-        let pk = |k: &Item| opt_s(k, "pk").unwrap_or_default();
+        let pk = item_id;
         let mut keys = vec![email_key(email)];
         keys.extend(untrusted.iter().map(|(k, _)| k.clone()));
         if let Some((device, counter)) = &device {
             keys.extend([device.clone(), counter.clone()]);
         }
         let mut items = self.batch_get("login lookup", keys).await?;
-        let credentials = match items.get(&format!("EMAIL#{email}")) {
+        let credentials = match items.get(&item_id(&email_key(email))) {
             Some(item) => Some(Credentials {
                 user_id: get_n(item, "user_id")?,
                 username: get_s(item, "username")?,
@@ -194,14 +207,7 @@ impl SessionStore for DynamoStore {
         first: &RefreshToken,
     ) -> StoreResult<bool> {
         let (attempt, verified_hash) = (login.attempt, login.verified_hash);
-        let mut session_item = session_key(&session.sid);
-        session_item.extend([
-            ("sid".into(), s(&session.sid)),
-            ("user_id".into(), n(session.user_id)),
-            ("created_ms".into(), n(session.created_ms)),
-            ("expires_at".into(), n(session.expires_at)),
-            ("revoked".into(), b(false)),
-        ]);
+        let session_item = session_item(session);
         let email = attempt.email;
         let fresh = Some("attribute_not_exists(pk)");
         let mut device_item = device_key(login.device);
@@ -215,15 +221,7 @@ impl SessionStore for DynamoStore {
         let counter = if login.trusted_device {
             self.delete(loginfail_device_key(email.as_str(), login.device), None, None)
         } else {
-            self.counter_update(
-                loginfail_key(email.as_str()),
-                "SET #c = if_not_exists(#c, :one) - :one, expires_at = if_not_exists(expires_at, :exp)",
-                None,
-                HashMap::from([
-                    (":one".to_string(), n(1)),
-                    (":exp".to_string(), n(attempt.now + LOGINFAIL_KEEP_FALLBACK)),
-                ]),
-            )
+            self.success_off_account_counter(attempt)
         };
         let tx = self
             .transact(
@@ -254,17 +252,42 @@ impl SessionStore for DynamoStore {
         }
     }
 
+    async fn settle_attempt(&self, attempt: &LoginAttempt<'_>) -> StoreResult<()> {
+        let email = attempt.email.as_str();
+        let tx = self
+            .transact(
+                "settle attempt",
+                vec![
+                    self.delete(loginfail_network_key(email, attempt.network), None, None),
+                    self.success_off_account_counter(attempt),
+                ],
+            )
+            .await?;
+        match tx {
+            Tx::Done => Ok(()),
+            Tx::Cancelled(codes) => Err(StoreError::Unavailable(format!(
+                "settle attempt cancelled: {codes:?}"
+            ))),
+        }
+    }
+
     async fn session_with_user(
         &self,
         user_id: UserId,
         sid: &str,
     ) -> StoreResult<(Option<User>, Option<Session>)> {
         let items = self
-            .batch_get("session lookup", vec![user_key(user_id), session_key(sid)])
+            .batch_get(
+                "session lookup",
+                vec![user_key(user_id), session_key(user_id, sid)],
+            )
             .await?;
-        let user = items.get(&format!("USER#{user_id}")).map(user_from).transpose()?;
+        let user = items
+            .get(&item_id(&user_key(user_id)))
+            .map(user_from)
+            .transpose()?;
         let session = items
-            .get(&format!("SESSION#{sid}"))
+            .get(&item_id(&session_key(user_id, sid)))
             .map(session_from)
             .transpose()?;
         Ok((user, session))
@@ -274,19 +297,18 @@ impl SessionStore for DynamoStore {
         let items = self
             .batch_get(
                 "refresh lookup",
-                vec![refresh_key(jti), session_key(sid), user_key(user_id)],
+                vec![
+                    refresh_key(user_id, jti),
+                    session_key(user_id, sid),
+                    user_key(user_id),
+                ],
             )
             .await?;
+        let found = |key: Item| items.get(&item_id(&key));
         Ok(RefreshState {
-            token: items
-                .get(&format!("REFRESH#{jti}"))
-                .map(refresh_from)
-                .transpose()?,
-            session: items
-                .get(&format!("SESSION#{sid}"))
-                .map(session_from)
-                .transpose()?,
-            user: items.get(&format!("USER#{user_id}")).map(user_from).transpose()?,
+            token: found(refresh_key(user_id, jti)).map(refresh_from).transpose()?,
+            session: found(session_key(user_id, sid)).map(session_from).transpose()?,
+            user: found(user_key(user_id)).map(user_from).transpose()?,
         })
     }
 
@@ -295,13 +317,14 @@ impl SessionStore for DynamoStore {
         old: &RefreshToken,
         successor: &RefreshToken,
         now_ms: i64,
+        seen: &SeenFrom,
     ) -> StoreResult<Rotation> {
         let tx = self
             .transact(
                 "rotate refresh token",
                 vec![
                     self.update(
-                        refresh_key(&old.jti),
+                        refresh_key(old.user_id, &old.jti),
                         "SET rotated_at_ms = :now, successor_jti = :sj, successor_issued_at = :si, \
                          successor_expires_at = :se",
                         Some("attribute_exists(pk) AND attribute_not_exists(rotated_at_ms)"),
@@ -313,10 +336,17 @@ impl SessionStore for DynamoStore {
                         ]),
                     ),
                     self.put(refresh_item(successor), Some("attribute_not_exists(pk)")),
-                    self.check(
-                        session_key(&old.sid),
-                        "revoked = :f",
-                        HashMap::from([(":f".to_string(), b(false))]),
+                    // Where the session was last used from, written only while it is not revoked.
+                    self.update(
+                        session_key(old.user_id, &old.sid),
+                        "SET last_used_ms = :now, ip = :ip, user_agent = :ua",
+                        Some("revoked = :f"),
+                        HashMap::from([
+                            (":f".to_string(), b(false)),
+                            (":now".to_string(), n(now_ms)),
+                            (":ip".to_string(), s(&seen.ip)),
+                            (":ua".to_string(), s(&seen.user_agent)),
+                        ]),
                     ),
                 ],
             )
@@ -324,7 +354,10 @@ impl SessionStore for DynamoStore {
         match tx {
             Tx::Done => Ok(Rotation::Rotated),
             tx if tx.failed(2) => Ok(Rotation::Refused),
-            tx if tx.failed(0) => match self.get("read rotated token", refresh_key(&old.jti)).await? {
+            tx if tx.failed(0) => match self
+                .get("read rotated token", refresh_key(old.user_id, &old.jti))
+                .await?
+            {
                 Some(item) => Ok(Rotation::AlreadyRotated(refresh_from(&item)?)),
                 None => Ok(Rotation::Refused),
             },
@@ -332,12 +365,12 @@ impl SessionStore for DynamoStore {
         }
     }
 
-    async fn revoke_session(&self, sid: &str) -> StoreResult<()> {
+    async fn revoke_session(&self, user_id: UserId, sid: &str) -> StoreResult<()> {
         let values = HashMap::from([(":t".to_string(), b(true))]);
         let cond = "attribute_exists(pk)";
         self.update_if(
             "revoke session",
-            session_key(sid),
+            session_key(user_id, sid),
             "SET revoked = :t",
             cond,
             values,
@@ -361,5 +394,20 @@ impl SessionStore for DynamoStore {
         )
         .await
         .map(drop)
+    }
+
+    async fn list_sessions(&self, user_id: UserId) -> StoreResult<Vec<Session>> {
+        let items = self
+            .query_partition("list sessions", &format!("USER#{user_id}"), Some("SESSION#"))
+            .await?;
+        let mut sessions = items.iter().map(session_from).collect::<StoreResult<Vec<_>>>()?;
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
+        Ok(sessions)
+    }
+
+    async fn end_session(&self, user_id: UserId, sid: &str) -> StoreResult<bool> {
+        // Its refresh tokens stay until their TTL, refused: their session is gone.
+        self.delete_if("end session", session_key(user_id, sid), "attribute_exists(pk)")
+            .await
     }
 }

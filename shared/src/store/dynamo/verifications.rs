@@ -18,6 +18,7 @@ impl VerifyStore for DynamoStore {
             ("user_id".into(), n(token.user_id)),
             ("email".into(), s(&token.email)),
             ("expires_at".into(), n(token.expires_at)),
+            ("purpose".into(), s(token.purpose.as_str())),
         ]);
         // Pointing the user at the newest hash supersedes every older token at once; the
         // older items are left for TTL, unusable.
@@ -28,7 +29,7 @@ impl VerifyStore for DynamoStore {
                     self.put(item, Some("attribute_not_exists(pk)")),
                     self.update(
                         user_key(token.user_id),
-                        "SET verify_hash = :h",
+                        &format!("SET {} = :h", pointer(token.purpose)),
                         Some("attribute_exists(pk)"),
                         HashMap::from([(":h".to_string(), s(&token.hash))]),
                     ),
@@ -43,44 +44,113 @@ impl VerifyStore for DynamoStore {
         }
     }
 
-    async fn consume_verify_token(&self, hash: &str, now: i64) -> StoreResult<Option<UserId>> {
+    async fn consume_verify_token(&self, hash: &str, now: i64) -> StoreResult<Consumed> {
         let Some(token) = self.get("get verification token", verify_key(hash)).await? else {
-            return Ok(None);
+            return Ok(Consumed::Unusable);
         };
         let user_id: UserId = get_n(&token, "user_id")?;
-        let email = get_s(&token, "email")?;
-        // The token is spent only together with the mark, and only while it is the user's
-        // newest and the account still has the address it was mailed to.
+        let proved = get_s(&token, "email")?;
+        let purpose = Purpose::parse(&opt_s(&token, "purpose").unwrap_or_default());
+        let Some(user) = self.get("get user", user_key(user_id)).await? else {
+            return Ok(Consumed::Unusable);
+        };
+        let current = get_s(&user, "email")?;
+        // The token is spent only together with the change, and only while it is the user's
+        // newest and the account still has the address it had when the token was read.
+        let spend = self.delete(
+            verify_key(hash),
+            Some("attribute_exists(pk) AND expires_at > :now"),
+            Some(HashMap::from([(":now".to_string(), n(now))])),
+        );
+        let condition = format!("{} = :h AND email = :e", pointer(purpose));
+        let mark = |expression: &str, values: Item| {
+            let mut values = values;
+            values.extend([
+                (":t".to_string(), b(true)),
+                (":h".to_string(), s(hash)),
+                (":e".to_string(), s(&current)),
+            ]);
+            self.update(user_key(user_id), expression, Some(&condition), values)
+        };
+        if purpose == Purpose::Verify && proved != current {
+            return Ok(Consumed::Unusable);
+        }
+        if proved == current {
+            // Verified: no pending verification of this address is needed any more.
+            let expression = match purpose {
+                Purpose::Verify => "SET email_verified = :t REMOVE verify_hash",
+                Purpose::ChangeEmail => "SET email_verified = :t REMOVE verify_hash, change_hash",
+            };
+            let tx = self
+                .transact(
+                    "consume verification token",
+                    vec![spend, mark(expression, Item::new())],
+                )
+                .await?;
+            return match tx {
+                Tx::Done => Ok(Consumed::Verified(user_id)),
+                // The token was spent, superseded or expired, or the address changed.
+                tx if tx.refused() => Ok(Consumed::Unusable),
+                // Throttled or failed for another reason: nothing changed, worth a retry (503).
+                Tx::Cancelled(codes) => Err(StoreError::Unavailable(format!(
+                    "consume verification token cancelled: {codes:?}"
+                ))),
+            };
+        }
+
+        // An email change: the credentials move to the new address's item, which must not
+        // exist (the same condition as signup's, so of a change and a signup racing for one
+        // address exactly one wins), and the old address is free.
+        let Some(old) = self.get("get credentials", email_key(&current)).await? else {
+            return Ok(Consumed::Unusable);
+        };
+        let password_hash = get_s(&old, "password_hash")?;
+        let mut moved = old.clone();
+        moved.extend(email_key(&proved));
+        moved.insert("email".into(), s(&proved));
+        moved.remove("reset_hash");
         let tx = self
             .transact(
-                "consume verification token",
+                "change email",
                 vec![
+                    spend,
+                    mark(
+                        "SET email = :new, email_verified = :t REMOVE verify_hash, change_hash",
+                        HashMap::from([(":new".to_string(), s(&proved))]),
+                    ),
+                    self.put(moved, Some("attribute_not_exists(pk)")),
                     self.delete(
-                        verify_key(hash),
-                        Some("attribute_exists(pk) AND expires_at > :now"),
-                        Some(HashMap::from([(":now".to_string(), n(now))])),
+                        email_key(&current),
+                        Some("user_id = :u AND password_hash = :p"),
+                        Some(HashMap::from([
+                            (":u".to_string(), n(user_id)),
+                            (":p".to_string(), s(&password_hash)),
+                        ])),
                     ),
-                    self.update(
-                        user_key(user_id),
-                        "SET email_verified = :t REMOVE verify_hash",
-                        Some("verify_hash = :h AND email = :e"),
-                        HashMap::from([
-                            (":t".to_string(), b(true)),
-                            (":h".to_string(), s(hash)),
-                            (":e".to_string(), s(&email)),
-                        ]),
-                    ),
+                    self.delete(loginfail_key(&current), None, None),
                 ],
             )
             .await?;
         match tx {
-            Tx::Done => Ok(Some(user_id)),
-            // The token was spent, superseded or expired, or the address changed.
-            tx if tx.refused() => Ok(None),
-            // Throttled or failed for another reason: nothing changed, worth a retry (503).
+            Tx::Done => Ok(Consumed::EmailChanged {
+                user_id,
+                old_email: current,
+                new_email: proved,
+            }),
+            tx if tx.failed(0) || tx.failed(1) => Ok(Consumed::Unusable),
+            tx if tx.failed(2) => Ok(Consumed::EmailTaken),
+            // The password changed meanwhile, or the call was throttled: nothing changed.
             Tx::Cancelled(codes) => Err(StoreError::Unavailable(format!(
-                "consume verification token cancelled: {codes:?}"
+                "change email cancelled: {codes:?}"
             ))),
         }
+    }
+}
+
+/// The user attribute naming the newest token of `purpose`.
+fn pointer(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Verify => "verify_hash",
+        Purpose::ChangeEmail => "change_hash",
     }
 }

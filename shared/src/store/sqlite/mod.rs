@@ -3,8 +3,10 @@
 //! holds across the several function processes `cargo lambda watch` runs on one file.
 //!
 //! This file opens the database and holds the row codecs; each trait is implemented in its own
-//! file (`users`, `sessions`, `resets`, `throttle`), and `keys` keeps local mode's signing keys.
+//! file (`users`, `sessions`, `accounts`, `resets`, `verifications`, `throttle`), and `keys`
+//! keeps local mode's signing keys.
 
+mod accounts;
 mod keys;
 mod resets;
 mod sessions;
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
-use crate::domain::{Email, RefreshToken, Role, Session, Successor, User, UserId};
+use crate::domain::{Email, RefreshToken, Role, SeenFrom, Session, Successor, User, UserId};
 use crate::store::*;
 
 const MIGRATIONS: &[&str] = &[
@@ -26,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_key_sets.sql"),
     include_str!("migrations/0003_login_counters.sql"),
     include_str!("migrations/0004_verified_email.sql"),
+    include_str!("migrations/0005_self_service.sql"),
 ];
 
 #[derive(Clone)]
@@ -56,6 +59,9 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+const SESSION_COLUMNS: &str =
+    "sid, user_id, created_ms, expires_at, revoked, valid_from_ms, last_used_ms, ip, user_agent";
+
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
         sid: row.get(0)?,
@@ -63,6 +69,12 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
         created_ms: row.get(2)?,
         expires_at: row.get(3)?,
         revoked: row.get(4)?,
+        valid_from_ms: row.get(5)?,
+        last_used_ms: row.get(6)?,
+        seen: SeenFrom {
+            ip: row.get(7)?,
+            user_agent: row.get(8)?,
+        },
     })
 }
 

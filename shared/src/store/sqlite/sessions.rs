@@ -42,6 +42,7 @@ impl SessionStore for SqliteStore {
                 .map_err(backend)?;
             tx.execute("DELETE FROM login_devices WHERE expires_at <= ?1", [attempt.now])
                 .map_err(backend)?;
+            sweep_sessions(tx, attempt.now)?;
             // A device is trusted only with the password it logged in with (see
             // [`device_credential`]).
             let trusted_device = match attempt.device {
@@ -144,8 +145,17 @@ impl SessionStore for SqliteStore {
                 return Ok(false);
             }
             tx.execute(
-                "INSERT INTO sessions (sid, user_id, created_ms, expires_at, revoked) VALUES (?1, ?2, ?3, ?4, 0)",
-                params![session.sid, session.user_id as i64, session.created_ms, session.expires_at],
+                &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8)"),
+                params![
+                    session.sid,
+                    session.user_id as i64,
+                    session.created_ms,
+                    session.expires_at,
+                    session.valid_from_ms,
+                    session.last_used_ms,
+                    session.seen.ip,
+                    session.seen.user_agent
+                ],
             )
             .map_err(backend)?;
             tx.execute(
@@ -188,6 +198,23 @@ impl SessionStore for SqliteStore {
         })
     }
 
+    async fn settle_attempt(&self, attempt: &LoginAttempt<'_>) -> StoreResult<()> {
+        let email = attempt.email.as_str();
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
+                params![email, network_counter(attempt.network)],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "UPDATE login_failures SET count = MAX(count - 1, 0) WHERE email = ?1 AND counter = ?2",
+                params![email, ACCOUNT_COUNTER],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
     async fn session_with_user(
         &self,
         user_id: UserId,
@@ -197,8 +224,8 @@ impl SessionStore for SqliteStore {
             let user = user_by(c, "id = ?1", [user_id as i64])?;
             let session = c
                 .query_row(
-                    "SELECT sid, user_id, created_ms, expires_at, revoked FROM sessions WHERE sid = ?1",
-                    [sid],
+                    &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE sid = ?1 AND user_id = ?2"),
+                    params![sid, user_id as i64],
                     session_from_row,
                 )
                 .optional()?;
@@ -224,17 +251,17 @@ impl SessionStore for SqliteStore {
         old: &RefreshToken,
         successor: &RefreshToken,
         now_ms: i64,
+        seen: &SeenFrom,
     ) -> StoreResult<Rotation> {
         self.write(|tx| {
             let live_session = tx
-                .query_row(
-                    "SELECT 1 FROM sessions WHERE sid = ?1 AND revoked = 0",
-                    [&old.sid],
-                    |_| Ok(()),
+                .execute(
+                    "UPDATE sessions SET last_used_ms = ?2, ip = ?3, user_agent = ?4
+                     WHERE sid = ?1 AND revoked = 0",
+                    params![old.sid, now_ms, seen.ip, seen.user_agent],
                 )
-                .optional()
                 .map_err(backend)?
-                .is_some();
+                == 1;
             if !live_session {
                 return Ok(Rotation::Refused);
             }
@@ -266,11 +293,14 @@ impl SessionStore for SqliteStore {
         })
     }
 
-    async fn revoke_session(&self, sid: &str) -> StoreResult<()> {
+    async fn revoke_session(&self, user_id: UserId, sid: &str) -> StoreResult<()> {
         self.write(|tx| {
-            tx.execute("UPDATE sessions SET revoked = 1 WHERE sid = ?1", [sid])
-                .map(|_| ())
-                .map_err(backend)
+            tx.execute(
+                "UPDATE sessions SET revoked = 1 WHERE sid = ?1 AND user_id = ?2",
+                params![sid, user_id as i64],
+            )
+            .map(|_| ())
+            .map_err(backend)
         })
     }
 
@@ -284,4 +314,44 @@ impl SessionStore for SqliteStore {
             .map_err(backend)
         })
     }
+
+    async fn list_sessions(&self, user_id: UserId) -> StoreResult<Vec<Session>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY created_ms DESC"
+            ))?;
+            let rows = stmt.query_map([user_id as i64], session_from_row)?;
+            rows.collect()
+        })
+    }
+
+    async fn end_session(&self, user_id: UserId, sid: &str) -> StoreResult<bool> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM refresh_tokens WHERE sid = ?1 AND user_id = ?2",
+                params![sid, user_id as i64],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM sessions WHERE sid = ?1 AND user_id = ?2",
+                params![sid, user_id as i64],
+            )
+            .map(|n| n == 1)
+            .map_err(backend)
+        })
+    }
+}
+
+/// Forgets the sessions that can never be used again (revoked or past their absolute end),
+/// with their refresh tokens: DynamoDB's TTL does this there.
+fn sweep_sessions(tx: &Connection, now: i64) -> StoreResult<()> {
+    const ENDED: &str = "SELECT sid FROM sessions WHERE revoked = 1 OR expires_at <= ?1";
+    tx.execute(
+        &format!("DELETE FROM refresh_tokens WHERE sid IN ({ENDED})"),
+        [now],
+    )
+    .map_err(backend)?;
+    tx.execute(&format!("DELETE FROM sessions WHERE sid IN ({ENDED})"), [now])
+        .map_err(backend)?;
+    Ok(())
 }

@@ -8,20 +8,22 @@ use super::*;
 #[async_trait]
 impl VerifyStore for SqliteStore {
     async fn put_verify_token(&self, token: &VerifyToken) -> StoreResult<()> {
+        let purpose = token.purpose.as_str();
         self.write(|tx| {
-            // One token per user: the newest supersedes (and here replaces) the older ones.
+            // One token per user and purpose: the newest supersedes (and here replaces) the
+            // older ones.
             tx.execute(
-                "DELETE FROM verify_tokens WHERE user_id = ?1",
-                [token.user_id as i64],
+                "DELETE FROM verify_tokens WHERE user_id = ?1 AND purpose = ?2",
+                params![token.user_id as i64, purpose],
             )
             .map_err(backend)?;
             tx.execute(
-                "INSERT INTO verify_tokens (hash, user_id, email, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![token.hash, token.user_id as i64, token.email, token.expires_at],
+                "INSERT INTO verify_tokens (hash, user_id, email, expires_at, purpose) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![token.hash, token.user_id as i64, token.email, token.expires_at, purpose],
             )
             .map_err(backend)?;
             tx.execute(
-                "UPDATE users SET verify_hash = ?2 WHERE id = ?1",
+                &format!("UPDATE users SET {} = ?2 WHERE id = ?1", pointer(token.purpose)),
                 params![token.user_id as i64, token.hash],
             )
             .map_err(backend)?;
@@ -29,28 +31,69 @@ impl VerifyStore for SqliteStore {
         })
     }
 
-    async fn consume_verify_token(&self, hash: &str, now: i64) -> StoreResult<Option<UserId>> {
+    async fn consume_verify_token(&self, hash: &str, now: i64) -> StoreResult<Consumed> {
         self.write(|tx| {
-            let user_id: Option<i64> = tx
+            // The token is usable only while it is the user's newest of its purpose, unexpired,
+            // and (to verify) names the address the account still has.
+            let found: Option<(i64, String, String)> = tx
                 .query_row(
-                    "DELETE FROM verify_tokens WHERE hash = ?1 AND expires_at > ?2
-                       AND user_id = (SELECT id FROM users
-                                      WHERE verify_hash = ?1 AND email = verify_tokens.email)
-                     RETURNING user_id",
+                    "SELECT t.user_id, t.email, u.email FROM verify_tokens t JOIN users u ON u.id = t.user_id
+                     WHERE t.hash = ?1 AND t.expires_at > ?2
+                       AND ((t.purpose = 'verify' AND u.verify_hash = ?1 AND u.email = t.email)
+                         OR (t.purpose = 'change' AND u.change_hash = ?1))",
                     params![hash, now],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()
                 .map_err(backend)?;
-            let Some(user_id) = user_id else {
-                return Ok(None);
+            let Some((user_id, proved, current)) = found else {
+                return Ok(Consumed::Unusable);
             };
+            if proved != current {
+                // An email change: the new address must still be free.
+                let taken = tx
+                    .query_row("SELECT 1 FROM users WHERE email = ?1", [&proved], |_| Ok(()))
+                    .optional()
+                    .map_err(backend)?
+                    .is_some();
+                if taken {
+                    return Ok(Consumed::EmailTaken);
+                }
+            }
+            tx.execute("DELETE FROM verify_tokens WHERE hash = ?1", [hash])
+                .map_err(backend)?;
+            // Verified: no pending verification of this address is needed any more.
             tx.execute(
-                "UPDATE users SET email_verified = 1, verify_hash = NULL WHERE id = ?1",
-                [user_id],
+                "UPDATE users SET email = ?2, email_verified = 1, verify_hash = NULL,
+                   change_hash = CASE WHEN change_hash = ?3 THEN NULL ELSE change_hash END
+                 WHERE id = ?1",
+                params![user_id, proved, hash],
             )
             .map_err(backend)?;
-            Ok(Some(user_id as UserId))
+            let user_id = user_id as UserId;
+            if proved == current {
+                return Ok(Consumed::Verified(user_id));
+            }
+            // The old address's login counters and devices are its own, not the new one's.
+            for sql in [
+                "DELETE FROM login_failures WHERE email = ?1",
+                "DELETE FROM login_devices WHERE email = ?1",
+            ] {
+                tx.execute(sql, [&current]).map_err(backend)?;
+            }
+            Ok(Consumed::EmailChanged {
+                user_id,
+                old_email: current,
+                new_email: proved,
+            })
         })
+    }
+}
+
+/// The users column naming the newest token of `purpose`.
+fn pointer(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::Verify => "verify_hash",
+        Purpose::ChangeEmail => "change_hash",
     }
 }

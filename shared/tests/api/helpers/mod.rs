@@ -8,6 +8,7 @@
 
 pub mod dynamo;
 pub mod faults;
+pub mod self_service;
 pub mod sqlite;
 
 use std::future::Future;

@@ -1,0 +1,79 @@
+//! Change the password: `POST /auth/password`. The signed-in user proves the current password
+//! (a wrong one counts as a failed login); every other session ends at once, this one lives
+//! on, and the address gets a notice.
+
+use lambda_http::Request;
+
+use super::common::{authenticate, message, queue_notice, reauthenticate, EndpointResult};
+use super::mailer::{Delivery, DeliveryError};
+use crate::domain::{check_strength, Email};
+use crate::error::{ApiError, WRONG_PASSWORD};
+use crate::http;
+use crate::mail::templates::password_changed_mail;
+use crate::queue::MailJob;
+use crate::state::AppState;
+use crate::store::PasswordChange;
+use crate::wire::{ChangePasswordRequest, ErrorOut, FieldError, MessageOut, ValidationErrorOut};
+
+pub const CHANGED_MESSAGE: &str = "Password changed.";
+
+/// Change the password; every other session of the user ends at once.
+#[utoipa::path(post, path = "/auth/password", tag = "account", security(("bearer" = [])), request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "`Password changed.`: every other session has ended, this one lives on, and a notice went to the address", body = MessageOut),
+        (status = 400, description = "`Current password is incorrect` (counted as a failed login)", body = ErrorOut),
+        (status = 401, description = "`Not authenticated`", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut),
+        (status = 422, description = "Validation error, FastAPI-shaped: the new password fails the signup policy, or is the current one", body = ValidationErrorOut),
+        (status = 429, description = "Too many failed attempts for this account; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult {
+    let (user, claims) = authenticate(state, req).await?;
+    let ChangePasswordRequest {
+        current_password,
+        new_password,
+    } = http::body(req)?;
+    // The new password's rules need no secret, so they cost no attempt.
+    if new_password.expose() == current_password.expose() {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "value_error",
+            &["body", "new_password"],
+            "Value error, the new password must differ from the current one",
+        )]));
+    }
+    check_strength(
+        &new_password,
+        &user.username,
+        user.email.split('@').next().unwrap_or_default(),
+        state.config.password_min_score,
+    )
+    .map_err(|e| ApiError::invalid_field("new_password", e))?;
+
+    let old_hash = reauthenticate(state, req, &user, &current_password).await?;
+    let new_hash = state.hasher.hash(&new_password).await?;
+    let change = PasswordChange {
+        user_id: user.id,
+        email: &user.email,
+        old_hash: &old_hash,
+        new_hash: &new_hash,
+        keep_sid: &claims.sid,
+        now_ms: state.clock.now_ms(),
+    };
+    if !state.accounts.change_password(&change).await? {
+        // Changed (or reset) meanwhile: the password given is not the account's any more.
+        return Err(ApiError::BadRequest(WRONG_PASSWORD));
+    }
+    tracing::info!(user_id = user.id, "password changed; other sessions ended");
+    if let Ok(email) = Email::parse(&user.email) {
+        queue_notice(state, MailJob::PasswordChanged { email }).await;
+    }
+    message(CHANGED_MESSAGE)
+}
+
+/// The mailer's half: the notice to the address (whatever account has it now).
+pub async fn deliver_password_changed(state: &AppState, email: &Email) -> Result<Delivery, DeliveryError> {
+    let mail = password_changed_mail(&state.config.product_name, email.as_str());
+    state.mailer.send(&mail, "").await?;
+    tracing::info!("password change notice sent");
+    Ok(Delivery::Sent)
+}

@@ -1,0 +1,138 @@
+//! The signed-in user's own changes on DynamoDB.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::item::*;
+use super::tx::Tx;
+use super::DynamoStore;
+
+use crate::store::*;
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn change_password(&self, change: &PasswordChange<'_>) -> StoreResult<bool> {
+        let tx = self
+            .transact(
+                "change password",
+                vec![
+                    // A pending reset link dies with the old password.
+                    self.update(
+                        email_key(change.email),
+                        "SET password_hash = :new REMOVE reset_hash",
+                        Some("password_hash = :old AND user_id = :u"),
+                        HashMap::from([
+                            (":new".to_string(), s(change.new_hash)),
+                            (":old".to_string(), s(change.old_hash)),
+                            (":u".to_string(), n(change.user_id)),
+                        ]),
+                    ),
+                    self.update(
+                        user_key(change.user_id),
+                        "SET sessions_valid_after_ms = :now",
+                        Some("attribute_exists(pk) AND email = :e"),
+                        HashMap::from([
+                            (":now".to_string(), n(change.now_ms)),
+                            (":e".to_string(), s(change.email)),
+                        ]),
+                    ),
+                    // Every session began at or before the cut-off; this one counts from just
+                    // after it.
+                    self.update(
+                        session_key(change.user_id, change.keep_sid),
+                        "SET valid_from_ms = :v",
+                        Some("attribute_exists(pk)"),
+                        HashMap::from([(":v".to_string(), n(change.now_ms + 1))]),
+                    ),
+                ],
+            )
+            .await?;
+        match tx {
+            Tx::Done => Ok(true),
+            tx if tx.refused() => Ok(false),
+            Tx::Cancelled(codes) => Err(StoreError::Unavailable(format!(
+                "change password cancelled: {codes:?}"
+            ))),
+        }
+    }
+
+    async fn delete_account(&self, erasure: &Erasure<'_>) -> StoreResult<bool> {
+        let user = erasure.user;
+        let credentials = self.get("read credentials", email_key(&user.email)).await?;
+        let Some(credentials) = credentials else {
+            return Ok(false);
+        };
+        // The user's partition: the profile, its sessions and its refresh tokens.
+        let owned = self
+            .query_partition("list account items", &format!("USER#{}", user.id), None)
+            .await?;
+        let profile = owned.iter().find(|i| opt_s(i, "sk").as_deref() == Some("USER"));
+        let Some(profile) = profile else {
+            return Ok(false);
+        };
+
+        let username_key = key(
+            format!("USERNAME#{}", user.username.to_ascii_lowercase()),
+            "USERNAME",
+        );
+        let u = || HashMap::from([(":u".to_string(), n(user.id))]);
+        let credentials_unchanged = match erasure.password_hash {
+            Some(hash) => self.delete(
+                email_key(&user.email),
+                Some("password_hash = :h AND user_id = :u"),
+                Some(HashMap::from([
+                    (":h".to_string(), s(hash)),
+                    (":u".to_string(), n(user.id)),
+                ])),
+            ),
+            None => self.delete(email_key(&user.email), Some("user_id = :u"), Some(u())),
+        };
+        let mut core = vec![
+            credentials_unchanged,
+            self.delete(user_key(user.id), Some("id = :u"), Some(u())),
+            self.delete(username_key, Some("user_id = :u"), Some(u())),
+        ];
+        // Then what the account owns (as much as fits in the transaction), most personal first: tokens mailed to it, its login
+        // counter and mail caps, its sessions (where and how it signed in), its refresh tokens.
+        let mut rest: Vec<Item> = vec![];
+        rest.extend(opt_s(&credentials, "reset_hash").map(|h| reset_key(&h)));
+        for pointer in ["verify_hash", "change_hash"] {
+            rest.extend(opt_s(profile, pointer).map(|h| verify_key(&h)));
+        }
+        rest.push(loginfail_key(&user.email));
+        for (name, window) in erasure.throttle_keys {
+            let bucket = erasure.now.div_euclid(*window as i64);
+            rest.push(key(format!("THROTTLE#{name}#{bucket}"), "THROTTLE"));
+        }
+        let mut in_partition: Vec<&Item> = owned
+            .iter()
+            .filter(|i| opt_s(i, "sk").as_deref() != Some("USER"))
+            .collect();
+        in_partition.sort_by_key(|i| !opt_s(i, "sk").is_some_and(|sk| sk.starts_with("SESSION#")));
+        rest.extend(in_partition.into_iter().map(|i| {
+            key(
+                opt_s(i, "pk").unwrap_or_default(),
+                &opt_s(i, "sk").unwrap_or_default(),
+            )
+        }));
+
+        let later = rest.split_off(rest.len().min(self.max_tx_items - core.len()));
+        core.extend(rest.into_iter().map(|k| self.delete(k, None, None)));
+        match self.transact("delete account", core).await? {
+            Tx::Done => {}
+            tx if tx.refused() => return Ok(false),
+            Tx::Cancelled(codes) => {
+                return Err(StoreError::Unavailable(format!(
+                    "delete account cancelled: {codes:?}"
+                )))
+            }
+        }
+        // The account is gone and none of its tokens works: what did not fit in the transaction
+        // goes now. Should that fail, every item left has a TTL and belongs to nobody.
+        if let Err(e) = self.batch_delete("delete account items", later).await {
+            tracing::warn!(user_id = user.id, error = %e, "account erased; some refresh tokens are left to their TTL");
+        }
+        Ok(true)
+    }
+}
