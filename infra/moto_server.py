@@ -7,15 +7,44 @@ requests committed meanwhile, which real DynamoDB never does. Serialising reques
 atomic, as in DynamoDB; races between clients still happen, between requests, which is where
 the store's conditional writes must settle them.
 
+It also serves GET /moto-api/data.json?service=ses: moto's state dump (the same JSON as
+/moto-api/data.json) of that one service only. The whole dump holds every item of every table
+the run made, so reading mail through it gets slower with each test; one service's is cheap.
+
   moto_server.py PORT      serve on 127.0.0.1:PORT until stopped
 """
+import json
 import signal
 import sys
 import threading
+from urllib.parse import parse_qs
 
 from werkzeug.serving import run_simple
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+
+def service_data(service):
+    """/moto-api/data.json's dump (moto_api's model_data), of `service`'s models only."""
+    from moto.core.model_instances import model_data
+
+    models = model_data.get(service, {})
+    out = {}
+    for name in sorted(models):
+        out[name] = []
+        for instance in models[name].instances_tracked:
+            fields = {}
+            for attr in dir(instance):
+                if attr.startswith("_"):
+                    continue
+                try:
+                    value = getattr(instance, attr)
+                    json.dumps(value)
+                except (TypeError, AttributeError, ValueError):
+                    continue
+                fields[attr] = value
+            out[name].append(fields)
+    return {service: out}
 
 
 class OneAtATime:
@@ -25,6 +54,11 @@ class OneAtATime:
 
     def __call__(self, environ, start_response):
         with self.lock:
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            if environ.get("PATH_INFO") == "/moto-api/data.json" and "service" in query:
+                body = json.dumps(service_data(query["service"][0])).encode()
+                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+                return [body]
             # Materialise the body inside the lock: the request's work is done by then.
             return list(self.app(environ, start_response))
 

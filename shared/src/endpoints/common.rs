@@ -150,11 +150,13 @@ pub fn message(text: &str) -> EndpointResult {
 }
 
 /// The per-address mail caps (kind, limit) an address can have counters of.
-pub fn mail_caps(config: &crate::config::Config) -> [(&'static str, crate::config::Limit); 3] {
+pub fn mail_caps(config: &crate::config::Config) -> [(&'static str, crate::config::Limit); 4] {
     [
         ("mail", config.forgot_per_email_limit),
         ("verify", config.resend_per_email_limit),
+        // Email changes: mails to a new address, and changes asked for by one account.
         ("change", config.resend_per_email_limit),
+        ("change-from", config.resend_per_email_limit),
     ]
 }
 

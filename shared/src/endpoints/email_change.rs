@@ -47,8 +47,10 @@ pub async fn change_email(state: &AppState, req: &Request) -> EndpointResult {
     }
     let email = Email::parse(&user.email)
         .map_err(|e| ApiError::Internal(format!("stored email unreadable: {e:?}")))?;
-    // A quiet cap per new address: the answer is the same, the mail stops.
-    if within_mail_cap(state, "change", &new_email, state.config.resend_per_email_limit).await? {
+    // Quiet caps per new address and per account: the answer is the same, the mail stops.
+    let limit = state.config.resend_per_email_limit;
+    let from_ok = within_mail_cap(state, "change-from", &email, limit).await?;
+    if from_ok && within_mail_cap(state, "change", &new_email, limit).await? {
         state
             .queue
             .enqueue(&MailJob::ConfirmEmailChange { email, new_email })

@@ -7,7 +7,7 @@ use lambda_http::Request;
 use super::common::{authenticate, message, queue_notice, reauthenticate, EndpointResult};
 use super::mailer::{Delivery, DeliveryError};
 use crate::domain::{check_strength, Email};
-use crate::error::{ApiError, WRONG_PASSWORD};
+use crate::error::{ApiError, NOT_AUTHENTICATED};
 use crate::http;
 use crate::mail::templates::password_changed_mail;
 use crate::queue::MailJob;
@@ -57,11 +57,13 @@ pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult 
         old_hash: &old_hash,
         new_hash: &new_hash,
         keep_sid: &claims.sid,
-        now_ms: state.clock.now_ms(),
+        seen_cutoff_ms: user.sessions_valid_after_ms,
+        cut_ms: state.clock.now_ms().max(user.sessions_valid_after_ms),
     };
     if !state.accounts.change_password(&change).await? {
-        // Changed (or reset) meanwhile: the password given is not the account's any more.
-        return Err(ApiError::BadRequest(WRONG_PASSWORD));
+        // Meanwhile the password changed or was reset (which ended this session), or this
+        // session was ended: nothing changed, and this session is over.
+        return Err(ApiError::Unauthenticated(NOT_AUTHENTICATED));
     }
     tracing::info!(user_id = user.id, "password changed; other sessions ended");
     if let Ok(email) = Email::parse(&user.email) {

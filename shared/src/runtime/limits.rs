@@ -1,5 +1,5 @@
-//! Per-client limits: signup, login, forgot-password and verification resends are counted per client address in
-//! fixed windows, before the endpoint runs; over the limit is 429 with `Retry-After`.
+//! Per-client limits: signup, login, forgot-password, verification resends and the account
+//! changes that check a password are counted per client address in fixed windows, before the endpoint runs; over the limit is 429 with `Retry-After`.
 
 use lambda_http::Request;
 
@@ -16,6 +16,8 @@ pub fn limit_of(endpoint: Endpoint, config: &Config) -> Option<(&'static str, Li
         Endpoint::Login => Some(("login", config.login_limit)),
         Endpoint::ForgotPassword => Some(("forgot", config.forgot_limit)),
         Endpoint::ResendVerification => Some(("resend", config.resend_limit)),
+        // Each checks a password (argon2) as login does, under login's limit.
+        e if e.reauthenticates() => Some(("reauth", config.login_limit)),
         _ => None,
     }
 }

@@ -304,7 +304,12 @@ pub struct PasswordChange<'a> {
     pub new_hash: &'a str,
     /// The session the change was made in: it lives on.
     pub keep_sid: &'a str,
-    pub now_ms: i64,
+    /// The user's cut-off as read when the request was authenticated: the change applies only
+    /// if it is still that (no logout everywhere or reset came meanwhile).
+    pub seen_cutoff_ms: i64,
+    /// The new cut-off: every session that began at or before it ends (now, or the seen
+    /// cut-off if that is later).
+    pub cut_ms: i64,
 }
 
 /// What [`VerifyStore::consume_verify_token`] did.
@@ -343,8 +348,8 @@ pub struct Erasure<'a> {
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// In one atomic step: replaces the password hash if it is still `old_hash`, forgets any
-    /// pending reset token, and ends every session of the user but `keep_sid`. False if the
-    /// password changed meanwhile (nothing written).
+    /// pending reset and email-change token, and ends every session of the user but `keep_sid`.
+    /// False if the password changed, or `keep_sid` ended, meanwhile (nothing written).
     async fn change_password(&self, change: &PasswordChange<'_>) -> StoreResult<bool>;
     /// Erases the account and everything kept by it: the user, its email and username (free
     /// again at once), its sessions and refresh tokens, its reset and verification tokens, its

@@ -368,6 +368,77 @@ async fn a_later_email_change_or_resend_supersedes_an_earlier_link<B: Backend>()
     assert_eq!(app.me(&a).await.body["email"], "second@example.com");
 }
 
+async fn a_pending_email_change_dies_with_a_password_change_or_reset<B: Backend>() {
+    let app = app::<B>().await;
+    let (a, _, _) = app.user("john_doe").await;
+    app.change_email(&a, "thief@example.com", STRONG).await;
+    let link = app.email_change_token("thief@example.com").await;
+    assert_eq!(app.change_password(&a, STRONG, NEW).await.status, 200);
+    assert_eq!(app.verify_email(&link).await.status, 400);
+
+    app.change_email(&a, "thief@example.com", NEW).await;
+    let link = app.email_change_token("thief@example.com").await;
+    let reset = app.reset_token("john_doe@example.com").await;
+    assert_eq!(app.reset(&reset, STRONG2).await.status, 200);
+    assert_eq!(app.verify_email(&link).await.status, 400);
+    app.clock.advance_ms(1);
+    let fresh = app.login("john_doe@example.com", STRONG2).await;
+    assert_eq!(
+        app.me(&access(&fresh)).await.body["email"],
+        "john_doe@example.com"
+    );
+}
+
+async fn a_reset_link_mailed_to_the_old_address_dies_with_an_email_change<B: Backend>() {
+    let app = app::<B>().await;
+    let (a, _, _) = app.user("john_doe").await;
+    let reset = app.reset_token("john_doe@example.com").await;
+    app.change_email(&a, "john.new@example.com", STRONG).await;
+    let link = app.email_change_token("john.new@example.com").await;
+    assert_eq!(app.verify_email(&link).await.status, 200);
+    assert_eq!(app.reset(&reset, STRONG2).await.status, 400);
+    assert_eq!(app.login("john.new@example.com", STRONG).await.status, 200);
+}
+
+async fn account_changes_are_under_the_per_client_login_limit<B: Backend>() {
+    let app = B::app(with(|c| {
+        c.login_limit = Limit {
+            max: 3,
+            window_secs: 60,
+        }
+    }))
+    .await;
+    app.signup("john_doe", "john_doe@example.com", STRONG).await;
+    let a = access(&app.login("john_doe@example.com", STRONG).await);
+    // The changes that check a password share one counter per client address, at login's limit.
+    assert_eq!(app.change_password(&a, "wrong one", NEW).await.status, 400);
+    assert_eq!(app.delete_me(&a, "wrong one").await.status, 400);
+    assert_eq!(
+        app.change_email(&a, "x@example.com", "wrong one").await.status,
+        400
+    );
+    let r = app.change_password(&a, STRONG, NEW).await;
+    assert_eq!(r.status, 429, "{:?}", r.body);
+    assert!(r.header("retry-after").is_some());
+    // The rest of the account's routes are not limited.
+    assert_eq!(app.sessions(&a).await.status, 200);
+}
+
+async fn one_account_mails_at_most_three_email_change_links_per_window<B: Backend>() {
+    let app = app::<B>().await;
+    let (a, _, _) = app.user("john_doe").await;
+    for i in 0..5 {
+        let r = app.change_email(&a, &format!("new{i}@example.com"), STRONG).await;
+        assert_eq!(r.status, 202, "the answer is the same every time");
+    }
+    app.deliver_queued().await;
+    let mut sent = 0;
+    for i in 0..5 {
+        sent += app.inbox.mails_to(&format!("new{i}@example.com")).await.len();
+    }
+    assert_eq!(sent, 3);
+}
+
 // --- DELETE /auth/me ---
 
 async fn deleting_the_account_erases_it_and_frees_its_email_and_username<B: Backend>() {
@@ -425,6 +496,10 @@ both_backends!(
     an_email_change_to_a_registered_or_the_same_address_is_refused,
     an_email_change_racing_a_signup_for_the_address_ends_with_one_owner,
     a_later_email_change_or_resend_supersedes_an_earlier_link,
+    a_pending_email_change_dies_with_a_password_change_or_reset,
+    a_reset_link_mailed_to_the_old_address_dies_with_an_email_change,
+    account_changes_are_under_the_per_client_login_limit,
+    one_account_mails_at_most_three_email_change_links_per_window,
     deleting_the_account_erases_it_and_frees_its_email_and_username,
     a_wrong_password_on_delete_changes_nothing,
 );

@@ -17,7 +17,7 @@ impl AccountStore for DynamoStore {
             .transact(
                 "change password",
                 vec![
-                    // A pending reset link dies with the old password.
+                    // Pending reset and email-change links die with the old password.
                     self.update(
                         email_key(change.email),
                         "SET password_hash = :new REMOVE reset_hash",
@@ -28,22 +28,29 @@ impl AccountStore for DynamoStore {
                             (":u".to_string(), n(change.user_id)),
                         ]),
                     ),
+                    // Only if no cut-off came meanwhile (a logout everywhere the change must
+                    // not undo).
                     self.update(
                         user_key(change.user_id),
-                        "SET sessions_valid_after_ms = :now",
-                        Some("attribute_exists(pk) AND email = :e"),
+                        "SET sessions_valid_after_ms = :cut REMOVE change_hash",
+                        Some("email = :e AND sessions_valid_after_ms = :seen"),
                         HashMap::from([
-                            (":now".to_string(), n(change.now_ms)),
+                            (":cut".to_string(), n(change.cut_ms)),
+                            (":seen".to_string(), n(change.seen_cutoff_ms)),
                             (":e".to_string(), s(change.email)),
                         ]),
                     ),
-                    // Every session began at or before the cut-off; this one counts from just
-                    // after it.
+                    // Every session began at or before the cut-off; this one, still live,
+                    // counts from just after it.
                     self.update(
                         session_key(change.user_id, change.keep_sid),
                         "SET valid_from_ms = :v",
-                        Some("attribute_exists(pk)"),
-                        HashMap::from([(":v".to_string(), n(change.now_ms + 1))]),
+                        Some("revoked = :f AND valid_from_ms > :seen"),
+                        HashMap::from([
+                            (":v".to_string(), n(change.cut_ms + 1)),
+                            (":f".to_string(), b(false)),
+                            (":seen".to_string(), n(change.seen_cutoff_ms)),
+                        ]),
                     ),
                 ],
             )

@@ -104,7 +104,8 @@ impl ResetStore for DynamoStore {
                     // A link mailed to the address proves it, as a verification link would.
                     self.update(
                         user_key(user_id),
-                        "SET sessions_valid_after_ms = :now, email_verified = :t",
+                        // ...and a pending email change dies with the old password.
+                        "SET sessions_valid_after_ms = :now, email_verified = :t REMOVE change_hash",
                         Some("attribute_exists(pk)"),
                         HashMap::from([(":now".to_string(), n(now_ms)), (":t".to_string(), b(true))]),
                     ),

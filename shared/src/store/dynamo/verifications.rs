@@ -119,12 +119,15 @@ impl VerifyStore for DynamoStore {
                         HashMap::from([(":new".to_string(), s(&proved))]),
                     ),
                     self.put(moved, Some("attribute_not_exists(pk)")),
+                    // The copy is the item as it stands: no password change or disabling
+                    // came meanwhile.
                     self.delete(
                         email_key(&current),
-                        Some("user_id = :u AND password_hash = :p"),
+                        Some("user_id = :u AND password_hash = :p AND disabled = :d"),
                         Some(HashMap::from([
                             (":u".to_string(), n(user_id)),
                             (":p".to_string(), s(&password_hash)),
+                            (":d".to_string(), b(get_bool(&old, "disabled"))),
                         ])),
                     ),
                     self.delete(loginfail_key(&current), None, None),

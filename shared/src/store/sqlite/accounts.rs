@@ -10,12 +10,29 @@ impl AccountStore for SqliteStore {
     async fn change_password(&self, change: &PasswordChange<'_>) -> StoreResult<bool> {
         let id = change.user_id as i64;
         self.write(|tx| {
+            // Only from a session still live, and only if no cut-off came meanwhile (a logout
+            // everywhere the change must not undo).
+            let live = tx
+                .query_row(
+                    "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.sid = ?1 AND s.user_id = ?2 AND s.revoked = 0
+                       AND u.sessions_valid_after_ms = ?3 AND s.valid_from_ms > ?3",
+                    params![change.keep_sid, id, change.seen_cutoff_ms],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(backend)?
+                .is_some();
+            if !live {
+                return Ok(false);
+            }
+            // Pending reset and email-change links die with the old password.
             let changed = tx
                 .execute(
-                    "UPDATE users SET password_hash = ?3, reset_hash = NULL,
-                       sessions_valid_after_ms = MAX(sessions_valid_after_ms, ?4)
+                    "UPDATE users SET password_hash = ?3, reset_hash = NULL, change_hash = NULL,
+                       sessions_valid_after_ms = ?4
                      WHERE id = ?1 AND email = ?2 AND password_hash = ?5",
-                    params![id, change.email, change.new_hash, change.now_ms, change.old_hash],
+                    params![id, change.email, change.new_hash, change.cut_ms, change.old_hash],
                 )
                 .map_err(backend)?;
             if changed == 0 {
@@ -23,10 +40,15 @@ impl AccountStore for SqliteStore {
             }
             tx.execute("DELETE FROM reset_tokens WHERE user_id = ?1", [id])
                 .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM verify_tokens WHERE user_id = ?1 AND purpose = 'change'",
+                [id],
+            )
+            .map_err(backend)?;
             // Every session began at or before the cut-off; this one counts from just after it.
             tx.execute(
                 "UPDATE sessions SET valid_from_ms = ?3 WHERE sid = ?1 AND user_id = ?2",
-                params![change.keep_sid, id, change.now_ms + 1],
+                params![change.keep_sid, id, change.cut_ms + 1],
             )
             .map_err(backend)?;
             Ok(true)

@@ -60,10 +60,16 @@ impl ResetStore for SqliteStore {
                 return Ok(None);
             };
             tx.execute(
-                "UPDATE users SET password_hash = ?2, reset_hash = NULL, email_verified = 1,
+                "UPDATE users SET password_hash = ?2, reset_hash = NULL, change_hash = NULL, email_verified = 1,
                    sessions_valid_after_ms = MAX(sessions_valid_after_ms, ?3)
                  WHERE id = ?1",
                 params![user_id, new_password_hash, now_ms],
+            )
+            .map_err(backend)?;
+            // A pending email change dies with the old password.
+            tx.execute(
+                "DELETE FROM verify_tokens WHERE user_id = ?1 AND purpose = 'change'",
+                [user_id],
             )
             .map_err(backend)?;
             tx.execute(

@@ -342,16 +342,21 @@ impl SessionStore for SqliteStore {
     }
 }
 
-/// Forgets the sessions that can never be used again (revoked or past their absolute end),
-/// with their refresh tokens: DynamoDB's TTL does this there.
+/// Forgets the sessions that can never be used again (past their absolute end, or revoked),
+/// with their refresh tokens: DynamoDB's TTL does this there. Each kind is found by an index.
 fn sweep_sessions(tx: &Connection, now: i64) -> StoreResult<()> {
-    const ENDED: &str = "SELECT sid FROM sessions WHERE revoked = 1 OR expires_at <= ?1";
-    tx.execute(
-        &format!("DELETE FROM refresh_tokens WHERE sid IN ({ENDED})"),
-        [now],
-    )
-    .map_err(backend)?;
-    tx.execute(&format!("DELETE FROM sessions WHERE sid IN ({ENDED})"), [now])
-        .map_err(backend)?;
+    const EXPIRED: &str = "SELECT sid FROM sessions WHERE expires_at <= ?1";
+    const REVOKED: &str = "SELECT sid FROM sessions WHERE revoked = 1";
+    let run = |sql: String, p: &[&dyn rusqlite::ToSql]| tx.execute(&sql, p).map_err(backend);
+    run(
+        format!("DELETE FROM refresh_tokens WHERE sid IN ({EXPIRED})"),
+        &[&now],
+    )?;
+    run(format!("DELETE FROM sessions WHERE sid IN ({EXPIRED})"), &[&now])?;
+    run(
+        format!("DELETE FROM refresh_tokens WHERE sid IN ({REVOKED})"),
+        &[],
+    )?;
+    run(format!("DELETE FROM sessions WHERE sid IN ({REVOKED})"), &[])?;
     Ok(())
 }

@@ -74,7 +74,15 @@ impl VerifyStore for SqliteStore {
             if proved == current {
                 return Ok(Consumed::Verified(user_id));
             }
-            // The old address's login counters and devices are its own, not the new one's.
+            // A reset link mailed to the old address no longer works, and the old address's
+            // login counters and devices are its own, not the new one's.
+            tx.execute(
+                "UPDATE users SET reset_hash = NULL WHERE id = ?1",
+                [user_id as i64],
+            )
+            .map_err(backend)?;
+            tx.execute("DELETE FROM reset_tokens WHERE user_id = ?1", [user_id as i64])
+                .map_err(backend)?;
             for sql in [
                 "DELETE FROM login_failures WHERE email = ?1",
                 "DELETE FROM login_devices WHERE email = ?1",

@@ -8,6 +8,7 @@ ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';
 ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
 UPDATE sessions SET valid_from_ms = created_ms, last_used_ms = created_ms;
 CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+CREATE INDEX sessions_revoked ON sessions(sid) WHERE revoked = 1;
 CREATE INDEX refresh_tokens_by_session ON refresh_tokens(sid);
 CREATE INDEX refresh_tokens_by_user ON refresh_tokens(user_id);
 CREATE INDEX reset_tokens_by_user ON reset_tokens(user_id);
