@@ -31,7 +31,14 @@ import sys
 import schemathesis
 
 DROPPED = collections.Counter()
-POLICY_MESSAGES = ("password is too common", "password is too weak", "password must not contain")
+POLICY_MESSAGES = (
+    "password is too common",
+    "password is too weak",
+    "password must not contain",
+    "the new password must differ from the current one",
+)
+# The field the policy applies to, per operation that sets a password.
+POLICY_FIELDS = {"/auth/users": "password", "/auth/reset-password": "password", "/auth/password": "new_password"}
 EMULATOR_500 = {"type": "https://httpstatuses.com/500", "status": 500, "title": "Internal Server Error"}
 
 
@@ -95,7 +102,8 @@ def _is_text_plain(response):
 
 
 def _is_password_policy_refusal(case, response):
-    if case.operation.path not in ("/auth/users", "/auth/reset-password") or response.status_code != 422:
+    field = POLICY_FIELDS.get(case.operation.path)
+    if field is None or response.status_code != 422:
         return False
     body = _json(response)
     errors = body.get("detail") if isinstance(body, dict) else None
@@ -104,7 +112,7 @@ def _is_password_policy_refusal(case, response):
         and len(errors) > 0
         and all(
             isinstance(e, dict)
-            and e.get("loc") == ["body", "password"]
+            and e.get("loc") == ["body", field]
             and any(m in e.get("msg", "") for m in POLICY_MESSAGES)
             for e in errors
         )
