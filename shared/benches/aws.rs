@@ -28,6 +28,12 @@ async fn main() {
     };
     let table = std::env::var("AUTHYY_BENCH_TABLE").unwrap_or_else(|_| "authyy-bench".into());
     let mut settings = AwsSettings::new(table.clone(), "authyy-bench-keys", "authyy-bench-public-keys");
+    // moto copies the whole table for every item of a transaction, so its transactions slow
+    // down as the bench fills the table. An attempt that timed out would be retried, and moto,
+    // unlike DynamoDB, ignores the retry's idempotency token: patient limits, one attempt.
+    settings.attempt_timeout = std::time::Duration::from_secs(60);
+    settings.operation_timeout = std::time::Duration::from_secs(120);
+    settings.max_attempts = 1;
     let sdk = authyy::aws::config_loader(&settings)
         .endpoint_url(&endpoint)
         .region(aws_config::Region::new("eu-west-1"))
@@ -244,10 +250,12 @@ async fn main() {
     for i in 0..n {
         let email = format!("d{i}-{run}@example.com");
         let b = json!({"username": format!("d{i}{run}"), "email": email, "password": pw});
-        call(Endpoint::Signup, event("POST", "/auth/users", None, Some(&b))).await;
+        let r = call(Endpoint::Signup, event("POST", "/auth/users", None, Some(&b))).await;
+        assert_eq!(r.status(), 201, "{:?}", body(&r));
         let b = json!({"email": email, "password": pw});
         let r = call(Endpoint::Login, event("POST", "/auth/login", None, Some(&b))).await;
         let login = body(&r);
+        assert_eq!(r.status(), 200, "{login:?}");
         doomed.push(
             login["tokens"]["access"]["access_token"]
                 .as_str()
@@ -264,7 +272,7 @@ async fn main() {
             event("DELETE", "/auth/me", Some(a), Some(&b)),
         )
         .await;
-        assert_eq!(r.status(), 204);
+        assert_eq!(r.status(), 204, "{:?}", body(&r));
     }
     report("DELETE /auth/me (one session)", t.elapsed(), counter.calls());
 }
