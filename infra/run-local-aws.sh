@@ -25,7 +25,7 @@ PORT="${PORT:-9000}"
 PUMP_PID=$!
 trap 'kill $PUMP_PID $MOTO_PID 2>/dev/null || true' EXIT
 say "starting cargo lambda watch on http://localhost:$PORT with AUTH_BACKEND=aws"
-say "mail sent through SES: curl -s $AUTHYY_MOTO_URL/moto-api/data.json (ses.Message)   stop: Ctrl-C"
+say "mail sent through SES: curl -s '$AUTHYY_MOTO_URL/moto-api/data.json?service=ses' (ses.Message)   stop: Ctrl-C"
 "$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" --disable-cors \
   --env-var AUTH_BACKEND=aws \
   --env-var AUTH_TABLE_NAME=authyy-local \

@@ -439,7 +439,52 @@ async fn one_account_mails_at_most_three_email_change_links_per_window<B: Backen
     assert_eq!(sent, 3);
 }
 
+async fn a_queued_email_change_is_not_mailed_once_its_address_is_taken_or_its_account_disabled<B: Backend>() {
+    let app = app::<B>().await;
+    let (a, _, id) = app.user("john_doe").await;
+    app.deliver_queued().await;
+    assert_eq!(
+        app.change_email(&a, "taken@example.com", STRONG).await.status,
+        202
+    );
+    assert_eq!(
+        app.signup("jane_doe", "taken@example.com", STRONG2).await.status,
+        201
+    );
+    let mails = app.mails_to("taken@example.com").await;
+    assert!(
+        !mails.iter().any(|m| m.contains("Confirm your new email")),
+        "{mails:?}"
+    );
+
+    assert_eq!(
+        app.change_email(&a, "later@example.com", STRONG).await.status,
+        202
+    );
+    assert!(app
+        .state
+        .users
+        .set_disabled(id, true, app.clock.now_ms())
+        .await
+        .unwrap());
+    assert!(app.mails_to("later@example.com").await.is_empty());
+}
+
 // --- DELETE /auth/me ---
+
+async fn deleting_the_account_forgets_the_mail_caps_of_its_address<B: Backend>() {
+    let app = app::<B>().await;
+    let (a, _, _) = app.user("john_doe").await;
+    for _ in 0..3 {
+        app.forgot("john_doe@example.com").await;
+    }
+    assert_eq!(app.reset_mails_to("john_doe@example.com").await.len(), 3);
+    assert_eq!(app.delete_me(&a, STRONG).await.status, 204);
+    // The address's next owner starts with a fresh cap (a fourth mail in the same window).
+    app.signup("john_doe", "john_doe@example.com", STRONG).await;
+    app.forgot("john_doe@example.com").await;
+    assert_eq!(app.reset_mails_to("john_doe@example.com").await.len(), 4);
+}
 
 async fn deleting_the_account_erases_it_and_frees_its_email_and_username<B: Backend>() {
     let app = app::<B>().await;
@@ -500,6 +545,8 @@ both_backends!(
     a_reset_link_mailed_to_the_old_address_dies_with_an_email_change,
     account_changes_are_under_the_per_client_login_limit,
     one_account_mails_at_most_three_email_change_links_per_window,
+    a_queued_email_change_is_not_mailed_once_its_address_is_taken_or_its_account_disabled,
+    deleting_the_account_forgets_the_mail_caps_of_its_address,
     deleting_the_account_erases_it_and_frees_its_email_and_username,
     a_wrong_password_on_delete_changes_nothing,
 );
