@@ -47,14 +47,7 @@ pub async fn list_sessions(state: &AppState, req: &Request) -> EndpointResult {
 pub async fn end_session(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate(state, req).await?;
     let sid = http::last_path_segment(req);
-    // Session ids are short and URL-safe: anything else names none (and is never sent to the
-    // store, whose keys have limits of their own).
-    let well_formed = !sid.is_empty()
-        && sid.len() <= 64
-        && sid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !well_formed {
+    if !is_session_id(sid) {
         return Err(ApiError::Missing(SESSION_NOT_FOUND));
     }
     let live = match state.sessions.session_with_user(user.id, sid).await? {
@@ -68,9 +61,35 @@ pub async fn end_session(state: &AppState, req: &Request) -> EndpointResult {
     Ok(no_content())
 }
 
+/// Whether `s` can be a session id: ids are short and URL-safe, so anything else names none and
+/// is never sent to the store (DynamoDB refuses keys over 1 KiB with an error, not a miss).
+pub fn is_session_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// 204 with no body.
 pub fn no_content() -> Response<Body> {
     let mut resp = Response::new(Body::Empty);
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_id_is_one_to_64_url_safe_characters() {
+        assert!(is_session_id(&crate::secrets::new_id()));
+        assert!(is_session_id("aZ09-_"));
+        assert!(is_session_id(&"a".repeat(64)));
+        assert!(!is_session_id(&"a".repeat(65)));
+        assert!(!is_session_id(""));
+        for bad in ["a.b", "a/b", "a%41", "a b", "é"] {
+            assert!(!is_session_id(bad), "{bad}");
+        }
+    }
 }

@@ -470,6 +470,17 @@ async fn a_queued_email_change_is_not_mailed_once_its_address_is_taken_or_its_ac
     assert!(app.mails_to("later@example.com").await.is_empty());
 }
 
+async fn an_email_change_link_works_for_the_verification_lifetime_only<B: Backend>() {
+    let app = app::<B>().await;
+    let (a, _, _) = app.user("john_doe").await;
+    app.change_email(&a, "late@example.com", STRONG).await;
+    let link = app.email_change_token("late@example.com").await;
+    app.clock.advance_secs(24 * 3600);
+    assert_eq!(app.verify_email(&link).await.status, 400);
+    let again = app.login("john_doe@example.com", STRONG).await;
+    assert_eq!(again.body["user"]["email"], "john_doe@example.com");
+}
+
 // --- DELETE /auth/me ---
 
 async fn deleting_the_account_forgets_the_mail_caps_of_its_address<B: Backend>() {
@@ -546,6 +557,7 @@ both_backends!(
     account_changes_are_under_the_per_client_login_limit,
     one_account_mails_at_most_three_email_change_links_per_window,
     a_queued_email_change_is_not_mailed_once_its_address_is_taken_or_its_account_disabled,
+    an_email_change_link_works_for_the_verification_lifetime_only,
     deleting_the_account_forgets_the_mail_caps_of_its_address,
     deleting_the_account_erases_it_and_frees_its_email_and_username,
     a_wrong_password_on_delete_changes_nothing,
