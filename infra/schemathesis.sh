@@ -75,7 +75,17 @@ say "running Schemathesis ($SCHEMATHESIS_REQ) against $BASE, every check, authen
 export AUTHYY_ST_EMAIL="$EMAIL" AUTHYY_ST_PASSWORD="$PASSWORD"
 export PYTHONPATH="$ROOT/infra${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks
 mkdir -p "$ROOT/target"
-"$VENV/bin/schemathesis" --config-file "$ROOT/infra/schemathesis.toml" run "$BASE/auth/openapi.json" \
+# The description is read once, here, with retries: the emulator can answer a request with a 500
+# of its own while it starts an instance (its log shows no call), and a schema Schemathesis cannot
+# load ends the run.
+for _ in $(seq 1 30); do
+  r=$(req GET /auth/openapi.json)
+  [ "${r%% *}" = 200 ] && break
+  sleep 1
+done
+[ "${r%% *}" = 200 ] || { echo "GET /auth/openapi.json: $r" >&2; exit 1; }
+printf '%s' "${r#* }" > "$WORK/openapi.json"
+"$VENV/bin/schemathesis" --config-file "$ROOT/infra/schemathesis.toml" run "$WORK/openapi.json" \
   --url "$BASE" \
   --checks all \
   --phases examples,coverage,fuzzing,stateful \
