@@ -8,14 +8,14 @@ use lambda_http::Request;
 
 use super::common::{authenticate, reauthenticate, within_mail_cap, EndpointResult};
 use super::mailer::{Delivery, DeliveryError};
+use super::verify_email::new_verify_link;
 use crate::domain::Email;
 use crate::error::{ApiError, EMAIL_TAKEN};
 use crate::http;
 use crate::mail::templates::{email_change_mail, email_changed_mail};
 use crate::queue::MailJob;
-use crate::secrets::{new_mail_token, token_hash};
 use crate::state::AppState;
-use crate::store::{Purpose, VerifyToken};
+use crate::store::Purpose;
 use crate::wire::{ChangeEmailRequest, ErrorOut, FieldError, MessageOut, ValidationErrorOut};
 
 pub const CHECK_NEW_ADDRESS_MESSAGE: &str = "Check your new address to confirm the change.";
@@ -83,18 +83,7 @@ pub async fn deliver_email_change(
         return Ok(Delivery::Skipped("new address registered meanwhile"));
     }
     let config = &state.config;
-    let token = new_mail_token();
-    state
-        .verifications
-        .put_verify_token(&VerifyToken {
-            hash: token_hash(&token),
-            user_id: user.id,
-            email: new_email.as_str().to_string(),
-            expires_at: state.clock.now() + config.verify_ttl.as_secs() as i64,
-            purpose: Purpose::ChangeEmail,
-        })
-        .await?;
-    let link = config.verify_link(&token);
+    let link = new_verify_link(state, user.id, new_email.as_str(), Purpose::ChangeEmail).await?;
     let mail = email_change_mail(&config.product_name, new_email.as_str(), &link, config.verify_ttl);
     state.mailer.send(&mail, &link).await?;
     tracing::info!(user_id = user.id, "email change confirmation sent");

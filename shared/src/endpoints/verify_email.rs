@@ -99,20 +99,31 @@ pub async fn deliver_verification(state: &AppState, email: &Email) -> Result<Del
         return Ok(Delivery::Skipped("already verified"));
     }
     let config = &state.config;
+    let link = new_verify_link(state, user.id, &user.email, Purpose::Verify).await?;
+    let mail = verification_mail(&config.product_name, &user.email, &link, config.verify_ttl);
+    state.mailer.send(&mail, &link).await?;
+    tracing::info!(user_id = user.id, "verification mail sent");
+    Ok(Delivery::Sent)
+}
+
+/// A new verification token of `purpose` proving `email` for `user_id` (its hash stored; it
+/// supersedes the older ones of that purpose), as the link to mail.
+pub(super) async fn new_verify_link(
+    state: &AppState,
+    user_id: crate::domain::UserId,
+    email: &str,
+    purpose: Purpose,
+) -> Result<String, DeliveryError> {
     let token = new_mail_token();
     state
         .verifications
         .put_verify_token(&VerifyToken {
             hash: token_hash(&token),
-            user_id: user.id,
-            email: user.email.clone(),
-            expires_at: state.clock.now() + config.verify_ttl.as_secs() as i64,
-            purpose: Purpose::Verify,
+            user_id,
+            email: email.to_string(),
+            expires_at: state.clock.now() + state.config.verify_ttl.as_secs() as i64,
+            purpose,
         })
         .await?;
-    let link = config.verify_link(&token);
-    let mail = verification_mail(&config.product_name, &user.email, &link, config.verify_ttl);
-    state.mailer.send(&mail, &link).await?;
-    tracing::info!(user_id = user.id, "verification mail sent");
-    Ok(Delivery::Sent)
+    Ok(state.config.verify_link(&token))
 }
