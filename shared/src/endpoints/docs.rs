@@ -120,6 +120,14 @@ pub fn openapi(server: &str) -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The description exactly as `GET /auth/openapi.json` serves it (with the response links), with
+/// `server` as its base. The JS client's types are generated from it (`examples/openapi.rs`).
+pub fn openapi_document(server: &str) -> Result<serde_json::Value, serde_json::Error> {
+    let mut doc = serde_json::to_value(openapi(server))?;
+    add_links(&mut doc);
+    Ok(doc)
+}
+
 /// The stage prefix the request came in under (`/prod`), or `""`.
 fn stage_prefix<'a>(req: &'a Request, path: &str) -> &'a str {
     req.uri().path().strip_suffix(path).unwrap_or("")
@@ -129,9 +137,8 @@ fn stage_prefix<'a>(req: &'a Request, path: &str) -> &'a str {
 #[utoipa::path(get, path = "/auth/openapi.json", tag = "docs",
     responses((status = 200, description = "The OpenAPI 3.1 description (JSON)", content_type = "application/json")))]
 pub async fn openapi_json(_state: &AppState, req: &Request) -> EndpointResult {
-    let doc = openapi(stage_prefix(req, "/auth/openapi.json"));
-    let mut doc = serde_json::to_value(doc).map_err(|e| ApiError::Internal(e.to_string()))?;
-    add_links(&mut doc);
+    let doc = openapi_document(stage_prefix(req, "/auth/openapi.json"))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let body = doc.to_string();
     let mut resp = Response::new(Body::Text(body));
     resp.headers_mut()
