@@ -1,0 +1,368 @@
+/**
+ * @authyy/client: a typed browser client for the authyy API. Every route is a method whose types
+ * come from the API's OpenAPI description (generated at build time); the session (refresh before
+ * expiry and on a 401, one refresh at a time across tabs, logout in every tab) is handled here.
+ *
+ * ```ts
+ * import { createClient } from "@authyy/client";
+ * const auth = createClient({ baseUrl: "http://localhost:9000", storage: localStorage });
+ * auth.onAuthChange((event, user) => render(user));
+ * await auth.login({ email, password });
+ * const me = await auth.me();
+ * ```
+ */
+import { AuthyyError } from "./errors.js";
+import type { components, operations } from "./schema.js";
+import { Session } from "./session.js";
+import type { AuthListener, Channel, Clock, Locks, SessionUser, TokenEnvelope } from "./session.js";
+import { memoryStorage } from "./storage.js";
+import type { TokenStorage } from "./storage.js";
+
+export { AuthyyError, memoryStorage };
+export type { FieldError } from "./errors.js";
+export type { AuthEvent, AuthListener, Channel, Clock, Locks, SessionUser, TokenEnvelope } from "./session.js";
+export type { TokenStorage } from "./storage.js";
+export type { components, operations, paths } from "./schema.js";
+
+type Schemas = components["schemas"];
+type OperationId = keyof operations;
+/** The JSON body an operation takes. */
+export type RequestBody<K extends OperationId> = operations[K] extends {
+  requestBody?: { content: { "application/json": infer B } };
+}
+  ? B
+  : never;
+/** The JSON an operation answers with on success (`void` for 204). */
+export type ResponseBody<K extends OperationId, S extends number> = operations[K]["responses"] extends Record<
+  S,
+  { content: { "application/json": infer R } }
+>
+  ? R
+  : void;
+/** The query parameters of an operation. */
+export type Query<K extends OperationId> = operations[K]["parameters"] extends { query?: infer Q } ? NonNullable<Q> : never;
+
+export type User = Schemas["UserOut"];
+export type AdminUser = Schemas["AdminUserOut"];
+export type SessionInfo = Schemas["SessionOut"];
+export type Message = Schemas["MessageOut"];
+
+export interface ClientOptions {
+  /** Where the API is: `http://localhost:9000` locally, the stack's `ApiUrl` on AWS (routes are under `/auth`). */
+  baseUrl: string;
+  /**
+   * Where the refresh token is kept: `localStorage` (survives reloads; every tab shares the
+   * session), `sessionStorage` (this tab, until it closes) or {@link memoryStorage} (the
+   * default: this page only). The access token is only ever in memory.
+   */
+  storage?: TokenStorage;
+  /** Whether tabs share the session through the storage; defaults to whether it is `localStorage`. */
+  shareAcrossTabs?: boolean;
+  /** Refresh a little before the access token expires (default true); off, refresh happens on a 401. */
+  autoRefresh?: boolean;
+  /** How long before expiry to refresh, in seconds (default 60, at most half the token's lifetime). */
+  refreshMarginSeconds?: number;
+  /** The prefix of the storage keys and the name of the cross-tab channel (default `authyy`). */
+  storageKey?: string;
+  /** For tests and other runtimes: */
+  fetch?: typeof fetch;
+  clock?: Clock;
+  /** Defaults to `navigator.locks` when there is one. */
+  locks?: Locks | null;
+  /** Defaults to a `BroadcastChannel` named after `storageKey` when there is one. */
+  channel?: Channel | null;
+}
+
+interface CallInit {
+  body?: unknown;
+  query?: Record<string, string | number | undefined>;
+  /** `access`: with the access token, refreshed and retried once on a 401. */
+  auth?: "access" | "none";
+}
+
+/** Every operation of the API and the client method that calls it; the compiler holds this to the schema. */
+export const OPERATION_METHODS = {
+  signup: "signup",
+  login: "login",
+  logout: "logout",
+  refresh: "refresh",
+  me: "me",
+  forgot_password: "forgotPassword",
+  reset_password: "resetPassword",
+  verify_email: "verifyEmail",
+  resend_verification: "resendVerification",
+  change_password: "changePassword",
+  list_sessions: "listSessions",
+  end_session: "endSession",
+  change_email: "changeEmail",
+  delete_account: "deleteAccount",
+  list_users: "listUsers",
+  openid_configuration: "openidConfiguration",
+  jwks: "jwks",
+  openapi_json: "openapi",
+  docs_page: "docsUrl",
+} as const satisfies Record<OperationId, keyof AuthyyClient>;
+
+export class AuthyyClient {
+  private readonly base: string;
+  private readonly fetcher: typeof fetch;
+  private readonly session: Session;
+
+  constructor(options: ClientOptions) {
+    this.base = options.baseUrl.replace(/\/+$/, "");
+    const fetcher = options.fetch ?? globalThis.fetch;
+    this.fetcher = (input, init) => fetcher(input, init);
+    const storage = options.storage ?? memoryStorage();
+    const storageKey = options.storageKey ?? "authyy";
+    const g = globalThis as { localStorage?: unknown; navigator?: { locks?: Locks } };
+    let sharedDefault = false;
+    try {
+      sharedDefault = g.localStorage !== undefined && storage === g.localStorage;
+    } catch {
+      // Reading localStorage can throw where storage is blocked.
+    }
+    const channel =
+      options.channel !== undefined
+        ? options.channel
+        : typeof BroadcastChannel === "function"
+          ? (new BroadcastChannel(storageKey) as unknown as Channel)
+          : null;
+    this.session = new Session({
+      storage,
+      shared: options.shareAcrossTabs ?? sharedDefault,
+      storageKey,
+      clock: options.clock ?? {
+        now: () => Date.now(),
+        setTimeout: (fn, ms) => setTimeout(fn, ms),
+        clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+      },
+      locks: options.locks !== undefined ? options.locks : (g.navigator?.locks ?? null),
+      channel,
+      autoRefresh: options.autoRefresh ?? true,
+      refreshMarginMs: (options.refreshMarginSeconds ?? 60) * 1000,
+      send: (method, path, init) => this.send(method, path, { body: init.body }, init.bearer),
+    });
+  }
+
+  /** The signed-in user as of the last login or refresh (null before the first, or signed out). */
+  get user(): SessionUser | null {
+    return this.session.user;
+  }
+
+  /** Whether a session is held (a refresh token), even before its first refresh after a reload. */
+  get isSignedIn(): boolean {
+    return this.session.active;
+  }
+
+  /** The current session's id (as `listSessions` shows it), once an access token is held. */
+  get sessionId(): string | null {
+    return this.session.sessionId;
+  }
+
+  /** Called on every change of the session, in this tab or (with a shared storage) another. */
+  onAuthChange(listener: AuthListener): () => void {
+    return this.session.onChange(listener);
+  }
+
+  /** An access token for calling your own API, refreshed first if it is about to expire. */
+  getAccessToken(): Promise<string> {
+    return this.session.accessToken();
+  }
+
+  /**
+   * After a page load: with a stored refresh token, gets fresh tokens and returns the user; null
+   * when there is no session (or the stored one has ended).
+   */
+  async restore(): Promise<SessionUser | null> {
+    if (!this.session.active) return null;
+    if (this.session.user) return this.session.user;
+    try {
+      await this.session.refresh();
+    } catch (e) {
+      if (e instanceof AuthyyError && e.status === 401) return null;
+      throw e;
+    }
+    return this.session.user;
+  }
+
+  // --- Accounts -------------------------------------------------------------------------------
+
+  /** `POST /auth/users`: 201 with the new user; 409 `Email already registered` or `Username already taken`. */
+  signup(body: RequestBody<"signup">): Promise<User> {
+    return this.call("POST", "/auth/users", { body });
+  }
+
+  /** `POST /auth/login`: signs in (keeping this device's token for the next login) and returns the user. */
+  async login(body: Omit<RequestBody<"login">, "device_token">): Promise<SessionUser> {
+    const device = this.session.deviceToken;
+    const envelope: TokenEnvelope = await this.call("POST", "/auth/login", {
+      body: device ? { ...body, device_token: device } : body,
+    });
+    this.session.signIn(envelope);
+    return envelope.user;
+  }
+
+  /** `POST /auth/tokens`: new tokens now (the client also does this by itself when needed). */
+  async refresh(): Promise<SessionUser | null> {
+    await this.session.refresh();
+    return this.session.user;
+  }
+
+  /**
+   * `POST /auth/logout`: ends this session (`{all: true}`: every session of the user) and signs
+   * every tab out. The tokens are dropped even if the API cannot be reached; that error is thrown.
+   */
+  async logout(options?: RequestBody<"logout">): Promise<void> {
+    const failure = await this.session.signOut(options?.all === true);
+    if (failure) throw failure;
+  }
+
+  /** `GET /auth/me`. */
+  me(): Promise<User> {
+    return this.call("GET", "/auth/me", { auth: "access" });
+  }
+
+  /** `POST /auth/forgot-password`: the same answer whatever the address; mail only to a known one. */
+  forgotPassword(body: RequestBody<"forgot_password">): Promise<Message> {
+    return this.call("POST", "/auth/forgot-password", { body });
+  }
+
+  /** `POST /auth/reset-password` with the token from the link's fragment ({@link tokenFromUrl}). */
+  resetPassword(body: RequestBody<"reset_password">): Promise<Message> {
+    return this.call("POST", "/auth/reset-password", { body });
+  }
+
+  /** `POST /auth/verify-email`: confirms an address (a verification or an email-change link). */
+  verifyEmail(body: RequestBody<"verify_email">): Promise<Message> {
+    return this.call("POST", "/auth/verify-email", { body });
+  }
+
+  /** `POST /auth/verify-email/resend`: the same answer whatever the address. */
+  resendVerification(body: RequestBody<"resend_verification">): Promise<Message> {
+    return this.call("POST", "/auth/verify-email/resend", { body });
+  }
+
+  // --- Self-service ---------------------------------------------------------------------------
+
+  /** `POST /auth/password`: this session lives on, every other ends. */
+  changePassword(body: RequestBody<"change_password">): Promise<Message> {
+    return this.call("POST", "/auth/password", { body, auth: "access" });
+  }
+
+  /** `GET /auth/sessions`: where the user is signed in, newest first; `current` marks this one. */
+  listSessions(): Promise<SessionInfo[]> {
+    return this.call("GET", "/auth/sessions", { auth: "access" });
+  }
+
+  /** `DELETE /auth/sessions/{id}`: ends that session at once (this one too: then this tab signs out). */
+  async endSession(id: string): Promise<void> {
+    const current = id === this.session.sessionId;
+    await this.call("DELETE", `/auth/sessions/${encodeURIComponent(id)}`, { auth: "access" });
+    if (current) this.session.forget(false);
+  }
+
+  /** `POST /auth/email`: 202; the change happens when the link mailed to the new address is used. */
+  changeEmail(body: RequestBody<"change_email">): Promise<Message> {
+    return this.call("POST", "/auth/email", { body, auth: "access" });
+  }
+
+  /** `DELETE /auth/me`: erases the account and signs every tab out. */
+  async deleteAccount(body: RequestBody<"delete_account">): Promise<void> {
+    await this.call("DELETE", "/auth/me", { body, auth: "access" });
+    this.session.forget(true);
+  }
+
+  // --- Administration and discovery -----------------------------------------------------------
+
+  /** `GET /auth/users` (admin): one page of users and the cursor of the next, if any. */
+  async listUsers(query: Query<"list_users"> = {}): Promise<{ users: AdminUser[]; nextCursor: string | null }> {
+    const res = await this.fetchApi("GET", "/auth/users", { query: { ...query }, auth: "access" });
+    const users = (await res.json()) as AdminUser[];
+    const next = /<([^>]*)>\s*;\s*rel="next"/.exec(res.headers.get("link") ?? "");
+    const cursor = next ? new URL(next[1] ?? "", "http://link.invalid").searchParams.get("cursor") : null;
+    return { users, nextCursor: cursor };
+  }
+
+  /** `GET /auth/.well-known/openid-configuration`. */
+  openidConfiguration(): Promise<ResponseBody<"openid_configuration", 200>> {
+    return this.call("GET", "/auth/.well-known/openid-configuration", {});
+  }
+
+  /** `GET /auth/.well-known/jwks.json`: the public keys that verify access tokens. */
+  jwks(): Promise<ResponseBody<"jwks", 200>> {
+    return this.call("GET", "/auth/.well-known/jwks.json", {});
+  }
+
+  /** `GET /auth/openapi.json`: the API's description. */
+  openapi(): Promise<Record<string, unknown>> {
+    return this.call("GET", "/auth/openapi.json", {});
+  }
+
+  /** The address of the interactive documentation (`GET /auth/docs`, a page, not JSON). */
+  docsUrl(): string {
+    return `${this.base}/auth/docs`;
+  }
+
+  /** Stops the timers and the cross-tab channel (for tests and single-page app teardown). */
+  dispose(): void {
+    this.session.dispose();
+  }
+
+  private async call<T>(method: string, path: string, init: CallInit): Promise<T> {
+    const res = await this.fetchApi(method, path, init);
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  /** A call that succeeded, or throws: with the access token, a 401 refreshes and retries once. */
+  private async fetchApi(method: string, path: string, init: CallInit): Promise<Response> {
+    if (init.auth !== "access") return this.checked(await this.send(method, path, init));
+    const token = await this.session.accessToken();
+    let res = await this.send(method, path, init, token);
+    if (res.status === 401) {
+      // A 401 for a token that is no longer the held one: another call refreshed meanwhile.
+      if (this.session.heldAccessToken === token) await this.session.refresh();
+      res = await this.send(method, path, init, await this.session.accessToken());
+    }
+    return this.checked(res);
+  }
+
+  private async checked(res: Response): Promise<Response> {
+    if (!res.ok) throw await AuthyyError.from(res);
+    return res;
+  }
+
+  private async send(method: string, path: string, init: CallInit, bearer?: string): Promise<Response> {
+    const url = new URL(this.base + path);
+    for (const [k, v] of Object.entries(init.query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
+    if (init.body !== undefined) headers["content-type"] = "application/json";
+    try {
+      return await this.fetcher(url.toString(), {
+        method,
+        headers,
+        body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+        credentials: "omit",
+      });
+    } catch (e) {
+      throw AuthyyError.network(e);
+    }
+  }
+}
+
+/** A client for the API at `options.baseUrl`. */
+export function createClient(options: ClientOptions): AuthyyClient {
+  return new AuthyyClient(options);
+}
+
+/**
+ * The `token` of a reset or verification link: from the fragment (`#token=...`, the API's
+ * default) or the query. `tokenFromUrl(location.href)`.
+ */
+export function tokenFromUrl(url: string): string | null {
+  const u = new URL(url);
+  return new URLSearchParams(u.hash.replace(/^#/, "")).get("token") ?? u.searchParams.get("token");
+}

@@ -1,0 +1,100 @@
+// The client's calls: errors as typed objects, every operation of the API covered, the package
+// version pinned to the API's, links read from URLs.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import { AuthyyClient, AuthyyError, OPERATION_METHODS, createClient, tokenFromUrl } from "../dist/index.js";
+import { browser, json } from "./fakes.mjs";
+
+const openapi = JSON.parse(readFileSync(new URL("../openapi.json", import.meta.url), "utf8"));
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+
+const answering = (res) => {
+  const calls = [];
+  const client = createClient({
+    baseUrl: "http://api.test/prod/",
+    fetch: async (url, init) => {
+      calls.push({ url, init });
+      return typeof res === "function" ? res(url, init) : res.clone();
+    },
+    channel: null,
+    locks: null,
+  });
+  return { client, calls };
+};
+
+test("every operation of the API has a client method", () => {
+  const ids = Object.values(openapi.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
+  assert.deepEqual([...ids].sort(), Object.keys(OPERATION_METHODS).sort());
+  for (const method of Object.values(OPERATION_METHODS)) {
+    assert.equal(typeof AuthyyClient.prototype[method], "function", method);
+  }
+});
+
+test("the package version is the API's", () => {
+  assert.equal(pkg.version, openapi.info.version);
+});
+
+test("an error carries the status, the detail and Retry-After", async () => {
+  const { client } = answering(json(429, { detail: "Too many login attempts" }, { "retry-after": "30" }));
+  const e = await client.login({ email: "a@example.com", password: "x" }).catch((e) => e);
+  assert.ok(e instanceof AuthyyError);
+  assert.equal(e.status, 429);
+  assert.equal(e.detail, "Too many login attempts");
+  assert.equal(e.retryAfter, 30);
+  assert.equal(e.message, "429: Too many login attempts");
+});
+
+test("a validation error lists its fields", async () => {
+  const detail = [{ loc: ["body", "password"], msg: "Password is too weak", type: "value_error" }];
+  const { client } = answering(json(422, { detail }));
+  const e = await client.signup({ username: "a", email: "a@example.com", password: "x" }).catch((e) => e);
+  assert.equal(e.status, 422);
+  assert.deepEqual(e.detail, detail);
+  assert.deepEqual(e.fieldErrors, { password: "Password is too weak" });
+  assert.equal(e.message, "422: password: Password is too weak");
+});
+
+test("an answer that is not JSON still gives an error with its status", async () => {
+  const { client } = answering(new Response("<html>Bad gateway</html>", { status: 502, statusText: "Bad Gateway" }));
+  const e = await client.forgotPassword({ email: "a@example.com" }).catch((e) => e);
+  assert.equal(e.status, 502);
+  assert.equal(e.detail, "Bad Gateway");
+  assert.equal(e.retryAfter, null);
+});
+
+test("a request that gets no answer is an error with status 0", async () => {
+  const { client } = answering(() => {
+    throw new TypeError("Failed to fetch");
+  });
+  const e = await client.forgotPassword({ email: "a@example.com" }).catch((e) => e);
+  assert.equal(e.status, 0);
+  assert.match(e.detail, /could not be reached/);
+});
+
+test("calls go under the base URL with JSON and no cookies", async () => {
+  const { client, calls } = answering(json(200, { message: "ok" }));
+  await client.verifyEmail({ token: "t" });
+  assert.equal(calls[0].url, "http://api.test/prod/auth/verify-email");
+  assert.equal(calls[0].init.headers["content-type"], "application/json");
+  assert.equal(calls[0].init.credentials, "omit");
+  assert.equal(calls[0].init.body, '{"token":"t"}');
+});
+
+test("listing users reads the next page's cursor from the Link header", async () => {
+  const b = browser();
+  const admin = createClient(b.options());
+  await admin.login({ email: "john@example.com", password: "right" });
+  const first = await admin.listUsers({ limit: 1 });
+  assert.deepEqual(first, { users: [{ id: 1 }], nextCursor: "abc=" });
+  const second = await admin.listUsers({ limit: 1, cursor: first.nextCursor });
+  assert.deepEqual(second, { users: [{ id: 2 }], nextCursor: null });
+  assert.equal(b.api.calls.at(-1).path, "/auth/users");
+});
+
+test("a link's token is read from the fragment or the query", () => {
+  assert.equal(tokenFromUrl("http://localhost:3000/reset-password#token=abc"), "abc");
+  assert.equal(tokenFromUrl("http://localhost:3000/reset?token=xyz"), "xyz");
+  assert.equal(tokenFromUrl("http://localhost:3000/reset"), null);
+});
