@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, lints, the whole workspace's test suite on both backends
 # (SQLite, and DynamoDB/SES/Secrets Manager over a local AWS server), the SAM template checks,
-# and a release arm64 build of one function with its size checked.
+# Schemathesis, the browser tests (clients/js and examples/web in headless Chromium), and a
+# release arm64 build of one function with its size checked.
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 source "$ROOT/infra/local-aws.sh"
 cd "$ROOT"
@@ -38,6 +39,10 @@ bash infra/lint-template.sh
 # check, bounded to a few minutes (see the script for the bounds).
 say "Schemathesis against the locally served API (infra/schemathesis.sh)"
 bash infra/schemathesis.sh
+
+# The JS client's unit tests, then the example app and the client in headless Chromium against
+# the functions served locally (the same build as Schemathesis's).
+bash infra/browser-tests.sh
 
 # One function built as `sam build` builds it (release, arm64, cargo-lambda with zig), with its
 # size checked; ./infra/build-lambda.sh with no arguments builds and measures all of them.

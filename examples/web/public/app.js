@@ -1,0 +1,190 @@
+// The authyy example app: every flow of the API through @authyy/client, in plain DOM code.
+// The refresh token is kept in localStorage, so the session survives reloads and every tab of
+// this origin shares it (see the client's README for the trade-off).
+import { API_BASE } from "/config.js";
+import { AuthyyError, createClient, tokenFromUrl } from "/client/index.js";
+
+const auth = createClient({ baseUrl: API_BASE, storage: localStorage });
+// For trying the client from the browser console (and for the browser tests).
+window.auth = auth;
+
+const $ = (selector) => document.querySelector(selector);
+const views = ["loading", "signed-out", "account", "reset", "verify"];
+
+function show(view) {
+  for (const v of views) $(`#${v}`).hidden = v !== view;
+  document.body.dataset.view = view;
+}
+
+function say(text, { error = false } = {}) {
+  const status = $("#status");
+  status.textContent = text;
+  status.classList.toggle("error", error);
+  status.hidden = !text;
+}
+
+/** The API's words for a failure: `detail`, the fields of a 422, the wait of a 429. */
+function explain(e) {
+  if (!(e instanceof AuthyyError)) return String(e);
+  const fields = Object.entries(e.fieldErrors);
+  let text = fields.length ? fields.map(([f, m]) => `${f}: ${m}`).join("; ") : String(e.detail);
+  if (e.retryAfter) text += ` (try again in ${e.retryAfter} s)`;
+  return text;
+}
+
+/** Runs a form's action with its fields, showing the outcome. */
+function onSubmit(id, action) {
+  const form = $(id);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fields = Object.fromEntries(new FormData(form));
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const message = await action(fields);
+      if (message) say(message);
+      form.reset();
+    } catch (e) {
+      say(explain(e), { error: true });
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+const when = (iso) => new Date(iso).toLocaleString();
+
+async function renderAccount() {
+  const [me, sessions] = await Promise.all([auth.me(), auth.listSessions()]);
+  $("#who").textContent = `Signed in as ${me.username}`;
+  $("#me-username").textContent = me.username;
+  $("#me-email").textContent = me.email;
+  $("#me-verified").textContent = me.email_verified ? "verified" : "not verified";
+  $("#me-verified").classList.toggle("ok", me.email_verified);
+  $("#me-created").textContent = when(me.created_at);
+  const body = $("#sessions tbody");
+  body.replaceChildren();
+  for (const s of sessions) {
+    const row = body.insertRow();
+    row.dataset.sessionId = s.id;
+    cell(row, s.user_agent || "unknown", "ua").title = s.user_agent;
+    cell(row, s.ip);
+    cell(row, when(s.created_at));
+    cell(row, when(s.last_used_at));
+    const last = row.insertCell();
+    if (s.current) {
+      last.textContent = "this device";
+    } else {
+      const end = document.createElement("button");
+      end.type = "button";
+      end.className = "small secondary";
+      end.textContent = "Sign out";
+      end.addEventListener("click", async () => {
+        try {
+          await auth.endSession(s.id);
+          await renderAccount();
+          say("That device is signed out.");
+        } catch (e) {
+          say(explain(e), { error: true });
+        }
+      });
+      last.append(end);
+    }
+  }
+  show("account");
+}
+
+async function render() {
+  if (auth.isSignedIn) {
+    try {
+      await renderAccount();
+      return;
+    } catch (e) {
+      if (!(e instanceof AuthyyError) || e.status !== 401) {
+        say(explain(e), { error: true });
+        return;
+      }
+    }
+  }
+  $("#who").textContent = "";
+  show("signed-out");
+}
+
+// Another tab signed in or out, or the session ended (logout elsewhere, password reset, expiry).
+auth.onAuthChange((event) => {
+  if (event === "SESSION_ENDED") say("Your session has ended. Please sign in again.", { error: true });
+  if (event === "SIGNED_OUT") say("You are signed out.");
+  if (event !== "TOKEN_REFRESHED" && document.body.dataset.view !== "reset" && document.body.dataset.view !== "verify") {
+    void render();
+  }
+});
+
+onSubmit("#login-form", async ({ email, password }) => {
+  await auth.login({ email, password });
+  await render();
+  return "";
+});
+onSubmit("#signup-form", async ({ username, email, password }) => {
+  await auth.signup({ username, email, password });
+  return `Account created. Open the link we mailed to ${email}, then sign in.`;
+});
+onSubmit("#forgot-form", async ({ email }) => (await auth.forgotPassword({ email })).message);
+onSubmit("#resend-form", async ({ email }) => (await auth.resendVerification({ email })).message);
+onSubmit("#password-form", async (body) => {
+  const { message } = await auth.changePassword(body);
+  await renderAccount();
+  return message;
+});
+onSubmit("#email-form", async (body) => (await auth.changeEmail(body)).message);
+onSubmit("#delete-form", async (body) => {
+  await auth.deleteAccount(body);
+  return "Your account is deleted.";
+});
+onSubmit("#reset-form", async ({ password }) => {
+  const token = tokenFromUrl(location.href);
+  if (!token) throw new Error("This link has no token: open the link from the mail.");
+  const { message } = await auth.resetPassword({ token, password });
+  history.replaceState(null, "", "/");
+  await render();
+  return `${message} Sign in with your new password.`;
+});
+$("#logout").addEventListener("click", () => auth.logout().catch((e) => say(explain(e), { error: true })));
+$("#logout-all").addEventListener("click", () =>
+  auth.logout({ all: true }).catch((e) => say(explain(e), { error: true })),
+);
+
+async function start() {
+  if (location.pathname === "/reset-password") {
+    show("reset");
+    return;
+  }
+  if (location.pathname === "/verify-email") {
+    show("verify");
+    const token = tokenFromUrl(location.href);
+    try {
+      if (!token) throw new Error("This link has no token: open the link from the mail.");
+      $("#verify-result").textContent = (await auth.verifyEmail({ token })).message;
+      // The token has done its work: keep it out of the history.
+      history.replaceState(null, "", "/verify-email");
+    } catch (e) {
+      $("#verify-result").textContent = explain(e);
+    }
+    document.body.dataset.verified = "done";
+    return;
+  }
+  try {
+    await auth.restore();
+  } catch (e) {
+    say(explain(e), { error: true });
+  }
+  await render();
+}
+
+void start();

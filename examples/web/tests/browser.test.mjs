@@ -1,0 +1,320 @@
+// The example app and the client in headless Chromium against the API served locally (run by
+// infra/browser-tests.sh, which starts the API, this app on an allowed origin and again on one
+// the API does not allow). The API's access tokens live 5 seconds here, so refreshes happen
+// all the time.
+//   AUTHYY_API, APP_URL, OTHER_APP_URL, OUTBOX_DIR, SCREENSHOTS_DIR, CHROMIUM, PYTHON
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run infra/browser-tests.sh`);
+  return value;
+};
+const API = env("AUTHYY_API");
+const APP = env("APP_URL");
+const OTHER = env("OTHER_APP_URL");
+const OUTBOX = env("OUTBOX_DIR");
+const SHOTS = env("SCREENSHOTS_DIR");
+const ACCESS_TTL_MS = 5000;
+const PASSWORD = "correct horse battery staple 42";
+mkdirSync(SHOTS, { recursive: true });
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    // The machine's network is closed: no background connections, no QUIC.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+});
+after(async () => browser?.close());
+
+let n = 0;
+const unique = (what) => `${what}${Date.now().toString(36)}${++n}`;
+
+/** The token of the newest mail to `to` whose subject has `subject` (mail is written just after the answer). */
+async function mailedToken(to, subject) {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const out = execFileSync(process.env.PYTHON || "python3",
+        ["infra/outbox.py", "--dir", OUTBOX, "--to", to, "--subject", subject, "--token"],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+      if (out) return out;
+    } catch {
+      // not there yet
+    }
+    await sleep(200);
+  }
+  throw new Error(`no "${subject}" mail to ${to} in ${OUTBOX}`);
+}
+
+/** A page of the app in `context`, with the API calls it makes counted. */
+async function open(context, url = APP) {
+  const page = await context.newPage();
+  page.calls = [];
+  page.on("request", (r) => {
+    if (r.url().startsWith(API)) page.calls.push(`${r.method()} ${new URL(r.url()).pathname}`);
+  });
+  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  await page.goto(url);
+  return page;
+}
+const view = (page, name) => page.waitForSelector(`body[data-view="${name}"]`);
+const status = (page) => page.locator("#status").textContent();
+
+/** Signs a new user up, verifies the address through the mailed link, returns the email. */
+async function newVerifiedUser(page) {
+  const username = unique("u");
+  const email = `${username}@example.com`;
+  await view(page, "signed-out");
+  await page.fill("#signup-form [name=username]", username);
+  await page.fill("#signup-form [name=email]", email);
+  await page.fill("#signup-form [name=password]", PASSWORD);
+  await page.click("#signup-form button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("Account created"));
+  const token = await mailedToken(email, "Confirm");
+  await page.goto(`${APP}/verify-email#token=${token}`);
+  await page.waitForSelector('body[data-verified="done"]');
+  assert.equal(await page.locator("#verify-result").textContent(), "Email verified.");
+  assert.equal(new URL(page.url()).hash, "", "the token is out of the address bar");
+  await page.goto(APP);
+  return { username, email };
+}
+
+async function signIn(page, email, password = PASSWORD) {
+  await view(page, "signed-out");
+  await page.fill("#login-form [name=email]", email);
+  await page.fill("#login-form [name=password]", password);
+  await page.click("#login-form button");
+  await view(page, "account");
+}
+
+test("a new user signs up, verifies the address, signs in, sees the account and signs out", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  await view(page, "signed-out");
+  await page.screenshot({ path: join(SHOTS, "signed-out.png"), fullPage: true });
+  const { username, email } = await newVerifiedUser(page);
+  await signIn(page, email);
+  assert.equal(await page.locator("#me-username").textContent(), username);
+  assert.equal(await page.locator("#me-verified").textContent(), "verified");
+  assert.equal(await page.locator("#sessions tbody tr").count(), 1);
+  assert.equal(await page.locator("#sessions tbody tr td:last-child").textContent(), "this device");
+  await page.screenshot({ path: join(SHOTS, "account.png"), fullPage: true });
+  // The access token is only in memory; the refresh token in localStorage.
+  const stored = await page.evaluate(() => Object.keys(localStorage).sort());
+  assert.deepEqual(stored, ["authyy.device_token", "authyy.refresh_token"]);
+  // A reload keeps the session (one refresh).
+  await page.reload();
+  await view(page, "account");
+  await page.click("#logout");
+  await view(page, "signed-out");
+  assert.equal(await page.evaluate(() => localStorage.getItem("authyy.refresh_token")), null);
+  await context.close();
+});
+
+test("a forgotten password is reset through the mailed link's fragment", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  const { email } = await newVerifiedUser(page);
+  await page.fill("#forgot-form [name=email]", email);
+  await page.click("#forgot-form button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.length > 0);
+  const token = await mailedToken(email, "Reset");
+  await page.goto(`${APP}/reset-password#token=${token}`);
+  await view(page, "reset");
+  await page.screenshot({ path: join(SHOTS, "reset.png"), fullPage: true });
+  await page.fill("#reset-form [name=password]", "violet tractor jumps over moon 7");
+  await page.click("#reset-form button");
+  await view(page, "signed-out");
+  assert.match(await status(page), /Sign in with your new password/);
+  await signIn(page, email, "violet tractor jumps over moon 7");
+  await context.close();
+});
+
+test("a password change keeps this tab signed in and signs the other device out", async () => {
+  const laptop = await browser.newContext();
+  const phone = await browser.newContext();
+  const page = await open(laptop);
+  const { email } = await newVerifiedUser(page);
+  await signIn(page, email);
+  const other = await open(phone);
+  await signIn(other, email);
+  await page.reload();
+  await view(page, "account");
+  assert.equal(await page.locator("#sessions tbody tr").count(), 2);
+  // A weak new password is refused with the API's words.
+  await page.fill("#password-form [name=current_password]", PASSWORD);
+  await page.fill("#password-form [name=new_password]", "password");
+  await page.click("#password-form button");
+  await page.waitForSelector("#status.error");
+  assert.match(await status(page), /new_password/);
+  await page.fill("#password-form [name=current_password]", PASSWORD);
+  await page.fill("#password-form [name=new_password]", "violet tractor jumps over moon 7");
+  await page.click("#password-form button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent === "Password changed.");
+  assert.equal(await page.locator("#sessions tbody tr").count(), 1);
+  // The phone finds out at its next refresh (within the 5 s access token here).
+  await view(other, "signed-out");
+  assert.match(await status(other), /session has ended/);
+  await laptop.close();
+  await phone.close();
+});
+
+test("ending another session from the list signs that device out", async () => {
+  const laptop = await browser.newContext();
+  const phone = await browser.newContext();
+  const page = await open(laptop);
+  const { email } = await newVerifiedUser(page);
+  await signIn(page, email);
+  const other = await open(phone);
+  await signIn(other, email);
+  await page.reload();
+  await view(page, "account");
+  await page.click("#sessions tbody tr button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent === "That device is signed out.");
+  assert.equal(await page.locator("#sessions tbody tr").count(), 1, "the list no longer shows it");
+  await view(other, "signed-out");
+  await laptop.close();
+  await phone.close();
+});
+
+test("two tabs refreshing at once keep their one session", async () => {
+  const context = await browser.newContext();
+  const one = await open(context);
+  const { email } = await newVerifiedUser(one);
+  await signIn(one, email);
+  const two = await open(context);
+  await view(two, "account");
+  const refreshes = () => [...one.calls, ...two.calls].filter((c) => c === "POST /auth/tokens").length;
+  // Every round, both tabs ask for a refresh at the same moment, twice each: one request.
+  const rounds = 5;
+  let before = refreshes();
+  for (let i = 0; i < rounds; i++) {
+    await Promise.all([one, two].map((tab) => tab.evaluate(() => Promise.all([auth.refresh(), auth.refresh()]))));
+  }
+  const byRounds = refreshes() - before;
+  // And the timers of both tabs refresh the 5-second tokens on their own: about one request per
+  // half lifetime, not one per tab.
+  before = refreshes();
+  const wait = 3 * ACCESS_TTL_MS;
+  await sleep(wait);
+  const byTimers = refreshes() - before;
+  console.error(`two tabs: ${byRounds} refresh requests for ${rounds} rounds of 4 calls, ${byTimers} by timers in ${wait / 1000} s`);
+  // (A timer may fire during the rounds: one more.)
+  assert.ok(byRounds <= rounds + 1, `${byRounds} requests for ${rounds} rounds`);
+  assert.ok(byTimers <= wait / (ACCESS_TTL_MS / 2) + 1, `${byTimers} requests by timers`);
+  for (const tab of [one, two]) {
+    assert.equal(await tab.evaluate(async () => (await auth.me()).email), email);
+  }
+  const sessions = await one.evaluate(() => auth.listSessions());
+  assert.equal(sessions.length, 1, "still one session");
+  await context.close();
+});
+
+test("a request answered 401 is retried once after a refresh", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  const { email } = await newVerifiedUser(page);
+  // A client whose clock stood still (a tab frozen while the laptop slept) sends an access token
+  // it believes is fresh; the API answers 401; the client refreshes and retries.
+  const result = await page.evaluate(
+    async ({ api, email, password, wait }) => {
+      const { createClient, memoryStorage } = await import("/client/index.js");
+      const frozenAt = Date.now();
+      const slow = {
+        now: () => frozenAt,
+        setTimeout: (f, ms) => setTimeout(f, ms),
+        clearTimeout: (h) => clearTimeout(h),
+      };
+      const client = createClient({ baseUrl: api, storage: memoryStorage(), clock: slow, autoRefresh: false,
+        storageKey: "retry-test" });
+      await client.login({ email, password });
+      await new Promise((r) => setTimeout(r, wait));
+      const me = await client.me();
+      return me.email;
+    },
+    { api: API, email, password: PASSWORD, wait: ACCESS_TTL_MS + 1500 },
+  );
+  assert.equal(result, email);
+  assert.deepEqual(page.calls.slice(-4), ["POST /auth/login", "GET /auth/me", "POST /auth/tokens", "GET /auth/me"]);
+  await context.close();
+});
+
+test("logout in one tab signs the other tab out", async () => {
+  const context = await browser.newContext();
+  const one = await open(context);
+  const { email } = await newVerifiedUser(one);
+  await signIn(one, email);
+  const two = await open(context);
+  await view(two, "account");
+  await one.click("#logout");
+  await view(one, "signed-out");
+  await view(two, "signed-out");
+  assert.equal(await two.evaluate(() => auth.isSignedIn), false);
+  await context.close();
+});
+
+test("logout everywhere in one tab ends the sessions other tabs hold on their own", async () => {
+  const context = await browser.newContext();
+  const [one, two] = [await open(context), await open(context)];
+  const { email } = await newVerifiedUser(one);
+  // Each tab with its own session in sessionStorage-like memory, not shared.
+  const signInAlone = (tab) =>
+    tab.evaluate(
+      async ({ api, email, password }) => {
+        const { createClient, memoryStorage } = await import("/client/index.js");
+        window.alone = createClient({ baseUrl: api, storage: memoryStorage(), storageKey: "alone" });
+        window.aloneEvents = [];
+        window.alone.onAuthChange((e) => window.aloneEvents.push(e));
+        await window.alone.login({ email, password });
+        return window.alone.sessionId;
+      },
+      { api: API, email, password: PASSWORD },
+    );
+  const [sidOne, sidTwo] = [await signInAlone(one), await signInAlone(two)];
+  assert.notEqual(sidOne, sidTwo);
+  await one.evaluate(() => window.alone.logout({ all: true }));
+  await two.waitForFunction(() => window.aloneEvents.includes("SIGNED_OUT"));
+  assert.equal(await two.evaluate(() => window.alone.isSignedIn), false);
+  await context.close();
+});
+
+test("the exposed headers are readable from an allowed origin", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  const seen = await page.evaluate(async (api) => {
+    const res = await fetch(`${api}/auth/me`);
+    return { status: res.status, challenge: res.headers.get("www-authenticate") };
+  }, API);
+  assert.deepEqual(seen, { status: 401, challenge: "Bearer" });
+  await context.close();
+});
+
+test("a page on an origin the API does not allow cannot call it", async () => {
+  const context = await browser.newContext();
+  const page = await open(context, OTHER);
+  const messages = [];
+  page.on("console", (m) => messages.push(m.text()));
+  await view(page, "signed-out");
+  const failure = await page.evaluate(async () => {
+    try {
+      await auth.forgotPassword({ email: "someone@example.com" });
+      return null;
+    } catch (e) {
+      return { status: e.status, detail: e.detail };
+    }
+  });
+  assert.equal(failure?.status, 0, "the browser blocked the answer");
+  assert.match(failure.detail, /origin is not allowed/);
+  assert.ok(messages.some((m) => /CORS/.test(m)), `the console says why: ${messages.join(" | ")}`);
+  await context.close();
+});
