@@ -28,7 +28,7 @@ say "starting cargo lambda watch on http://localhost:$PORT with AUTH_BACKEND=aws
 say "mail sent through SES: curl -s '$AUTHYY_MOTO_URL/moto-api/data.json?service=ses' (ses.Message)   stop: Ctrl-C"
 "$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" --disable-cors \
   --env-var AUTH_BACKEND=aws \
-  --env-var AUTH_CORS_ORIGINS="$LOCAL_CORS_ORIGINS" \
+  --env-file "$ROOT/infra/local.env" \
   --env-var AUTH_TABLE_NAME=authyy-local \
   --env-var AUTH_SIGNING_SECRET_ID=authyy-local-signing-keys \
   --env-var AUTH_PUBLIC_KEYS_SECRET_ID=authyy-local-public-keys \

@@ -9,4 +9,4 @@ PORT="${PORT:-9000}"
 say "starting cargo lambda watch on http://localhost:$PORT (functions compile on first request)"
 say "data: .local/authyy.sqlite3   mail: .local/outbox/*.eml   stop: Ctrl-C"
 exec "$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" --disable-cors \
-  --env-var AUTH_CORS_ORIGINS="$LOCAL_CORS_ORIGINS" "$@"
+  --env-file "$ROOT/infra/local.env" "$@"

@@ -23,9 +23,6 @@ ensure_tool() {
   fi
 }
 
-# The origins local mode allows (the example app's, and Vite's default).
-LOCAL_CORS_ORIGINS="http://localhost:3000,http://localhost:5173,http://127.0.0.1:3000,http://127.0.0.1:5173"
-
 CARGO_LAMBDA_REQ="cargo-lambda==1.9.2"
 MOTO_REQ="moto[server]==5.2.5"
 CFN_LINT_REQ="cfn-lint==1.58.0"
