@@ -3,7 +3,8 @@
 # client in headless Chromium (Debian's chromium package, installed when missing) against the API
 # served locally under `cargo lambda watch` on a fresh SQLite file. The app is served twice: on an
 # origin the API allows, and on one it does not. Screenshots of the main screens go to
-# target/screenshots/. Needs Node.js 18+ with npm.
+# target/screenshots/. Needs Node.js 18+ with npm. Arguments go to `node --test` (for example
+# --test-name-pattern "two tabs").
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 cd "$ROOT"
 ensure_tool cargo-lambda "$CARGO_LAMBDA_REQ"
@@ -68,7 +69,7 @@ say "the example app and the client in headless Chromium ($("$CHROMIUM" --versio
 mkdir -p target/screenshots
 start=$(date +%s)
 OUTBOX_DIR="$WORK/.local/outbox" SCREENSHOTS_DIR="$ROOT/target/screenshots" PYTHON="$VENV/bin/python" \
-  node --test --test-concurrency=1 examples/web/tests/
+  node --test --test-concurrency=1 "$@" examples/web/tests/
 say "browser tests passed in $(( $(date +%s) - start )) s; screenshots in target/screenshots/"
 if grep -E "request failed|panicked" "$WORK/watch.log" >&2; then
   echo "the functions failed requests or panicked during the browser tests (log: $WORK/watch.log)" >&2

@@ -20,10 +20,15 @@ const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "127.0.0.1";
 const api = process.env.AUTHYY_API ?? "http://localhost:9000";
 
-/** The file a URL path names under one of the roots, never outside it. */
+/** The file a URL path names under one of the roots (null: outside them, or not a path). */
 function fileFor(pathname) {
   const [prefix, root] = Object.entries(roots).find(([p]) => pathname.startsWith(p));
-  const rest = decodeURIComponent(pathname.slice(prefix.length)) || "index.html";
+  let rest;
+  try {
+    rest = decodeURIComponent(pathname.slice(prefix.length)) || "index.html";
+  } catch {
+    return null; // a malformed escape (`/%`)
+  }
   const file = normalize(join(root, rest));
   if (file !== root && !file.startsWith(root + sep)) return null;
   return extname(file) ? file : join(roots["/"], "index.html");
@@ -43,8 +48,12 @@ const server = createServer(async (req, res) => {
     return;
   }
   const file = fileFor(pathname);
+  if (!file) {
+    res.writeHead(400, { ...headers, "content-type": "text/plain" });
+    res.end("Bad path\n");
+    return;
+  }
   try {
-    if (!file) throw new Error("outside");
     const body = await readFile(file);
     res.writeHead(200, { ...headers, "content-type": types[extname(file)] ?? "application/octet-stream" });
     res.end(body);

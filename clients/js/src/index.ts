@@ -78,6 +78,8 @@ interface CallInit {
   query?: Record<string, string | number | undefined>;
   /** `access`: with the access token, refreshed and retried once on a 401. */
   auth?: "access" | "none";
+  /** Give up after this long (status 0). */
+  timeoutMs?: number;
 }
 
 /** Every operation of the API and the client method that calls it; the compiler holds this to the schema. */
@@ -140,7 +142,8 @@ export class AuthyyClient {
       channel,
       autoRefresh: options.autoRefresh ?? true,
       refreshMarginMs: (options.refreshMarginSeconds ?? 60) * 1000,
-      send: (method, path, init) => this.send(method, path, { body: init.body }, init.bearer),
+      send: (method, path, init) =>
+        this.send(method, path, { body: init.body, timeoutMs: init.timeoutMs }, init.bearer),
     });
   }
 
@@ -346,6 +349,10 @@ export class AuthyyClient {
         headers,
         body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
         credentials: "omit",
+        signal:
+          init.timeoutMs !== undefined && typeof AbortSignal.timeout === "function"
+            ? AbortSignal.timeout(init.timeoutMs)
+            : undefined,
       });
     } catch (e) {
       throw AuthyyError.network(e);

@@ -40,7 +40,7 @@ export interface Channel {
 export type Send = (
   method: string,
   path: string,
-  init: { bearer?: string; body?: unknown },
+  init: { bearer?: string; body?: unknown; timeoutMs?: number },
 ) => Promise<Response>;
 
 export interface SessionOptions {
@@ -76,6 +76,8 @@ const DEFAULT_LIFETIME_MS = 15 * 60 * 1000;
 const EXPIRY_SKEW_MS = 1000;
 /** After a refresh that failed for want of an answer (offline, 5xx), try again this much later. */
 const RETRY_MS = 5000;
+/** A refresh that gets no answer in this time is given up (the lock it holds stops every tab). */
+const REFRESH_TIMEOUT_MS = 15_000;
 /** How long a tab that finds the tokens rotated by another waits for that tab's message. */
 const ADOPTION_WAIT_MS = 1000;
 
@@ -92,6 +94,9 @@ export class Session {
   private timer: unknown = null;
   private readonly listeners = new Set<AuthListener>();
   private readonly adoptionWaiters = new Set<() => void>();
+  /** Counts sign-ins and ends: an answer that comes back after either belongs to the past. */
+  private epoch = 0;
+  private disposed = false;
   user: SessionUser | null = null;
 
   constructor(private readonly o: SessionOptions) {
@@ -149,6 +154,7 @@ export class Session {
 
   /** A login's answer. */
   signIn(envelope: TokenEnvelope): void {
+    this.epoch++;
     this.adopt(envelope, "SIGNED_IN", null, true);
   }
 
@@ -169,7 +175,8 @@ export class Session {
         if (!(e instanceof AuthyyError) || e.status !== 401) failure = asError(e);
       }
     }
-    this.end("SIGNED_OUT");
+    // (A refresh refused on the way has already ended the session here.)
+    if (this.refreshToken !== null || this.access) this.end("SIGNED_OUT");
     this.post({ type: "signed_out" });
     return failure;
   }
@@ -185,6 +192,7 @@ export class Session {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.clearTimer();
     this.o.channel?.close();
   }
@@ -192,6 +200,7 @@ export class Session {
   private async rotate(): Promise<void> {
     const startedWith = this.currentRefreshToken();
     const startedAccess = this.access?.token ?? null;
+    const epoch = this.epoch;
     const rotatedElsewhere = () => this.access !== null && this.access.token !== startedAccess;
     const run = async (): Promise<void> => {
       let token = this.currentRefreshToken();
@@ -209,10 +218,12 @@ export class Session {
       if (rotatedElsewhere()) return; // another tab refreshed while this one waited
       let res: Response;
       try {
-        res = await this.o.send("POST", "/auth/tokens", { bearer: token });
+        res = await this.o.send("POST", "/auth/tokens", { bearer: token, timeoutMs: REFRESH_TIMEOUT_MS });
       } catch (e) {
         throw asError(e);
       }
+      // A logout or a new login while the request was out: its answer is of no use now.
+      if (this.epoch !== epoch || this.disposed) throw AuthyyError.signedOut();
       if (res.status === 401) {
         const error = await AuthyyError.from(res);
         this.end("SESSION_ENDED");
@@ -222,7 +233,9 @@ export class Session {
       if (!res.ok) throw await AuthyyError.from(res);
       this.adopt((await res.json()) as TokenEnvelope, "TOKEN_REFRESHED", token, true);
     };
-    if (this.o.shared && this.o.locks) {
+    // Tabs take turns even when each keeps its own storage: a duplicated tab starts with a copy
+    // of its opener's sessionStorage, so the two share a refresh token.
+    if (this.o.locks) {
       await this.o.locks.request(`authyy-refresh:${this.o.storageKey}`, run);
     } else {
       await run();
@@ -243,6 +256,7 @@ export class Session {
   }
 
   private adopt(envelope: TokenEnvelope, event: AuthEvent, replaces: string | null, own: boolean): void {
+    if (this.disposed) return;
     const now = this.o.clock.now();
     const claims = readClaims(envelope.tokens.access.access_token);
     const lifetime =
@@ -257,11 +271,12 @@ export class Session {
     };
     this.refreshToken = envelope.tokens.refresh.refresh_token;
     this.user = envelope.user;
-    if (own) {
+    // A shared storage was written by the tab that got the tokens; a tab's own storage is its own.
+    if (own || !this.o.shared) {
       this.o.storage.setItem(this.key("refresh_token"), this.refreshToken);
       if (envelope.device_token) this.o.storage.setItem(this.key("device_token"), envelope.device_token);
-      if (this.o.shared) this.post({ type: "tokens", envelope, replaces });
     }
+    if (own) this.post({ type: "tokens", envelope, replaces });
     this.schedule();
     for (const waiter of [...this.adoptionWaiters]) waiter();
     this.emit(event);
@@ -270,11 +285,14 @@ export class Session {
   private onMessage(message: Message): void {
     switch (message?.type) {
       case "tokens":
-        // Only tabs that share the storage share the session; take tokens that follow ours
-        // (or a login, when this tab has none), never older ones.
-        if (!this.o.shared) return;
-        if (this.refreshToken === message.replaces || this.refreshToken === null) {
-          this.adopt(message.envelope, message.replaces ? "TOKEN_REFRESHED" : "SIGNED_IN", null, false);
+        // Take tokens that follow ours (a tab holding the same session: the storage is shared,
+        // or this tab is a duplicate), never older ones; with a shared storage also a login
+        // elsewhere, when this tab has no session.
+        if (this.refreshToken !== null && this.refreshToken === message.replaces) {
+          this.adopt(message.envelope, "TOKEN_REFRESHED", null, false);
+        } else if (this.o.shared && this.refreshToken === null && message.replaces === null) {
+          this.epoch++;
+          this.adopt(message.envelope, "SIGNED_IN", null, false);
         }
         return;
       case "signed_out":
@@ -292,6 +310,7 @@ export class Session {
   }
 
   private end(event: AuthEvent): void {
+    this.epoch++;
     this.clearTimer();
     const had = this.refreshToken;
     this.access = null;
@@ -306,7 +325,7 @@ export class Session {
 
   private schedule(): void {
     this.clearTimer();
-    if (!this.o.autoRefresh || !this.access) return;
+    if (!this.o.autoRefresh || !this.access || this.disposed) return;
     this.setTimer(Math.max(0, this.access.refreshAt - this.o.clock.now()));
   }
 
@@ -314,11 +333,13 @@ export class Session {
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = null;
       this.refresh().catch((e: unknown) => {
-        // No answer, or the API failing: the session may well be fine; try again while the
-        // access token lasts. A 401 already ended the session.
-        const status = e instanceof AuthyyError ? e.status : 0;
-        if ((status === 0 || status >= 500) && this.access && this.timer === null) {
-          this.setTimer(RETRY_MS);
+        // No answer, a 5xx or a 429: the session may well be fine; try again (after the
+        // Retry-After the API asked for) while the access token lasts. After that the next call
+        // refreshes first. A 401 already ended the session.
+        const retryAfter = e instanceof AuthyyError && e.retryAfter !== null ? e.retryAfter * 1000 : 0;
+        const a = this.access;
+        if (a && this.timer === null && !this.disposed && this.o.clock.now() < a.expiresAt) {
+          this.setTimer(Math.max(RETRY_MS, retryAfter));
         }
       });
     }, ms);

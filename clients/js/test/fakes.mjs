@@ -54,7 +54,17 @@ export class FakeApi {
     this.sessions = new Map(); // sid -> { alive, refresh (the live refresh token) }
     this.n = 0;
     this.failNext = null; // a status (or "network") the next call of a path answers with
+    this.held = new Map(); // path -> a promise its calls wait for before being answered
     this.fetch = (url, init) => this.handle(new URL(url), init);
+  }
+  /** Calls of `path` wait (after being sent) until the returned function is called. */
+  hold(path) {
+    let release;
+    this.held.set(path, new Promise((r) => (release = r)));
+    return () => {
+      this.held.delete(path);
+      release();
+    };
   }
   callsTo(path) {
     return this.calls.filter((c) => c.path === path);
@@ -95,6 +105,7 @@ export class FakeApi {
     const bearer = (init.headers?.authorization ?? "").replace(/^Bearer /, "");
     const body = init.body ? JSON.parse(init.body) : undefined;
     this.calls.push({ method: init.method, path: url.pathname, bearer, body });
+    await this.held.get(url.pathname);
     if (this.failNext && this.failNext.path === url.pathname) {
       const { status } = this.failNext;
       this.failNext = null;

@@ -290,3 +290,112 @@ test("deleting the account signs every tab out", async () => {
   assert.equal(one.isSignedIn, false);
   assert.equal(two.isSignedIn, false);
 });
+
+test("a refresh answered after a logout does not bring the session back", async () => {
+  const b = browser({ shared: true });
+  const one = createClient(b.options());
+  const two = createClient(b.options());
+  const seen = events(one);
+  await signIn(one);
+  await settle();
+  const release = b.api.hold("/auth/tokens");
+  const refreshing = one.refresh().catch((e) => e);
+  await settle();
+  await one.logout();
+  release();
+  assert.equal((await refreshing).status, 401);
+  await settle();
+  assert.deepEqual(seen, ["SIGNED_IN", "SIGNED_OUT"]);
+  assert.equal(one.isSignedIn, false);
+  assert.equal(two.isSignedIn, false);
+  assert.equal(b.localStorage.getItem("authyy.refresh_token"), null);
+});
+
+test("a login made while a refresh is out is the session that stays", async () => {
+  const b = browser({ shared: true });
+  const tab = createClient(b.options());
+  await signIn(tab);
+  const release = b.api.hold("/auth/tokens");
+  const refreshing = tab.refresh().catch((e) => e);
+  await settle();
+  b.api.held.delete("/auth/tokens"); // the login is answered at once
+  await signIn(tab);
+  const loggedIn = tab.sessionId;
+  release();
+  await refreshing;
+  assert.equal(tab.sessionId, loggedIn);
+});
+
+test("a duplicated tab and its opener share the refreshes of the session they both hold", async () => {
+  const b = browser({ shared: false });
+  const opener = createClient(b.options());
+  await signIn(opener);
+  // The browser copies the opener's sessionStorage into the duplicate.
+  const copy = b.options();
+  copy.storage.setItem("authyy.refresh_token", b.api.sessions.values().next().value.refresh);
+  const duplicate = createClient(copy);
+  await duplicate.restore();
+  await settle();
+  await b.clock.advance((LIFETIME_S - 59) * 1000); // both timers fire
+  await settle();
+  assert.ok([...b.api.sessions.values()].every((s) => s.alive), "no refresh token was used twice");
+  assert.equal(await opener.getAccessToken(), await duplicate.getAccessToken());
+});
+
+test("a disposed client stops refreshing", async () => {
+  const b = browser();
+  const tab = createClient(b.options());
+  await signIn(tab);
+  const release = b.api.hold("/auth/tokens");
+  const refreshing = tab.refresh().catch((e) => e);
+  await settle();
+  tab.dispose();
+  release();
+  await refreshing;
+  const before = b.api.callsTo("/auth/tokens").length;
+  await b.clock.advance(3 * LIFETIME_S * 1000);
+  assert.equal(b.api.callsTo("/auth/tokens").length, before);
+  assert.equal(b.clock.timers.size, 0);
+});
+
+test("a scheduled refresh answered 429 is tried again after Retry-After", async () => {
+  const b = browser();
+  const tab = createClient(b.options());
+  await signIn(tab);
+  b.api.failNext = { path: "/auth/tokens", status: 429 }; // with Retry-After: 3 (fakes.mjs)
+  await b.clock.advance((LIFETIME_S - 59) * 1000);
+  assert.equal(b.api.callsTo("/auth/tokens").length, 1);
+  await b.clock.advance(5000);
+  assert.equal(b.api.callsTo("/auth/tokens").length, 2);
+  assert.equal(tab.isSignedIn, true);
+});
+
+test("retries stop once the access token has expired; the next call refreshes", async () => {
+  const b = browser();
+  const tab = createClient(b.options());
+  await signIn(tab);
+  const online = b.api.handle.bind(b.api);
+  let offlineCalls = 0;
+  b.api.handle = async () => {
+    offlineCalls++;
+    throw new TypeError("Failed to fetch");
+  };
+  await b.clock.advance(3 * LIFETIME_S * 1000);
+  assert.equal(b.clock.timers.size, 0, "no timer left");
+  assert.equal(offlineCalls, 60 / 5 + 1, "every 5 s for the token's last minute");
+  assert.equal(tab.isSignedIn, true);
+  b.api.handle = online;
+  assert.equal((await tab.me()).username, "john_doe");
+});
+
+test("signing out of a session that already ended tells of the end only", async () => {
+  const b = browser();
+  const tab = createClient({ ...b.options(), autoRefresh: false });
+  const seen = events(tab);
+  await signIn(tab);
+  for (const s of b.api.sessions.values()) s.alive = false;
+  await b.clock.advance((LIFETIME_S + 1) * 1000);
+  await tab.logout();
+  assert.deepEqual(seen, ["SIGNED_IN", "SESSION_ENDED"]);
+  assert.equal(tab.isSignedIn, false);
+});

@@ -60,8 +60,12 @@ async function mailedToken(to, subject) {
 async function open(context, url = APP) {
   const page = await context.newPage();
   page.calls = [];
+  page.refreshTokensSent = [];
   page.on("request", (r) => {
-    if (r.url().startsWith(API)) page.calls.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    if (!r.url().startsWith(API)) return;
+    const call = `${r.method()} ${new URL(r.url()).pathname}`;
+    page.calls.push(call);
+    if (call === "POST /auth/tokens") page.refreshTokensSent.push(r.headers().authorization);
   });
   page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
   await page.goto(url);
@@ -95,6 +99,20 @@ async function signIn(page, email, password = PASSWORD) {
   await page.fill("#login-form [name=password]", password);
   await page.click("#login-form button");
   await view(page, "account");
+}
+
+/** One user signed in on two devices (browser contexts); `page` has reloaded to list both. */
+async function signedInOnTwoDevices() {
+  const laptop = await browser.newContext();
+  const phone = await browser.newContext();
+  const page = await open(laptop);
+  const { email } = await newVerifiedUser(page);
+  await signIn(page, email);
+  const other = await open(phone);
+  await signIn(other, email);
+  await page.reload();
+  await view(page, "account");
+  return { page, other, close: () => Promise.all([laptop.close(), phone.close()]) };
 }
 
 test("a new user signs up, verifies the address, signs in, sees the account and signs out", async () => {
@@ -141,15 +159,7 @@ test("a forgotten password is reset through the mailed link's fragment", async (
 });
 
 test("a password change keeps this tab signed in and signs the other device out", async () => {
-  const laptop = await browser.newContext();
-  const phone = await browser.newContext();
-  const page = await open(laptop);
-  const { email } = await newVerifiedUser(page);
-  await signIn(page, email);
-  const other = await open(phone);
-  await signIn(other, email);
-  await page.reload();
-  await view(page, "account");
+  const { page, other, close } = await signedInOnTwoDevices();
   assert.equal(await page.locator("#sessions tbody tr").count(), 2);
   // A weak new password is refused with the API's words.
   await page.fill("#password-form [name=current_password]", PASSWORD);
@@ -165,26 +175,16 @@ test("a password change keeps this tab signed in and signs the other device out"
   // The phone finds out at its next refresh (within the 5 s access token here).
   await view(other, "signed-out");
   assert.match(await status(other), /session has ended/);
-  await laptop.close();
-  await phone.close();
+  await close();
 });
 
 test("ending another session from the list signs that device out", async () => {
-  const laptop = await browser.newContext();
-  const phone = await browser.newContext();
-  const page = await open(laptop);
-  const { email } = await newVerifiedUser(page);
-  await signIn(page, email);
-  const other = await open(phone);
-  await signIn(other, email);
-  await page.reload();
-  await view(page, "account");
+  const { page, other, close } = await signedInOnTwoDevices();
   await page.click("#sessions tbody tr button");
   await page.waitForFunction(() => document.querySelector("#status").textContent === "That device is signed out.");
   assert.equal(await page.locator("#sessions tbody tr").count(), 1, "the list no longer shows it");
   await view(other, "signed-out");
-  await laptop.close();
-  await phone.close();
+  await close();
 });
 
 test("two tabs refreshing at once keep their one session", async () => {
@@ -195,7 +195,8 @@ test("two tabs refreshing at once keep their one session", async () => {
   const two = await open(context);
   await view(two, "account");
   const refreshes = () => [...one.calls, ...two.calls].filter((c) => c === "POST /auth/tokens").length;
-  // Every round, both tabs ask for a refresh at the same moment, twice each: one request.
+  // Every round, both tabs ask for a refresh at the same moment, twice each: one request
+  // (and one more when a timer fires meanwhile).
   const rounds = 5;
   let before = refreshes();
   for (let i = 0; i < rounds; i++) {
@@ -203,15 +204,16 @@ test("two tabs refreshing at once keep their one session", async () => {
   }
   const byRounds = refreshes() - before;
   // And the timers of both tabs refresh the 5-second tokens on their own: about one request per
-  // half lifetime, not one per tab.
+  // half lifetime, not one per tab (the counts are printed; they depend on the machine's speed).
   before = refreshes();
   const wait = 3 * ACCESS_TTL_MS;
   await sleep(wait);
   const byTimers = refreshes() - before;
   console.error(`two tabs: ${byRounds} refresh requests for ${rounds} rounds of 4 calls, ${byTimers} by timers in ${wait / 1000} s`);
-  // (A timer may fire during the rounds: one more.)
-  assert.ok(byRounds <= rounds + 1, `${byRounds} requests for ${rounds} rounds`);
-  assert.ok(byTimers <= wait / (ACCESS_TTL_MS / 2) + 1, `${byTimers} requests by timers`);
+  // No refresh token was sent twice (the API here has no grace window: that would have ended
+  // the session).
+  const sent = [...one.refreshTokensSent, ...two.refreshTokensSent];
+  assert.equal(new Set(sent).size, sent.length, "a refresh token was sent twice");
   for (const tab of [one, two]) {
     assert.equal(await tab.evaluate(async () => (await auth.me()).email), email);
   }
@@ -317,4 +319,11 @@ test("a page on an origin the API does not allow cannot call it", async () => {
   assert.match(failure.detail, /origin is not allowed/);
   assert.ok(messages.some((m) => /CORS/.test(m)), `the console says why: ${messages.join(" | ")}`);
   await context.close();
+});
+
+test("the example server refuses paths outside its folders and malformed ones, and goes on", async () => {
+  for (const [path, status] of [["/%", 400], ["/..%2f..%2fpackage.json", 400], ["/client/..%2f..%2f..%2fREADME.md", 400]]) {
+    assert.equal((await fetch(APP + path)).status, status, path);
+  }
+  assert.equal((await fetch(`${APP}/reset-password`)).status, 200);
 });
