@@ -2,10 +2,11 @@
 //! accounts and padding for hashes of an older, cheaper cost, so that timing does not reveal
 //! which emails are registered.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::config::HashCost;
 use crate::domain::Password;
@@ -25,6 +26,7 @@ pub struct Hasher {
     /// ([`Hasher::prepare_dummy`]), so the first unknown email of a fresh container costs no
     /// more than any other; the others never pay for it.
     dummy: Arc<OnceLock<String>>,
+    memory: Arc<WorkingMemory>,
 }
 
 impl Hasher {
@@ -34,13 +36,14 @@ impl Hasher {
         Ok(Hasher {
             params,
             dummy: Arc::new(OnceLock::new()),
+            memory: Arc::new(WorkingMemory::default()),
         })
     }
 
     /// Makes the dummy hash now (one argon2 run, blocking) rather than on the first unknown
     /// email; called at cold start by the functions that verify passwords.
     pub fn prepare_dummy(&self) {
-        dummy_hash(&self.dummy, &self.params);
+        dummy_hash(&self.dummy, &self.params, &self.memory);
     }
 
     fn argon2(params: Params) -> Argon2<'static> {
@@ -51,15 +54,10 @@ impl Hasher {
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let params = self.params.clone();
         let secret = password.expose().to_string();
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            Self::argon2(params)
-                .hash_password(secret.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| HashError::Hash(e.to_string()))
-        })
-        .await
-        .map_err(|e| HashError::Hash(e.to_string()))?
+        let memory = self.memory.clone();
+        tokio::task::spawn_blocking(move || hash_phc(&params, secret.as_bytes(), &memory))
+            .await
+            .map_err(|e| HashError::Hash(e.to_string()))?
     }
 
     /// Whether `password` matches `phc`, at no less than the configured cost whatever the
@@ -71,18 +69,17 @@ impl Hasher {
         let current = self.params.clone();
         let dummy = self.dummy.clone();
         let stored = phc.map(str::to_string);
+        let memory = self.memory.clone();
         tokio::task::spawn_blocking(move || {
             let stored = stored.as_deref().and_then(|p| PasswordHash::new(p).ok());
             let Some(stored) = stored else {
-                if let Ok(dummy) = PasswordHash::new(dummy_hash(&dummy, &current)) {
-                    let _ = Self::argon2(current).verify_password(secret.as_bytes(), &dummy);
+                if let Ok(dummy) = PasswordHash::new(dummy_hash(&dummy, &current, &memory)) {
+                    let _ = matches(&dummy, secret.as_bytes(), &memory);
                 }
                 return false;
             };
             // The stored hash's own parameters are what verifying it costs.
-            let matched = Self::argon2(current.clone())
-                .verify_password(secret.as_bytes(), &stored)
-                .is_ok();
+            let matched = matches(&stored, secret.as_bytes(), &memory);
             if let Some(pad) = Params::try_from(&stored)
                 .ok()
                 .and_then(|old| padding(&current, &old))
@@ -90,7 +87,7 @@ impl Hasher {
                 #[cfg(test)]
                 tests::PADDED_KIB.fetch_add(work(&pad), std::sync::atomic::Ordering::SeqCst);
                 let mut out = [0u8; 32];
-                let _ = Self::argon2(pad).hash_password_into(secret.as_bytes(), &[0u8; 16], &mut out);
+                let _ = memory.run(&Self::argon2(pad), secret.as_bytes(), &[0u8; 16], &mut out);
             }
             matched
         })
@@ -117,16 +114,99 @@ impl Hasher {
 
 /// The dummy hash in `cell`, made at `params` the first time. A failure to hash leaves the
 /// empty string, which verifies nothing (the caller answers "no match" either way).
-fn dummy_hash<'a>(cell: &'a OnceLock<String>, params: &Params) -> &'a str {
+fn dummy_hash<'a>(cell: &'a OnceLock<String>, params: &Params, memory: &WorkingMemory) -> &'a str {
     cell.get_or_init(|| {
         // 22 random URL-safe characters: a valid password nobody knows.
         let random = crate::secrets::new_id();
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Hasher::argon2(params.clone())
-            .hash_password(random.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        hash_phc(params, random.as_bytes(), memory).unwrap_or_default()
     })
+}
+
+/// A PHC string of `pwd` at `params` (argon2id, version 0x13) with a fresh random salt: what
+/// the crate's `hash_password` makes, made in the kept working memory.
+fn hash_phc(params: &Params, pwd: &[u8], memory: &WorkingMemory) -> Result<String, HashError> {
+    let fail = |e: &dyn std::fmt::Display| HashError::Hash(e.to_string());
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).map_err(|e| fail(&e))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    memory
+        .run(&Hasher::argon2(params.clone()), pwd, salt_bytes, &mut out)
+        .map_err(|e| fail(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| fail(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `pwd` matches the PHC hash `stored`, computed with the hash's own algorithm, version
+/// and parameters (as the crate's `verify_password`), in the kept working memory; the outputs
+/// are compared in constant time (`Output`'s equality).
+fn matches(stored: &PasswordHash<'_>, pwd: &[u8], memory: &WorkingMemory) -> bool {
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(stored.algorithm), Params::try_from(stored))
+    else {
+        return false;
+    };
+    let Ok(version) = stored.version.map_or(Ok(Version::V0x13), Version::try_from) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    memory
+        .run(&Argon2::new(algorithm, version, params), pwd, salt, out)
+        .is_ok()
+        && Output::new(out).is_ok_and(|computed| computed == *expected)
+}
+
+/// argon2's working memory (`m_cost` KiB: 19 MiB at the default cost), kept for the next run
+/// instead of freed. Freed, each run's buffer was reallocated on whichever blocking thread ran
+/// the next, and the allocator kept a copy per thread: `login`'s peak RSS grew to about six of
+/// them. One is kept, as an execution environment runs one request at a time; a run that
+/// overlaps another gets a buffer of its own, dropped afterwards.
+#[derive(Default)]
+struct WorkingMemory {
+    kept: Mutex<Vec<Vec<Block>>>,
+    /// How many buffers were allocated (or grown), for the tests.
+    made: AtomicUsize,
+}
+
+const KEPT_BUFFERS: usize = 1;
+
+impl WorkingMemory {
+    /// One argon2 run of `argon` into `out`, in a kept buffer.
+    fn run(&self, argon: &Argon2<'_>, pwd: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), argon2::Error> {
+        let needed = argon.params().block_count();
+        let mut blocks = self
+            .kept
+            .lock()
+            .ok()
+            .and_then(|mut kept| kept.pop())
+            .unwrap_or_default();
+        if blocks.len() < needed {
+            self.made.fetch_add(1, Ordering::Relaxed);
+            blocks.resize(needed, Block::new());
+        }
+        let result = argon.hash_password_into_with_memory(pwd, salt, out, &mut blocks);
+        if let Ok(mut kept) = self.kept.lock() {
+            if kept.len() < KEPT_BUFFERS {
+                kept.push(blocks);
+            }
+        }
+        result
+    }
 }
 
 /// The argon2 work of parameters: KiB of memory times passes (the lanes run one after the
@@ -169,6 +249,69 @@ mod tests {
                 .await
         );
         assert!(!h.needs_rehash(&phc));
+    }
+
+    #[tokio::test]
+    async fn hashes_are_those_of_the_argon2_crate_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let h = Hasher::new(HashCost::default()).unwrap();
+        let ours = h.hash(&strong()).await.unwrap();
+        let crate_argon2 = Argon2::default();
+        assert!(crate_argon2
+            .verify_password(strong().expose().as_bytes(), &PasswordHash::new(&ours).unwrap())
+            .is_ok());
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = crate_argon2
+            .hash_password(strong().expose().as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(h.verify(&strong(), Some(&theirs)).await);
+        // Another version, other parameters, a longer output: the hash's own are used.
+        let v10 = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x10,
+            Params::new(8_192, 1, 2, Some(48)).unwrap(),
+        )
+        .hash_password(strong().expose().as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+        assert!(h.verify(&strong(), Some(&v10)).await);
+        assert!(
+            !h.verify(&Password::new("wrong password here").unwrap(), Some(&v10))
+                .await
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sequential_runs_reuse_one_working_memory() {
+        let h = Hasher::new(HashCost::default()).unwrap();
+        let phc = h.hash(&strong()).await.unwrap();
+        for _ in 0..5 {
+            assert!(h.verify(&strong(), Some(&phc)).await);
+            assert!(!h.verify(&strong(), None).await);
+        }
+        assert_eq!(
+            h.memory.made.load(Ordering::Relaxed),
+            1,
+            "one buffer for every run"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_runs_get_a_buffer_each_and_one_is_kept() {
+        let h = Hasher::new(HashCost::default()).unwrap();
+        let phc = h.hash(&strong()).await.unwrap();
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let (h, phc) = (h.clone(), phc.clone());
+                tokio::spawn(async move { h.verify(&strong(), Some(&phc)).await })
+            })
+            .collect();
+        for run in runs {
+            assert!(run.await.unwrap());
+        }
+        assert!(h.memory.made.load(Ordering::Relaxed) <= 4);
+        assert_eq!(h.memory.kept.lock().unwrap().len(), KEPT_BUFFERS);
     }
 
     #[tokio::test]
