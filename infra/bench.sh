@@ -1,11 +1,42 @@
 #!/usr/bin/env bash
-# Benchmarks: argon2id, JWT and every handler on SQLite, then every handler on the AWS backends
-# over the local AWS server, with the DynamoDB calls each request makes.
+# Benchmarks. First the functions as Lambda runs them: each release binary (x86_64 here, the
+# functions' release profile) spawned under a Runtime API harness of our own
+# (infra/lambda_bench.py), with init, first answer, warm p50/p99 and peak RSS, on SQLite and on
+# the AWS backends over the local AWS server, beside a hello-world lambda_http binary built with
+# the same profile in the same run (infra/bench_functions.py prints the table). Then argon2id,
+# JWT and every handler in-process (cargo bench: SQLite, then AWS over moto with the DynamoDB
+# calls each request makes). BENCH_RUNS (3) runs of the table; BENCH_ONLY=functions|handlers.
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 source "$ROOT/infra/local-aws.sh"
 cd "$ROOT"
 start_local_aws
 run=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(4))')
+export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 "$VENV/bin/python" infra/local_aws.py setup "$AUTHYY_MOTO_URL" \
-  --table "authyy-bench-$run" --secret authyy-bench-keys --public-secret authyy-bench-public-keys --sender-domain authyy.test
-AUTHYY_BENCH_TABLE="authyy-bench-$run" AUTHYY_BENCH_RUN="$run" cargo bench -p authyy
+  --table "authyy-bench-$run" --secret authyy-bench-keys --public-secret authyy-bench-public-keys \
+  --sender-domain authyy.test --queue "authyy-bench-mail-$run"
+RUNS="${BENCH_RUNS:-3}"
+
+if [ "${BENCH_ONLY:-}" != handlers ]; then
+  FUNCTIONS=(hello-world signup login me refresh sessions logout forgot-password verify-email discovery)
+  say "building the release binaries of ${FUNCTIONS[*]} (x86_64, the functions' profile)"
+  cargo build --quiet --release $(printf -- '-p %s ' "${FUNCTIONS[@]}")
+  say "creating the signing keys on the local AWS server (authyy-admin keys rotate)"
+  AWS_ENDPOINT_URL="$AUTHYY_MOTO_URL" cargo run --quiet -p authyy-admin -- keys rotate \
+    --table "authyy-bench-$run" --secret authyy-bench-keys --public-secret authyy-bench-public-keys >/dev/null
+  QUEUE_URL=$("$VENV/bin/python" infra/local_aws.py queue-url "$AUTHYY_MOTO_URL" --queue "authyy-bench-mail-$run")
+  # A fresh table per run: the local server slows down as a table fills (its transactions copy
+  # the table), which DynamoDB does not.
+  for i in $(seq 0 $((RUNS - 1))); do
+    "$VENV/bin/python" infra/local_aws.py setup "$AUTHYY_MOTO_URL" \
+      --table "authyy-bench-$run-$i" --secret authyy-bench-keys --public-secret authyy-bench-public-keys \
+      --sender-domain authyy.test --queue "authyy-bench-mail-$run" >/dev/null
+  done
+  say "cold start and warm invokes of each function under the Runtime API harness ($RUNS runs)"
+  "$VENV/bin/python" infra/bench_functions.py --runs "$RUNS" --json target/bench-functions.json \
+    --aws "$AUTHYY_MOTO_URL" --table "authyy-bench-$run-{run}" --secret authyy-bench-keys \
+    --public-secret authyy-bench-public-keys --queue-url "$QUEUE_URL"
+fi
+if [ "${BENCH_ONLY:-}" != functions ]; then
+  AUTHYY_BENCH_TABLE="authyy-bench-$run" AUTHYY_BENCH_RUN="$run" cargo bench -p authyy
+fi
