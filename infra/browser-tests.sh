@@ -34,16 +34,15 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/authyy-browser.XXXXXX")
 API_PORT=$(free_port); APP_PORT=$(free_port); OTHER_PORT=$(free_port)
 export AUTHYY_API="http://127.0.0.1:$API_PORT" APP_URL="http://127.0.0.1:$APP_PORT" OTHER_APP_URL="http://127.0.0.1:$OTHER_PORT"
 # The emulator runs from $WORK, so the SQLite file and the outbox are this run's. Only APP_URL
-# is an allowed origin; access tokens live 5 seconds, so the tabs refresh all the time; there
-# is no grace window for a refresh token used twice (so tabs that raced one would end their
-# session, and the tests would see it); the per-client limits are off (every test signs in
-# from 127.0.0.1).
+# is an allowed origin; access tokens live 5 seconds, so the tabs refresh all the time; the
+# grace window for a refresh token used twice is 2 seconds (tabs that raced one later would end
+# their session); the per-client limits are off (every test signs in from 127.0.0.1).
 say "starting the API on $AUTHYY_API and the example app on $APP_URL (allowed) and $OTHER_APP_URL (not allowed)"
 (cd "$WORK" && exec setsid "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$API_PORT" \
   --disable-cors --ignore-changes --manifest-path "$ROOT/Cargo.toml" \
   --env-var AUTH_CORS_ORIGINS="$APP_URL" \
   --env-var AUTH_ACCESS_TTL_SECONDS=5 \
-  --env-var AUTH_REFRESH_GRACE_SECONDS=0 \
+  --env-var AUTH_REFRESH_GRACE_SECONDS=2 \
   --env-var AUTH_IP_LIMITS=off) > "$WORK/watch.log" 2>&1 &
 WATCH_PID=$!
 PORT=$APP_PORT AUTHYY_API="$AUTHYY_API" node examples/web/serve.mjs 2> "$WORK/app.log" &

@@ -26,7 +26,8 @@ export interface Clock {
 
 /** The part of the Web Locks API (`navigator.locks`) the client uses. */
 export interface Locks {
-  request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+  /** With `ifAvailable`, `callback` gets null when another holder has the lock. */
+  request<T>(name: string, options: { ifAvailable?: boolean }, callback: (lock: unknown) => Promise<T>): Promise<T>;
 }
 
 /** The part of `BroadcastChannel` the client uses. */
@@ -78,7 +79,7 @@ const EXPIRY_SKEW_MS = 1000;
 const RETRY_MS = 5000;
 /** A refresh that gets no answer in this time is given up (the lock it holds stops every tab). */
 const REFRESH_TIMEOUT_MS = 15_000;
-/** How long a tab that finds the tokens rotated by another waits for that tab's message. */
+/** How long a tab that waited for another's refresh waits for that tab's message. */
 const ADOPTION_WAIT_MS = 1000;
 
 /**
@@ -202,11 +203,13 @@ export class Session {
     const startedAccess = this.access?.token ?? null;
     const epoch = this.epoch;
     const rotatedElsewhere = () => this.access !== null && this.access.token !== startedAccess;
-    const run = async (): Promise<void> => {
+    const run = async (waited: boolean): Promise<void> => {
       let token = this.currentRefreshToken();
-      if (token !== startedWith && token !== null && !rotatedElsewhere() && this.o.channel) {
-        // Another tab rotated the tokens while this one waited; its message with them is on the
-        // way. Spending the new refresh token here as well would work, but is one more call.
+      if ((waited || token !== startedWith) && token !== null && !rotatedElsewhere() && this.o.channel) {
+        // Another tab was refreshing while this one waited: its message with the new tokens is
+        // on the way. This tab's view of a shared storage may not show the new refresh token
+        // yet either (a browser passes the write to other tabs' processes asynchronously), so
+        // spending the one it shows could spend a spent one.
         await this.nextAdoption(ADOPTION_WAIT_MS);
         token = this.currentRefreshToken();
       }
@@ -235,10 +238,17 @@ export class Session {
     };
     // Tabs take turns even when each keeps its own storage: a duplicated tab starts with a copy
     // of its opener's sessionStorage, so the two share a refresh token.
-    if (this.o.locks) {
-      await this.o.locks.request(`authyy-refresh:${this.o.storageKey}`, run);
+    const locks = this.o.locks;
+    if (locks) {
+      const name = `authyy-refresh:${this.o.storageKey}`;
+      const done = await locks.request(name, { ifAvailable: true }, async (lock) => {
+        if (lock === null) return false; // another tab is refreshing
+        await run(false);
+        return true;
+      });
+      if (!done) await locks.request(name, {}, () => run(true));
     } else {
-      await run();
+      await run(false);
     }
   }
 

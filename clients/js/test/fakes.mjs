@@ -163,13 +163,14 @@ export function json(status, body, headers = {}) {
 export class FakeLocks {
   constructor() {
     this.tails = new Map();
+    this.held = new Map();
   }
-  request(name, callback) {
-    const run = (this.tails.get(name) ?? Promise.resolve()).then(() => callback());
-    this.tails.set(
-      name,
-      run.catch(() => {}),
-    );
+  request(name, options, callback) {
+    if (options.ifAvailable && (this.held.get(name) ?? 0) > 0) return callback(null);
+    this.held.set(name, (this.held.get(name) ?? 0) + 1);
+    const run = (this.tails.get(name) ?? Promise.resolve()).then(() => callback({ name }));
+    const settled = run.catch(() => {}).then(() => this.held.set(name, this.held.get(name) - 1));
+    this.tails.set(name, settled);
     return run;
   }
 }

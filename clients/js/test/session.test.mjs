@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { AuthyyError, createClient } from "../dist/index.js";
+import { AuthyyError, createClient, memoryStorage } from "../dist/index.js";
 import { LIFETIME_S, browser, settle } from "./fakes.mjs";
 
 const signIn = async (client) => client.login({ email: "john@example.com", password: "right" });
@@ -398,4 +398,20 @@ test("signing out of a session that already ended tells of the end only", async 
   await tab.logout();
   assert.deepEqual(seen, ["SIGNED_IN", "SESSION_ENDED"]);
   assert.equal(tab.isSignedIn, false);
+});
+
+test("a tab that waited for another's refresh takes its tokens even when its storage still shows the spent one", async () => {
+  const b = browser({ shared: true });
+  const one = createClient(b.options());
+  await signIn(one);
+  // The second tab's view of the storage lags: it never sees the first tab's writes.
+  const stale = memoryStorage();
+  stale.setItem("authyy.refresh_token", b.localStorage.getItem("authyy.refresh_token"));
+  const two = createClient({ ...b.options(), storage: stale });
+  await settle();
+  await Promise.all([one.refresh(), two.refresh()]);
+  await settle();
+  assert.equal(b.api.callsTo("/auth/tokens").length, 1);
+  assert.ok([...b.api.sessions.values()].every((s) => s.alive), "no refresh token was used twice");
+  assert.equal(await one.getAccessToken(), await two.getAccessToken());
 });
