@@ -12,11 +12,8 @@ hello-world binary (infra/hello-world) runs first and last, alternating, as the 
 Prints one table (medians over --runs runs of init, first answer, warm p50/p99 and peak RSS).
 """
 import argparse
-import copy
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -33,7 +30,6 @@ OTHER_PASSWORD = "violet tractor jumps over moon 7"
 def event(name, body=None, bearer=None, path=None):
     """events/<name>.json with its body and Authorization replaced."""
     e = json.loads((ROOT / "events" / f"{name}.json").read_text())
-    e = copy.deepcopy(e)
     if body is not None:
         e["body"] = json.dumps(body)
         e["isBase64Encoded"] = False

@@ -116,6 +116,17 @@ async function signedInOnTwoDevices() {
   return { page, other, close: () => Promise.all([laptop.close(), phone.close()]) };
 }
 
+/** One user signed in on two tabs of one browser (sharing localStorage, so one session). */
+async function signedInInTwoTabs() {
+  const context = await browser.newContext();
+  const one = await open(context);
+  const { email } = await newVerifiedUser(one);
+  await signIn(one, email);
+  const two = await open(context);
+  await view(two, "account");
+  return { context, one, two, email };
+}
+
 test("a new user signs up, verifies the address, signs in, sees the account and signs out", async () => {
   const context = await browser.newContext();
   const page = await open(context);
@@ -189,12 +200,7 @@ test("ending another session from the list signs that device out", async () => {
 });
 
 test("two tabs refreshing at once keep their one session", async () => {
-  const context = await browser.newContext();
-  const one = await open(context);
-  const { email } = await newVerifiedUser(one);
-  await signIn(one, email);
-  const two = await open(context);
-  await view(two, "account");
+  const { context, one, two, email } = await signedInInTwoTabs();
   const refreshes = () => [...one.calls, ...two.calls].filter((c) => c === "POST /auth/tokens").length;
   // Every round, both tabs ask for a refresh at the same moment, twice each: one request
   // (and one more when a timer fires meanwhile).
@@ -263,12 +269,7 @@ test("a request answered 401 is retried once after a refresh", async () => {
 });
 
 test("logout in one tab signs the other tab out", async () => {
-  const context = await browser.newContext();
-  const one = await open(context);
-  const { email } = await newVerifiedUser(one);
-  await signIn(one, email);
-  const two = await open(context);
-  await view(two, "account");
+  const { context, one, two } = await signedInInTwoTabs();
   await one.click("#logout");
   await view(one, "signed-out");
   await view(two, "signed-out");
