@@ -1,9 +1,9 @@
-//! Argon2id password hashing, off the async executor, with a dummy verification for unknown
+//! Argon2id password hashing, off the async executor, with a stand-in run for unknown
 //! accounts and padding for hashes of an older, cheaper cost, so that timing does not reveal
 //! which emails are registered.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -21,11 +21,6 @@ pub enum HashError {
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
-    /// A hash of a random password nobody knows, at the configured cost: what an unknown
-    /// account verifies against. Functions that verify passwords make it at cold start
-    /// ([`Hasher::prepare_dummy`]), so the first unknown email of a fresh container costs no
-    /// more than any other; the others never pay for it.
-    dummy: Arc<OnceLock<String>>,
     memory: Arc<WorkingMemory>,
 }
 
@@ -35,15 +30,8 @@ impl Hasher {
             .map_err(|e| HashError::Hash(e.to_string()))?;
         Ok(Hasher {
             params,
-            dummy: Arc::new(OnceLock::new()),
             memory: Arc::new(WorkingMemory::default()),
         })
-    }
-
-    /// Makes the dummy hash now (one argon2 run, blocking) rather than on the first unknown
-    /// email; called at cold start by the functions that verify passwords.
-    pub fn prepare_dummy(&self) {
-        dummy_hash(&self.dummy, &self.params, &self.memory);
     }
 
     fn argon2(params: Params) -> Argon2<'static> {
@@ -61,21 +49,19 @@ impl Hasher {
     }
 
     /// Whether `password` matches `phc`, at no less than the configured cost whatever the
-    /// account: with no hash (unknown account), or one that cannot be read, the dummy hash is
-    /// verified instead; a hash of weaker (older) parameters is followed by [`padding`], so a
-    /// wrong password costs about what an unknown email does.
+    /// account: with no hash (unknown account), or one that cannot be read, the password is
+    /// run through argon2 at the configured cost all the same ([`stand_in`]); a hash of weaker
+    /// (older) parameters is followed by [`padding`], so a wrong password costs about what an
+    /// unknown email does.
     pub async fn verify(&self, password: &Password, phc: Option<&str>) -> bool {
         let secret = password.expose().to_string();
         let current = self.params.clone();
-        let dummy = self.dummy.clone();
         let stored = phc.map(str::to_string);
         let memory = self.memory.clone();
         tokio::task::spawn_blocking(move || {
             let stored = stored.as_deref().and_then(|p| PasswordHash::new(p).ok());
             let Some(stored) = stored else {
-                if let Ok(dummy) = PasswordHash::new(dummy_hash(&dummy, &current, &memory)) {
-                    let _ = matches(&dummy, secret.as_bytes(), &memory);
-                }
+                stand_in(&current, secret.as_bytes(), &memory);
                 return false;
             };
             // The stored hash's own parameters are what verifying it costs.
@@ -112,14 +98,17 @@ impl Hasher {
     }
 }
 
-/// The dummy hash in `cell`, made at `params` the first time. A failure to hash leaves the
-/// empty string, which verifies nothing (the caller answers "no match" either way).
-fn dummy_hash<'a>(cell: &'a OnceLock<String>, params: &Params, memory: &WorkingMemory) -> &'a str {
-    cell.get_or_init(|| {
-        // 22 random URL-safe characters: a valid password nobody knows.
-        let random = crate::secrets::new_id();
-        hash_phc(params, random.as_bytes(), memory).unwrap_or_default()
-    })
+/// What verifying a password against a hash made at `params` costs, with no hash: one argon2id
+/// run of `pwd` at `params` (version 0x13, a 16-byte salt, a 32-byte output, as every hash this
+/// hasher makes), its result discarded. Verifying is exactly that run plus a constant-time
+/// comparison, so an unknown email costs what a wrong password does, with no hash to make
+/// beforehand (a dummy hash made at cold start used to cost every `login` container one more
+/// argon2 run before its first request).
+fn stand_in(params: &Params, pwd: &[u8], memory: &WorkingMemory) {
+    #[cfg(test)]
+    tests::STAND_IN_KIB.fetch_add(work(params), Ordering::SeqCst);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let _ = memory.run(&Hasher::argon2(params.clone()), pwd, &[0u8; 16], &mut out);
 }
 
 /// A PHC string of `pwd` at `params` (argon2id, version 0x13) with a fresh random salt: what
@@ -314,20 +303,32 @@ mod tests {
         assert_eq!(h.memory.kept.lock().unwrap().len(), KEPT_BUFFERS);
     }
 
+    /// KiB-passes of stand-in runs `verify` has made (this test binary only).
+    pub static STAND_IN_KIB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
     #[tokio::test]
-    async fn unknown_account_verifies_against_a_dummy_and_fails() {
+    async fn an_unknown_account_fails_after_a_full_argon2_run_at_the_configured_cost() {
         let h = Hasher::new(HashCost::default()).unwrap();
+        let before = h.memory.made.load(Ordering::Relaxed);
+        let kib = STAND_IN_KIB.load(Ordering::SeqCst);
         assert!(!h.verify(&strong(), None).await);
+        assert!(!h.verify(&strong(), Some("not a phc string")).await);
+        // Each ran argon2 over the configured memory, as verifying a real hash does...
+        assert_eq!(
+            h.memory.made.load(Ordering::Relaxed),
+            before + 1,
+            "one working memory"
+        );
+        assert!(
+            STAND_IN_KIB.load(Ordering::SeqCst) - kib >= 2 * 19_456 * 2,
+            "two stand-in runs of 19456 KiB x 2 passes"
+        );
     }
 
     #[test]
-    fn the_dummy_hash_is_made_when_prepared_at_the_configured_cost() {
+    fn a_new_hasher_runs_no_argon2_until_asked() {
         let h = Hasher::new(HashCost::default()).unwrap();
-        assert!(h.dummy.get().is_none(), "no argon2 run until it is asked for");
-        h.prepare_dummy();
-        let dummy = h.dummy.get().unwrap();
-        assert!(dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{dummy}");
-        assert!(!h.needs_rehash(dummy));
+        assert_eq!(h.memory.made.load(Ordering::Relaxed), 0, "nothing at cold start");
     }
 
     fn params(m: u32, t: u32, p: u32) -> Params {

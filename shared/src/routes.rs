@@ -49,12 +49,6 @@ impl Endpoint {
         Endpoint::Jwks,
     ];
 
-    /// Whether the endpoint verifies a password that may belong to no account (its function
-    /// makes the dummy hash at cold start, see [`crate::hashing::Hasher::prepare_dummy`]).
-    pub fn verifies_passwords(self) -> bool {
-        matches!(self, Endpoint::Login)
-    }
-
     /// Whether the endpoint asks the signed-in user for their current password (and counts a
     /// wrong one as a failed login).
     pub fn reauthenticates(self) -> bool {

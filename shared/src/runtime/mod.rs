@@ -279,9 +279,6 @@ pub(crate) async fn start() -> Result<Arc<AppState>, lambda_http::Error> {
 /// serving several endpoints (docs) hands each request to the one whose path it names.
 pub async fn run(endpoints: &'static [Endpoint], dispatch: Dispatch) -> Result<(), lambda_http::Error> {
     let state = start().await?;
-    if endpoints.iter().any(|e| e.verifies_passwords()) {
-        state.hasher.prepare_dummy();
-    }
     let Some(&first) = endpoints.first() else {
         return Err("a function must serve at least one endpoint".into());
     };
