@@ -49,12 +49,16 @@ impl Mailer for FileOutbox {
         let name = format!("{nanos}-{id}.eml");
         let body = mime_message(mail, &self.from, now, &id)?;
         let path = self.dir.join(name);
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(|e| MailError(format!("cannot create outbox {}: {e}", self.dir.display())))?;
-        tokio::fs::write(&path, body)
-            .await
-            .map_err(|e| MailError(format!("cannot write {}: {e}", path.display())))?;
+        // One trip to a blocking thread for both steps (each tokio::fs call is one).
+        let (dir, file) = (self.dir.clone(), path.clone());
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| MailError(format!("cannot create outbox {}: {e}", dir.display())))?;
+            std::fs::write(&file, body)
+                .map_err(|e| MailError(format!("cannot write {}: {e}", file.display())))
+        })
+        .await
+        .map_err(|e| MailError(format!("the outbox write did not finish: {e}")))??;
         // Local development only: the outbox is the developer's inbox.
         tracing::info!(to = %mail.to, file = %path.display(), link = %link, "mail written to the local outbox");
         Ok(())
