@@ -11,9 +11,10 @@ this script's own (127.0.0.1, a free port), which hands it events and takes its 
 
 Used by infra/bench.sh, which builds the release binaries and prepares the events; by itself:
 
-  python3 infra/lambda_bench.py BINARY EVENT.json [--invokes 300] [--env K=V ...]
+  python3 infra/lambda_bench.py BINARY EVENT.json [--invokes 300] [--starts 9] [--env K=V ...]
 
-prints one JSON line of the measures. Standard library only.
+prints one JSON line of the measures (with --starts, also the init of that many starts that
+stop before their first event). Standard library only.
 """
 import argparse
 import json
@@ -223,11 +224,38 @@ def run(binary, events, count=None, env=None, name="bench", memory_mb=256, log=N
     }, answers
 
 
+def init_times(binary, count, env=None, name="bench", memory_mb=256, log=None):
+    """Starts `binary` `count` times and returns each start's init (exec -> its first
+    GET /next, in ms); each process is stopped there, before any invoke, so nothing it would
+    do to a store happens and the starts are alike."""
+    times = []
+    for _ in range(count):
+        api = RuntimeApi()
+        environment = lambda_env(name, memory_mb, env or {})
+        environment["AWS_LAMBDA_RUNTIME_API"] = api.address
+        started = time.perf_counter()
+        proc = subprocess.Popen([binary], env=environment, stdout=log or subprocess.DEVNULL,
+                                stderr=log or subprocess.DEVNULL)
+        try:
+            while api.first_next is None:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode} before asking for an event")
+                time.sleep(0.0002)
+            times.append((api.first_next - started) * 1000)
+        finally:
+            api.close()
+            proc.kill()
+            proc.wait()
+    return times
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("binary")
     p.add_argument("event")
     p.add_argument("--invokes", type=int, default=300)
+    p.add_argument("--starts", type=int, default=0,
+                   help="also time this many starts that stop before their first event (init_ms_starts)")
     p.add_argument("--env", action="append", default=[], help="KEY=VALUE for the function")
     args = p.parse_args()
     with open(args.event, "rb") as f:
@@ -235,6 +263,8 @@ def main():
     env = dict(kv.split("=", 1) for kv in args.env)
     measures, answers = run(args.binary, [event] * args.invokes, env=env)
     measures["status"] = answers[-1].get("statusCode")
+    if args.starts:
+        measures["init_ms_starts"] = init_times(args.binary, args.starts, env=env)
     print(json.dumps(measures))
 
 

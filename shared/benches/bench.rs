@@ -19,6 +19,10 @@ use common::{admin_tokens, bench_config, body, event, refresh_chain};
 use lambda_http::Request;
 use serde_json::json;
 
+/// The primitives' mean times in ms, by name, written to target/bench-primitives.json for
+/// infra/cost.py (which compares refresh's RS256 signature with an HS256 one).
+static MEANS: std::sync::Mutex<Vec<(String, f64)>> = std::sync::Mutex::new(Vec::new());
+
 /// Runs `f` `n` times and prints the mean and the best time per call.
 async fn measure<F, Fut>(name: &str, n: u32, mut f: F)
 where
@@ -34,6 +38,10 @@ where
         best = best.min(t.elapsed());
     }
     let mean = start.elapsed() / n;
+    MEANS
+        .lock()
+        .unwrap()
+        .push((name.to_string(), mean.as_secs_f64() * 1000.0));
     println!(
         "{name:<44} mean {:>10.3?}   best {:>10.3?}   ({n} runs)",
         mean, best
@@ -107,6 +115,15 @@ async fn main() {
         SigningKey::generate(0).unwrap();
     })
     .await;
+
+    let means: serde_json::Map<String, serde_json::Value> = MEANS
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-primitives.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&means).unwrap()).unwrap();
 
     println!("-- handlers on SQLite (argon2 at minimal cost, so hashing is excluded)");
     let dir = tempfile::tempdir().unwrap();
