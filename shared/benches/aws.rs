@@ -70,15 +70,29 @@ async fn main() {
     )));
 
     println!("-- handlers on DynamoDB/SES/Secrets Manager over moto (argon2 at minimal cost)");
-    println!("{:<40} {:>12} {:>16}", "request", "mean", "DynamoDB calls");
+    println!(
+        "{:<40} {:>12} {:>16} {:>8} {:>8}",
+        "request", "mean", "DynamoDB calls", "RRU", "WRU"
+    );
     let pw = "correct horse battery staple 42";
     let run = std::env::var("AUTHYY_BENCH_RUN").unwrap_or_else(|_| authyy::secrets::new_id());
     let n = 50u32;
+    // Per request: calls and the request units DynamoDB on demand would bill (what
+    // infra/cost.py prices), also written to target/bench-dynamodb.json.
+    let units = std::cell::RefCell::new(serde_json::Map::new());
     let report = |name: &str, total: std::time::Duration, calls: usize| {
+        let per = |x: f64| x / f64::from(n);
+        let (read, write) = counter.request_units();
         println!(
-            "{name:<40} {:>12.3?} {:>16.1}",
+            "{name:<40} {:>12.3?} {:>16.1} {:>8.2} {:>8.2}",
             total / n,
-            calls as f64 / n as f64
+            per(calls as f64),
+            per(read),
+            per(write)
+        );
+        units.borrow_mut().insert(
+            name.to_string(),
+            json!({"calls": per(calls as f64), "read_units": per(read), "write_units": per(write)}),
         );
     };
     let call = |endpoint: Endpoint, req: Request| {
@@ -217,6 +231,26 @@ async fn main() {
         counter.calls(),
     );
 
+    // Logout: n sessions of u1, each ended with its own access token.
+    let mut sessions = vec![];
+    for _ in 0..n {
+        let r = call(
+            Endpoint::Login,
+            event("POST", "/auth/login", None, Some(&login_body)),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let access = body(&r)["tokens"]["access"]["access_token"].clone();
+        sessions.push(access.as_str().unwrap().to_string());
+    }
+    counter.fail_from(0);
+    let t = Instant::now();
+    for a in &sessions {
+        let r = call(Endpoint::Logout, event("POST", "/auth/logout", Some(a), None)).await;
+        assert_eq!(r.status(), 200);
+    }
+    report("POST /auth/logout", t.elapsed(), counter.calls());
+
     counter.fail_from(0);
     let t = Instant::now();
     for i in 0..n {
@@ -275,4 +309,7 @@ async fn main() {
         assert_eq!(r.status(), 204, "{:?}", body(&r));
     }
     report("DELETE /auth/me (one session)", t.elapsed(), counter.calls());
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-dynamodb.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&*units.borrow()).unwrap()).unwrap();
+    println!("(per request: written to {})", out.display());
 }

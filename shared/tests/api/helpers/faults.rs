@@ -22,6 +22,10 @@ pub struct Faults {
     /// Requests whose body contains this fail, whatever their number.
     matching: Mutex<Option<String>>,
     closed_port: u16,
+    /// Read and write request units the counted calls would consume in DynamoDB on demand,
+    /// in thousandths ([`request_units`]).
+    read_milli: AtomicUsize,
+    write_milli: AtomicUsize,
 }
 
 impl Faults {
@@ -40,6 +44,13 @@ impl Faults {
         self.calls.load(Ordering::SeqCst)
     }
 
+    /// The (read, write) request units of the calls since the last [`Faults::fail_from`].
+    #[allow(dead_code)]
+    pub fn request_units(&self) -> (f64, f64) {
+        let units = |a: &AtomicUsize| a.load(Ordering::SeqCst) as f64 / 1000.0;
+        (units(&self.read_milli), units(&self.write_milli))
+    }
+
     /// From now on, every call whose request names `text` (a key, an address) fails.
     #[allow(dead_code)]
     pub fn fail_matching(&self, text: &str) {
@@ -49,6 +60,8 @@ impl Faults {
     /// From now on, the `n`th DynamoDB call and every later one fail (counting from now).
     pub fn fail_from(&self, n: usize) {
         self.calls.store(0, Ordering::SeqCst);
+        self.read_milli.store(0, Ordering::SeqCst);
+        self.write_milli.store(0, Ordering::SeqCst);
         self.failing.store(false, Ordering::SeqCst);
         self.fail_from.store(n, Ordering::SeqCst);
     }
@@ -87,6 +100,16 @@ impl Intercept for FaultInterceptor {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let request = context.request();
+        if let (Some(target), Some(body)) = (request.headers().get("x-amz-target"), request.body().bytes()) {
+            let (read, write) = request_units(target, body);
+            self.0
+                .read_milli
+                .fetch_add((read * 1000.0) as usize, Ordering::SeqCst);
+            self.0
+                .write_milli
+                .fetch_add((write * 1000.0) as usize, Ordering::SeqCst);
+        }
         let matches = self.0.matching.lock().unwrap().as_ref().is_some_and(|text| {
             context
                 .request()
@@ -99,6 +122,58 @@ impl Intercept for FaultInterceptor {
             context.request_mut().set_uri(uri.as_str())?;
         }
         Ok(())
+    }
+}
+
+/// The (read, write) request units DynamoDB on demand bills for one request (`x-amz-target`
+/// `DynamoDB_20120810.<Operation>`, JSON body), by its pricing rules: a write is a unit per KB
+/// of the item, a strongly consistent read a unit per 4 KB (half for an eventually consistent
+/// one), and a transaction twice that for each of its items. Item sizes are taken from the
+/// request where it holds the item (the JSON text, a little more than DynamoDB's own measure);
+/// items that are only named (an update, a delete, a read) are taken as under 1 KB, as every
+/// item of this table is but a page of listed users (a query counts one unit per call here; a
+/// page of 50 users, about 15 KB, is 4 in DynamoDB).
+pub fn request_units(target: &str, body: &[u8]) -> (f64, f64) {
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let kb = |item: &serde_json::Value| (item.to_string().len() as f64 / 1024.0).ceil().max(1.0);
+    let read = |request: &serde_json::Value| {
+        if request["ConsistentRead"] == true {
+            1.0
+        } else {
+            0.5
+        }
+    };
+    match target.rsplit('.').next().unwrap_or_default() {
+        "GetItem" | "Query" | "Scan" => (read(&json), 0.0),
+        "BatchGetItem" => {
+            let tables = json["RequestItems"].as_object().into_iter().flatten();
+            let units = tables
+                .map(|(_, t)| t["Keys"].as_array().map_or(0, Vec::len) as f64 * read(t))
+                .sum();
+            (units, 0.0)
+        }
+        "PutItem" => (0.0, kb(&json["Item"])),
+        "UpdateItem" | "DeleteItem" => (0.0, 1.0),
+        "BatchWriteItem" => {
+            let items = json["RequestItems"].as_object().into_iter().flatten();
+            (
+                0.0,
+                items.map(|(_, v)| v.as_array().map_or(0, Vec::len) as f64).sum(),
+            )
+        }
+        "TransactWriteItems" => {
+            let actions = json["TransactItems"].as_array().cloned().unwrap_or_default();
+            let units = actions
+                .iter()
+                .map(|a| 2.0 * a.get("Put").map_or(1.0, |put| kb(&put["Item"])))
+                .sum();
+            (0.0, units)
+        }
+        "TransactGetItems" => {
+            let items = json["TransactItems"].as_array().map_or(0, Vec::len);
+            (2.0 * items as f64, 0.0)
+        }
+        _ => (0.0, 0.0),
     }
 }
 
