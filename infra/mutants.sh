@@ -69,12 +69,18 @@ if [ "$list" = 1 ]; then
 fi
 
 # Unit tests and the endpoint suite. Without --both, the DynamoDB cases and the AWS-only
-# tests (which need the local AWS server) are skipped by name.
+# tests (which need the local AWS server) are skipped by name. One test verifies a token with
+# an independent JWT library (PyJWT), as ./infra/test.sh does.
+ensure_venv
+if ! "$VENV/bin/python" -c 'import jwt' 2>/dev/null; then
+  say "installing $PYJWT_REQ into .venv (first run only)"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$PYJWT_REQ"
+fi
+export AUTHYY_PYTHON="$VENV/bin/python"
 test_args=(--lib --test api --)
 if [ "$both" = 1 ]; then
   source "$ROOT/infra/local-aws.sh"
   start_local_aws
-  export AUTHYY_PYTHON="$VENV/bin/python"
   "$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json
   export AUTHYY_TABLE_DEFINITION="$ROOT/target/authyy-table.json"
 else
