@@ -195,6 +195,69 @@ mod tests {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     }
 
+    /// A header naming `kid`, then filler up to `len` bytes in all (nothing but the header is
+    /// read for the kid).
+    fn token_of_length(kid: &str, len: usize) -> String {
+        let header = b64(&json!({"alg": "RS256", "typ": "JWT", "kid": kid}));
+        let filler = len - header.len() - 2;
+        format!("{header}.{}.", "A".repeat(filler))
+    }
+
+    #[test]
+    fn the_kid_is_read_from_tokens_of_up_to_4096_bytes_and_not_from_longer_ones() {
+        // A longer token is refused unread: it cannot make a verifier read the key set again.
+        let kid = "k".repeat(43);
+        assert_eq!(
+            kid_of(&token_of_length(&kid, MAX_TOKEN_BYTES)).as_deref(),
+            Some(kid.as_str())
+        );
+        assert_eq!(kid_of(&token_of_length(&kid, MAX_TOKEN_BYTES + 1)), None);
+    }
+
+    #[test]
+    fn a_validly_signed_token_over_4096_bytes_is_refused() {
+        // No token authyy issues comes near the bound; a longer one is refused before its
+        // signature is checked, whoever signed it.
+        let mut c = claims(TokenUse::Access, 2000);
+        c.jti = "j".repeat(MAX_TOKEN_BYTES);
+        let (token, public) = access(&c);
+        assert!(token.len() > MAX_TOKEN_BYTES);
+        let verifier = Verifier::Access(&public, &config().issuer);
+        assert!(matches!(
+            verify(verifier, &config(), &token, 1000),
+            Err(TokenError::Rejected)
+        ));
+        // The same claims with a jti of the usual length verify.
+        c.jti = crate::secrets::new_id();
+        let (token, public) = access(&c);
+        assert!(verify(
+            Verifier::Access(&public, &config().issuer),
+            &config(),
+            &token,
+            1000
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn a_token_of_exactly_4096_bytes_is_still_read_and_verified() {
+        // A refresh token made exactly that long, by trying kid and jti lengths.
+        for kid_len in 1..=4 {
+            let keys = KeySet::single("k".repeat(kid_len), random_key()).unwrap();
+            for jti_len in 2_800..3_200 {
+                let mut c = claims(TokenUse::Refresh, 2000);
+                c.jti = "j".repeat(jti_len);
+                let token = sign_refresh(&keys, &c).unwrap();
+                if token.len() == MAX_TOKEN_BYTES {
+                    assert!(verify(Verifier::Refresh(&keys), &config(), &token, 1000).is_ok());
+                    assert_eq!(kid_of(&token), Some("k".repeat(kid_len)));
+                    return;
+                }
+            }
+        }
+        panic!("no token of exactly {MAX_TOKEN_BYTES} bytes was made");
+    }
+
     #[test]
     fn an_access_token_is_rs256_with_the_thumbprint_as_kid_and_verifies_with_the_public_set() {
         let c = claims(TokenUse::Access, 2000);
