@@ -20,11 +20,13 @@ impl Role {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "user" => Some(Role::User),
-            "admin" => Some(Role::Admin),
-            _ => None,
+    /// The role a store holds as `s`: admin only when it says exactly `admin`; anything else
+    /// (`user`, or a value no version of authyy wrote) is the least privilege, a user.
+    pub fn from_stored(s: &str) -> Role {
+        if s == Role::Admin.as_str() {
+            Role::Admin
+        } else {
+            Role::User
         }
     }
 }
@@ -43,4 +45,27 @@ pub struct User {
     pub created_at: i64,
     /// Sessions created at or before this instant (epoch ms) are ended.
     pub sessions_valid_after_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_stored_admin_is_an_admin_and_anything_else_is_a_user() {
+        assert_eq!(Role::from_stored("admin"), Role::Admin);
+        assert_eq!(Role::from_stored("user"), Role::User);
+        for other in ["", "Admin", "ADMIN", "admin ", "root", "superuser"] {
+            assert_eq!(Role::from_stored(other), Role::User, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_role_is_stored_as_its_lowercase_name_and_read_back() {
+        for role in [Role::User, Role::Admin] {
+            assert_eq!(Role::from_stored(role.as_str()), role);
+        }
+        assert_eq!(Role::User.as_str(), "user");
+        assert_eq!(Role::Admin.as_str(), "admin");
+    }
 }

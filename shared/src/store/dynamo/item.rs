@@ -108,7 +108,7 @@ pub(super) fn user_from(item: &Item) -> StoreResult<User> {
         id: get_n(item, "id")?,
         username: get_s(item, "username")?,
         email: get_s(item, "email")?,
-        role: Role::parse(&get_s(item, "role")?).unwrap_or(Role::User),
+        role: Role::from_stored(&get_s(item, "role")?),
         disabled: get_bool(item, "disabled"),
         created_at: get_n(item, "created_at")?,
         sessions_valid_after_ms: opt_n(item, "sessions_valid_after_ms").unwrap_or(0),

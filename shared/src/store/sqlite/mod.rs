@@ -51,7 +51,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         id: row.get::<_, i64>(0)? as UserId,
         username: row.get(1)?,
         email: row.get(2)?,
-        role: Role::parse(&row.get::<_, String>(3)?).unwrap_or(Role::User),
+        role: Role::from_stored(&row.get::<_, String>(3)?),
         disabled: row.get(4)?,
         created_at: row.get(5)?,
         sessions_valid_after_ms: row.get(6)?,
