@@ -186,3 +186,26 @@ fn is_thumbprint(kid: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_thumbprint;
+
+    #[test]
+    fn only_a_kid_of_43_base64url_characters_can_make_a_verifier_read_the_keys_again() {
+        let thumbprint = "de4mLBWP-jBMB7Qqzq219dWfGleT0wezwWOHmYOieXc";
+        assert_eq!(thumbprint.len(), 43);
+        assert!(is_thumbprint(thumbprint));
+        assert!(is_thumbprint(&"_".repeat(43)));
+        // One character fewer or more, or one outside base64url, and the token is judged by
+        // the keys at hand.
+        assert!(!is_thumbprint(&thumbprint[..42]));
+        assert!(!is_thumbprint(&format!("{thumbprint}A")));
+        for odd in ["+", "/", "=", ".", " ", "é"] {
+            let kid = format!("{}{odd}", &thumbprint[..43 - odd.len()]);
+            assert!(!is_thumbprint(&kid), "{kid:?}");
+        }
+        assert!(!is_thumbprint(""));
+        assert!(!is_thumbprint("k1"));
+    }
+}
