@@ -179,6 +179,18 @@ def lambda_env(name, memory_mb, extra):
     return env
 
 
+def spawn(binary, env, name, memory_mb, log):
+    """`binary` started as Lambda starts it, on a Runtime API of its own: (api, process, the
+    perf_counter time of the exec)."""
+    api = RuntimeApi()
+    environment = lambda_env(name, memory_mb, env or {})
+    environment["AWS_LAMBDA_RUNTIME_API"] = api.address
+    started = time.perf_counter()
+    proc = subprocess.Popen([binary], env=environment, stdout=log or subprocess.DEVNULL,
+                            stderr=log or subprocess.DEVNULL)
+    return api, proc, started
+
+
 def run(binary, events, count=None, env=None, name="bench", memory_mb=256, log=None):
     """Spawns `binary`, invokes it `count` times and returns the measures with every answer.
 
@@ -189,12 +201,7 @@ def run(binary, events, count=None, env=None, name="bench", memory_mb=256, log=N
         listed = events
         count = len(listed)
         events = lambda i, _previous: listed[i]
-    api = RuntimeApi()
-    environment = lambda_env(name, memory_mb, env or {})
-    environment["AWS_LAMBDA_RUNTIME_API"] = api.address
-    started = time.perf_counter()
-    proc = subprocess.Popen([binary], env=environment, stdout=log or subprocess.DEVNULL,
-                            stderr=log or subprocess.DEVNULL)
+    api, proc, started = spawn(binary, env, name, memory_mb, log)
     answers, warm, previous = [], [], None
     try:
         for i in range(count):
@@ -230,12 +237,7 @@ def init_times(binary, count, env=None, name="bench", memory_mb=256, log=None):
     do to a store happens and the starts are alike."""
     times = []
     for _ in range(count):
-        api = RuntimeApi()
-        environment = lambda_env(name, memory_mb, env or {})
-        environment["AWS_LAMBDA_RUNTIME_API"] = api.address
-        started = time.perf_counter()
-        proc = subprocess.Popen([binary], env=environment, stdout=log or subprocess.DEVNULL,
-                                stderr=log or subprocess.DEVNULL)
+        api, proc, started = spawn(binary, env, name, memory_mb, log)
         try:
             while api.first_next is None:
                 if proc.poll() is not None:
