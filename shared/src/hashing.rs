@@ -1,4 +1,4 @@
-//! Argon2id password hashing, off the async executor, with a stand-in run for unknown
+//! Argon2id password hashing, off the async executor, with a discarded argon2 run for unknown
 //! accounts and padding for hashes of an older, cheaper cost, so that timing does not reveal
 //! which emails are registered.
 
@@ -50,7 +50,7 @@ impl Hasher {
 
     /// Whether `password` matches `phc`, at no less than the configured cost whatever the
     /// account: with no hash (unknown account), or one that cannot be read, the password is
-    /// run through argon2 at the configured cost all the same ([`stand_in`]); a hash of weaker
+    /// run through argon2 at the configured cost all the same ([`discarded_run`]); a hash of weaker
     /// (older) parameters is followed by [`padding`], so a wrong password costs about what an
     /// unknown email does.
     pub async fn verify(&self, password: &Password, phc: Option<&str>) -> bool {
@@ -61,7 +61,11 @@ impl Hasher {
         tokio::task::spawn_blocking(move || {
             let stored = stored.as_deref().and_then(|p| PasswordHash::new(p).ok());
             let Some(stored) = stored else {
-                stand_in(&current, secret.as_bytes(), &memory);
+                // What verifying a hash of the configured cost is, less the comparison: an
+                // unknown email costs what a wrong password does, with no dummy hash to make.
+                #[cfg(test)]
+                tests::STAND_IN_KIB.fetch_add(work(&current), Ordering::SeqCst);
+                discarded_run(&current, secret.as_bytes(), &memory);
                 return false;
             };
             // The stored hash's own parameters are what verifying it costs.
@@ -72,8 +76,7 @@ impl Hasher {
             {
                 #[cfg(test)]
                 tests::PADDED_KIB.fetch_add(work(&pad), std::sync::atomic::Ordering::SeqCst);
-                let mut out = [0u8; 32];
-                let _ = memory.run(&Self::argon2(pad), secret.as_bytes(), &[0u8; 16], &mut out);
+                discarded_run(&pad, secret.as_bytes(), &memory);
             }
             matched
         })
@@ -98,15 +101,11 @@ impl Hasher {
     }
 }
 
-/// What verifying a password against a hash made at `params` costs, with no hash: one argon2id
-/// run of `pwd` at `params` (version 0x13, a 16-byte salt, a 32-byte output, as every hash this
-/// hasher makes), its result discarded. Verifying is exactly that run plus a constant-time
-/// comparison, so an unknown email costs what a wrong password does, with no hash to make
-/// beforehand (a dummy hash made at cold start used to cost every `login` container one more
-/// argon2 run before its first request).
-fn stand_in(params: &Params, pwd: &[u8], memory: &WorkingMemory) {
-    #[cfg(test)]
-    tests::STAND_IN_KIB.fetch_add(work(params), Ordering::SeqCst);
+/// One argon2id run of `pwd` at `params` (version 0x13, a 16-byte salt, a 32-byte output, as
+/// every hash this hasher makes), its result discarded: the work verifying a hash of `params`
+/// does, spent where there is no hash of that cost to verify (an unknown account, or the
+/// [`padding`] of an older hash).
+fn discarded_run(params: &Params, pwd: &[u8], memory: &WorkingMemory) {
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
     let _ = memory.run(&Hasher::argon2(params.clone()), pwd, &[0u8; 16], &mut out);
 }
@@ -303,7 +302,7 @@ mod tests {
         assert_eq!(h.memory.kept.lock().unwrap().len(), KEPT_BUFFERS);
     }
 
-    /// KiB-passes of stand-in runs `verify` has made (this test binary only).
+    /// KiB-passes of the runs `verify` has made for unknown accounts (this test binary only).
     pub static STAND_IN_KIB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
     #[tokio::test]
@@ -321,7 +320,7 @@ mod tests {
         );
         assert!(
             STAND_IN_KIB.load(Ordering::SeqCst) - kib >= 2 * 19_456 * 2,
-            "two stand-in runs of 19456 KiB x 2 passes"
+            "two runs of 19456 KiB x 2 passes"
         );
     }
 

@@ -105,7 +105,7 @@ impl LoginFailures {
 /// What [`SessionStore::begin_login`] decided.
 #[derive(Debug, Clone)]
 pub enum LoginStart {
-    /// The attempt is counted: verify the password (or the dummy, with no account) now.
+    /// The attempt is counted: verify the password (or spend the same work, with no account) now.
     Reserved {
         /// The credentials, if the email is registered.
         credentials: Option<Credentials>,
