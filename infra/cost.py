@@ -58,7 +58,9 @@ SIZES = [128, 256, 512, 1024, 1769]
 LOG_BYTES = 400  # Lambda's START/END/REPORT lines per invoke (the functions log only failures)
 
 # Per function: the route in the DynamoDB bench, the extra SQS / SES calls of a request, and
-# the template's memory size. `None`: no DynamoDB calls.
+# the template's memory size. `None`: no DynamoDB calls. Three have no route of their own there
+# and take their nearest: resend-verification is forgot-password's work; verify-email and
+# reset-password are costed as a lookup of an unknown token (a used one adds a transaction).
 FUNCTIONS = {
     "signup": ("POST /auth/users (signup)", {"sqs": 1}, 1024),
     "login": ("POST /auth/login", {}, 1024),
@@ -109,7 +111,7 @@ def cost_per_request(name, m, units, memory):
         "lambda": PRICES["lambda_request"] + billed / 1000 * memory / 1024 * PRICES["lambda_gb_second"],
         "api": PRICES["http_api_request"] if name != "mailer" else 0.0,
         "dynamodb": u.get("read_units", 0.0) * PRICES["dynamodb_rru"] + u.get("write_units", 0.0) * PRICES["dynamodb_wru"],
-        "sqs": extra.get("sqs", 0) * PRICES["sqs_request"] * (3 if extra.get("sqs") else 1),  # send, receive, delete
+        "sqs": extra.get("sqs", 0) * 3 * PRICES["sqs_request"],  # a send, a receive, a delete
         "ses": extra.get("ses", 0) * PRICES["ses_mail"],
         "logs": LOG_BYTES / 1e9 * PRICES["logs_gb"],
     }
