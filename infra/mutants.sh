@@ -11,6 +11,12 @@
 #   ./infra/mutants.sh --both                   also the DynamoDB suite (starts moto; much slower)
 #   ./infra/mutants.sh --list                   the mutants, without testing them
 #   ./infra/mutants.sh --iterate ...            only the mutants the last run missed, or new ones
+#   ./infra/mutants.sh --crate                  the whole crate, not only the files below
+#   ./infra/mutants.sh --exclude GLOB           leave these files out (repeatable)
+#   ./infra/mutants.sh --sample N ...           every Nth mutant of the selection: an estimate
+#                                               of its score in 1/N of the time
+#   ./infra/mutants.sh --output DIR ...         report in DIR (target/mutants), so two runs
+#                                               can go side by side
 #
 # Ends with one line: `mutation score: caught/viable = N%` (viable: the mutant builds; a
 # timeout counts as caught). The full report is in target/mutants/mutants.out/.
@@ -36,30 +42,44 @@ DEFAULT_FILES=(
 )
 
 files=()
+excludes=()
 since=""
 both=0
 list=0
+crate=0
+sample=""
+output=target/mutants
 iterate=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --file) files+=("$2"); shift 2 ;;
+    --exclude) excludes+=("$2"); shift 2 ;;
+    --crate) crate=1; shift ;;
+    --sample) sample="$2"; shift 2 ;;
+    --output) output="$2"; shift 2 ;;
     --since) since="$2"; shift 2 ;;
     --both) both=1; shift ;;
     --list) list=1; shift ;;
     --iterate) iterate=(--iterate); shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[ ${#files[@]} -gt 0 ] || files=("${DEFAULT_FILES[@]}")
+[ ${#files[@]} -gt 0 ] || [ "$crate" = 1 ] || files=("${DEFAULT_FILES[@]}")
+if [ -n "$sample" ] && ! [[ "$sample" =~ ^[1-9][0-9]*$ ]]; then
+  echo "--sample takes a whole number N (every Nth mutant), not '$sample'" >&2; exit 2
+fi
 
 if [ "$("$MUTANTS" mutants --version 2>/dev/null || true)" != "cargo-mutants $MUTANTS_VERSION" ]; then
   say "installing cargo-mutants $MUTANTS_VERSION into target/tools (first run only, a few minutes)"
   cargo install --quiet --locked --root "$TOOLS" cargo-mutants --version "$MUTANTS_VERSION"
 fi
 
-args=(--package authyy --output target/mutants --no-shuffle --timeout 300 --build-timeout 600 "${iterate[@]}")
+args=(--package authyy --output "$output" --no-shuffle --timeout 300 --build-timeout 600 "${iterate[@]}")
 for f in "${files[@]}"; do args+=(--file "$f"); done
+for f in "${excludes[@]}"; do args+=(--exclude "$f"); done
+# A systematic sample: mutant i is tested when i mod N is 0, so every file keeps its share.
+[ -z "$sample" ] || args+=(--shard "0/$sample" --sharding round-robin)
 if [ -n "$since" ]; then
   git diff "$since" -- shared/src > target/mutants.diff
   args+=(--in-diff target/mutants.diff)
@@ -90,15 +110,15 @@ fi
 
 # Each mutant is rebuilt and linked: no debug info makes that much faster.
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
-say "cargo mutants over ${#files[@]} file(s)$([ -n "$since" ] && echo ", only what differs from $since")$([ "$both" = 1 ] && echo ", both backends" || echo ", SQLite suite and unit tests")"
+say "cargo mutants over $([ "$crate" = 1 ] && [ ${#files[@]} = 0 ] && echo "the whole crate" || echo "${#files[@]} file(s)")$([ ${#excludes[@]} -gt 0 ] && echo " less ${#excludes[@]} excluded")$([ -n "$sample" ] && echo ", every ${sample}th mutant")$([ -n "$since" ] && echo ", only what differs from $since")$([ "$both" = 1 ] && echo ", both backends" || echo ", SQLite suite and unit tests")"
 set +e
 "$MUTANTS" mutants "${args[@]}" -- "${test_args[@]}"
 status=$?
 set -e
 
-outcomes=target/mutants/mutants.out/outcomes.json
+outcomes=$output/mutants.out/outcomes.json
 if [ -f "$outcomes" ]; then
-  python3 - "$outcomes" <<'PY'
+  python3 - "$outcomes" "$output" <<'PY'
 import json, sys
 o = json.load(open(sys.argv[1]))
 caught = o.get("caught", 0) + o.get("timeout", 0)
@@ -106,7 +126,7 @@ missed = o.get("missed", 0)
 viable = caught + missed
 score = 100.0 * caught / viable if viable else 100.0
 print(f"mutation score: {caught}/{viable} = {score:.1f}% ({missed} missed, {o.get('unviable', 0)} unviable; "
-      "survivors in target/mutants/mutants.out/missed.txt)")
+      f"survivors in {sys.argv[2]}/mutants.out/missed.txt)")
 PY
 fi
 # cargo-mutants exits 2 when mutants were missed: that is the report, not a failure of the run.
