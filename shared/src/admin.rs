@@ -241,3 +241,27 @@ pub async fn retire_key(keys: &dyn KeyStore, kid: &str, now: i64) -> Result<Vec<
     rotation::retire(keys, kid, now).await?;
     list_keys(keys).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn a_rotated_refresh_key_signs_from_then_on_and_the_earlier_ones_keep_verifying() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let keys = SqliteStore::open(&dir.path().join("authyy.sqlite3")).expect("a store");
+        let before = keys.load().await.expect("keys").hmac;
+        let old = before.signing().0.to_string();
+
+        let kids = rotate_refresh_key(&keys, 1_800_000_000).await.expect("rotated");
+        let after = keys.load().await.expect("keys").hmac;
+        assert_eq!(kids, [after.signing().0.to_string(), old.clone()]);
+        assert_ne!(kids[0], old);
+        assert!(after.verifying(&old).is_some());
+        // Rotated twice in one second: a new key id all the same.
+        let again = rotate_refresh_key(&keys, 1_800_000_000).await.expect("rotated");
+        assert_eq!(again.len(), 3);
+        assert_ne!(again[0], kids[0]);
+    }
+}

@@ -188,6 +188,23 @@ pub fn issuer(config: &Config, req: &Request) -> Result<String, ApiError> {
 mod tests {
     use super::*;
 
+    fn authorization(value: &str) -> Request {
+        lambda_http::http::Request::builder()
+            .header(header::AUTHORIZATION, value)
+            .body(lambda_http::Body::Empty)
+            .expect("a request")
+    }
+
+    #[test]
+    fn only_a_bearer_authorization_with_a_token_carries_one() {
+        assert_eq!(bearer(&authorization("Bearer abc.def")), Some("abc.def"));
+        assert_eq!(bearer(&authorization("bearer  abc.def ")), Some("abc.def"));
+        assert_eq!(bearer(&authorization("Basic abc.def")), None);
+        assert_eq!(bearer(&authorization("Token abc.def")), None);
+        assert_eq!(bearer(&authorization("Bearer ")), None);
+        assert_eq!(bearer(&authorization("abc.def")), None);
+    }
+
     #[test]
     fn ipv6_clients_are_keyed_by_their_64_prefix() {
         assert_eq!(

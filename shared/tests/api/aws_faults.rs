@@ -16,7 +16,7 @@ use serde_json::json;
 
 const UNAVAILABLE: &str = "Service temporarily unavailable: a backing service did not answer, please retry";
 
-fn app_of(inbox: MotoInbox, state: AppState, clock: Arc<ManualClock>) -> TestApp {
+pub(crate) fn app_of(inbox: MotoInbox, state: AppState, clock: Arc<ManualClock>) -> TestApp {
     TestApp {
         state,
         clock,
@@ -27,13 +27,13 @@ fn app_of(inbox: MotoInbox, state: AppState, clock: Arc<ManualClock>) -> TestApp
 }
 
 /// Two views of one table: `faulty` goes through the fault interceptor, `healthy` does not.
-struct Pair {
-    healthy: TestApp,
-    faulty: TestApp,
-    faults: Arc<Faults>,
+pub(crate) struct Pair {
+    pub healthy: TestApp,
+    pub faulty: TestApp,
+    pub faults: Arc<Faults>,
 }
 
-async fn pair() -> Pair {
+pub(crate) async fn pair() -> Pair {
     let fixture = Fixture::new().await;
     let clock = Arc::new(ManualClock::default());
     let faults = Faults::new(0);
@@ -47,7 +47,7 @@ async fn pair() -> Pair {
     }
 }
 
-fn assert_unavailable(r: &Resp, step: usize) {
+pub(crate) fn assert_unavailable(r: &Resp, step: usize) {
     assert_eq!(r.status, 503, "step {step}: {:?}", r.body);
     assert_eq!(r.detail(), UNAVAILABLE);
 }

@@ -26,6 +26,7 @@ mod verify_email;
 mod architecture;
 mod aws_faults;
 mod aws_permissions;
+mod aws_throttling;
 mod fuzz;
 mod key_rotation_aws;
 mod local_mode;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::item::*;
-use super::tx::Tx;
+use super::tx::{cancelled, Tx};
 use super::DynamoStore;
 
 use crate::store::*;
@@ -58,9 +58,7 @@ impl AccountStore for DynamoStore {
         match tx {
             Tx::Done => Ok(true),
             tx if tx.refused() => Ok(false),
-            Tx::Cancelled(codes) => Err(StoreError::Unavailable(format!(
-                "change password cancelled: {codes:?}"
-            ))),
+            Tx::Cancelled(codes) => Err(cancelled("change password", codes)),
         }
     }
 
@@ -129,11 +127,7 @@ impl AccountStore for DynamoStore {
         match self.transact("delete account", core).await? {
             Tx::Done => {}
             tx if tx.refused() => return Ok(false),
-            Tx::Cancelled(codes) => {
-                return Err(StoreError::Unavailable(format!(
-                    "delete account cancelled: {codes:?}"
-                )))
-            }
+            Tx::Cancelled(codes) => return Err(cancelled("delete account", codes)),
         }
         // The account is gone and none of its tokens works: what did not fit in the transaction
         // goes now. Should that fail, every item left has a TTL and belongs to nobody.

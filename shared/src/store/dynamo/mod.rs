@@ -66,6 +66,12 @@ where
     sdk_failure(operation, err).into()
 }
 
+/// The wait before re-sending what a BatchWriteItem left unprocessed (DynamoDB's answer when
+/// throttled): 20 ms, doubled at each of the `attempt`s (from 0) that came back short.
+fn unprocessed_backoff(attempt: u32) -> Duration {
+    Duration::from_millis(20 << attempt)
+}
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -137,7 +143,7 @@ impl DynamoStore {
             match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
                 Some(rest) if !rest.keys.is_empty() => {
                     pending = rest;
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    tokio::time::sleep(unprocessed_backoff(attempt)).await;
                 }
                 _ => return Ok(found),
             }
@@ -242,7 +248,8 @@ impl DynamoStore {
         }
     }
 
-    /// Deletes `keys` in BatchWriteItem calls of 25, retrying what comes back unprocessed.
+    /// Deletes `keys` in BatchWriteItem calls of 25, retrying what comes back unprocessed
+    /// (after [`unprocessed_backoff`]).
     pub(super) async fn batch_delete(&self, operation: &str, keys: Vec<Item>) -> StoreResult<()> {
         use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
         for chunk in keys.chunks(25) {
@@ -275,7 +282,7 @@ impl DynamoStore {
                     .and_then(|mut u| u.remove(&self.table))
                     .unwrap_or_default();
                 if !pending.is_empty() {
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    tokio::time::sleep(unprocessed_backoff(attempt)).await;
                 }
                 attempt += 1;
             }
@@ -300,5 +307,16 @@ impl DynamoStore {
             .as_ref()
             .and_then(|a| opt_n(a, "value"))
             .ok_or_else(|| malformed("counter value"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unprocessed_items_are_resent_after_a_wait_that_doubles() {
+        let ms = [0, 1, 2, 4].map(|a| unprocessed_backoff(a).as_millis());
+        assert_eq!(ms, [20, 40, 80, 320]);
     }
 }

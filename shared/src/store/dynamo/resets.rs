@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::item::*;
-use super::tx::Tx;
+use super::tx::{cancelled, Tx};
 use super::DynamoStore;
 use crate::domain::*;
 use crate::store::*;
@@ -40,9 +40,7 @@ impl ResetStore for DynamoStore {
             .await?;
         match tx {
             Tx::Done => Ok(()),
-            Tx::Cancelled(codes) => Err(StoreError::Backend(format!(
-                "put reset token cancelled: {codes:?}"
-            ))),
+            Tx::Cancelled(codes) => Err(cancelled("put reset token", codes)),
         }
     }
 
@@ -118,9 +116,7 @@ impl ResetStore for DynamoStore {
             // The token was spent, superseded or expired.
             tx if tx.refused() => Ok(None),
             // Throttled or failed for another reason: nothing changed, worth a retry (503).
-            Tx::Cancelled(codes) => Err(StoreError::Unavailable(format!(
-                "consume reset token cancelled: {codes:?}"
-            ))),
+            Tx::Cancelled(codes) => Err(cancelled("consume reset token", codes)),
         }
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::item::*;
-use super::tx::Tx;
+use super::tx::{cancelled, Tx};
 use super::DynamoStore;
 use crate::domain::*;
 use crate::store::*;
@@ -174,11 +174,7 @@ impl SessionStore for DynamoStore {
                     let keys = counters.iter().map(|(k, _)| k.clone()).collect();
                     items = self.batch_get("login counters", keys).await?;
                 }
-                Tx::Cancelled(codes) => {
-                    return Err(StoreError::Backend(format!(
-                        "login reservation cancelled: {codes:?}"
-                    )))
-                }
+                Tx::Cancelled(codes) => return Err(cancelled("login reservation", codes)),
             }
         }
         // So many attempts at this email at once that this one never got its turn.
@@ -248,7 +244,7 @@ impl SessionStore for DynamoStore {
         match tx {
             Tx::Done => Ok(true),
             tx if tx.failed(0) => Ok(false),
-            Tx::Cancelled(codes) => Err(StoreError::Backend(format!("start session cancelled: {codes:?}"))),
+            Tx::Cancelled(codes) => Err(cancelled("start session", codes)),
         }
     }
 
@@ -265,9 +261,7 @@ impl SessionStore for DynamoStore {
             .await?;
         match tx {
             Tx::Done => Ok(()),
-            Tx::Cancelled(codes) => Err(StoreError::Unavailable(format!(
-                "settle attempt cancelled: {codes:?}"
-            ))),
+            Tx::Cancelled(codes) => Err(cancelled("settle attempt", codes)),
         }
     }
 
@@ -361,7 +355,7 @@ impl SessionStore for DynamoStore {
                 Some(item) => Ok(Rotation::AlreadyRotated(refresh_from(&item)?)),
                 None => Ok(Rotation::Refused),
             },
-            Tx::Cancelled(codes) => Err(StoreError::Backend(format!("rotation cancelled: {codes:?}"))),
+            Tx::Cancelled(codes) => Err(cancelled("rotation", codes)),
         }
     }
 

@@ -15,6 +15,13 @@ use crate::store::{StoreError, StoreResult};
 /// How often a transaction that lost a conflict to a concurrent one is tried again.
 const CONFLICT_RETRIES: u32 = 6;
 
+/// The wait before the `attempt`th retry (from 1) of a transaction that lost a conflict: 10 ms
+/// more each time, plus up to 19 ms drawn from `random`, so that the transactions it lost to
+/// are done and two that keep meeting part.
+fn conflict_backoff(attempt: u32, random: u64) -> Duration {
+    Duration::from_millis(10 * u64::from(attempt) + random % 20)
+}
+
 fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Backend(format!("transaction item: {e}"))
 }
@@ -33,6 +40,18 @@ impl Tx {
     /// Whether a condition refused the transaction (not throttling or another failure).
     pub(super) fn refused(&self) -> bool {
         matches!(self, Tx::Cancelled(codes) if codes.iter().any(|c| c == "ConditionalCheckFailed"))
+    }
+}
+
+/// The error for a cancellation its caller's conditions do not explain. One that no condition
+/// caused (an item throttled, a conflict that outlasted the retries) changed nothing and is
+/// worth a retry: 503. A condition that failed unexplained is a fault of ours: 500.
+pub(super) fn cancelled(operation: &str, codes: Vec<String>) -> StoreError {
+    let message = format!("{operation} cancelled: {codes:?}");
+    if Tx::Cancelled(codes).refused() {
+        StoreError::Backend(message)
+    } else {
+        StoreError::Unavailable(message)
     }
 }
 
@@ -144,8 +163,7 @@ impl DynamoStore {
             };
             if conflict && attempt < CONFLICT_RETRIES {
                 attempt += 1;
-                let jitter = rand::random::<u64>() % 20;
-                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
+                tokio::time::sleep(conflict_backoff(attempt, rand::random::<u64>())).await;
                 continue;
             }
             return match codes {
@@ -153,5 +171,40 @@ impl DynamoStore {
                 _ => Err(sdk_error(operation, err)),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflicting_transaction_waits_longer_at_each_retry_with_a_jitter_under_20_ms() {
+        let ms = |attempt, random| conflict_backoff(attempt, random).as_millis();
+        assert_eq!([1, 2, 3, 6].map(|a| ms(a, 0)), [10, 20, 30, 60]);
+        assert_eq!(ms(2, 7), 27);
+        assert_eq!(ms(2, 19), 39);
+        assert_eq!(ms(2, 20), 20);
+    }
+
+    #[test]
+    fn a_cancellation_no_condition_caused_is_worth_a_retry_and_an_unexplained_condition_is_ours() {
+        let codes = |c: &[&str]| c.iter().map(|c| c.to_string()).collect();
+        let throttled = cancelled("create user", codes(&["ThrottlingError", "None"]));
+        assert!(matches!(throttled, StoreError::Unavailable(m) if m.contains("create user")));
+        let refused = cancelled("create user", codes(&["ConditionalCheckFailed", "None"]));
+        assert!(matches!(refused, StoreError::Backend(_)));
+    }
+
+    #[test]
+    fn only_a_condition_refuses_a_transaction() {
+        let tx = |codes: &[&str]| Tx::Cancelled(codes.iter().map(|c| c.to_string()).collect());
+        assert!(tx(&["None", "ConditionalCheckFailed"]).refused());
+        assert!(!tx(&["ThrottlingError", "None"]).refused());
+        assert!(!Tx::Done.refused());
+        assert!(tx(&["None", "ConditionalCheckFailed"]).failed(1));
+        assert!(!tx(&["None", "ConditionalCheckFailed"]).failed(0));
+        assert!(!tx(&["ThrottlingError"]).failed(0));
+        assert!(!tx(&["None"]).failed(3));
     }
 }

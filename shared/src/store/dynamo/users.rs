@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::item::*;
 use super::sdk_error;
-use super::tx::Tx;
+use super::tx::{cancelled, Tx};
 use super::{DynamoStore, USERS_INDEX};
 use crate::domain::*;
 use crate::store::*;
@@ -64,7 +64,7 @@ impl UserStore for DynamoStore {
             Tx::Done => Ok(user),
             tx if tx.failed(1) => Err(StoreError::EmailTaken),
             tx if tx.failed(2) => Err(StoreError::UsernameTaken),
-            Tx::Cancelled(codes) => Err(StoreError::Backend(format!("create user cancelled: {codes:?}"))),
+            Tx::Cancelled(codes) => Err(cancelled("create user", codes)),
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use super::item::*;
-use super::tx::Tx;
+use super::tx::{cancelled, Tx};
 use super::DynamoStore;
 use crate::domain::*;
 use crate::store::*;
@@ -38,9 +38,7 @@ impl VerifyStore for DynamoStore {
             .await?;
         match tx {
             Tx::Done => Ok(()),
-            Tx::Cancelled(codes) => Err(StoreError::Backend(format!(
-                "put verification token cancelled: {codes:?}"
-            ))),
+            Tx::Cancelled(codes) => Err(cancelled("put verification token", codes)),
         }
     }
 
@@ -92,9 +90,7 @@ impl VerifyStore for DynamoStore {
                 // The token was spent, superseded or expired, or the address changed.
                 tx if tx.refused() => Ok(Consumed::Unusable),
                 // Throttled or failed for another reason: nothing changed, worth a retry (503).
-                Tx::Cancelled(codes) => Err(StoreError::Unavailable(format!(
-                    "consume verification token cancelled: {codes:?}"
-                ))),
+                Tx::Cancelled(codes) => Err(cancelled("consume verification token", codes)),
             };
         }
 

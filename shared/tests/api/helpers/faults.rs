@@ -1,17 +1,29 @@
 //! An SDK interceptor that counts DynamoDB calls and, from the Nth call on (or for the calls
 //! about one item), sends every request to a closed port: a real connection failure, as when
-//! DynamoDB becomes unreachable mid-request.
+//! DynamoDB becomes unreachable mid-request. It can also answer transactions as DynamoDB does
+//! when one of their items is throttled, without applying them.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+    BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextMut,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_runtime_api::http::{Response, StatusCode};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+/// Marks a call whose answer is to be a throttled transaction's, of this many items.
+#[derive(Debug, Clone)]
+struct Throttled(usize);
+
+impl Storable for Throttled {
+    type Storer = StoreReplace<Self>;
+}
 
 #[derive(Debug, Default)]
 pub struct Faults {
@@ -21,6 +33,10 @@ pub struct Faults {
     failing: AtomicBool,
     /// Requests whose body contains this fail, whatever their number.
     matching: Mutex<Option<String>>,
+    /// Calls of this operation (`BatchWriteItem`) fail.
+    operation: Mutex<Option<String>>,
+    /// Every transaction is answered as throttled.
+    throttle_transactions: AtomicBool,
     closed_port: u16,
     /// Read and write request units the counted calls would consume in DynamoDB on demand,
     /// in thousandths ([`request_units`]).
@@ -55,6 +71,20 @@ impl Faults {
     #[allow(dead_code)]
     pub fn fail_matching(&self, text: &str) {
         *self.matching.lock().unwrap() = Some(text.to_string());
+    }
+
+    /// From now on, every call of `operation` (`BatchWriteItem`) fails.
+    #[allow(dead_code)]
+    pub fn fail_operation(&self, operation: &str) {
+        *self.operation.lock().unwrap() = Some(operation.to_string());
+    }
+
+    /// From now on, every TransactWriteItems call is answered as DynamoDB answers a transaction
+    /// one of whose items was throttled (cancelled, reason `ThrottlingError`), and nothing of it
+    /// is applied; or, with `false`, transactions go through again.
+    #[allow(dead_code)]
+    pub fn throttle_transactions(&self, on: bool) {
+        self.throttle_transactions.store(on, Ordering::SeqCst);
     }
 
     /// From now on, the `n`th DynamoDB call and every later one fail (counting from now).
@@ -98,9 +128,15 @@ impl Intercept for FaultInterceptor {
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
+        let operation = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or_default()
+            .to_string();
         if let (Some(target), Some(body)) = (request.headers().get("x-amz-target"), request.body().bytes()) {
             let (read, write) = request_units(target, body);
             self.0
@@ -117,9 +153,47 @@ impl Intercept for FaultInterceptor {
                 .bytes()
                 .is_some_and(|b| String::from_utf8_lossy(b).contains(text.as_str()))
         });
-        if matches || self.0.failing.load(Ordering::SeqCst) {
+        let operation_fails = self.0.operation.lock().unwrap().as_deref() == Some(operation.as_str());
+        if matches || operation_fails || self.0.failing.load(Ordering::SeqCst) {
             let uri = format!("http://127.0.0.1:{}/", self.0.closed_port);
             context.request_mut().set_uri(uri.as_str())?;
+        } else if operation == "TransactWriteItems" && self.0.throttle_transactions.load(Ordering::SeqCst) {
+            // Sent as a harmless ListTables, so that nothing is applied; answered below.
+            let items = context.request().body().bytes().map_or(0, |body| {
+                let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                json["TransactItems"].as_array().map_or(0, Vec::len)
+            });
+            let headers = context.request_mut().headers_mut();
+            headers.insert("x-amz-target", "DynamoDB_20120810.ListTables");
+            cfg.interceptor_state().store_put(Throttled(items));
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(&Throttled(items)) = cfg.load::<Throttled>() {
+            // DynamoDB's answer: one reason per item, the throttled one first.
+            let reasons: Vec<serde_json::Value> = (0..items)
+                .map(|i| match i {
+                    0 => serde_json::json!({"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity of your table or index."}),
+                    _ => serde_json::json!({"Code": "None"}),
+                })
+                .collect();
+            let body = serde_json::json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError]",
+                "CancellationReasons": reasons,
+            });
+            let mut response = Response::new(StatusCode::try_from(400)?, SdkBody::from(body.to_string()));
+            response
+                .headers_mut()
+                .insert("content-type", "application/x-amz-json-1.0");
+            *context.response_mut() = response;
         }
         Ok(())
     }
