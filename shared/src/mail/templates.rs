@@ -250,6 +250,9 @@ mod tests {
         assert_eq!(h(2 * 86_400), "2 days");
         assert_eq!(h(90), "90 seconds");
         assert_eq!(h(60), "1 minute");
+        assert_eq!(h(5400), "90 minutes");
+        assert_eq!(h(3 * 86_400 + 3600), "73 hours");
+        assert_eq!(h(3661), "3661 seconds");
     }
 
     #[test]

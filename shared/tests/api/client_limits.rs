@@ -79,7 +79,32 @@ async fn per_ip_limit_on_forgot_password_gives_429<B: Backend>() {
     assert_eq!(app.forgot("a@example.com").await.status, 200);
 }
 
+async fn a_clients_retry_after_is_the_time_left_in_its_window<B: Backend>() {
+    let app = B::app(with(|c| {
+        c.login_limit = Limit {
+            max: 1,
+            window_secs: 60,
+        }
+    }))
+    .await;
+    // 15 s into a window of 60: the next starts in 45.
+    let now = app.clock.now();
+    app.clock.advance_secs(15 - now.rem_euclid(60) + 60);
+    assert_eq!(app.login("u1@example.com", STRONG).await.status, 401);
+    let r = app.login("u2@example.com", STRONG).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("45"));
+    app.clock.advance_secs(44);
+    assert_eq!(
+        app.login("u2@example.com", STRONG).await.header("retry-after"),
+        Some("1")
+    );
+    app.clock.advance_secs(1);
+    assert_eq!(app.login("u3@example.com", STRONG).await.status, 401);
+}
+
 both_backends!(
+    a_clients_retry_after_is_the_time_left_in_its_window,
     per_ip_limit_on_login_gives_429,
     ip_limits_off_keeps_the_account_backoff,
     per_ip_limit_on_signup_gives_429,

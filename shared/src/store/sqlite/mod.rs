@@ -170,3 +170,16 @@ fn user_by<P: rusqlite::Params>(
     )
     .optional()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_in_a_directory_not_yet_made_is_opened_in_a_new_one() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("not").join("yet").join("authyy.sqlite3");
+        SqliteStore::open(&path).expect("opened");
+        assert!(path.is_file());
+    }
+}
