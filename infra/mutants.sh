@@ -104,7 +104,7 @@ if [ "$both" = 1 ]; then
   "$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json
   export AUTHYY_TABLE_DEFINITION="$ROOT/target/authyy-table.json"
 else
-  test_args+=(--skip ::dynamo:: --skip aws_faults --skip aws_permissions --skip key_rotation_aws
+  test_args+=(--skip ::dynamo:: --skip aws_faults --skip aws_permissions --skip aws_throttling --skip key_rotation_aws
     --skip mail_queue::a_message_that_keeps --skip mail_queue::the_mailer_reports_a_message_whose)
 fi
 
