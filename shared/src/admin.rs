@@ -116,7 +116,8 @@ pub async fn set_disabled(
 ) -> Result<User, AdminError> {
     let user = find(store, email).await?;
     store.set_disabled(user.id, disabled, now_ms).await?;
-    Ok(User { disabled, ..user })
+    // Read again: disabling also moved the time before which sessions are ended.
+    find(store, email).await
 }
 
 /// Marks the user's address verified, as a verification link would.
@@ -245,7 +246,48 @@ pub async fn retire_key(keys: &dyn KeyStore, kid: &str, now: i64) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::HashCost;
     use crate::store::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn every_operator_action_answers_with_the_user_as_it_now_is() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SqliteStore::open(&dir.path().join("authyy.sqlite3")).expect("a store");
+        let cost = HashCost {
+            memory_kib: 8192,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let hasher = Hasher::new(cost).expect("a hasher");
+        let email = "root@example.com";
+        let stored = |user: &User| {
+            let (store, id) = (&store, user.id);
+            async move { store.user_by_id(id).await.expect("read").expect("the user") }
+        };
+
+        let admin = create_admin(
+            &store,
+            &hasher,
+            "root",
+            email,
+            "correct horse battery staple",
+            3,
+            0,
+        )
+        .await
+        .expect("created");
+        assert_eq!(admin.role, Role::Admin);
+        assert_eq!(stored(&admin).await, admin);
+        let demoted = set_role(&store, email, Role::User).await.expect("demoted");
+        assert_eq!(demoted.role, Role::User);
+        assert_eq!(stored(&demoted).await, demoted);
+        let disabled = set_disabled(&store, email, true, 1).await.expect("disabled");
+        assert!(disabled.disabled);
+        assert_eq!(stored(&disabled).await, disabled);
+        let verified = verify_email(&store, email).await.expect("verified");
+        assert!(verified.email_verified);
+        assert_eq!(stored(&verified).await, verified);
+    }
 
     #[tokio::test]
     async fn a_rotated_refresh_key_signs_from_then_on_and_the_earlier_ones_keep_verifying() {
