@@ -184,6 +184,22 @@ mod tests {
     }
 
     #[test]
+    fn a_password_of_exactly_the_minimum_strength_is_accepted_and_one_below_it_is_not() {
+        for raw in ["abcdefgh", "kitten42 sun", "correct horse battery staple 42"] {
+            let password = Password::new(raw).unwrap();
+            let score = zxcvbn::zxcvbn(raw, &["john", "john"]).score() as u8;
+            assert!(
+                check_strength(&password, "john", "john", score).is_ok(),
+                "{raw} at {score}"
+            );
+            if score < 4 {
+                let err = check_strength(&password, "john", "john", score + 1).unwrap_err();
+                assert!(err.0.contains("too weak"), "{raw}: {}", err.0);
+            }
+        }
+    }
+
+    #[test]
     fn strong_password_is_accepted() {
         check_strength(&strong(), "john_doe", "john", 3).unwrap();
     }
