@@ -15,6 +15,8 @@
 #   ./infra/mutants.sh --exclude GLOB           leave these files out (repeatable)
 #   ./infra/mutants.sh --sample N ...           every Nth mutant of the selection: an estimate
 #                                               of its score in 1/N of the time
+#   ./infra/mutants.sh --sample N --sample-from K   the mutants numbered K mod N instead
+#                                               of 0 mod N: a fresh sample of the same size
 #   ./infra/mutants.sh --output DIR ...         report in DIR (target/mutants), so two runs
 #                                               can go side by side
 #
@@ -48,6 +50,7 @@ both=0
 list=0
 crate=0
 sample=""
+sample_from=0
 output=target/mutants
 iterate=()
 while [ $# -gt 0 ]; do
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
     --exclude) excludes+=("$2"); shift 2 ;;
     --crate) crate=1; shift ;;
     --sample) sample="$2"; shift 2 ;;
+    --sample-from) sample_from="$2"; shift 2 ;;
     --output) output="$2"; shift 2 ;;
     --since) since="$2"; shift 2 ;;
     --both) both=1; shift ;;
@@ -69,6 +73,9 @@ done
 if [ -n "$sample" ] && ! [[ "$sample" =~ ^[1-9][0-9]*$ ]]; then
   echo "--sample takes a whole number N (every Nth mutant), not '$sample'" >&2; exit 2
 fi
+if ! [[ "$sample_from" =~ ^[0-9]+$ ]] || { [ -n "$sample" ] && [ "$sample_from" -ge "$sample" ]; }; then
+  echo "--sample-from takes a whole number below N, not '$sample_from'" >&2; exit 2
+fi
 
 if [ "$("$MUTANTS" mutants --version 2>/dev/null || true)" != "cargo-mutants $MUTANTS_VERSION" ]; then
   say "installing cargo-mutants $MUTANTS_VERSION into target/tools (first run only, a few minutes)"
@@ -78,8 +85,10 @@ fi
 args=(--package authyy --output "$output" --no-shuffle --timeout 300 --build-timeout 600 "${iterate[@]}")
 for f in "${files[@]}"; do args+=(--file "$f"); done
 for f in "${excludes[@]}"; do args+=(--exclude "$f"); done
-# A systematic sample: mutant i is tested when i mod N is 0, so every file keeps its share.
-[ -z "$sample" ] || args+=(--shard "0/$sample" --sharding round-robin)
+# A systematic sample: mutant i is tested when i mod N is K (--sample-from, 0 unless given), so
+# every file keeps its share; another K is a fresh sample, e.g. to re-measure after fixing the
+# survivors of the last one.
+[ -z "$sample" ] || args+=(--shard "$sample_from/$sample" --sharding round-robin)
 if [ -n "$since" ]; then
   git diff "$since" -- shared/src > target/mutants.diff
   args+=(--in-diff target/mutants.diff)
