@@ -287,6 +287,8 @@ mod tests {
         let verified = verify_email(&store, email).await.expect("verified");
         assert!(verified.email_verified);
         assert_eq!(stored(&verified).await, verified);
+        assert_eq!(list(&store, 10).await.expect("listed"), [verified]);
+        assert_eq!(list(&store, 0).await.expect("listed"), []);
     }
 
     #[tokio::test]

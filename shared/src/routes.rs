@@ -133,7 +133,8 @@ impl Endpoint {
             _ => return false,
         };
         pattern.iter().zip(given.iter().skip(stage)).all(|(p, g)| {
-            if p.starts_with('{') && p.ends_with('}') {
+            // A `{name}` segment; no literal one starts with a brace (a test checks every path).
+            if p.starts_with('{') {
                 !g.is_empty()
             } else {
                 p == g
@@ -172,6 +173,17 @@ mod tests {
         assert!(!Endpoint::Me.serves("/a/b/auth/me"));
         assert!(!Endpoint::Me.serves("/auth/me/x"));
         assert!(!Endpoint::Login.serves("/auth/me"));
+    }
+
+    #[test]
+    fn every_path_segment_is_a_literal_or_a_whole_name() {
+        for endpoint in Endpoint::ALL {
+            for segment in endpoint.path().split('/').skip(1) {
+                let named = segment.len() > 2 && segment.starts_with('{') && segment.ends_with('}');
+                let literal = !segment.is_empty() && !segment.contains(['{', '}']);
+                assert!(named || literal, "{segment:?} in {}", endpoint.path());
+            }
+        }
     }
 
     #[test]
