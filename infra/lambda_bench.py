@@ -265,6 +265,7 @@ def main():
     env = dict(kv.split("=", 1) for kv in args.env)
     measures, answers = run(args.binary, [event] * args.invokes, env=env)
     measures["status"] = answers[-1].get("statusCode")
+    measures["last_answer"] = answers[-1]
     if args.starts:
         measures["init_ms_starts"] = init_times(args.binary, args.starts, env=env)
     print(json.dumps(measures))
