@@ -84,6 +84,16 @@ async fn a_throttled_transaction_is_503_and_the_same_request_works_once_it_passe
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_throttled_as_its_session_starts_is_503_not_wrong_credentials() {
+    let p = pair().await;
+    p.healthy.user("john_doe").await;
+    p.faults.throttle_transactions_naming("SESSION#");
+    let r = p.faulty.login("john_doe@example.com", STRONG).await;
+    assert_unavailable(&r, 0);
+    assert_eq!(p.healthy.login("john_doe@example.com", STRONG).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erasure_too_big_for_one_transaction_erases_the_sessions_in_it() {
     // A transaction of 12 items stands in for DynamoDB's 100: the account's three items, its
     // counters and pending link, and its two sessions fit; its refresh tokens do not, and the

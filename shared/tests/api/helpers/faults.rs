@@ -37,6 +37,8 @@ pub struct Faults {
     operation: Mutex<Option<String>>,
     /// Every transaction is answered as throttled.
     throttle_transactions: AtomicBool,
+    /// Transactions whose request names this text are answered as throttled.
+    throttle_matching: Mutex<Option<String>>,
     closed_port: u16,
     /// Read and write request units the counted calls would consume in DynamoDB on demand,
     /// in thousandths ([`request_units`]).
@@ -85,6 +87,13 @@ impl Faults {
     #[allow(dead_code)]
     pub fn throttle_transactions(&self, on: bool) {
         self.throttle_transactions.store(on, Ordering::SeqCst);
+    }
+
+    /// From now on, the transactions whose request names `text` (an item's key prefix) are
+    /// answered as [`Faults::throttle_transactions`] answers every one.
+    #[allow(dead_code)]
+    pub fn throttle_transactions_naming(&self, text: &str) {
+        *self.throttle_matching.lock().unwrap() = Some(text.to_string());
     }
 
     /// From now on, the `n`th DynamoDB call and every later one fail (counting from now).
@@ -146,18 +155,26 @@ impl Intercept for FaultInterceptor {
                 .write_milli
                 .fetch_add((write * 1000.0) as usize, Ordering::SeqCst);
         }
-        let matches = self.0.matching.lock().unwrap().as_ref().is_some_and(|text| {
-            context
-                .request()
-                .body()
-                .bytes()
-                .is_some_and(|b| String::from_utf8_lossy(b).contains(text.as_str()))
-        });
+        let body = context
+            .request()
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let names = |text: &Mutex<Option<String>>| {
+            text.lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|text| body.contains(text.as_str()))
+        };
+        let matches = names(&self.0.matching);
         let operation_fails = self.0.operation.lock().unwrap().as_deref() == Some(operation.as_str());
         if matches || operation_fails || self.0.failing.load(Ordering::SeqCst) {
             let uri = format!("http://127.0.0.1:{}/", self.0.closed_port);
             context.request_mut().set_uri(uri.as_str())?;
-        } else if operation == "TransactWriteItems" && self.0.throttle_transactions.load(Ordering::SeqCst) {
+        } else if operation == "TransactWriteItems"
+            && (self.0.throttle_transactions.load(Ordering::SeqCst) || names(&self.0.throttle_matching))
+        {
             // Sent as a harmless ListTables, so that nothing is applied; answered below.
             let items = context.request().body().bytes().map_or(0, |body| {
                 let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
