@@ -106,6 +106,9 @@ impl UserStore for DynamoStore {
             for item in out.items.unwrap_or_default() {
                 users.push(user_from(&item)?);
             }
+            // DynamoDB (and moto) leave the key out at the end rather than send an empty one,
+            // so no test can tell this guard from `true` (an equivalent mutant); it stays so that
+            // an empty key could never restart the query from the first user.
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => break,
