@@ -44,7 +44,7 @@ impl Tx {
 }
 
 /// The error for a cancellation its caller's conditions do not explain. One that no condition
-/// caused (an item throttled, a conflict that outlasted the retries) changed nothing and is
+/// caused (an item throttled, or another failure on DynamoDB's side) changed nothing and is
 /// worth a retry: 503. A condition that failed unexplained is a fault of ours: 500.
 pub(super) fn cancelled(operation: &str, codes: Vec<String>) -> StoreError {
     let message = format!("{operation} cancelled: {codes:?}");
