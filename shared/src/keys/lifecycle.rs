@@ -67,6 +67,12 @@ pub enum LifecycleError {
     },
     #[error("no key with the kid {0:?}")]
     UnknownKid(String),
+    #[error(
+        "the key {0} is retired (no longer published) but still in the private key set: a \
+         `keys retire` is under way or was interrupted; run `authyy-admin keys retire {0}` again \
+         to finish it"
+    )]
+    RetiredKeyInUse(String),
     #[error(transparent)]
     Keys(#[from] KeyError),
 }

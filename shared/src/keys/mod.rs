@@ -5,7 +5,8 @@
 //!
 //! Keys are kept in a [`KeyStore`] (the SQLite file locally, two Secrets Manager secrets on
 //! AWS); the functions read them through [`CachedKeys`], the rotation function and the admin
-//! tool load and save them.
+//! tool load and save them, each change conditional on the version of the set it was made from
+//! (see [`rotation`]), so a writer holding a stale copy can never undo another's change.
 
 pub mod cache;
 pub mod lifecycle;
@@ -14,6 +15,7 @@ pub mod public;
 pub mod rotation;
 pub mod secrets_manager;
 pub mod signing;
+pub mod sqlite;
 
 use std::collections::HashMap;
 
@@ -32,6 +34,25 @@ pub enum KeyError {
     Unavailable(String),
     #[error("signing keys malformed: {0}")]
     Malformed(String),
+    /// A conditional write found the set changed since it was read: read it again and redo the
+    /// change.
+    #[error("the {0} key set changed since it was read (another rotation or retire wrote it)")]
+    Conflict(&'static str),
+}
+
+/// Which version of a key set a read returned; a write conditional on it succeeds only while
+/// no other write has happened since (the Secrets Manager version id, the SQLite row's text).
+/// Debug never prints key material (the text of a private set).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Version(pub(crate) String);
+
+impl std::fmt::Debug for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.starts_with('{') {
+            true => f.write_str("Version(<key set text>)"),
+            false => f.debug_tuple("Version").field(&self.0).finish(),
+        }
+    }
 }
 
 /// Keys by `kid`, and which one signs. Debug never prints key material.
@@ -172,12 +193,62 @@ pub(crate) fn parse_object(text: &str) -> Result<serde_json::Map<String, serde_j
 
 /// Where keys are kept: the private set (read by the signing functions, written by rotation)
 /// and the public set (read by the verifying functions and the JWKS endpoint).
+///
+/// Whatever changes keys (rotation, retire) reads a set with its [`Version`] and writes it back
+/// only if it is still that version (`save_if`, `publish_if`, which answer
+/// [`KeyError::Conflict`] otherwise). Both backends do so atomically: [`sqlite::SqliteKeys`]
+/// and [`secrets_manager::SecretsManagerKeys`]. The provided methods, for a store that cannot
+/// (the SQLite store the functions read through), compare and write in two steps: a writer that
+/// comes between them is not seen.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     async fn load(&self) -> Result<PrivateKeys, KeyError>;
+    /// Writes the private set, whatever it holds now.
     async fn save(&self, keys: &PrivateKeys) -> Result<(), KeyError>;
     async fn load_public(&self) -> Result<PublicKeys, KeyError>;
+    /// Writes the public set, whatever it holds now.
     async fn publish(&self, keys: &PublicKeys) -> Result<(), KeyError>;
+
+    /// The private set and its version.
+    async fn load_versioned(&self) -> Result<(PrivateKeys, Version), KeyError> {
+        let keys = self.load().await?;
+        let version = Version(keys.to_json());
+        Ok((keys, version))
+    }
+
+    /// Writes the private set if it is still the version `read`.
+    async fn save_if(&self, keys: &PrivateKeys, read: &Version) -> Result<(), KeyError> {
+        if !same_json(&self.load().await?.to_json(), &read.0) {
+            return Err(KeyError::Conflict("private"));
+        }
+        self.save(keys).await
+    }
+
+    /// The public set and its version.
+    async fn load_public_versioned(&self) -> Result<(PublicKeys, Version), KeyError> {
+        let keys = self.load_public().await?;
+        let version = Version(keys.to_json());
+        Ok((keys, version))
+    }
+
+    /// Writes the public set if it is still the version `read`.
+    async fn publish_if(&self, keys: &PublicKeys, read: &Version) -> Result<(), KeyError> {
+        if !same_json(&self.load_public().await?.to_json(), &read.0) {
+            return Err(KeyError::Conflict("public"));
+        }
+        self.publish(keys).await
+    }
+}
+
+/// Whether two JSON texts hold the same document (members in any order).
+fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// A new HS256 key: 32 random bytes.

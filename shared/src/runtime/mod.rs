@@ -43,13 +43,7 @@ pub async fn respond(
         .headers()
         .get(header::ORIGIN)
         .and_then(|o| o.to_str().ok())
-        .filter(|o| {
-            state
-                .config
-                .cors_origins
-                .iter()
-                .any(|allowed| allowed == o || allowed == "*")
-        })
+        .filter(|o| state.config.cors_origins.iter().any(|allowed| allowed == o))
         .map(str::to_string);
 
     let mut resp = if !serves_path(&req, endpoint) {
