@@ -7,10 +7,22 @@ Fails (exit 1, naming every problem) unless:
     the /{*path} catch-all), and the template's functions are the workspace's functions/*;
   * every function has a sample event events/<function>.json or events/<function>.<variant>.json
     whose routeKey is its route, and no event file names an unknown function or a wrong route;
-  * each function's IAM actions (inline policy statements) equal infra/permissions.json, with no
-    wildcard actions or resources, DynamoDB actions only on the table (a Query of one user's
-    partition too), or a Query alone on the users-by-id index, and Secrets Manager actions on one named secret each (the private
-    SigningKeySecret or the PublicKeysSecret), as permissions.json lists them ("... on <secret>").
+  * each function's IAM grants (inline policy statements) equal infra/permissions.json, no more
+    and no less, with no wildcard actions or resources, and Secrets Manager actions on one named
+    secret each (the private SigningKeySecret or the PublicKeysSecret), as permissions.json lists
+    them ("... on <secret>");
+  * DynamoDB is granted by (action, key type, attributes): permissions.json lists
+    "dynamodb:<Action> <key> [attr,...]" for the writes (PutItem, UpdateItem, DeleteItem,
+    BatchWriteItem; the attributes always hold the key attributes pk and sk), "dynamodb:<Action>
+    <key>" for the reads (GetItem, BatchGetItem, Query, ConditionCheckItem) and "dynamodb:Query on
+    <index> <value>" for an index; each DynamoDB statement is on !GetAtt Table.Arn (or a Query
+    alone on !Sub ${Table.Arn}/index/<index>), holds only reads or only writes, and carries exactly
+    ForAllValues:StringLike {dynamodb:LeadingKeys: [...]} plus, for writes,
+    ForAllValues:StringEquals {dynamodb:Attributes: [...]}; its grants are each of its actions on
+    each of its keys with its attributes, one statement per grant, and a batch action in one
+    statement (IAM authorises a batch against one statement, for every key it names); the
+    statements are the ones infra/iam_sync.py writes from permissions.json; a function's inline
+    policy stays within IAM's 10,240 characters once deployed;
   * a function without routes is the rotation function of a RotationSchedule, with rotation
     events (events/<function>.<step>.json), or a queue consumer: the target of an
     AWS::Lambda::EventSourceMapping from an SQS queue of the template that reports partial batch
@@ -19,7 +31,13 @@ Fails (exit 1, naming every problem) unless:
     messages 14 days, with SQS events (events/<function>.<variant>.json, Records from aws:sqs);
   * sqs actions are on !GetAtt <queue>.Arn of a queue of the template; a consumer's poller
     statement (sqs:ReceiveMessage, DeleteMessage, GetQueueAttributes on its own queue, which
-    Lambda uses, not the code) is required and is not part of infra/permissions.json.
+    Lambda uses, not the code) is required and is not part of infra/permissions.json;
+  * a queue that functions send to has one AWS::SQS::QueuePolicy whose Deny of sqs:SendMessage to
+    Principal "*" spares (ArnNotEquals aws:PrincipalArn) exactly the roles of the functions
+    permissions.json grants sqs:SendMessage (!GetAtt <Function>Role.Arn) and the account root,
+    and no statement of it allows sending;
+  * the HttpApi's CorsConfiguration.AllowMethods holds every method a route uses (API Gateway
+    answers preflights itself, from it), and the AllowedOrigins parameter has no Default.
 
 Standard library plus PyYAML (installed with cfn-lint). Run: .venv/bin/python infra/check_template.py
 """
@@ -29,6 +47,7 @@ from __future__ import annotations
 import json
 import sys
 import tomllib
+from collections import defaultdict
 from pathlib import Path
 
 import yaml
@@ -39,8 +58,6 @@ CARGO = ROOT / "Cargo.toml"
 EVENTS = ROOT / "events"
 PERMISSIONS = ROOT / "infra" / "permissions.json"
 
-TABLE_ARN = {"Fn::GetAtt": ["Table", "Arn"]}
-INDEX_ARN = {"Fn::Sub": "${Table.Arn}/index/users-by-id"}
 # Secrets Manager actions are granted per secret, and permissions.json names the secret:
 # "secretsmanager:GetSecretValue on SigningKeySecret".
 SECRETS = {"SigningKeySecret", "PublicKeysSecret"}
@@ -49,8 +66,10 @@ POLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttrib
 DLQ_RETENTION = 14 * 24 * 3600
 
 
-# The one CloudFormation-aware YAML loader, shared with the table-definition reader.
+# The one CloudFormation-aware YAML loader, shared with the table-definition reader; the
+# DynamoDB grant model and statement layout, shared with the script that writes the statements.
 from local_aws import CfnLoader  # noqa: E402
+from iam_sync import BATCHES, READS, TABLE_ARN, WRITES, Grant, key_attributes, parse_grants, sync  # noqa: E402
 
 
 def as_list(value) -> list:
@@ -154,6 +173,8 @@ GLOBAL_TIMEOUT: dict[str, int] = {}
 
 CATCH_ALL: dict[str, str] = {}
 SQS_QUEUES: set[str] = set()
+# Queue -> the functions whose policies allow sqs:SendMessage on it.
+SENDERS: dict[str, set[str]] = defaultdict(set)
 
 
 def router_routes(cargo: dict, errors: list[str]) -> set[tuple[str, str, str]]:
@@ -216,39 +237,79 @@ def check_events(functions: dict[str, dict], errors: list[str]) -> int:
     return len(files)
 
 
-def leading_keys(name: str, st: dict, index: bool, errors: list[str]) -> list[str]:
-    """The partition keys a DynamoDB statement allows, as permissions.json lists them.
+def dynamodb_grants(name: str, st: dict, actions: list[str], resources: list, keys: set[str], errors: list[str]) -> set[Grant]:
+    """The grants of permissions.json a DynamoDB statement makes: each of its actions on each key
+    type of its condition, with its attribute list for writes.
 
-    Every DynamoDB statement must carry exactly one condition,
-    ForAllValues:StringLike {dynamodb:LeadingKeys: [...]}: each key of the request matches one
-    of the patterns. (ForAnyValue would let one matching key carry others; a statement with no
-    condition reaches every item.) Table patterns are a type prefix and `*` (`USER#*`) or an
-    exact key; index patterns are the index's partition key values.
+    A statement carries ForAllValues:StringLike {dynamodb:LeadingKeys: [...]} (each partition key
+    of the request matches one pattern; ForAnyValue would let one matching key carry others, no
+    condition reaches every item) and, exactly when its actions are writes,
+    ForAllValues:StringEquals {dynamodb:Attributes: [...]}, which must hold the key attributes.
+    Reads and writes are not mixed in one statement.
     """
+    sid = st.get("Sid", "?")
     condition = st.get("Condition") or {}
-    keys = (condition.get("ForAllValues:StringLike") or {}).get("dynamodb:LeadingKeys")
-    if set(condition) != {"ForAllValues:StringLike"} or set(condition["ForAllValues:StringLike"]) != {"dynamodb:LeadingKeys"} or not keys:
+    dynamo = [a.removeprefix("dynamodb:") for a in actions]
+    on_index = len(resources) == 1 and isinstance(resources[0], dict) and str(resources[0].get("Fn::Sub", "")).startswith("${Table.Arn}/index/")
+    index = resources[0]["Fn::Sub"].removeprefix("${Table.Arn}/index/") if on_index else None
+    if on_index and dynamo != ["Query"]:
+        errors.append(f"{name}: statement {sid}: only dynamodb:Query, alone in its statement, may be on an index")
+        return set()
+    if not on_index and resources != [TABLE_ARN]:
+        errors.append(f"{name}: statement {sid}: {', '.join(actions)} must be on !GetAtt Table.Arn (or Query alone on an index)")
+        return set()
+    unknown = [a for a in dynamo if a not in READS | WRITES]
+    if unknown:
+        errors.append(f"{name}: statement {sid}: {unknown} are not item actions this model grants ({sorted(READS | WRITES)})")
+        return set()
+    writes = [a for a in dynamo if a in WRITES]
+    if writes and len(writes) != len(dynamo):
+        errors.append(f"{name}: statement {sid} mixes reads and writes; each has its own statement")
+        return set()
+    expected = {"ForAllValues:StringLike"} | ({"ForAllValues:StringEquals"} if writes else set())
+    like = condition.get("ForAllValues:StringLike") if isinstance(condition, dict) else None
+    equals = condition.get("ForAllValues:StringEquals") if isinstance(condition, dict) else None
+    if (
+        not isinstance(condition, dict)
+        or set(condition) != expected
+        or not isinstance(like, dict)
+        or set(like) != {"dynamodb:LeadingKeys"}
+        or not like["dynamodb:LeadingKeys"]
+        or (writes and (not isinstance(equals, dict) or set(equals) != {"dynamodb:Attributes"}))
+    ):
         errors.append(
-            f"{name}: statement {st.get('Sid', '?')} needs exactly the condition "
-            "ForAllValues:StringLike: {dynamodb:LeadingKeys: [...]}"
+            f"{name}: statement {sid} needs exactly the condition ForAllValues:StringLike "
+            "{dynamodb:LeadingKeys: [...]}" + (" and ForAllValues:StringEquals {dynamodb:Attributes: [...]}" if writes else "")
         )
-        return []
-    out = []
-    for k in as_list(keys):
-        if not isinstance(k, str) or (k.count("*") > 1 or ("*" in k and not k.endswith("#*"))):
-            errors.append(f"{name}: LeadingKeys pattern {k!r} must be a literal key or a type prefix ending in '#*'")
+        return set()
+    attributes = None
+    if writes:
+        listed = as_list(equals["dynamodb:Attributes"])
+        if not listed or not all(isinstance(a, str) and a and "*" not in a for a in listed):
+            errors.append(f"{name}: statement {sid}: dynamodb:Attributes must list plain attribute names")
+            return set()
+        if not keys <= set(listed):
+            errors.append(f"{name}: statement {sid}: dynamodb:Attributes must hold the key attributes {sorted(keys)}")
+        attributes = tuple(sorted(set(listed)))
+    out = set()
+    for k in as_list(like["dynamodb:LeadingKeys"]):
+        if not isinstance(k, str) or k.count("*") > 1 or ("*" in k and not k.endswith("#*")):
+            errors.append(f"{name}: statement {sid}: LeadingKeys pattern {k!r} must be a literal key or a type prefix ending in '#*'")
             continue
-        out.append(f"dynamodb:LeadingKeys on users-by-id {k}" if index else f"dynamodb:LeadingKeys {k}")
+        out.update(Grant(a, k, index, attributes) for a in dynamo)
     return out
 
 
-def check_policies(functions: dict[str, dict], permissions: dict, errors: list[str]) -> None:
+def check_policies(functions: dict[str, dict], permissions: dict, keys: set[str], errors: list[str]) -> None:
     if set(permissions) != set(functions):
         missing = sorted(set(functions) - set(permissions))
         extra = sorted(set(permissions) - set(functions))
         errors.append(f"infra/permissions.json: functions missing {missing}, unknown {extra}")
     for name, info in sorted(functions.items()):
         actions: set[str] = set()
+        grants: set[Grant] = set()
+        granted_by: dict[tuple, list[str]] = defaultdict(list)
+        batch_statements: dict[str, list[str]] = defaultdict(list)
         pollers: set[str] = set()
         for st in info["statements"]:
             if st.get("Effect") != "Allow":
@@ -264,13 +325,18 @@ def check_policies(functions: dict[str, dict], permissions: dict, errors: list[s
             if "*" in resources:
                 errors.append(f"{name}: statement {st.get('Sid', '?')} allows Resource '*'")
             dynamo = [a for a in st_actions if a.startswith("dynamodb:")]
-            on_index = resources == [INDEX_ARN]
-            if dynamo and on_index and dynamo != ["dynamodb:Query"]:
-                errors.append(f"{name}: only dynamodb:Query, alone in its statement, may be on ${{Table.Arn}}/index/users-by-id")
-            elif dynamo and not on_index and resources != [TABLE_ARN]:
-                errors.append(f"{name}: {', '.join(dynamo)} must be on !GetAtt Table.Arn (or Query alone on the users-by-id index)")
             if dynamo:
-                actions.update(leading_keys(name, st, on_index, errors))
+                if len(dynamo) != len(st_actions):
+                    errors.append(f"{name}: statement {st.get('Sid', '?')} mixes DynamoDB with other services")
+                    continue
+                made = dynamodb_grants(name, st, dynamo, resources, keys, errors)
+                for g in made:
+                    granted_by[(g.action, g.index, g.key)].append(st.get("Sid", "?"))
+                for a in dynamo:
+                    if a.removeprefix("dynamodb:") in BATCHES:
+                        batch_statements[a].append(st.get("Sid", "?"))
+                grants |= made
+                continue
             sqs_actions = [a for a in st_actions if a.startswith("sqs:")]
             if sqs_actions:
                 queues = [r["Fn::GetAtt"][0] for r in resources if isinstance(r, dict) and "Fn::GetAtt" in r]
@@ -285,6 +351,8 @@ def check_policies(functions: dict[str, dict], permissions: dict, errors: list[s
                         )
                     pollers.add(queues[0])
                     continue
+                if "sqs:SendMessage" in sqs_actions:
+                    SENDERS[queues[0]].add(name)
             secret_actions = [a for a in st_actions if a.startswith("secretsmanager:")]
             if secret_actions:
                 refs = [r.get("Ref") for r in resources if isinstance(r, dict)]
@@ -296,12 +364,147 @@ def check_policies(functions: dict[str, dict], permissions: dict, errors: list[s
             actions.update(st_actions)
         if info["queue"] and info["queue"] not in pollers:
             errors.append(f"{name}: needs a statement with {sorted(POLLER_ACTIONS)} on !GetAtt {info['queue']}.Arn for its event source")
-        expected = set(permissions.get(name, []))
-        if actions != expected:
+        for (action, index, key), sids in sorted(granted_by.items(), key=str):
+            if len(sids) > 1:
+                errors.append(f"{name}: {action} on {key} is granted by several statements ({', '.join(sids)}); one grant, one statement")
+        for action, sids in sorted(batch_statements.items()):
+            if len(sids) > 1:
+                errors.append(
+                    f"{name}: {action} is in several statements ({', '.join(sids)}); IAM authorises a batch "
+                    "against one statement, which must name every key type the function's batches reach"
+                )
+        expected_grants, expected_actions = parse_grants(name, permissions.get(name, []), keys, errors)
+        expected = {g.entry() for g in expected_grants} | expected_actions
+        have = {g.entry() for g in grants} | actions
+        if have != expected:
             errors.append(
-                f"{name}: IAM actions differ from infra/permissions.json: "
-                f"template has extra {sorted(actions - expected)}, lacks {sorted(expected - actions)}"
+                f"{name}: IAM grants differ from infra/permissions.json: "
+                f"template has extra {sorted(have - expected)}, lacks {sorted(expected - have)}"
             )
+        size = policy_size(info["statements"])
+        if size > ROLE_POLICY_LIMIT:
+            errors.append(
+                f"{name}: its inline policy comes to about {size} characters once deployed, over IAM's "
+                f"{ROLE_POLICY_LIMIT} for a role's inline policies"
+            )
+
+
+# A role's inline policies may hold 10,240 characters, not counting white space (IAM quotas).
+ROLE_POLICY_LIMIT = 10240
+# What an intrinsic becomes once deployed, at its longest likely: an ARN with a long stack name.
+ARN_ESTIMATE = "arn:aws:dynamodb:ap-southeast-2:123456789012:table/" + "x" * 80
+
+
+def policy_size(statements: list[dict]) -> int:
+    """The policy's deployed size (without white space), intrinsics counted as long ARNs."""
+
+    def resolve(v):
+        if isinstance(v, dict):
+            if len(v) == 1 and next(iter(v)) in ("Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If", "Fn::Join"):
+                return ARN_ESTIMATE
+            return {k: resolve(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [resolve(x) for x in v]
+        return v
+
+    document = {"Version": "2012-10-17", "Statement": resolve(statements)}
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def check_cors(template: dict, functions: dict[str, dict], errors: list[str]) -> None:
+    """API Gateway answers a browser's preflight itself, from CorsConfiguration: every method a
+    route uses must be in AllowMethods (or it allows "*"), or browsers cannot call that route."""
+    # Every route is on HttpApi (template_functions holds them to ApiId: !Ref HttpApi).
+    for api_name in ("HttpApi",):
+        api = template.get("Resources", {}).get(api_name) or {}
+        cors = (api.get("Properties") or {}).get("CorsConfiguration")
+        if not isinstance(cors, dict):
+            errors.append(f"{api_name}: needs a CorsConfiguration (browsers call the API from other origins)")
+            continue
+        allowed = {str(m).upper() for m in as_list(cors.get("AllowMethods") or [])}
+        for name, info in sorted(functions.items()):
+            for method, path in sorted(info["routes"]):
+                if "*" not in allowed and (method == "ANY" or method not in allowed):
+                    errors.append(
+                        f"{api_name}: CorsConfiguration.AllowMethods {sorted(allowed)} lacks {method}, "
+                        f"which {method} {path} ({name}) uses: browsers' preflights would be refused"
+                    )
+    origins = (template.get("Parameters") or {}).get("AllowedOrigins")
+    if not isinstance(origins, dict):
+        errors.append("Parameters: needs AllowedOrigins (the browser origins CORS allows)")
+    elif "Default" in origins:
+        errors.append("Parameters.AllowedOrigins: no Default; whoever deploys names their own origins")
+
+
+def check_queue_policies(template: dict, functions: dict[str, dict], permissions: dict, errors: list[str]) -> None:
+    """A queue that functions send to has an AWS::SQS::QueuePolicy that denies sqs:SendMessage to
+    every principal but the roles of exactly those functions (and the account root): a Deny to
+    Principal "*" with ArnNotEquals aws:PrincipalArn [their roles' ARNs, the root's]. Those
+    functions are the ones permissions.json grants sqs:SendMessage; receiving (the mailer's event
+    source) is not touched."""
+    resources = template.get("Resources", {})
+    granted = {name for name, entries in permissions.items() if "sqs:SendMessage" in entries}
+    role_of = {info["logical_id"] + "Role": name for name, info in functions.items()}
+    root = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    for queue in sorted(SQS_QUEUES):
+        senders = SENDERS.get(queue, set())
+        policies = [
+            (n, r.get("Properties") or {})
+            for n, r in resources.items()
+            if r.get("Type") == "AWS::SQS::QueuePolicy" and {"Ref": queue} in as_list((r.get("Properties") or {}).get("Queues") or [])
+        ]
+        if not senders and not policies:
+            continue
+        if senders and senders != granted:
+            errors.append(f"{queue}: the functions that send to it {sorted(senders)} differ from those permissions.json grants sqs:SendMessage {sorted(granted)}")
+        if len(policies) != 1:
+            errors.append(f"{queue}: needs exactly one AWS::SQS::QueuePolicy (Queues: [!Ref {queue}]) restricting who sends to it")
+            continue
+        name, props = policies[0]
+        statements = as_list((props.get("PolicyDocument") or {}).get("Statement") or [])
+        denies = []
+        for st in statements:
+            acts = {str(a).lower() for a in as_list(st.get("Action") or [])}
+            sends = bool(acts & {"sqs:sendmessage", "sqs:*", "*"}) or "NotAction" in st
+            if st.get("Effect") == "Allow" and sends:
+                errors.append(f"{name}: statement {st.get('Sid', '?')} allows sending; senders get it from their own role policies")
+            if st.get("Effect") == "Deny" and acts == {"sqs:sendmessage"}:
+                denies.append(st)
+        if len(denies) != 1:
+            errors.append(f"{name}: needs one Deny of sqs:SendMessage to every principal but the senders' roles")
+            continue
+        st = denies[0]
+        condition = st.get("Condition") or {}
+        arns = as_list((condition.get("ArnNotEquals") or {}).get("aws:PrincipalArn") or [])
+        if (
+            st.get("Principal") not in ("*", {"AWS": "*"})
+            or st.get("Resource") != {"Fn::GetAtt": [queue, "Arn"]}
+            or set(condition) != {"ArnNotEquals"}
+            or set(condition["ArnNotEquals"]) != {"aws:PrincipalArn"}
+        ):
+            errors.append(
+                f"{name}: the Deny must be to Principal '*', on !GetAtt {queue}.Arn, with the one condition "
+                "ArnNotEquals {aws:PrincipalArn: [the senders' role ARNs]}"
+            )
+            continue
+        roles, others = [], []
+        for arn in arns:
+            target = arn.get("Fn::GetAtt") if isinstance(arn, dict) else None
+            if target and len(target) == 2 and target[1] == "Arn" and target[0] in role_of:
+                roles.append(role_of[target[0]])
+            elif arn != root:
+                others.append(arn)
+        if others:
+            errors.append(f"{name}: the Deny also spares {others}; only the senders' roles (!GetAtt <Function>Role.Arn) and the account root")
+        if set(roles) != granted:
+            errors.append(
+                f"{name}: the Deny spares the roles of {sorted(set(roles))}, but permissions.json grants "
+                f"sqs:SendMessage to {sorted(granted)}"
+            )
+        for sender in granted:
+            logical_id = functions.get(sender, {}).get("logical_id")
+            if logical_id and "Role" in (resources[logical_id].get("Properties") or {}):
+                errors.append(f"{logical_id}: sets its own Role, so {logical_id}Role (which {name} names) does not exist")
 
 
 def main() -> int:
@@ -338,7 +541,19 @@ def main() -> int:
             f"but to {CATCH_ALL.get('router')!r} in the Cargo.toml router (/{{*path}})"
         )
     n_events = check_events(functions, errors)
-    check_policies(functions, permissions, errors)
+    keys = key_attributes(template)
+    if not keys:
+        errors.append("template: needs exactly one AWS::DynamoDB::Table with a KeySchema")
+    check_policies(functions, permissions, keys, errors)
+    check_queue_policies(template, functions, permissions, errors)
+    check_cors(template, functions, errors)
+    layout: list[str] = []
+    _, unsynced = sync(TEMPLATE.read_text(), template, permissions, layout)
+    if unsynced and not layout:
+        errors.append(
+            f"template.yaml: the DynamoDB statements of {', '.join(unsynced)} are not as infra/iam_sync.py "
+            "writes them from infra/permissions.json (run .venv/bin/python infra/iam_sync.py)"
+        )
 
     if errors:
         print("template check FAILED:", file=sys.stderr)
@@ -347,7 +562,8 @@ def main() -> int:
         return 1
     print(
         f"template: {len(template_routes)} routes, {len(functions)} functions, "
-        f"{n_events} event files, policies match infra/permissions.json"
+        f"{n_events} event files, policies and the mail queue's senders match infra/permissions.json, "
+        "CORS allows every route's method"
     )
     return 0
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Offline checks of template.yaml, failing on any error or warning:
 #   1. sam validate          the real SAM transform (aws-sam-translator), as CloudFormation runs it
-#   2. sam validate --lint   cfn-lint as SAM CLI runs it
+#   2. sam validate --lint   cfn-lint as SAM CLI runs it, then the SAM transform again with sample
+#                            values for the parameters that have no default (AllowedOrigins...)
 #   3. cfn-lint              with informational checks too (all clean today, keep it so)
 #   4. infra/check_template.py  routes vs the Cargo.toml router, events/, IAM vs infra/permissions.json
+#                            (and the statements as infra/iam_sync.py writes them), the mail queue's
+#                            senders, CORS methods
 #   5-7. steps 1-3 again on examples/protected-api/template.yaml, the example API that trusts authyy's tokens
 # No AWS account or network is needed once the tools are installed (dummy credentials, fixed region).
 set -euo pipefail
@@ -34,6 +37,50 @@ say "sam validate (SAM transform)"
 
 say "sam validate --lint"
 "$SAM_VENV/bin/sam" validate --lint --template template.yaml
+
+# AllowedOrigins has no default (a deployer names their origins), and with no value the SAM
+# transform sam validate runs leaves the HttpApi's CORS configuration unresolved. So the transform
+# runs once more as a deploy does, with sample values for the parameters that have no default,
+# and the CORS configuration it yields must allow every method the routes use.
+say "SAM transform with deploy-time parameter values"
+"$SAM_VENV/bin/python" - <<'PY'
+import json, sys
+sys.path.insert(0, "infra")
+import yaml
+from local_aws import CfnLoader
+from samtranslator.translator.transform import transform
+
+template = yaml.load(open("template.yaml"), Loader=CfnLoader)
+template["Globals"]["Function"]["CodeUri"] = "s3://bucket/key"  # what sam build puts there
+values = {
+    "AllowedOrigins": "https://app.example.com,https://admin.example.com",
+    "SenderEmail": "no-reply@example.com",
+    "ResetUrl": "https://app.example.com/reset-password",
+    "VerifyUrl": "https://app.example.com/verify-email",
+}
+missing = [n for n, p in template["Parameters"].items() if "Default" not in p and n not in values]
+if missing:
+    sys.exit(f"give the transform a sample value for {missing}")
+
+
+class NoManagedPolicies:
+    def load(self):
+        return {}
+
+
+out = transform(template, values, NoManagedPolicies())
+cors = out["Resources"]["HttpApi"]["Properties"]["Body"].get("x-amazon-apigateway-cors")
+methods = {
+    e["Properties"]["Method"].upper()
+    for r in template["Resources"].values()
+    if r.get("Type") == "AWS::Serverless::Function"
+    for e in (r["Properties"].get("Events") or {}).values()
+    if e.get("Type") == "HttpApi" and e["Properties"]["Path"] != "$default"
+}
+if not isinstance(cors, dict) or not methods <= {m.upper() for m in cors.get("allowMethods", [])}:
+    sys.exit(f"the transformed CORS configuration {json.dumps(cors)} does not allow {sorted(methods)}")
+print(f"transformed: {len(out['Resources'])} resources; CORS allows {', '.join(cors['allowMethods'])}")
+PY
 
 # cfn-lint exits non-zero on errors (2) and warnings (4); --include-checks I adds informational (8).
 say "cfn-lint $("$VENV/bin/cfn-lint" --version | awk '{print $2}')"

@@ -1,8 +1,15 @@
 //! Each function's IAM policy (infra/permissions.json, which the template checks hold to) covers
 //! exactly the AWS calls its code makes: every endpoint is driven through its paths with every
-//! SDK call recorded, and the recorded actions are compared with the list.
+//! SDK call recorded, and the record is compared with the list, both ways.
+//!
+//! DynamoDB is recorded as IAM authorises it: one grant per action, partition key type and, for
+//! the writes, the attributes the request names (`dynamodb:Attributes`), e.g.
+//! `dynamodb:UpdateItem USER#* [pk,revoked,sk]`. The whole record is written to
+//! `target/permissions-used.json` in permissions.json's own format, so that after a change of
+//! the store the list is regenerated with a copy (and the template with infra/iam_sync.py).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::helpers::dynamo::Fixture;
@@ -16,49 +23,123 @@ use authyy::queue::SqsQueue;
 use authyy::store::dynamo::DynamoStore;
 use authyy::tokens::TokenIssuer;
 use authyy::Endpoint;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use serde_json::Value;
 
-/// Records the IAM action of every call: `service:Operation`, and for a transaction the
-/// actions of its items (IAM authorises TransactWriteItems item by item).
+/// What a function does (or may do), as permissions.json lists it: each grant without its
+/// attribute list (`dynamodb:UpdateItem USER#*`, `sqs:SendMessage`), and the attributes of the
+/// DynamoDB writes (`None` for every other grant).
+type Grants = BTreeMap<String, Option<BTreeSet<String>>>;
+
+/// The DynamoDB actions granted with an attribute list (`dynamodb:Attributes`): the writes.
+/// Reads are granted without one: they send no projection, so IAM would see only their key
+/// attributes, and a list would not bound what they read.
+const WRITES: [&str; 4] = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"];
+
+/// The actions IAM authorises once for all the keys of a table in the request (one statement
+/// must name every key type the function's batches reach, and one attribute list).
+const BATCHES: [&str; 2] = ["BatchGetItem", "BatchWriteItem"];
+
+/// Grants the code holds but no request here exercises, with the reason: added to the record.
+const UNEXERCISED: [(&str, &str, &str); 1] = [(
+    "refresh",
+    "dynamodb:GetItem SESSIONS#*",
+    "a refresh that lost a race reads the rotated token back; no request here races",
+)];
+
+fn add(grants: &mut Grants, grant: String, attributes: Option<BTreeSet<String>>) {
+    match (grants.entry(grant).or_insert(None), attributes) {
+        (slot @ None, attributes) => *slot = attributes,
+        (Some(seen), Some(attributes)) => seen.extend(attributes),
+        (Some(_), None) => {}
+    }
+}
+
+fn merge(into: &mut Grants, from: &Grants) {
+    for (grant, attributes) in from {
+        add(into, grant.clone(), attributes.clone());
+    }
+}
+
+/// A grant as permissions.json writes it: `dynamodb:PutItem EMAIL#* [email,pk,sk]`.
+fn entry(grant: &str, attributes: &Option<BTreeSet<String>>) -> String {
+    match attributes {
+        Some(a) => format!("{grant} [{}]", a.iter().cloned().collect::<Vec<_>>().join(",")),
+        None => grant.to_string(),
+    }
+}
+
+fn parse_entry(entry: &str) -> (String, Option<BTreeSet<String>>) {
+    match entry.strip_suffix(']').and_then(|e| e.split_once(" [")) {
+        Some((grant, list)) => (
+            grant.to_string(),
+            Some(
+                list.split(',')
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
+        ),
+        None => (entry.to_string(), None),
+    }
+}
+
+/// The key attributes of the table and of each index, from the template's table definition.
+#[derive(Debug, Clone)]
+struct Schema {
+    /// The table's partition key attribute (`pk`).
+    partition_key: String,
+    /// Index name -> its partition key attribute.
+    indexes: BTreeMap<String, String>,
+}
+
+impl Schema {
+    fn from_template() -> Schema {
+        let def = crate::helpers::dynamo::table_definition();
+        let hash = |keys: &Value| {
+            keys.as_array()
+                .into_iter()
+                .flatten()
+                .find(|k| k["KeyType"] == "HASH")
+                .and_then(|k| k["AttributeName"].as_str())
+                .expect("a HASH key")
+                .to_string()
+        };
+        Schema {
+            partition_key: hash(&def["KeySchema"]),
+            indexes: def["GlobalSecondaryIndexes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|g| {
+                    (
+                        g["IndexName"].as_str().unwrap().to_string(),
+                        hash(&g["KeySchema"]),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Records the IAM grants every call needs, by the request as sent (see [`dynamo_grants`]).
 #[derive(Debug, Clone)]
 struct Recorder {
     service: &'static str,
-    seen: Arc<Mutex<BTreeSet<String>>>,
+    seen: Arc<Mutex<Grants>>,
     /// Secret ids by the template's logical id: Secrets Manager calls are recorded as
     /// `secretsmanager:<Operation> on <LogicalId>`, as permissions.json grants them.
     secrets: Vec<(String, &'static str)>,
+    schema: Schema,
 }
 
 impl Intercept for Recorder {
     fn name(&self) -> &'static str {
         "Recorder"
-    }
-
-    fn read_before_execution(
-        &self,
-        context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(tx) = context.input().downcast_ref::<TransactWriteItemsInput>() {
-            let mut seen = self.seen.lock().unwrap();
-            for item in tx.transact_items() {
-                let action = match () {
-                    _ if item.put().is_some() => "PutItem",
-                    _ if item.update().is_some() => "UpdateItem",
-                    _ if item.delete().is_some() => "DeleteItem",
-                    _ => "ConditionCheckItem",
-                };
-                seen.insert(format!("{}:{action}", self.service));
-            }
-        }
-        Ok(())
     }
 
     fn read_before_transmit(
@@ -74,11 +155,20 @@ impl Intercept for Recorder {
             None if request.uri().contains("/v2/email/outbound-emails") => "SendEmail".to_string(),
             None => format!("unknown {}", request.uri()),
         };
-        let on = request
+        let body = request
             .body()
             .bytes()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-            .and_then(|v| v["SecretId"].as_str().map(str::to_string))
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .unwrap_or_default();
+        let mut seen = self.seen.lock().unwrap();
+        if self.service == "dynamodb" {
+            for (grant, attributes) in dynamo_grants(&operation, &body, &self.schema) {
+                add(&mut seen, grant, attributes);
+            }
+            return Ok(());
+        }
+        let on = body["SecretId"]
+            .as_str()
             .map(|id| {
                 let name = self
                     .secrets
@@ -88,79 +178,346 @@ impl Intercept for Recorder {
                 format!(" on {name}")
             })
             .unwrap_or_default();
-        let mut seen = self.seen.lock().unwrap();
-        if operation != "TransactWriteItems" {
-            seen.insert(format!("{}:{operation}{on}", self.service));
-        }
-        if self.service == "dynamodb" {
-            let body = request
-                .body()
-                .bytes()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-                .unwrap_or_default();
-            seen.extend(leading_keys(&operation, &body));
-        }
+        add(&mut seen, format!("{}:{operation}{on}", self.service), None);
         Ok(())
     }
 }
 
-/// The partition keys a DynamoDB request reaches, as permissions.json grants them (the IAM
-/// condition `dynamodb:LeadingKeys`): `dynamodb:LeadingKeys USER#*` for the table's items (the
-/// key's type prefix, up to its first `#`), `dynamodb:LeadingKeys on users-by-id USER` for a
-/// Query of the index (its partition key value exactly).
-fn leading_keys(operation: &str, body: &serde_json::Value) -> Vec<String> {
-    if operation == "Query" && body["IndexName"].is_null() {
-        // A partition of the table: `pk = :pk ...`, granted by the key's type prefix.
-        let pk = body["ExpressionAttributeValues"][":pk"]["S"]
-            .as_str()
-            .unwrap_or("?");
-        let kind = pk.split_once('#').map_or(pk, |(kind, _)| kind);
-        return vec![format!("dynamodb:LeadingKeys {kind}#*")];
+/// The partition key as permissions.json grants it (the IAM condition `dynamodb:LeadingKeys`):
+/// the key's type prefix, up to its first `#` (`USER#*`), or the whole key if it has none.
+fn leading_key(pk: &str) -> String {
+    match pk.split_once('#') {
+        Some((kind, _)) => format!("{kind}#*"),
+        None => pk.to_string(),
     }
-    if operation == "Query" {
-        // `gsi1pk = :u AND ...`: the value bound to the partition key's placeholder.
-        let condition = body["KeyConditionExpression"].as_str().unwrap_or_default();
-        let placeholder = condition
-            .split_once('=')
-            .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default())
-            .unwrap_or_default();
-        let index = body["IndexName"].as_str().unwrap_or("?");
-        let value = body["ExpressionAttributeValues"][placeholder]["S"]
-            .as_str()
-            .unwrap_or("?");
-        return vec![format!("dynamodb:LeadingKeys on {index} {value}")];
-    }
-    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::Object(map) => {
-                for (k, v) in map {
-                    match (k.as_str(), v["S"].as_str()) {
-                        ("pk", Some(pk)) => out.push(match pk.split_once('#') {
-                            Some((kind, _)) => format!("dynamodb:LeadingKeys {kind}#*"),
-                            None => format!("dynamodb:LeadingKeys {pk}"),
-                        }),
-                        _ => walk(v, out),
-                    }
-                }
+}
+
+/// The top-level attributes an expression names, as IAM counts them for `dynamodb:Attributes`:
+/// `#name` placeholders resolved through ExpressionAttributeNames, a nested path (`a.b[0]`)
+/// counted as its first element; `:values`, function names and keywords left out.
+fn expression_attributes(expression: &str, names: &Value) -> Vec<String> {
+    const KEYWORDS: [&str; 9] = [
+        "SET", "REMOVE", "ADD", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN",
+    ];
+    let chars: Vec<char> = expression.chars().collect();
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let (mut out, mut i, mut after_dot) = (vec![], 0, false);
+    while i < chars.len() {
+        let c = chars[i];
+        if !(word(c) || c == '#' || c == ':') {
+            if c == '.' {
+                after_dot = true;
+            } else if !c.is_whitespace() {
+                after_dot = false;
             }
-            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
-            _ => {}
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < chars.len() && word(chars[i]) {
+            i += 1;
+        }
+        let token: String = chars[start..i].iter().collect();
+        let call = chars[i..].iter().find(|c| !c.is_whitespace()) == Some(&'(');
+        let nested = std::mem::replace(&mut after_dot, false);
+        if c == ':' || c.is_ascii_digit() || nested || call {
+            continue;
+        }
+        if c == '#' {
+            out.push(
+                names[&token]
+                    .as_str()
+                    .map_or_else(|| format!("?{token}"), str::to_string),
+            );
+        } else if !KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(&token)) {
+            out.push(token);
         }
     }
-    let mut out = vec![];
-    walk(body, &mut out);
     out
 }
 
-fn permissions() -> BTreeMap<String, BTreeSet<String>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/permissions.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+/// The value a key condition binds to `key` (`pk = :pk AND begins_with(sk, :sk)`).
+fn key_condition_value<'a>(request: &'a Value, key: &str) -> Option<&'a str> {
+    let condition = request["KeyConditionExpression"].as_str()?;
+    let names = &request["ExpressionAttributeNames"];
+    condition.match_indices('=').find_map(|(at, _)| {
+        let before = &condition[..at];
+        if before.ends_with(['<', '>', '!']) {
+            return None;
+        }
+        let left = before.split_whitespace().last()?;
+        let left = if left.starts_with('#') {
+            names[left].as_str()?
+        } else {
+            left
+        };
+        let right = condition[at + 1..].split_whitespace().next()?;
+        (left == key)
+            .then(|| request["ExpressionAttributeValues"][right]["S"].as_str())
+            .flatten()
+    })
+}
+
+/// The grants one DynamoDB request needs, as IAM authorises it: its action (each item of a
+/// TransactWriteItems as its own PutItem, UpdateItem, DeleteItem or ConditionCheckItem), the
+/// type of each partition key it reaches (`dynamodb:LeadingKeys`), and for the writes the
+/// top-level attributes it names (`dynamodb:Attributes`): the item's for a put, the key's for
+/// the others, and those of its update and condition expressions.
+fn dynamo_grants(operation: &str, body: &Value, schema: &Schema) -> Vec<(String, Option<BTreeSet<String>>)> {
+    let pk = &schema.partition_key;
+    let one = |action: &str, request: &Value| {
+        let (item, key) = match action {
+            "PutItem" => (&request["Item"], &request["Item"]),
+            _ => (&request["Key"], &request["Key"]),
+        };
+        let leading = item[pk]["S"]
+            .as_str()
+            .map_or_else(|| "?".to_string(), leading_key);
+        let attributes = WRITES.contains(&action).then(|| {
+            let names = &request["ExpressionAttributeNames"];
+            let mut attributes: BTreeSet<String> = key
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone())
+                .collect();
+            for expression in ["UpdateExpression", "ConditionExpression"] {
+                if let Some(e) = request[expression].as_str() {
+                    attributes.extend(expression_attributes(e, names));
+                }
+            }
+            attributes
+        });
+        (format!("dynamodb:{action} {leading}"), attributes)
+    };
+    let tables = |field: &str| -> Vec<Value> {
+        body["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, v)| v[field].clone())
+            .collect()
+    };
+    match operation {
+        "GetItem" | "PutItem" | "UpdateItem" | "DeleteItem" => vec![one(operation, body)],
+        "BatchGetItem" => tables("Keys")
+            .iter()
+            .flat_map(|keys| keys.as_array().cloned().unwrap_or_default())
+            .map(|key| one("BatchGetItem", &serde_json::json!({ "Key": key })))
+            .collect(),
+        "BatchWriteItem" => body["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .flat_map(|(_, requests)| requests.as_array().cloned().unwrap_or_default())
+            .map(|r| match (&r["PutRequest"], &r["DeleteRequest"]) {
+                (Value::Null, delete) => one("BatchWriteItem", delete),
+                (put, _) => {
+                    let (grant, attributes) = one("PutItem", put);
+                    (
+                        grant.replace("dynamodb:PutItem", "dynamodb:BatchWriteItem"),
+                        attributes,
+                    )
+                }
+            })
+            .collect(),
+        "TransactWriteItems" | "TransactGetItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|item| {
+                let (kind, request) = item
+                    .as_object()
+                    .and_then(|o| o.iter().next())
+                    .expect("a transaction item");
+                let action = match kind.as_str() {
+                    "Put" => "PutItem",
+                    "Update" => "UpdateItem",
+                    "Delete" => "DeleteItem",
+                    "ConditionCheck" => "ConditionCheckItem",
+                    "Get" => "GetItem",
+                    other => panic!("unknown transaction item {other}"),
+                };
+                one(action, request)
+            })
+            .collect(),
+        "Query" => {
+            let index = body["IndexName"].as_str();
+            let key = index
+                .map_or(Some(pk), |i| schema.indexes.get(i))
+                .expect("an index of the table");
+            let value = key_condition_value(body, key).unwrap_or("?");
+            let grant = match index {
+                // A partition of the table, granted by its key's type prefix; one of an index,
+                // by its partition key value exactly.
+                None => format!("dynamodb:Query {}", leading_key(value)),
+                Some(index) => format!("dynamodb:Query on {index} {value}"),
+            };
+            vec![(grant, None)]
+        }
+        other => vec![(format!("dynamodb:{other} (no key condition)"), None)],
+    }
+}
+
+/// One attribute list per batch action of a function: IAM authorises a batch once, against one
+/// statement, whatever item types it reaches.
+fn normalise(mut grants: Grants) -> Grants {
+    for batch in BATCHES {
+        let prefix = format!("dynamodb:{batch} ");
+        let mut all: Option<BTreeSet<String>> = None;
+        for (_, attributes) in grants.iter().filter(|(g, _)| g.starts_with(&prefix)) {
+            if let Some(a) = attributes {
+                all.get_or_insert_with(BTreeSet::new).extend(a.iter().cloned());
+            }
+        }
+        for (_, attributes) in grants.iter_mut().filter(|(g, _)| g.starts_with(&prefix)) {
+            *attributes = all.clone();
+        }
+    }
+    grants
+}
+
+fn permissions_path() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/permissions.json");
+    path.canonicalize().unwrap_or(path)
+}
+
+fn permissions() -> BTreeMap<String, Grants> {
+    let listed: BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&std::fs::read_to_string(permissions_path()).unwrap()).unwrap();
+    listed
+        .into_iter()
+        .map(|(function, entries)| {
+            let mut grants = Grants::new();
+            for e in entries {
+                let (grant, attributes) = parse_entry(&e);
+                add(&mut grants, grant, attributes);
+            }
+            (function, grants)
+        })
+        .collect()
+}
+
+/// Writes `used` as permissions.json lists grants (functions and entries in order), to
+/// `target/permissions-used.json`; returns its path.
+fn write_used(used: &BTreeMap<&str, Grants>) -> PathBuf {
+    let listed: BTreeMap<&str, Vec<String>> = used
+        .iter()
+        .map(|(f, grants)| (*f, grants.iter().map(|(g, a)| entry(g, a)).collect()))
+        .collect();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    std::fs::create_dir_all(&target).unwrap();
+    let path = target.join("permissions-used.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&listed).unwrap() + "\n").unwrap();
+    path.canonicalize().unwrap_or(path)
+}
+
+#[test]
+fn expressions_name_their_top_level_attributes_with_placeholders_resolved() {
+    let names = serde_json::json!({"#c": "count", "#r": "role"});
+    let attrs = |e| expression_attributes(e, &names);
+    assert_eq!(
+        attrs("SET #c = if_not_exists(#c, :one) - :one, expires_at = :e"),
+        ["count", "count", "expires_at"]
+    );
+    assert_eq!(
+        attrs("SET email_verified = :t REMOVE verify_hash"),
+        ["email_verified", "verify_hash"]
+    );
+    assert_eq!(
+        attrs("attribute_exists(pk) AND NOT begins_with(sk, :p) OR #r IN (:a, :b)"),
+        ["pk", "sk", "role"]
+    );
+    assert_eq!(
+        attrs("SET a.b[0].c = :v, d[1] = list_append(d, :l)"),
+        ["a", "d", "d"]
+    );
+    assert_eq!(attrs("#c BETWEEN :lo AND :hi"), ["count"]);
+    assert_eq!(attrs("#missing = :x"), ["?#missing"]);
+}
+
+#[test]
+fn writes_are_granted_with_the_attributes_they_name_and_reads_without() {
+    let schema = Schema {
+        partition_key: "pk".into(),
+        indexes: BTreeMap::from([("users-by-id".into(), "gsi1pk".into())]),
+    };
+    let grants = |op, body: Value| dynamo_grants(op, &body, &schema);
+    let set = |a: &[&str]| Some(a.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());
+    let key = serde_json::json!({"pk": {"S": "USER#7"}, "sk": {"S": "SESSION#x"}});
+    assert_eq!(
+        grants(
+            "UpdateItem",
+            serde_json::json!({"Key": key, "UpdateExpression": "SET #r = :r",
+            "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": {"#r": "role"}})
+        ),
+        [(
+            "dynamodb:UpdateItem USER#*".to_string(),
+            set(&["pk", "role", "sk"])
+        )]
+    );
+    assert_eq!(
+        grants("GetItem", serde_json::json!({"Key": key})),
+        [("dynamodb:GetItem USER#*".to_string(), None)]
+    );
+    let tx = serde_json::json!({"TransactItems": [
+        {"Put": {"Item": {"pk": {"S": "EMAIL#a@b.c"}, "sk": {"S": "EMAIL"}, "user_id": {"N": "1"}},
+                 "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Delete": {"Key": {"pk": {"S": "RESET#h"}, "sk": {"S": "RESET"}}}},
+        {"ConditionCheck": {"Key": key, "ConditionExpression": "revoked = :f"}}]});
+    assert_eq!(
+        grants("TransactWriteItems", tx),
+        [
+            (
+                "dynamodb:PutItem EMAIL#*".to_string(),
+                set(&["pk", "sk", "user_id"])
+            ),
+            ("dynamodb:DeleteItem RESET#*".to_string(), set(&["pk", "sk"])),
+            ("dynamodb:ConditionCheckItem USER#*".to_string(), None),
+        ]
+    );
+    let query = serde_json::json!({"IndexName": "users-by-id", "KeyConditionExpression": "gsi1pk = :u AND gsi1sk > :a",
+        "ExpressionAttributeValues": {":u": {"S": "USER"}, ":a": {"N": "0"}}});
+    assert_eq!(
+        grants("Query", query),
+        [("dynamodb:Query on users-by-id USER".to_string(), None)]
+    );
+    let partition = serde_json::json!({"KeyConditionExpression": "pk = :pk AND begins_with(sk, :sk)",
+        "ExpressionAttributeValues": {":pk": {"S": "USER#7"}, ":sk": {"S": "SESSION#"}}});
+    assert_eq!(
+        grants("Query", partition),
+        [("dynamodb:Query USER#*".to_string(), None)]
+    );
+    let mut batch = Grants::new();
+    add(
+        &mut batch,
+        "dynamodb:BatchWriteItem USER#*".into(),
+        set(&["pk", "sk"]),
+    );
+    add(
+        &mut batch,
+        "dynamodb:BatchWriteItem RESET#*".into(),
+        set(&["pk", "sk", "x"]),
+    );
+    assert!(normalise(batch).values().all(|a| *a == set(&["pk", "sk", "x"])));
+    assert_eq!(
+        parse_entry("dynamodb:PutItem EMAIL#* [pk,sk]"),
+        ("dynamodb:PutItem EMAIL#*".into(), set(&["pk", "sk"]))
+    );
+    assert_eq!(
+        entry("dynamodb:PutItem EMAIL#*", &set(&["sk", "pk"])),
+        "dynamodb:PutItem EMAIL#* [pk,sk]"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     let fixture = Fixture::new().await;
-    let seen = Arc::new(Mutex::new(BTreeSet::new()));
+    let seen = Arc::new(Mutex::new(Grants::new()));
+    let schema = Schema::from_template();
     let secret_names = vec![
         (fixture.settings.signing_secret_id.clone(), "SigningKeySecret"),
         (fixture.settings.public_keys_secret_id.clone(), "PublicKeysSecret"),
@@ -169,6 +526,7 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         service,
         seen: seen.clone(),
         secrets: secret_names.clone(),
+        schema: schema.clone(),
     };
     let sdk = &fixture.sdk;
     let dynamo = aws_sdk_dynamodb::Client::from_conf(
@@ -224,15 +582,16 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         _guard: Box::new(()),
     };
 
-    let mut used: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut used: BTreeMap<&str, Grants> = BTreeMap::new();
     macro_rules! record {
         ($endpoint:expr, $request:expr) => {{
             seen.lock().unwrap().clear();
             let r = $request;
             assert!(r.status < 500, "{:?}: {:?}", $endpoint, r.body);
-            used.entry($endpoint.function())
-                .or_default()
-                .extend(seen.lock().unwrap().iter().cloned());
+            merge(
+                used.entry($endpoint.function()).or_default(),
+                &seen.lock().unwrap(),
+            );
             r
         }};
     }
@@ -249,9 +608,7 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     // resends are asked for an unknown and a (now) verified address.
     seen.lock().unwrap().clear();
     assert!(app.deliver_queued().await.is_empty());
-    used.entry("mailer")
-        .or_default()
-        .extend(seen.lock().unwrap().iter().cloned());
+    merge(used.entry("mailer").or_default(), &seen.lock().unwrap());
     let mails = app.inbox.mails_to("john@example.com").await;
     let verification = crate::helpers::token_in(&mails[0]).unwrap();
     record!(Endpoint::VerifyEmail, app.verify_email("bad").await);
@@ -285,14 +642,19 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     // The mailer function, handed both jobs: one for no account, one for john.
     seen.lock().unwrap().clear();
     assert!(app.deliver_queued().await.is_empty());
-    used.entry("mailer")
-        .or_default()
-        .extend(seen.lock().unwrap().iter().cloned());
+    merge(used.entry("mailer").or_default(), &seen.lock().unwrap());
     let resets = crate::helpers::resets(app.inbox.mails_to("john@example.com").await);
     let token = crate::helpers::token_in(resets.last().unwrap()).unwrap();
     record!(Endpoint::ResetPassword, app.reset("bad", STRONG2).await);
     clock.advance_ms(1);
-    record!(Endpoint::ResetPassword, app.reset(&token, STRONG2).await);
+    // From the device that logged in above: it stays trusted with the new password.
+    let device = login.body["device_token"].as_str().unwrap();
+    let body = serde_json::json!({"token": token, "password": STRONG2, "device_token": device});
+    let reset = record!(
+        Endpoint::ResetPassword,
+        app.post(Endpoint::ResetPassword, body).await
+    );
+    assert_eq!(reset.status, 200, "{:?}", reset.body);
     clock.advance_ms(1);
     let l1 = app.login("john@example.com", STRONG2).await;
     record!(Endpoint::Logout, app.logout(&access(&l1)).await);
@@ -306,10 +668,14 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         Endpoint::ChangePassword,
         app.change_password(&a3, "wrong", STRONG).await
     );
-    record!(
+    let device = l3.body["device_token"].as_str().unwrap();
+    let body =
+        serde_json::json!({"current_password": STRONG2, "new_password": STRONG, "device_token": device});
+    let changed = record!(
         Endpoint::ChangePassword,
-        app.change_password(&a3, STRONG2, STRONG).await
+        app.with_body_of(Endpoint::ChangePassword, body, &a3).await
     );
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
     clock.advance_ms(1);
     let l4 = app.login("john@example.com", STRONG).await;
     record!(Endpoint::ListSessions, app.sessions(&a3).await);
@@ -327,18 +693,14 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     // The mailer, handed the password notice and the email change's confirmation.
     seen.lock().unwrap().clear();
     assert!(app.deliver_queued().await.is_empty());
-    used.entry("mailer")
-        .or_default()
-        .extend(seen.lock().unwrap().iter().cloned());
+    merge(used.entry("mailer").or_default(), &seen.lock().unwrap());
     let mails = app.inbox.mails_to("john.new@example.com").await;
     let change = crate::helpers::token_in(mails.last().unwrap()).unwrap();
     record!(Endpoint::VerifyEmail, app.verify_email(&change).await);
     // ...and the notice to the old address.
     seen.lock().unwrap().clear();
     assert!(app.deliver_queued().await.is_empty());
-    used.entry("mailer")
-        .or_default()
-        .extend(seen.lock().unwrap().iter().cloned());
+    merge(used.entry("mailer").or_default(), &seen.lock().unwrap());
     // Erasure, with a reset and an email change pending (their tokens are erased too).
     record!(Endpoint::ForgotPassword, app.forgot("john.new@example.com").await);
     record!(
@@ -347,9 +709,7 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     );
     seen.lock().unwrap().clear();
     assert!(app.deliver_queued().await.is_empty());
-    used.entry("mailer")
-        .or_default()
-        .extend(seen.lock().unwrap().iter().cloned());
+    merge(used.entry("mailer").or_default(), &seen.lock().unwrap());
     record!(Endpoint::DeleteAccount, app.delete_me(&a3, "wrong").await);
     let deleted = record!(Endpoint::DeleteAccount, app.delete_me(&a3, STRONG).await);
     assert_eq!(deleted.status, 204);
@@ -374,38 +734,62 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
                 .await
                 .unwrap();
         }
-        used.entry("rotate-keys")
-            .or_default()
-            .extend(seen.lock().unwrap().iter().cloned());
+        merge(used.entry("rotate-keys").or_default(), &seen.lock().unwrap());
     }
 
+    for (function, grant, _why) in UNEXERCISED {
+        add(used.entry(function).or_default(), grant.to_string(), None);
+    }
+    let functions: Vec<&str> = Endpoint::ALL
+        .map(Endpoint::function)
+        .into_iter()
+        .chain(["rotate-keys", "mailer"])
+        .collect();
+    for function in &functions {
+        let grants = used.remove(function).unwrap_or_default();
+        used.insert(function, normalise(grants));
+    }
+    // The whole record, to update permissions.json (and the template) from.
+    let written = write_used(&used);
+
     let allowed = permissions();
-    let functions = Endpoint::ALL.map(Endpoint::function);
     let mut problems = vec![];
-    for function in functions.into_iter().chain(["rotate-keys", "mailer"]) {
-        let used = used.get(function).cloned().unwrap_or_default();
-        let Some(granted) = allowed.get(function) else {
+    for function in allowed.keys().filter(|f| !functions.contains(&f.as_str())) {
+        problems.push(format!(
+            "{function} is in permissions.json but is no function of the test"
+        ));
+    }
+    for function in &functions {
+        let used = &used[function];
+        let Some(granted) = allowed.get(*function) else {
             problems.push(format!("{function} is not in permissions.json"));
             continue;
         };
-        let missing: Vec<_> = used.difference(granted).collect();
+        let missing: Vec<_> = used.keys().filter(|g| !granted.contains_key(*g)).collect();
         if !missing.is_empty() {
             problems.push(format!("{function} calls {missing:?} without permission"));
         }
-        // Only a lost race reads the rotated token back (GetItem); no request here races.
-        let unused: Vec<_> = granted
-            .difference(&used)
-            .filter(|a| !(function == "refresh" && *a == "dynamodb:GetItem"))
-            .collect();
+        let unused: Vec<_> = granted.keys().filter(|g| !used.contains_key(*g)).collect();
         if !unused.is_empty() {
             problems.push(format!("{function} is granted {unused:?} it never uses"));
         }
+        for (grant, attributes) in used {
+            match granted.get(grant) {
+                Some(listed) if listed != attributes => problems.push(format!(
+                    "{function}: {} is used, permissions.json grants {}",
+                    entry(grant, attributes),
+                    entry(grant, listed)
+                )),
+                _ => {}
+            }
+        }
     }
-    // The whole record, to update permissions.json (and the template) from.
     assert!(
         problems.is_empty(),
-        "{}\nused: {}",
+        "{}\n\nThe whole record, in permissions.json's format, is in {}: copy it over {} and run \
+         .venv/bin/python infra/iam_sync.py to rewrite the template's DynamoDB statements.",
         problems.join("\n"),
-        serde_json::to_string_pretty(&used).unwrap()
+        written.display(),
+        permissions_path().display()
     );
 }
