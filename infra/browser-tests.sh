@@ -2,7 +2,8 @@
 # The browser part of the test command: the JS client's unit tests, then the example app and the
 # client in headless Chromium (Debian's chromium package, installed when missing) against the API
 # served locally under `cargo lambda watch` on a fresh SQLite file. The app is served twice: on an
-# origin the API allows, and on one it does not. Screenshots of the main screens go to
+# origin the API allows, with the test hooks (the page's client as `window.auth`), and on one it
+# does not, as in production (no hooks). Screenshots of the main screens go to
 # target/screenshots/. Needs Node.js 18+ with npm. Arguments go to `node --test` (for example
 # --test-name-pattern "two tabs").
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
@@ -45,7 +46,7 @@ say "starting the API on $AUTHYY_API and the example app on $APP_URL (allowed) a
   --env-var AUTH_REFRESH_GRACE_SECONDS=2 \
   --env-var AUTH_IP_LIMITS=off) > "$WORK/watch.log" 2>&1 &
 WATCH_PID=$!
-PORT=$APP_PORT AUTHYY_API="$AUTHYY_API" node examples/web/serve.mjs 2> "$WORK/app.log" &
+PORT=$APP_PORT AUTHYY_API="$AUTHYY_API" AUTHYY_TEST_HOOKS=1 node examples/web/serve.mjs 2> "$WORK/app.log" &
 APP_PID=$!
 PORT=$OTHER_PORT AUTHYY_API="$AUTHYY_API" node examples/web/serve.mjs 2> "$WORK/other.log" &
 OTHER_PID=$!

@@ -1,7 +1,9 @@
 // Serves the example app: public/ at /, the built client (clients/js/dist) at /client/, and
 // /config.js with the API's address. Paths without a file extension get index.html, so the
 // links the API mails (/reset-password#token=..., /verify-email#token=...) open the app.
-//   PORT (3000), HOST (127.0.0.1), AUTHYY_API (http://localhost:9000)
+//   PORT (3000), HOST (127.0.0.1), AUTHYY_API (http://localhost:9000),
+//   AUTHYY_TEST_HOOKS=1: the page hands its client to the browser tests as `window.auth`
+//   (infra/browser-tests.sh only; without it the page exposes nothing on `window`)
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, sep } from "node:path";
@@ -19,6 +21,7 @@ const types = {
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "127.0.0.1";
 const api = process.env.AUTHYY_API ?? "http://localhost:9000";
+const testHooks = process.env.AUTHYY_TEST_HOOKS === "1";
 
 /** The file a URL path names under one of the roots (null: outside them, or not a path). */
 function fileFor(pathname) {
@@ -44,7 +47,7 @@ const server = createServer(async (req, res) => {
   };
   if (pathname === "/config.js") {
     res.writeHead(200, { ...headers, "content-type": types[".js"] });
-    res.end(`export const API_BASE = ${JSON.stringify(api)};\n`);
+    res.end(`export const API_BASE = ${JSON.stringify(api)};\nexport const TEST_HOOKS = ${testHooks};\n`);
     return;
   }
   const file = fileFor(pathname);

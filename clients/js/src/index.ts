@@ -15,7 +15,7 @@ import { AuthyyError } from "./errors.js";
 import type { components, operations } from "./schema.js";
 import { Session } from "./session.js";
 import type { AuthListener, Channel, Clock, Locks, SessionUser, TokenEnvelope } from "./session.js";
-import { memoryStorage } from "./storage.js";
+import { memoryStorage, usableLocalStorage } from "./storage.js";
 import type { TokenStorage } from "./storage.js";
 
 export { AuthyyError, memoryStorage };
@@ -56,6 +56,14 @@ export interface ClientOptions {
    * default: this page only). The access token is only ever in memory.
    */
   storage?: TokenStorage;
+  /**
+   * Where the `device_token` login returns is kept, apart from the session: it must outlive the
+   * page, or after a reload this browser is a stranger again and strangers' failed logins on the
+   * account lock its owner out too. Defaults to `localStorage` where the page may use it (else
+   * {@link memoryStorage}), whatever `storage` is. It survives `logout()` (the device stays
+   * trusted); `deleteAccount()` forgets it.
+   */
+  deviceStorage?: TokenStorage;
   /** Whether tabs share the session through the storage; defaults to whether it is `localStorage`. */
   shareAcrossTabs?: boolean;
   /** Refresh a little before the access token expires (default true); off, refresh happens on a 401. */
@@ -109,6 +117,8 @@ export class AuthyyClient {
   private readonly base: string;
   private readonly fetcher: typeof fetch;
   private readonly session: Session;
+  private readonly devices: TokenStorage;
+  private readonly deviceKey: string;
 
   constructor(options: ClientOptions) {
     this.base = options.baseUrl.replace(/\/+$/, "");
@@ -116,6 +126,8 @@ export class AuthyyClient {
     this.fetcher = (input, init) => fetcher(input, init);
     const storage = options.storage ?? memoryStorage();
     const storageKey = options.storageKey ?? "authyy";
+    this.devices = options.deviceStorage ?? usableLocalStorage() ?? memoryStorage();
+    this.deviceKey = `${storageKey}.device_token`;
     const g = globalThis as { localStorage?: unknown; navigator?: { locks?: Locks } };
     let sharedDefault = false;
     try {
@@ -195,14 +207,28 @@ export class AuthyyClient {
     return this.call("POST", "/auth/users", { body });
   }
 
-  /** `POST /auth/login`: signs in (keeping this device's token for the next login) and returns the user. */
+  /**
+   * `POST /auth/login`: signs in and returns the user. Sends the `device_token` an earlier login
+   * on this device returned (so the account-wide lockout does not hold this device back) and
+   * keeps the one this login returns, in `deviceStorage`.
+   */
   async login(body: Omit<RequestBody<"login">, "device_token">): Promise<SessionUser> {
-    const device = this.session.deviceToken;
-    const envelope: TokenEnvelope = await this.call("POST", "/auth/login", {
-      body: device ? { ...body, device_token: device } : body,
-    });
+    const envelope: TokenEnvelope = await this.call("POST", "/auth/login", { body: this.withDevice(body) });
+    if (envelope.device_token) {
+      try {
+        this.devices.setItem(this.deviceKey, envelope.device_token);
+      } catch {
+        // A full or blocked storage: the login stands, only the next one goes untrusted.
+      }
+    }
     this.session.signIn(envelope);
     return envelope.user;
+  }
+
+  /** `body` with this device's token, if it has one. */
+  private withDevice<B extends object>(body: B): B & { device_token?: string } {
+    const device = this.devices.getItem(this.deviceKey);
+    return device ? { ...body, device_token: device } : body;
   }
 
   /** `POST /auth/tokens`: new tokens now (the client also does this by itself when needed). */
@@ -230,9 +256,12 @@ export class AuthyyClient {
     return this.call("POST", "/auth/forgot-password", { body });
   }
 
-  /** `POST /auth/reset-password` with the token from the link's fragment ({@link tokenFromUrl}). */
-  resetPassword(body: RequestBody<"reset_password">): Promise<Message> {
-    return this.call("POST", "/auth/reset-password", { body });
+  /**
+   * `POST /auth/reset-password` with the token from the link's fragment ({@link tokenFromUrl}).
+   * Sends this device's token, so the device stays trusted with the new password.
+   */
+  resetPassword(body: Omit<RequestBody<"reset_password">, "device_token">): Promise<Message> {
+    return this.call("POST", "/auth/reset-password", { body: this.withDevice(body) });
   }
 
   /** `POST /auth/verify-email`: confirms an address (a verification or an email-change link). */
@@ -247,9 +276,12 @@ export class AuthyyClient {
 
   // --- Self-service ---------------------------------------------------------------------------
 
-  /** `POST /auth/password`: this session lives on, every other ends. */
-  changePassword(body: RequestBody<"change_password">): Promise<Message> {
-    return this.call("POST", "/auth/password", { body, auth: "access" });
+  /**
+   * `POST /auth/password`: this session lives on, every other ends. Sends this device's token,
+   * so the device stays trusted with the new password (every other device's trust ends).
+   */
+  changePassword(body: Omit<RequestBody<"change_password">, "device_token">): Promise<Message> {
+    return this.call("POST", "/auth/password", { body: this.withDevice(body), auth: "access" });
   }
 
   /** `GET /auth/sessions`: where the user is signed in, newest first; `current` marks this one. */
@@ -269,10 +301,14 @@ export class AuthyyClient {
     return this.call("POST", "/auth/email", { body, auth: "access" });
   }
 
-  /** `DELETE /auth/me`: erases the account and signs every tab out. */
+  /**
+   * `DELETE /auth/me`: erases the account, signs every tab out and forgets this device's token
+   * (it named a device of an account that is gone: nothing about it should stay behind).
+   */
   async deleteAccount(body: RequestBody<"delete_account">): Promise<void> {
     await this.call("DELETE", "/auth/me", { body, auth: "access" });
     this.session.forget(true);
+    this.devices.removeItem(this.deviceKey);
   }
 
   // --- Administration and discovery -----------------------------------------------------------
@@ -365,11 +401,31 @@ export function createClient(options: ClientOptions): AuthyyClient {
   return new AuthyyClient(options);
 }
 
+/** What a mailed link carries. */
+export interface Link {
+  token: string | null;
+  /** The address a verification or email-change link confirms (absent from older links). */
+  email: string | null;
+  /** The username of the account that link is for (absent from older links). */
+  account: string | null;
+}
+
 /**
- * The `token` of a reset or verification link: from the fragment (`#token=...`, the API's
- * default) or the query. `tokenFromUrl(location.href)`.
+ * The parameters of a reset, verification or email-change link: from the fragment
+ * (`#token=...&email=...&account=...`, the API's default), the query inside a hash route's
+ * fragment (`#/verify-email?token=...`), or the URL's query, whichever has the token.
+ * `linkFromUrl(location.href)`. `email` and `account` are for showing the user what the link
+ * confirms, as text: anyone can edit them in a link, and only the token is checked.
  */
-export function tokenFromUrl(url: string): string | null {
+export function linkFromUrl(url: string): Link {
   const u = new URL(url);
-  return new URLSearchParams(u.hash.replace(/^#/, "")).get("token") ?? u.searchParams.get("token");
+  const fragment = u.hash.replace(/^#/, "");
+  const fromFragment = new URLSearchParams(fragment.includes("?") ? fragment.slice(fragment.indexOf("?") + 1) : fragment);
+  const params = fromFragment.has("token") ? fromFragment : u.searchParams;
+  return { token: params.get("token"), email: params.get("email"), account: params.get("account") };
+}
+
+/** The `token` of a reset or verification link ({@link linkFromUrl}). `tokenFromUrl(location.href)`. */
+export function tokenFromUrl(url: string): string | null {
+  return linkFromUrl(url).token;
 }

@@ -115,10 +115,6 @@ export class Session {
     return this.access?.sid ?? null;
   }
 
-  get deviceToken(): string | null {
-    return this.o.storage.getItem(this.key("device_token"));
-  }
-
   onChange(listener: AuthListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -282,10 +278,7 @@ export class Session {
     this.refreshToken = envelope.tokens.refresh.refresh_token;
     this.user = envelope.user;
     // A shared storage was written by the tab that got the tokens; a tab's own storage is its own.
-    if (own || !this.o.shared) {
-      this.o.storage.setItem(this.key("refresh_token"), this.refreshToken);
-      if (envelope.device_token) this.o.storage.setItem(this.key("device_token"), envelope.device_token);
-    }
+    if (own || !this.o.shared) this.o.storage.setItem(this.key("refresh_token"), this.refreshToken);
     if (own) this.post({ type: "tokens", envelope, replaces });
     this.schedule();
     for (const waiter of [...this.adoptionWaiters]) waiter();

@@ -1,8 +1,8 @@
 /**
- * Where the refresh token (and the device token login hands out) is kept: anything with the Web
- * Storage methods. `localStorage` keeps the user signed in across reloads and shares one session
- * between tabs; `sessionStorage` keeps it for this tab's life; {@link memoryStorage} only until the
- * page is left. A script injected into the page (XSS) can read the first two; see the README.
+ * Where the refresh token and the device token are kept: anything with the Web Storage methods.
+ * `localStorage` keeps the user signed in across reloads and shares one session between tabs;
+ * `sessionStorage` keeps it for this tab's life; {@link memoryStorage} only until the page is
+ * left. A script injected into the page (XSS) can read the first two; see the README.
  */
 export interface TokenStorage {
   getItem(key: string): string | null;
@@ -18,4 +18,24 @@ export function memoryStorage(): TokenStorage {
     setItem: (key, value) => void items.set(key, value),
     removeItem: (key) => void items.delete(key),
   };
+}
+
+/**
+ * The page's `localStorage` if it may be used, else null. Where storage is blocked (a sandboxed
+ * iframe, site data turned off) merely reading `globalThis.localStorage` throws; a full one, or
+ * some private modes, refuse a write; Node has none (or, with `--experimental-webstorage` and no
+ * file, one without methods). A probe write and removal tells all of these apart from one that
+ * works.
+ */
+export function usableLocalStorage(): TokenStorage | null {
+  try {
+    const storage = (globalThis as { localStorage?: TokenStorage }).localStorage;
+    if (!storage) return null;
+    const probe = "authyy.storage-probe";
+    storage.setItem(probe, "1");
+    storage.removeItem(probe);
+    return storage;
+  } catch {
+    return null;
+  }
 }

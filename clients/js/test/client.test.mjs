@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { AuthyyClient, AuthyyError, OPERATION_METHODS, createClient, tokenFromUrl } from "../dist/index.js";
+import { AuthyyClient, AuthyyError, OPERATION_METHODS, createClient, linkFromUrl, tokenFromUrl } from "../dist/index.js";
 import { browser, json } from "./fakes.mjs";
 
 const openapi = JSON.parse(readFileSync(new URL("../openapi.json", import.meta.url), "utf8"));
@@ -97,4 +97,34 @@ test("a link's token is read from the fragment or the query", () => {
   assert.equal(tokenFromUrl("http://localhost:3000/reset-password#token=abc"), "abc");
   assert.equal(tokenFromUrl("http://localhost:3000/reset?token=xyz"), "xyz");
   assert.equal(tokenFromUrl("http://localhost:3000/reset"), null);
+});
+
+test("a hash route's link has its token in the fragment's query", () => {
+  assert.equal(tokenFromUrl("http://localhost:3000/#/reset-password?token=abc"), "abc");
+});
+
+test("a verification link says which address and account it confirms", () => {
+  assert.deepEqual(linkFromUrl("http://localhost:3000/verify-email#token=abc&email=john%40example.com&account=john_doe"), {
+    token: "abc",
+    email: "john@example.com",
+    account: "john_doe",
+  });
+  assert.deepEqual(linkFromUrl("http://localhost:3000/#/verify-email?token=abc&email=j%2Btag%40example.com&account=j%20d"), {
+    token: "abc",
+    email: "j+tag@example.com",
+    account: "j d",
+  });
+  assert.deepEqual(linkFromUrl("http://localhost:3000/verify-email?token=abc&email=a%40b.c"), {
+    token: "abc",
+    email: "a@b.c",
+    account: null,
+  });
+  // An older link: the token alone.
+  assert.deepEqual(linkFromUrl("http://localhost:3000/verify-email#token=abc"), { token: "abc", email: null, account: null });
+  // The fields come with the token they stand beside, never from another part of the URL.
+  assert.deepEqual(linkFromUrl("http://localhost:3000/verify-email?email=x%40y.z#token=abc"), {
+    token: "abc",
+    email: null,
+    account: null,
+  });
 });

@@ -53,6 +53,7 @@ export class FakeApi {
     this.calls = [];
     this.sessions = new Map(); // sid -> { alive, refresh (the live refresh token) }
     this.n = 0;
+    this.devices = 0; // device tokens handed out
     this.failNext = null; // a status (or "network") the next call of a path answers with
     this.held = new Map(); // path -> a promise its calls wait for before being answered
     this.fetch = (url, init) => this.handle(new URL(url), init);
@@ -69,7 +70,8 @@ export class FakeApi {
   callsTo(path) {
     return this.calls.filter((c) => c.path === path);
   }
-  envelope(sid) {
+  /** A token envelope for session `sid`; a login's also carries `device` (refreshes carry none). */
+  envelope(sid, device) {
     const now = Math.floor(this.clock.now() / 1000);
     const access = `h.${b64({ sub: "1", sid, iat: now, exp: now + LIFETIME_S, n: ++this.n })}.s`;
     const refresh = `refresh-${++this.n}`;
@@ -83,7 +85,7 @@ export class FakeApi {
         refresh: { refresh_token: refresh, jti: refresh, expiry: "2030-01-01T00:00:00Z" },
       },
       user: { id: 1, username: "john_doe", email: "john@example.com", email_verified: true },
-      device_token: "device-1",
+      ...(device ? { device_token: device } : {}),
     };
   }
   session(bearer) {
@@ -113,11 +115,13 @@ export class FakeApi {
       return json(status, { detail: "Service unavailable" }, { "retry-after": "3" });
     }
     const key = `${init.method} ${url.pathname}`;
+    if (key === "POST /auth/reset-password") return json(200, { message: "Password successfully reset." });
     if (key === "POST /auth/login") {
       if (body.password !== "right") return json(401, { detail: "Invalid credentials" });
       const sid = `sid-${++this.n}`;
       this.sessions.set(sid, { alive: true });
-      return json(200, this.envelope(sid));
+      // The device token presented comes back (the device stays trusted), else a new one.
+      return json(200, this.envelope(sid, body.device_token ?? `device-${++this.devices}`));
     }
     if (key === "POST /auth/tokens") {
       const found = this.session(bearer);
@@ -129,6 +133,7 @@ export class FakeApi {
     const found = this.session(bearer);
     if (!found || found.kind !== "access") return json(401, { detail: "Could not validate credentials" });
     if (key === "GET /auth/me") return json(200, { id: 1, username: "john_doe", email: "john@example.com" });
+    if (key === "POST /auth/password") return json(200, { message: "Password changed." });
     if (init.method === "DELETE" && url.pathname.startsWith("/auth/sessions/")) {
       const s = this.sessions.get(decodeURIComponent(url.pathname.split("/").pop()));
       if (!s?.alive) return json(404, { detail: "Session not found" });
@@ -203,7 +208,11 @@ export class FakeHub {
   }
 }
 
-/** A browser with `tabs` tabs on one origin. */
+/**
+ * A browser's tabs on one origin: `options()` is a tab's client options. The session's storage is
+ * the browser's `localStorage` (`shared`) or each tab's own; the device token always goes to the
+ * browser's `localStorage`, as it does by default in a browser.
+ */
 export function browser({ shared = true } = {}) {
   const clock = new FakeClock();
   const api = new FakeApi(clock);
@@ -217,6 +226,7 @@ export function browser({ shared = true } = {}) {
     locks,
     channel: hub.channel(),
     storage: shared ? localStorage : memoryStorage(),
+    deviceStorage: localStorage,
     shareAcrossTabs: shared,
   });
   return { clock, api, locks, hub, localStorage, options };

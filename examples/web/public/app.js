@@ -1,12 +1,17 @@
 // The authyy example app: every flow of the API through @authyy/client, in plain DOM code.
-// The refresh token is kept in localStorage, so the session survives reloads and every tab of
-// this origin shares it (see the client's README for the trade-off).
-import { API_BASE } from "/config.js";
-import { AuthyyError, createClient, tokenFromUrl } from "/client/index.js";
+import * as config from "/config.js";
+import { AuthyyError, createClient, linkFromUrl, tokenFromUrl } from "/client/index.js";
 
-const auth = createClient({ baseUrl: API_BASE, storage: localStorage });
-// For trying the client from the browser console (and for the browser tests).
-window.auth = auth;
+// The refresh token is kept in sessionStorage: the session survives a reload of this tab and ends
+// with it, where localStorage would keep it for any script injected into the page long after the
+// tab closed (see the client's README for the trade-off). Each tab signs in on its own; a tab
+// opened from this one starts with a copy, so the two share one session. The device token goes to
+// localStorage (the client's default), so this browser stays a known device across reloads and
+// logouts, and strangers' failed logins do not lock its owner out.
+const auth = createClient({ baseUrl: config.API_BASE, storage: sessionStorage });
+// Only the browser tests get a handle on the client (serve.mjs sets TEST_HOOKS when started with
+// AUTHYY_TEST_HOOKS=1); a production page puts nothing on `window` for other scripts to call.
+if (config.TEST_HOOKS === true) window.auth = auth;
 
 const $ = (selector) => document.querySelector(selector);
 const views = ["loading", "signed-out", "account", "reset", "verify"];
@@ -160,23 +165,51 @@ $("#logout-all").addEventListener("click", () =>
   auth.logout({ all: true }).catch((e) => say(explain(e), { error: true })),
 );
 
+/** "Confirm <email> for the account <account>", as text nodes: the link's words are never HTML. */
+function confirmation({ email, account }) {
+  const strong = (text) => Object.assign(document.createElement("strong"), { textContent: text });
+  const parts = ["Confirm ", email ? strong(email) : "this address"];
+  if (account) parts.push(" for the account ", strong(account));
+  return parts;
+}
+
+/**
+ * A verification or email-change link: says what it confirms and spends the token only when the
+ * button is clicked. Mail scanners open links, and some run the page's scripts: a page that
+ * posted the token on load would confirm an address for whoever asked, unseen by its owner.
+ */
+function showVerify() {
+  show("verify");
+  const link = linkFromUrl(location.href);
+  const button = $("#verify-confirm");
+  if (!link.token) {
+    $("#verify-what").textContent = "This link has no token: open the link from the mail.";
+    button.hidden = true;
+    return;
+  }
+  $("#verify-what").replaceChildren(...confirmation(link));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      $("#verify-result").textContent = (await auth.verifyEmail({ token: link.token })).message;
+      button.hidden = true;
+      // The token has done its work: keep it out of the history.
+      history.replaceState(null, "", "/verify-email");
+    } catch (e) {
+      $("#verify-result").textContent = explain(e);
+      button.disabled = false;
+    }
+    document.body.dataset.verified = "done";
+  });
+}
+
 async function start() {
   if (location.pathname === "/reset-password") {
     show("reset");
     return;
   }
   if (location.pathname === "/verify-email") {
-    show("verify");
-    const token = tokenFromUrl(location.href);
-    try {
-      if (!token) throw new Error("This link has no token: open the link from the mail.");
-      $("#verify-result").textContent = (await auth.verifyEmail({ token })).message;
-      // The token has done its work: keep it out of the history.
-      history.replaceState(null, "", "/verify-email");
-    } catch (e) {
-      $("#verify-result").textContent = explain(e);
-    }
-    document.body.dataset.verified = "done";
+    showVerify();
     return;
   }
   try {

@@ -1,7 +1,8 @@
 // The example app and the client in headless Chromium against the API served locally (run by
-// infra/browser-tests.sh, which starts the API, this app on an allowed origin and again on one
-// the API does not allow). The API's access tokens live 5 seconds here, so refreshes happen
-// all the time, and its grace window for a refresh token used twice is 2 seconds.
+// infra/browser-tests.sh, which starts the API, this app on an allowed origin with its test hooks
+// (`window.auth`), and again on one the API does not allow, as in production). The API's access
+// tokens live 5 seconds here, so refreshes happen all the time, and its grace window for a
+// refresh token used twice is 2 seconds.
 //   AUTHYY_API, APP_URL, OTHER_APP_URL, OUTBOX_DIR, SCREENSHOTS_DIR, CHROMIUM, PYTHON
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -57,9 +58,8 @@ async function mailedToken(to, subject) {
   throw new Error(`no "${subject}" mail to ${to} in ${OUTBOX}`);
 }
 
-/** A page of the app in `context`, with the API calls it makes counted. */
-async function open(context, url = APP) {
-  const page = await context.newPage();
+/** Counts the API calls `page` makes from now on. */
+function watch(page) {
   page.calls = [];
   page.refreshTokensSent = [];
   page.on("request", (r) => {
@@ -69,14 +69,33 @@ async function open(context, url = APP) {
     if (call === "POST /auth/tokens") page.refreshTokensSent.push({ token: r.headers().authorization, at: Date.now() });
   });
   page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  return page;
+}
+
+/**
+ * The link of the newest mail to `to` whose subject has `subject`, as mailed (the verification
+ * link carries the address and account beside the token), moved to this run's app: local mode's
+ * links name http://localhost:3000.
+ */
+async function mailedLink(to, subject) {
+  await mailedToken(to, subject);
+  const text = execFileSync(process.env.PYTHON || "python3",
+    ["infra/outbox.py", "--dir", OUTBOX, "--to", to, "--subject", subject, "--last"], { encoding: "utf8" });
+  const link = new URL(/https?:\/\/\S*token=\S*/.exec(text)[0]);
+  return `${APP}${link.pathname}${link.search}${link.hash}`;
+}
+
+/** A page of the app in `context`, with the API calls it makes counted. */
+async function open(context, url = APP) {
+  const page = watch(await context.newPage());
   await page.goto(url);
   return page;
 }
 const view = (page, name) => page.waitForSelector(`body[data-view="${name}"]`);
 const status = (page) => page.locator("#status").textContent();
 
-/** Signs a new user up, verifies the address through the mailed link, returns the email. */
-async function newVerifiedUser(page) {
+/** Signs a new user up through the form; returns the username and email. */
+async function signUp(page) {
   const username = unique("u");
   const email = `${username}@example.com`;
   await view(page, "signed-out");
@@ -85,13 +104,25 @@ async function newVerifiedUser(page) {
   await page.fill("#signup-form [name=password]", PASSWORD);
   await page.click("#signup-form button");
   await page.waitForFunction(() => document.querySelector("#status").textContent.includes("Account created"));
-  const token = await mailedToken(email, "Confirm");
-  await page.goto(`${APP}/verify-email#token=${token}`);
+  return { username, email };
+}
+
+/** Opens a verification link on `page` and confirms it with the button. */
+async function confirmLink(page, link) {
+  await page.goto(link);
+  await view(page, "verify");
+  await page.click("#verify-confirm");
   await page.waitForSelector('body[data-verified="done"]');
   assert.equal(await page.locator("#verify-result").textContent(), "Email verified.");
   assert.equal(new URL(page.url()).hash, "", "the token is out of the address bar");
+}
+
+/** Signs a new user up, verifies the address through the mailed link, returns the email. */
+async function newVerifiedUser(page) {
+  const user = await signUp(page);
+  await confirmLink(page, await mailedLink(user.email, "Confirm"));
   await page.goto(APP);
-  return { username, email };
+  return user;
 }
 
 async function signIn(page, email, password = PASSWORD) {
@@ -116,13 +147,17 @@ async function signedInOnTwoDevices() {
   return { page, other, close: () => Promise.all([laptop.close(), phone.close()]) };
 }
 
-/** One user signed in on two tabs of one browser (sharing localStorage, so one session). */
+/**
+ * One user signed in on a tab and on a tab it opened: the opened tab starts with a copy of the
+ * opener's sessionStorage, so the two hold one session.
+ */
 async function signedInInTwoTabs() {
   const context = await browser.newContext();
   const one = await open(context);
   const { email } = await newVerifiedUser(one);
   await signIn(one, email);
-  const two = await open(context);
+  const [opened] = await Promise.all([context.waitForEvent("page"), one.evaluate(() => void window.open(location.href))]);
+  const two = watch(opened);
   await view(two, "account");
   return { context, one, two, email };
 }
@@ -139,15 +174,122 @@ test("a new user signs up, verifies the address, signs in, sees the account and 
   assert.equal(await page.locator("#sessions tbody tr").count(), 1);
   assert.equal(await page.locator("#sessions tbody tr td:last-child").textContent(), "this device");
   await page.screenshot({ path: join(SHOTS, "account.png"), fullPage: true });
-  // The access token is only in memory; the refresh token in localStorage.
-  const stored = await page.evaluate(() => Object.keys(localStorage).sort());
-  assert.deepEqual(stored, ["authyy.device_token", "authyy.refresh_token"]);
+  // The access token is only in memory, the refresh token in sessionStorage, the device token in
+  // localStorage.
+  const stored = () =>
+    page.evaluate(() => ({ local: Object.keys(localStorage).sort(), session: Object.keys(sessionStorage).sort() }));
+  assert.deepEqual(await stored(), { local: ["authyy.device_token"], session: ["authyy.refresh_token"] });
   // A reload keeps the session (one refresh).
   await page.reload();
   await view(page, "account");
   await page.click("#logout");
   await view(page, "signed-out");
-  assert.equal(await page.evaluate(() => localStorage.getItem("authyy.refresh_token")), null);
+  assert.deepEqual(await stored(), { local: ["authyy.device_token"], session: [] }, "the device stays known");
+  await context.close();
+});
+
+test("the session stays with its tab; the device token outlives it and goes with the next login", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  const { email } = await newVerifiedUser(page);
+  await signIn(page, email);
+  const device = await page.evaluate(() => localStorage.getItem("authyy.device_token"));
+  assert.ok(device);
+  // A new tab (not opened from this one) has no session: it starts signed out.
+  const other = await open(context);
+  await view(other, "signed-out");
+  assert.equal(await other.evaluate(() => sessionStorage.getItem("authyy.refresh_token")), null);
+  // Its login, and one after a logout and a reload, send the device token back.
+  const deviceSent = async (tab) => {
+    const [login] = await Promise.all([tab.waitForRequest(`${API}/auth/login`), signIn(tab, email)]);
+    return login.postDataJSON().device_token;
+  };
+  assert.equal(await deviceSent(other), device);
+  await page.click("#logout");
+  await view(page, "signed-out");
+  await page.reload();
+  assert.equal(await deviceSent(page), device);
+  await context.close();
+});
+
+test("a verification link spends its token only when its button is clicked", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  const user = await signUp(page);
+  const link = await mailedLink(user.email, "Confirm");
+  // A mail scanner opens the link and runs its scripts, but clicks nothing: no call to the API.
+  const scanner = await browser.newContext();
+  const scanned = await open(scanner, link);
+  await view(scanned, "verify");
+  assert.equal(await scanned.locator("#verify-what").textContent(), `Confirm ${user.email} for the account ${user.username}`);
+  await sleep(1500);
+  assert.deepEqual(scanned.calls, []);
+  await scanner.close();
+  // The owner opens it, sees what it confirms, and clicks: then, and only then, it is spent.
+  const owner = await open(context, link);
+  await view(owner, "verify");
+  await owner.screenshot({ path: join(SHOTS, "verify.png"), fullPage: true });
+  await sleep(1500);
+  assert.deepEqual(owner.calls, []);
+  await owner.click("#verify-confirm");
+  await owner.waitForSelector('body[data-verified="done"]');
+  assert.equal(await owner.locator("#verify-result").textContent(), "Email verified.");
+  assert.deepEqual(owner.calls, ["POST /auth/verify-email"]);
+  assert.equal(await owner.locator("#verify-confirm").isHidden(), true);
+  await owner.goto(APP);
+  await signIn(owner, user.email);
+  assert.equal(await owner.locator("#me-verified").textContent(), "verified");
+  await context.close();
+});
+
+test("an email-change link says which account moves to which address, and moves it on the click", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  const { username, email } = await newVerifiedUser(page);
+  await signIn(page, email);
+  const newEmail = `new.${email}`;
+  await page.fill("#email-form [name=new_email]", newEmail);
+  await page.fill("#email-form [name=password]", PASSWORD);
+  await page.click("#email-form button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("Check your new address"));
+  const link = await open(context, await mailedLink(newEmail, "new email"));
+  await view(link, "verify");
+  assert.equal(await link.locator("#verify-what").textContent(), `Confirm ${newEmail} for the account ${username}`);
+  await sleep(1000);
+  assert.deepEqual(link.calls, []);
+  await link.click("#verify-confirm");
+  await link.waitForSelector('body[data-verified="done"]');
+  assert.deepEqual(link.calls, ["POST /auth/verify-email"]);
+  await page.reload();
+  await view(page, "account");
+  assert.equal(await page.locator("#me-email").textContent(), newEmail);
+  await context.close();
+});
+
+test("a verification link's address and account are shown as text; an older link asks all the same", async () => {
+  const context = await browser.newContext();
+  const markup = '<img src="x" onerror="window.injected = 1">';
+  const crafted = await open(context,
+    `${APP}/verify-email#token=nope&email=${encodeURIComponent(markup)}&account=${encodeURIComponent("<b>x</b>")}`);
+  await view(crafted, "verify");
+  assert.equal(await crafted.locator("#verify-what").textContent(), `Confirm ${markup} for the account <b>x</b>`);
+  assert.equal(await crafted.locator("#verify-what img, #verify-what b").count(), 0);
+  assert.equal(await crafted.evaluate(() => window.injected), undefined);
+  // A link with the token alone (mailed before the API added the rest) still waits for the click.
+  const older = await open(context, `${APP}/verify-email#token=nope`);
+  await view(older, "verify");
+  assert.equal(await older.locator("#verify-what").textContent(), "Confirm this address");
+  await sleep(500);
+  assert.deepEqual(older.calls, []);
+  await older.click("#verify-confirm");
+  await older.waitForSelector('body[data-verified="done"]');
+  assert.equal(await older.locator("#verify-result").textContent(), "Invalid or expired token.");
+  assert.deepEqual(older.calls, ["POST /auth/verify-email"]);
+  // A link with no token has nothing to confirm.
+  const bare = await open(context, `${APP}/verify-email`);
+  await view(bare, "verify");
+  assert.match(await bare.locator("#verify-what").textContent(), /no token/);
+  assert.equal(await bare.locator("#verify-confirm").isHidden(), true);
   await context.close();
 });
 
@@ -217,11 +359,11 @@ test("two tabs refreshing at once keep their one session", async () => {
   await sleep(wait);
   const byTimers = refreshes() - before;
   console.error(`two tabs: ${byRounds} refresh requests for ${rounds} rounds of 4 calls, ${byTimers} by timers in ${wait / 1000} s`);
-  // Coordinated tabs do not send one refresh token twice. Rarely one is: Chromium hands a
-  // localStorage write to another tab's process asynchronously, so a tab that takes the lock just
-  // after another's refresh can still read the spent token. It is sent again within
-  // milliseconds, inside the API's grace window, and gets the same pair. Uncoordinated tabs
-  // would send every token twice.
+  // Coordinated tabs do not send one refresh token twice. Rarely one is: the opened tab starts
+  // with the opener's refresh token as it was when it opened, and when the opener refreshed
+  // before the new page was listening for its message, the new page spends that copy again.
+  // That happens within a second, inside the API's grace window, and gets the same pair.
+  // Uncoordinated tabs would send every token twice.
   const first = new Map();
   const repeats = [];
   for (const { token, at } of [...one.refreshTokensSent, ...two.refreshTokensSent].sort((a, b) => a.at - b.at)) {
@@ -313,20 +455,45 @@ test("the exposed headers are readable from an allowed origin", async () => {
   await context.close();
 });
 
+/** The names of the globals of `page` that hold an authyy client. */
+const clientGlobals = (page) =>
+  page.evaluate(() =>
+    Object.getOwnPropertyNames(window).filter((name) => {
+      try {
+        return typeof window[name]?.getAccessToken === "function";
+      } catch {
+        return false; // a getter that throws
+      }
+    }),
+  );
+
+test("the page exposes its client on window only when served with the test hooks", async () => {
+  const context = await browser.newContext();
+  const production = await open(context, OTHER);
+  await view(production, "signed-out");
+  assert.deepEqual(await clientGlobals(production), []);
+  assert.equal(await production.evaluate(() => "auth" in window || "authyy" in window), false);
+  const tested = await open(context, APP);
+  await view(tested, "signed-out");
+  assert.deepEqual(await clientGlobals(tested), ["auth"], "the check above can see one");
+  await context.close();
+});
+
 test("a page on an origin the API does not allow cannot call it", async () => {
   const context = await browser.newContext();
   const page = await open(context, OTHER);
   const messages = [];
   page.on("console", (m) => messages.push(m.text()));
   await view(page, "signed-out");
-  const failure = await page.evaluate(async () => {
+  const failure = await page.evaluate(async (api) => {
+    const { createClient } = await import("/client/index.js");
     try {
-      await auth.forgotPassword({ email: "someone@example.com" });
+      await createClient({ baseUrl: api }).forgotPassword({ email: "someone@example.com" });
       return null;
     } catch (e) {
       return { status: e.status, detail: e.detail };
     }
-  });
+  }, API);
   assert.equal(failure?.status, 0, "the browser blocked the answer");
   assert.match(failure.detail, /origin is not allowed/);
   assert.ok(messages.some((m) => /CORS/.test(m)), `the console says why: ${messages.join(" | ")}`);
