@@ -114,7 +114,8 @@ if [ "$both" = 1 ]; then
   export AUTHYY_TABLE_DEFINITION="$ROOT/target/authyy-table.json"
 else
   test_args+=(--skip ::dynamo:: --skip aws_faults --skip aws_permissions --skip aws_throttling --skip key_rotation_aws
-    --skip mail_queue::a_message_that_keeps --skip mail_queue::the_mailer_reports_a_message_whose)
+    --skip mail_queue::a_message_that_keeps --skip mail_queue::the_mailer_reports_a_message_whose
+    --skip mail_abuse::after_erasure_no_dynamodb --skip ::secrets_manager::)
 fi
 
 # Each mutant is rebuilt and linked: no debug info makes that much faster.

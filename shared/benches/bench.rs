@@ -193,10 +193,14 @@ async fn main() {
         async move { assert_eq!(c.await.status(), 200) }
     })
     .await;
-    let job = json!({"v": 1, "kind": "password_reset", "email": "user2@example.com"}).to_string();
-    measure("mailer: a reset job (token, mail to outbox)", 300, |_| {
+    // Each job names a request forgot-password recorded (one job per request, as queued).
+    let mut jobs = vec![];
+    for _ in 0..300 {
+        jobs.push(reset_job(&state, "user2@example.com").await);
+    }
+    measure("mailer: a reset job (token, mail to outbox)", 300, |i| {
         let state = state.clone();
-        let job = job.clone();
+        let job = jobs[i as usize].clone();
         async move {
             let done = authyy::endpoints::deliver(&state, &job).await.unwrap();
             assert_eq!(done, authyy::endpoints::Delivery::Sent);
@@ -212,4 +216,16 @@ async fn main() {
         async move { assert_eq!(c.await.status(), 400) }
     })
     .await;
+}
+
+/// A reset job for `email`, with its request stored as forgot-password stores it.
+async fn reset_job(state: &AppState, email: &str) -> String {
+    let request = authyy::store::MailRequest {
+        id: authyy::secrets::new_id(),
+        kind: authyy::store::MailRequestKind::PasswordReset,
+        email: email.to_string(),
+        expires_at: i64::MAX / 2,
+    };
+    state.mail_requests.put_mail_request(&request).await.unwrap();
+    authyy::queue::MailJob::PasswordReset { request: request.id }.to_json()
 }

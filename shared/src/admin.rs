@@ -135,17 +135,12 @@ pub async fn verify_email(store: &dyn UserStore, email: &str) -> Result<User, Ad
 pub async fn delete_user(
     users: &dyn UserStore,
     accounts: &dyn AccountStore,
-    config: &crate::config::Config,
     email: &str,
-    now: i64,
 ) -> Result<User, AdminError> {
     let user = find(users, email).await?;
-    let throttle_keys = crate::endpoints::account_deletion::owned_counters(config, &user);
     let erasure = Erasure {
         user: &user,
         password_hash: None,
-        throttle_keys: &throttle_keys,
-        now,
     };
     if !accounts.delete_account(&erasure).await? {
         return Err(AdminError::NoSuchUser(user.email));
@@ -223,14 +218,22 @@ pub async fn rotate_keys(
 /// A new HMAC key signs refresh tokens from now on; the earlier ones keep verifying (remove one
 /// from the secret only once the refresh-token lifetime has passed). Returns the key ids, the
 /// signing one first.
+/// Written only over the set it read (a retire or rotation meanwhile is read again), so it
+/// cannot put back a key retired in between.
 pub async fn rotate_refresh_key(keys: &dyn KeyStore, now: i64) -> Result<Vec<String>, AdminError> {
-    let mut private = keys.load().await?;
-    let mut kid = format!("k{now}");
-    while private.hmac.verifying(&kid).is_some() {
-        kid.push('x');
-    }
-    private.hmac = private.hmac.rotated(kid.clone(), random_key())?;
-    keys.save(&private).await?;
+    let mut attempt = 0;
+    let (private, kid) = loop {
+        let (mut private, version) = keys.load_versioned().await?;
+        let mut kid = format!("k{now}");
+        while private.hmac.verifying(&kid).is_some() {
+            kid.push('x');
+        }
+        private.hmac = private.hmac.rotated(kid.clone(), random_key())?;
+        match keys.save_if(&private, &version).await {
+            Err(crate::keys::KeyError::Conflict(_)) if attempt < 8 => attempt += 1,
+            saved => break saved.map(|()| (private, kid))?,
+        }
+    };
     let mut kids: Vec<String> = private.hmac.kids().into_iter().map(str::to_string).collect();
     kids.retain(|k| *k != kid);
     kids.insert(0, kid);

@@ -11,7 +11,9 @@ use crate::config::Config;
 use crate::hashing::Hasher;
 use crate::mail::Mailer;
 use crate::queue::MailQueue;
-use crate::store::{AccountStore, ResetStore, SessionStore, Store, ThrottleStore, UserStore, VerifyStore};
+use crate::store::{
+    AccountStore, MailRequestStore, ResetStore, SessionStore, Store, ThrottleStore, UserStore, VerifyStore,
+};
 use crate::tokens::TokenIssuer;
 
 #[derive(Clone)]
@@ -22,6 +24,8 @@ pub struct AppState {
     pub accounts: Arc<dyn AccountStore>,
     pub resets: Arc<dyn ResetStore>,
     pub verifications: Arc<dyn VerifyStore>,
+    /// The requests behind queued mail jobs that mint a link.
+    pub mail_requests: Arc<dyn MailRequestStore>,
     pub throttle: Arc<dyn ThrottleStore>,
     /// Sends rendered mail (used by the mailer, which delivers queued jobs).
     pub mailer: Arc<dyn Mailer>,
@@ -40,6 +44,7 @@ impl AppState {
         self.accounts = store.clone();
         self.resets = store.clone();
         self.verifications = store.clone();
+        self.mail_requests = store.clone();
         self.throttle = store;
     }
 }

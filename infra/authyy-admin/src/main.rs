@@ -19,7 +19,9 @@ use authyy::config::{Config, Env};
 use authyy::domain::{Role, User};
 use authyy::hashing::Hasher;
 use authyy::keys::lifecycle::min_published;
+use authyy::keys::rotation;
 use authyy::keys::secrets_manager::SecretsManagerKeys;
+use authyy::keys::sqlite::SqliteKeys;
 use authyy::keys::KeyStore;
 use authyy::store::dynamo::DynamoStore;
 use authyy::store::sqlite::SqliteStore;
@@ -122,7 +124,7 @@ enum Command {
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Show the next, current and previous keys, when each was published, and whether the
-    /// public key set (JWKS) holds it.
+    /// public key set (JWKS) holds it; and flag any published key outside those three.
     List,
     /// Advance the lifecycle one step, as the scheduled rotation does: the next key signs, the
     /// current one stays published as previous, the previous one goes, and a new next key is
@@ -130,7 +132,9 @@ enum KeysCommand {
     /// plus the functions' cache plus a margin.
     Rotate,
     /// Remove a compromised key at once (its tokens die as the functions' caches expire; if it
-    /// was the current key, the next one takes over).
+    /// was the current key, the next one takes over). Its kid is recorded as retired, and no
+    /// rotation publishes it again. Also removes a published key that is no longer in the
+    /// lifecycle (`keys list` flags such a key).
     Retire {
         /// The key's kid (see `keys list`). Kids are base64url, so one in 64 begins with `-`;
         /// such a kid is taken as the value, not as an option.
@@ -139,6 +143,10 @@ enum KeysCommand {
     },
     /// Sign refresh tokens with a new HMAC key from now on; the earlier ones keep verifying.
     RotateRefreshKey,
+    /// Publish exactly the next, current and previous keys: removes from the public key set
+    /// (JWKS) any other key, such as one `keys list` flags. (A scheduled rotation under way
+    /// publishes its new key early; removing it makes that rotation fail, to be retried.)
+    Republish,
 }
 
 fn print_keys(rows: &[admin::KeyRow]) {
@@ -152,6 +160,29 @@ fn print_keys(rows: &[admin::KeyRow]) {
             if row.published { "yes" } else { "NO" }
         );
     }
+}
+
+/// Flags every key the public set (JWKS) publishes outside the lifecycle: verifiers accept
+/// tokens it signs, though nothing should sign with it.
+async fn print_strays(keys: &dyn KeyStore) -> Result<(), AdminError> {
+    let published = keys.load_public().await?;
+    let strays = rotation::published_outside_lifecycle(&keys.load().await?, &published);
+    for kid in &strays {
+        println!(
+            "{:<9} {kid:<44} {:<21} yes  <- PUBLISHED BUT NOT IN THE LIFECYCLE",
+            "-", "-"
+        );
+    }
+    if !strays.is_empty() {
+        println!(
+            "\nWARNING: {} published key(s) are not next, current or previous; verifiers still \
+             accept tokens they sign.\n  If a key was retired (or may be compromised), retire it \
+             again: authyy-admin keys retire <kid>\n  Otherwise republish the lifecycle's keys \
+             only: authyy-admin keys republish",
+            strays.len()
+        );
+    }
+    Ok(())
 }
 
 fn print_user(u: &User) {
@@ -205,7 +236,9 @@ async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), Admin
         // Said before opening, which applies any pending migration.
         eprintln!("authyy-admin: on the SQLite file {}", cli.sqlite.display());
         let store = SqliteStore::open(&cli.sqlite)?;
-        return Ok((Box::new(store.clone()), Box::new(store)));
+        // Keys through their own connection, whose writes are conditional on what was read.
+        let keys = SqliteKeys::open(&cli.sqlite, Box::new(store.clone()))?;
+        return Ok((Box::new(store), Box::new(keys)));
     };
     let settings = AwsSettings::new(
         table.clone(),
@@ -304,9 +337,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             println!("{} is verified", admin::verify_email(store, email).await?.email)
         }
         Command::Delete { email } => {
-            let config =
-                Config::from_env(&Env::from_process()).map_err(|e| AdminError::Other(e.to_string()))?;
-            let user = admin::delete_user(store, store, &config, email, clock.now()).await?;
+            let user = admin::delete_user(store, store, email).await?;
             println!("{} is deleted, with everything the account owned", user.email);
         }
         Command::EndSessions { email } => {
@@ -322,7 +353,18 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             users.iter().for_each(print_user);
             println!("{} user(s)", users.len());
         }
-        Command::Keys(KeysCommand::List) => print_keys(&admin::list_keys(keys.as_ref()).await?),
+        Command::Keys(KeysCommand::List) => {
+            print_keys(&admin::list_keys(keys.as_ref()).await?);
+            print_strays(keys.as_ref()).await?;
+        }
+        Command::Keys(KeysCommand::Republish) => {
+            let published = rotation::republish(keys.as_ref()).await?;
+            print_keys(&admin::list_keys(keys.as_ref()).await?);
+            println!(
+                "published {} key(s), the lifecycle's only",
+                published.kids().len()
+            );
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let env = Env::from_process();
             let cache = env

@@ -16,6 +16,23 @@ pub fn action_link(url: &str, token: &str) -> String {
     }
 }
 
+/// [`action_link`] with what the page shows before anything is posted (the address a
+/// verification confirms, the account that asked), `&name=value` after the token, URL-encoded.
+/// They are for display only: the token alone decides what happens. With a `{token}`
+/// placeholder the deployment chose the link's shape, and nothing is added.
+pub fn action_link_showing(url: &str, token: &str, shown: &[(&str, &str)]) -> String {
+    let mut link = action_link(url, token);
+    if !url.contains("{token}") {
+        for (name, value) in shown {
+            link.push('&');
+            link.push_str(name);
+            link.push('=');
+            link.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+        }
+    }
+    link
+}
+
 /// Whether `url` can be a frontend page a link points at.
 pub fn is_absolute_http(url: &str) -> bool {
     url.starts_with("https://") || url.starts_with("http://")
@@ -34,6 +51,23 @@ mod tests {
         assert_eq!(
             action_link("https://app.example.com/reset?lang=en", "abc"),
             "https://app.example.com/reset?lang=en#token=abc"
+        );
+    }
+
+    #[test]
+    fn what_the_page_shows_follows_the_token_encoded_unless_the_link_has_a_placeholder() {
+        let shown = [("email", "j+1@example.com"), ("account", "john doe&co")];
+        assert_eq!(
+            action_link_showing("https://app.example.com/verify", "abc", &shown),
+            "https://app.example.com/verify#token=abc&email=j%2B1%40example.com&account=john+doe%26co"
+        );
+        assert_eq!(
+            action_link_showing("https://app.example.com/#/verify", "abc", &shown),
+            "https://app.example.com/#/verify?token=abc&email=j%2B1%40example.com&account=john+doe%26co"
+        );
+        assert_eq!(
+            action_link_showing("https://app.example.com/v?t={token}", "abc", &shown),
+            "https://app.example.com/v?t=abc"
         );
     }
 

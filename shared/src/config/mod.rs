@@ -1,10 +1,12 @@
-//! Configuration from the environment, with the defaults of DESIGN §4.
+//! Configuration from the environment, with the defaults the README's configuration table lists.
 //!
 //! Every variable is optional; a value that is present but malformed is a startup error that
 //! names the variable, so a typo never silently falls back to a default.
 
 mod env;
+mod limit;
 pub mod links;
+mod origins;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,34 +19,9 @@ pub enum ConfigError {
     Missing { name: &'static str, reason: String },
 }
 
-/// A rate limit: at most `max` events per `window`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub max: u32,
-    pub window_secs: u64,
-}
-
-impl std::str::FromStr for Limit {
-    type Err = String;
-    /// `"10/60"` means at most 10 per 60 seconds.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (max, window) = s
-            .split_once('/')
-            .ok_or_else(|| format!("expected MAX/SECONDS, got {s:?}"))?;
-        let max = max.trim().parse().map_err(|_| format!("bad count in {s:?}"))?;
-        let window_secs: u64 = window
-            .trim()
-            .parse()
-            .map_err(|_| format!("bad seconds in {s:?}"))?;
-        if window_secs == 0 {
-            return Err("the window must be at least one second".into());
-        }
-        Ok(Limit { max, window_secs })
-    }
-}
-
 pub use crate::domain::backoff::{Backoff, LoginRules};
 pub use env::Env;
+pub use limit::Limit;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +79,9 @@ pub struct Config {
     pub resend_limit: Limit,
     /// Verification mails per address: past it, resend answers the same and sends nothing.
     pub resend_per_email_limit: Limit,
+    /// Notices (password changed, email changed) per address: past it the change is made and
+    /// no notice sent.
+    pub notice_per_email_limit: Limit,
     /// Failures allowed per (email, client network) before that network backs off.
     pub login_max_failures: u32,
     pub login_backoff_base: Duration,
@@ -165,6 +145,10 @@ impl Default for Config {
                 max: 3,
                 window_secs: 900,
             },
+            notice_per_email_limit: Limit {
+                max: 3,
+                window_secs: 900,
+            },
             login_max_failures: 5,
             login_backoff_base: Duration::from_secs(1),
             login_backoff_max: Duration::from_secs(15 * 60),
@@ -188,12 +172,12 @@ impl Config {
         let d = Config::default();
         let cors_origins = env
             .get("AUTH_CORS_ORIGINS")
-            .map(|v| {
-                v.split(',')
-                    .map(|o| o.trim().trim_end_matches('/').to_string())
-                    .filter(|o| !o.is_empty())
-                    .collect()
-            })
+            .map(origins::parse)
+            .transpose()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "AUTH_CORS_ORIGINS",
+                reason,
+            })?
             .unwrap_or_default();
         let password_min_score: u8 = env
             .parse("AUTH_PASSWORD_MIN_SCORE")?
@@ -288,6 +272,9 @@ impl Config {
             resend_per_email_limit: env
                 .parse("AUTH_VERIFY_RESEND_PER_EMAIL_LIMIT")?
                 .unwrap_or(d.resend_per_email_limit),
+            notice_per_email_limit: env
+                .parse("AUTH_NOTICE_PER_EMAIL_LIMIT")?
+                .unwrap_or(d.notice_per_email_limit),
             login_max_failures: env
                 .parse("AUTH_LOGIN_MAX_FAILURES")?
                 .unwrap_or(d.login_max_failures),
@@ -375,9 +362,10 @@ impl Config {
         links::action_link(&self.reset_url, token)
     }
 
-    /// The verification link for `token`, built from configuration only.
-    pub fn verify_link(&self, token: &str) -> String {
-        links::action_link(&self.verify_url, token)
+    /// The verification link for `token`, built from configuration only, with the address it
+    /// confirms and the account's username for the page to show before the user confirms.
+    pub fn verify_link(&self, token: &str, email: &str, account: &str) -> String {
+        links::action_link_showing(&self.verify_url, token, &[("email", email), ("account", account)])
     }
 }
 
@@ -413,7 +401,10 @@ mod tests {
             ("AUTH_PRODUCT_NAME", "Acme"),
         ]))
         .unwrap();
-        assert_eq!(c.verify_link("t"), "https://app.example.com/verify#token=t");
+        assert_eq!(
+            c.verify_link("t", "a@example.com", "al"),
+            "https://app.example.com/verify#token=t&email=a%40example.com&account=al"
+        );
         assert_eq!(c.verify_ttl, Duration::from_secs(3600));
         assert!(c.require_verified_email);
         assert_eq!(

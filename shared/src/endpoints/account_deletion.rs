@@ -1,12 +1,11 @@
 //! Delete the account: `DELETE /auth/me`. The signed-in user proves the password (a wrong one
-//! counts as a failed login); the account and everything it owns is erased, and its email and
+//! counts on the session's own failure counter); the account and everything it owns is erased, and its email and
 //! username can sign up again.
 
 use lambda_http::Request;
 
-use super::common::{authenticate, mail_cap_key, mail_caps, reauthenticate, EndpointResult};
+use super::common::{authenticate, reauthenticate, EndpointResult};
 use super::sessions::no_content;
-use crate::config::Config;
 use crate::domain::User;
 use crate::error::{ApiError, WRONG_PASSWORD};
 use crate::http;
@@ -18,15 +17,15 @@ use crate::wire::{DeleteAccountRequest, ErrorOut, ValidationErrorOut};
 #[utoipa::path(delete, path = "/auth/me", tag = "account", security(("bearer" = [])), request_body = DeleteAccountRequest,
     responses(
         (status = 204, description = "The account, its sessions and tokens are erased; its email and username are free"),
-        (status = 400, description = "`Current password is incorrect` (counted as a failed login); nothing changed", body = ErrorOut),
+        (status = 400, description = "`Current password is incorrect` (counted on this session's own failure counter); nothing changed", body = ErrorOut),
         (status = 401, description = "`Not authenticated`", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut),
-        (status = 429, description = "Too many failed attempts for this account; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 429, description = "Too many wrong passwords from this session; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn delete_account(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, _) = authenticate(state, req).await?;
+    let (user, claims) = authenticate(state, req).await?;
     let DeleteAccountRequest { password } = http::body(req)?;
-    let password_hash = reauthenticate(state, req, &user, &password).await?;
+    let password_hash = reauthenticate(state, &user, &claims.sid, &password).await?;
     if !erase(state, &user, Some(&password_hash)).await? {
         return Err(ApiError::BadRequest(WRONG_PASSWORD));
     }
@@ -36,20 +35,6 @@ pub async fn delete_account(state: &AppState, req: &Request) -> EndpointResult {
 
 /// Erases `user` while its password hash is `password_hash`.
 async fn erase(state: &AppState, user: &User, password_hash: Option<&str>) -> Result<bool, ApiError> {
-    let throttle_keys = owned_counters(&state.config, user);
-    let erasure = Erasure {
-        user,
-        password_hash,
-        throttle_keys: &throttle_keys,
-        now: state.clock.now(),
-    };
+    let erasure = Erasure { user, password_hash };
     Ok(state.accounts.delete_account(&erasure).await?)
-}
-
-/// The throttle counters kept by `user`'s address (its mail caps), with their windows.
-pub fn owned_counters(config: &Config, user: &User) -> Vec<(String, u64)> {
-    mail_caps(config)
-        .iter()
-        .map(|(kind, limit)| (mail_cap_key(kind, &user.email), limit.window_secs))
-        .collect()
 }

@@ -30,29 +30,28 @@ pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Clai
     }
 }
 
-/// The signed-in `user` confirming a change with their current `password`, verified like a
-/// login: counted on the email's failure counters first (429 while they are locked), and a
-/// wrong one is 400 `Current password is incorrect`, counted as a failed login. Returns the
-/// password hash that was verified, for the change to be conditional on.
+/// The signed-in `user` of session `sid` confirming a change with their current `password`:
+/// counted on that session's own failure counter first (429 while it is locked), never on the
+/// account's, so strangers failing at the login form cannot lock a signed-in owner out of their
+/// own account; a wrong one is 400 `Current password is incorrect`. Returns the password hash
+/// that was verified, for the change to be conditional on.
 pub async fn reauthenticate(
     state: &AppState,
-    req: &Request,
     user: &User,
+    sid: &str,
     password: &crate::domain::Password,
 ) -> Result<String, ApiError> {
-    use crate::store::{LoginAttempt, LoginStart};
+    use crate::store::{LoginStart, Reauthentication};
     let email = crate::domain::Email::parse(&user.email)
         .map_err(|e| ApiError::Internal(format!("stored email unreadable: {e:?}")))?;
-    let network = http::client_ip(req);
-    let attempt = LoginAttempt {
+    let attempt = Reauthentication {
         email: &email,
-        network: &network,
-        device: None,
+        sid,
         now: state.clock.now(),
     };
     let credentials = match state
         .sessions
-        .begin_login(&attempt, &state.config.login_rules())
+        .begin_reauthentication(&attempt, &state.config.login_rules())
         .await?
     {
         LoginStart::Locked { retry_after } => return Err(ApiError::TooManyRequests { retry_after }),
@@ -65,16 +64,8 @@ pub async fn reauthenticate(
         return Err(ApiError::BadRequest(WRONG_PASSWORD));
     }
     let hash = hash.ok_or(ApiError::BadRequest(WRONG_PASSWORD))?;
-    state.sessions.settle_attempt(&attempt).await?;
+    state.sessions.settle_reauthentication(&attempt).await?;
     Ok(hash)
-}
-
-/// Queues a notice for the owner of an address; a queue that cannot take it does not undo
-/// the change it reports (logged).
-pub async fn queue_notice(state: &AppState, job: crate::queue::MailJob) {
-    if let Err(e) = state.queue.enqueue(&job).await {
-        tracing::warn!(kind = job.kind(), error = %e, "notice mail not queued");
-    }
 }
 
 /// Signs an access token (scoped by the user's role) and `refresh` for `user`, and answers
@@ -147,38 +138,4 @@ pub fn message(text: &str) -> EndpointResult {
             message: text.to_string(),
         },
     )
-}
-
-/// The per-address mail caps (kind, limit) an address can have counters of.
-pub fn mail_caps(config: &crate::config::Config) -> [(&'static str, crate::config::Limit); 4] {
-    [
-        ("mail", config.forgot_per_email_limit),
-        ("verify", config.resend_per_email_limit),
-        // Email changes: mails to a new address, and changes asked for by one account.
-        ("change", config.resend_per_email_limit),
-        ("change-from", config.resend_per_email_limit),
-    ]
-}
-
-/// The throttle key of the mail cap of `kind` for `email`.
-pub fn mail_cap_key(kind: &str, email: &str) -> String {
-    format!("{kind}#{}", crate::secrets::token_hash(email))
-}
-
-/// Counts one mail of `kind` to `email` in the window of `limit`; true while it is within the
-/// limit. Past it the caller sends nothing and answers as usual: a quiet cap per address
-/// (mail bombing one inbox stops here, without a telling 429). The counter is keyed by the
-/// address's hash, never the address.
-pub async fn within_mail_cap(
-    state: &AppState,
-    kind: &str,
-    email: &crate::domain::Email,
-    limit: crate::config::Limit,
-) -> Result<bool, ApiError> {
-    let key = mail_cap_key(kind, email.as_str());
-    let sent = state
-        .throttle
-        .hit(&key, limit.window_secs, state.clock.now())
-        .await?;
-    Ok(sent <= limit.max)
 }

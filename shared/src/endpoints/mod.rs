@@ -11,19 +11,23 @@
 //! - [`users`]: the admin listing.
 //! - [`password_reset`]: forgot and reset; forgot only queues the mail.
 //! - [`verify_email`](mod@verify_email): verify an address and resend the link; signup queues the first.
-//! - [`mailer`]: delivers queued mail jobs (the mailer function, local mode's worker).
+//! - [`mailer`]: delivers queued mail jobs (the mailer function, local mode's worker);
+//!   [`delivery`]: what a delivery comes to.
 //! - [`docs`]: the OpenAPI description, assembled from every handler's annotation.
 //! - [`discovery`]: the OpenID discovery document and the public key set (JWKS).
 //! - [`common`]: what several endpoints share (authentication, the token envelope, views).
+//! - [`owed_mail`]: the per-address mail caps, and the requests behind mail jobs.
 
 pub mod account;
 pub mod account_deletion;
 pub mod common;
+pub mod delivery;
 pub mod discovery;
 pub mod docs;
 pub mod email_change;
 pub mod login;
 pub mod mailer;
+pub mod owed_mail;
 pub mod password_change;
 pub mod password_reset;
 pub mod refresh;
@@ -37,11 +41,12 @@ use lambda_http::Request;
 pub use account::{logout, me};
 pub use account_deletion::delete_account;
 pub use common::EndpointResult;
+pub use delivery::{Delivery, DeliveryError};
 pub use discovery::{jwks, openid_configuration};
 pub use docs::{docs_page, openapi_json};
 pub use email_change::change_email;
 pub use login::login;
-pub use mailer::{deliver, Delivery, DeliveryError};
+pub use mailer::deliver;
 pub use password_change::change_password;
 pub use password_reset::{forgot_password, reset_password};
 pub use refresh::refresh;

@@ -1,11 +1,12 @@
 //! Change the password: `POST /auth/password`. The signed-in user proves the current password
-//! (a wrong one counts as a failed login); every other session ends at once, this one lives
+//! (a wrong one counts on the session's own failure counter); every other session ends at once, this one lives
 //! on, and the address gets a notice.
 
 use lambda_http::Request;
 
-use super::common::{authenticate, message, queue_notice, reauthenticate, EndpointResult};
-use super::mailer::{Delivery, DeliveryError};
+use super::common::{authenticate, message, reauthenticate, EndpointResult};
+use super::delivery::{Delivery, DeliveryError};
+use super::owed_mail::queue_notice;
 use crate::domain::{check_strength, Email};
 use crate::error::{ApiError, NOT_AUTHENTICATED};
 use crate::http;
@@ -21,17 +22,18 @@ pub const CHANGED_MESSAGE: &str = "Password changed.";
 #[utoipa::path(post, path = "/auth/password", tag = "account", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses(
         (status = 200, description = "`Password changed.`: every other session has ended, this one lives on, and a notice went to the address", body = MessageOut),
-        (status = 400, description = "`Current password is incorrect` (counted as a failed login)", body = ErrorOut),
+        (status = 400, description = "`Current password is incorrect` (counted on this session's own failure counter)", body = ErrorOut),
         (status = 401, description = "`Not authenticated`", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut),
         (status = 422, description = "Validation error, FastAPI-shaped: the new password fails the signup policy, or is the current one", body = ValidationErrorOut),
-        (status = 429, description = "Too many failed attempts for this account; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 429, description = "Too many wrong passwords from this session; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult {
     let (user, claims) = authenticate(state, req).await?;
     let ChangePasswordRequest {
         current_password,
         new_password,
+        device_token,
     } = http::body(req)?;
     // The new password's rules need no secret, so they cost no attempt.
     if new_password.expose() == current_password.expose() {
@@ -49,14 +51,16 @@ pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult 
     )
     .map_err(|e| ApiError::invalid_field("new_password", e))?;
 
-    let old_hash = reauthenticate(state, req, &user, &current_password).await?;
+    let old_hash = reauthenticate(state, &user, &claims.sid, &current_password).await?;
     let new_hash = state.hasher.hash(&new_password).await?;
+    let device = device_token.as_deref().map(crate::secrets::token_hash);
     let change = PasswordChange {
         user_id: user.id,
         email: &user.email,
         old_hash: &old_hash,
         new_hash: &new_hash,
         keep_sid: &claims.sid,
+        keep_device: device.as_deref(),
         seen_cutoff_ms: user.sessions_valid_after_ms,
         cut_ms: state.clock.now_ms().max(user.sessions_valid_after_ms),
     };
@@ -67,7 +71,7 @@ pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult 
     }
     tracing::info!(user_id = user.id, "password changed; other sessions ended");
     if let Ok(email) = Email::parse(&user.email) {
-        queue_notice(state, MailJob::PasswordChanged { email }).await;
+        queue_notice(state, &email, MailJob::PasswordChanged { email: email.clone() }).await;
     }
     message(CHANGED_MESSAGE)
 }

@@ -3,16 +3,16 @@
 
 use lambda_http::Request;
 
-use super::common::{message, within_mail_cap, EndpointResult};
-use super::mailer::{Delivery, DeliveryError};
+use super::common::{message, EndpointResult};
+use super::delivery::{Delivery, DeliveryError};
+use super::owed_mail::{request_mail, MailCap};
 use crate::domain::{check_strength, Email};
 use crate::error::{ApiError, INVALID_RESET};
 use crate::http;
 use crate::mail::templates::reset_mail;
-use crate::queue::MailJob;
 use crate::secrets::{new_mail_token, token_hash};
 use crate::state::AppState;
-use crate::store::ResetToken;
+use crate::store::{MailRequestKind, ResetToken};
 use crate::wire::{ErrorOut, ForgotPasswordRequest, MessageOut, ResetPasswordRequest, ValidationErrorOut};
 
 pub const FORGOT_MESSAGE: &str = "If that email exists, Password reset link has been sent.";
@@ -25,18 +25,16 @@ pub const RESET_MESSAGE: &str = "Password successfully reset.";
 /// POST /auth/forgot-password: always the same answer, in the same time, whether or not the
 /// email is registered.
 ///
-/// It does only what is the same for every address: the per-address quiet cap, then a job
-/// naming the address on the mail queue. It never looks the account up: the mailer does, later
-/// ([`deliver_password_reset`]). A queue or store failure is a 503 for every address alike.
+/// It does only what is the same for every address: the per-address quiet cap, then a
+/// recorded request and a job naming it on the mail queue. It never looks the account up: the
+/// mailer does, later ([`deliver_password_reset`]). A queue or store failure is a 503 for every
+/// address alike.
 pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult {
     let ForgotPasswordRequest { email } = http::body(req)?;
-    let ok = || message(FORGOT_MESSAGE);
-
-    if !within_mail_cap(state, "mail", &email, state.config.forgot_per_email_limit).await? {
-        return ok();
+    if MailCap::Reset.admits(state, &email).await? {
+        request_mail(state, MailRequestKind::PasswordReset, &email).await?;
     }
-    state.queue.enqueue(&MailJob::PasswordReset { email }).await?;
-    ok()
+    message(FORGOT_MESSAGE)
 }
 
 /// The mailer's half of forgot-password, for a queued job: if `email` names an enabled
@@ -57,7 +55,6 @@ pub async fn deliver_password_reset(state: &AppState, email: &Email) -> Result<D
         .put_reset_token(&ResetToken {
             hash: token_hash(&token),
             user_id: user.id,
-            email: user.email.clone(),
             expires_at: state.clock.now() + config.reset_ttl.as_secs() as i64,
         })
         .await?;
@@ -75,7 +72,11 @@ pub async fn deliver_password_reset(state: &AppState, email: &Email) -> Result<D
         (status = 400, description = "`Invalid or expired token.`", body = ErrorOut),
         (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn reset_password(state: &AppState, req: &Request) -> EndpointResult {
-    let ResetPasswordRequest { token, password } = http::body(req)?;
+    let ResetPasswordRequest {
+        token,
+        password,
+        device_token,
+    } = http::body(req)?;
     // Only spares the store a lookup: mailed tokens are 43 characters, so the store knows no
     // empty or longer-than-128 token either and the answer is the same without this check
     // (mutation testing finds its mutants equivalent).
@@ -97,9 +98,10 @@ pub async fn reset_password(state: &AppState, req: &Request) -> EndpointResult {
     .map_err(|e| ApiError::invalid_field("password", e))?;
 
     let new_hash = state.hasher.hash(&password).await?;
+    let device = device_token.as_deref().map(token_hash);
     match state
         .resets
-        .consume_reset_token(&hash, &new_hash, state.clock.now_ms())
+        .consume_reset_token(&hash, &new_hash, device.as_deref(), state.clock.now_ms())
         .await?
     {
         Some(user_id) => {

@@ -5,16 +5,17 @@
 
 use lambda_http::Request;
 
-use super::common::{message, queue_notice, within_mail_cap, EndpointResult};
-use super::mailer::{Delivery, DeliveryError};
-use crate::domain::Email;
+use super::common::{message, EndpointResult};
+use super::delivery::{Delivery, DeliveryError};
+use super::owed_mail::{queue_notice, request_mail, MailCap};
+use crate::domain::{Email, User};
 use crate::error::{ApiError, EMAIL_TAKEN, INVALID_TOKEN};
 use crate::http;
 use crate::mail::templates::verification_mail;
 use crate::queue::MailJob;
 use crate::secrets::{new_mail_token, token_hash};
 use crate::state::AppState;
-use crate::store::{Consumed, Purpose, VerifyToken};
+use crate::store::{Consumed, MailRequestKind, Purpose, VerifyToken};
 use crate::wire::{ErrorOut, MessageOut, ResendVerificationRequest, ValidationErrorOut, VerifyEmailRequest};
 
 pub const VERIFIED_MESSAGE: &str = "Email verified.";
@@ -51,7 +52,11 @@ pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
         } => {
             tracing::info!(user_id, "email changed");
             if let (Ok(email), Ok(new_email)) = (Email::parse(&old_email), Email::parse(&new_email)) {
-                queue_notice(state, MailJob::EmailChanged { email, new_email }).await;
+                let job = MailJob::EmailChanged {
+                    email: email.clone(),
+                    new_email,
+                };
+                queue_notice(state, &email, job).await;
             }
             message(VERIFIED_MESSAGE)
         }
@@ -68,19 +73,22 @@ pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
         (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
 pub async fn resend_verification(state: &AppState, req: &Request) -> EndpointResult {
     let ResendVerificationRequest { email } = http::body(req)?;
-    let ok = || message(RESEND_MESSAGE);
-    if !within_mail_cap(state, "verify", &email, state.config.resend_per_email_limit).await? {
-        return ok();
+    if MailCap::Verify.admits(state, &email).await? {
+        request_mail(state, MailRequestKind::Verify, &email).await?;
     }
-    state.queue.enqueue(&MailJob::VerifyEmail { email }).await?;
-    ok()
+    message(RESEND_MESSAGE)
 }
 
-/// Signup's half: queue the first verification mail of a new account. A queue that cannot
-/// take the job does not undo the signup (the account is complete, and resend makes a new
-/// link); it is logged.
+/// Signup's half: the first verification mail of a new account, counted on the address's
+/// verification cap like a resend. A store or queue that cannot take it does not undo the
+/// signup (the account is complete, and resend makes a new link); it is logged.
 pub async fn queue_verification(state: &AppState, email: Email) {
-    if let Err(e) = state.queue.enqueue(&MailJob::VerifyEmail { email }).await {
+    let queued = match MailCap::Verify.admits(state, &email).await {
+        Ok(true) => request_mail(state, MailRequestKind::Verify, &email).await,
+        Ok(false) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = queued {
         tracing::warn!(error = %e, "verification mail not queued; the user can ask for it again");
     }
 }
@@ -99,31 +107,38 @@ pub async fn deliver_verification(state: &AppState, email: &Email) -> Result<Del
         return Ok(Delivery::Skipped("already verified"));
     }
     let config = &state.config;
-    let link = new_verify_link(state, user.id, &user.email, Purpose::Verify).await?;
+    let Some(link) = new_verify_link(state, &user, &user.email, Purpose::Verify, None).await? else {
+        return Ok(Delivery::Skipped("account changed meanwhile"));
+    };
     let mail = verification_mail(&config.product_name, &user.email, &link, config.verify_ttl);
     state.mailer.send(&mail, &link).await?;
     tracing::info!(user_id = user.id, "verification mail sent");
     Ok(Delivery::Sent)
 }
 
-/// A new verification token of `purpose` proving `email` for `user_id` (its hash stored; it
-/// supersedes the older ones of that purpose), as the link to mail.
+/// A new verification token of `purpose` proving `email` for `user` (its hash stored; it
+/// supersedes the older ones of that purpose), as the link to mail, which shows the address and
+/// the account's username. An email change's token is minted only while the account's pending
+/// change is still `request` (`None` otherwise).
 pub(super) async fn new_verify_link(
     state: &AppState,
-    user_id: crate::domain::UserId,
+    user: &User,
     email: &str,
     purpose: Purpose,
-) -> Result<String, DeliveryError> {
+    request: Option<&str>,
+) -> Result<Option<String>, DeliveryError> {
     let token = new_mail_token();
-    state
+    let stored = state
         .verifications
-        .put_verify_token(&VerifyToken {
-            hash: token_hash(&token),
-            user_id,
-            email: email.to_string(),
-            expires_at: state.clock.now() + state.config.verify_ttl.as_secs() as i64,
-            purpose,
-        })
+        .put_verify_token(
+            &VerifyToken {
+                hash: token_hash(&token),
+                user_id: user.id,
+                expires_at: state.clock.now() + state.config.verify_ttl.as_secs() as i64,
+                purpose,
+            },
+            request,
+        )
         .await?;
-    Ok(state.config.verify_link(&token))
+    Ok(stored.then(|| state.config.verify_link(&token, email, &user.username)))
 }

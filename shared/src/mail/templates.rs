@@ -64,16 +64,17 @@ pub fn reset_mail(product: &str, to: &str, link: &str, lifetime: Duration) -> Ma
     )
 }
 
-/// The message sent to the new address of an email change, with the link that confirms it.
-pub fn email_change_mail(product: &str, to: &str, link: &str, lifetime: Duration) -> Mail {
+/// The message sent to the new address of an email change, with the link that confirms it,
+/// naming the account (`username`) that asked.
+pub fn email_change_mail(product: &str, to: &str, username: &str, link: &str, lifetime: Duration) -> Mail {
     render(
         product,
         to,
         Action {
             subject: format!("Confirm your new email for {product}"),
             intro: format!(
-                "Someone asked to move a {product} account to {to}. Confirm that this address is \
-                 yours to make the change."
+                "The {product} account {username} asked to move to {to}. Confirm that this \
+                 address is yours and the account is yours to make the change."
             ),
             link: Some(Link {
                 button: "Confirm your new email",
@@ -81,6 +82,26 @@ pub fn email_change_mail(product: &str, to: &str, link: &str, lifetime: Duration
                 lifetime,
             }),
             not_you: "If it was not you, ignore this message: without this link nothing changes.".into(),
+        },
+    )
+}
+
+/// The notice sent to a registered address that another account (`username`) asked to move
+/// to: nothing changes, and no link is minted.
+pub fn address_taken_mail(product: &str, to: &str, username: &str) -> Mail {
+    render(
+        product,
+        to,
+        Action {
+            subject: format!("Someone tried to move a {product} account to your email"),
+            intro: format!(
+                "The {product} account {username} asked to move to {to}, which already belongs \
+                 to a {product} account. Nothing changed: an address belongs to one account."
+            ),
+            link: None,
+            not_you: "You need not do anything. If you know the account, its owner may have \
+                      mistyped their new address."
+                .into(),
         },
     )
 }
@@ -235,7 +256,14 @@ mod tests {
 
     #[test]
     fn the_email_change_mail_carries_its_confirmation_link() {
-        let mail = email_change_mail("Acme", "ann@new.example", LINK, Duration::from_secs(86_400));
+        let mail = email_change_mail(
+            "Acme",
+            "ann@new.example",
+            "ann",
+            LINK,
+            Duration::from_secs(86_400),
+        );
+        assert!(mail.text.contains("account ann asked"), "{}", mail.text);
         assert!(mail.text.contains(LINK));
         assert!(mail.text.contains("for 24 hours"));
         assert_eq!(mail.to, "ann@new.example");

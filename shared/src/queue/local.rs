@@ -94,7 +94,7 @@ mod tests {
     use crate::domain::Email;
 
     fn job() -> MailJob {
-        MailJob::PasswordReset {
+        MailJob::PasswordChanged {
             email: Email::parse("a@example.com").unwrap(),
         }
     }

@@ -12,38 +12,45 @@ pub mod sqs;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Email;
+use crate::domain::{Email, UserId};
 
 pub use local::LocalQueue;
 pub use sqs::SqsQueue;
 
 /// The version of the job format this code writes; [`MailJob::from_json`] refuses others.
-pub const JOB_VERSION: u32 = 1;
+/// Version 1 jobs named addresses; version 2 jobs that mint a link name only a request the
+/// API stored.
+pub const JOB_VERSION: u32 = 2;
 
-/// A mail owed to an address. It names the address only: no token, nothing secret, since
-/// the mailer makes any token itself at delivery. New kinds (the verification mail) are new
-/// variants; `kind` tells them apart on the wire.
+/// A mail owed. A job that mints a link (reset, verification, email change) carries only the
+/// id of the request the endpoint stored ([`crate::store::MailRequest`], or the account's
+/// pending email change): whoever can put a message on the queue still cannot have a link
+/// minted for an account that never asked, nor sent to an address of their choice, and a job
+/// handled once (or redriven after its request ended) mints nothing. Notices carry the
+/// addresses they tell about and mint nothing. Nothing secret travels: the mailer makes any
+/// token itself at delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MailJob {
-    /// A password reset link for the account of `email`, if there is one and it is enabled.
+    /// A password reset link for the account of the request's address, if there is one and it
+    /// is enabled.
     PasswordReset {
-        #[serde(with = "email_string")]
-        email: Email,
+        #[serde(with = "request_id")]
+        request: String,
     },
-    /// A verification link for the account of `email`, if there is one, it is enabled and its
-    /// address is not verified yet.
+    /// A verification link for the account of the request's address, if there is one, it is
+    /// enabled and its address is not verified yet.
     VerifyEmail {
-        #[serde(with = "email_string")]
-        email: Email,
+        #[serde(with = "request_id")]
+        request: String,
     },
-    /// A link to `new_email` that moves the account of `email` there, if that account is
-    /// enabled and the new address is still free.
+    /// A link to the new address of the account's pending email change, while that change is
+    /// still `request` and the account is enabled (if the new address is registered, a notice
+    /// to it instead).
     ConfirmEmailChange {
-        #[serde(with = "email_string")]
-        email: Email,
-        #[serde(with = "email_string")]
-        new_email: Email,
+        user_id: UserId,
+        #[serde(with = "request_id")]
+        request: String,
     },
     /// A notice to `email`, the old address, that the account moved to `new_email`.
     EmailChanged {
@@ -59,7 +66,7 @@ pub enum MailJob {
     },
 }
 
-/// The job as it travels: `{"v": 1, "kind": "password_reset", "email": "..."}`.
+/// The job as it travels: `{"v": 2, "kind": "password_reset", "request": "..."}`.
 #[derive(Serialize, Deserialize)]
 struct Envelope<J> {
     v: u32,
@@ -113,6 +120,29 @@ impl MailJob {
     }
 }
 
+/// A request id as the API makes them ([`crate::secrets::new_id`]): 22 URL-safe characters.
+/// Anything else is refused before it reaches a store key.
+mod request_id {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(id)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let raw = String::deserialize(d)?;
+        let well_formed = raw.len() == 22
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if well_formed {
+            Ok(raw)
+        } else {
+            Err(serde::de::Error::custom("not a request id"))
+        }
+    }
+}
+
 mod email_string {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -143,31 +173,43 @@ pub trait MailQueue: Send + Sync {
 mod tests {
     use super::*;
 
-    fn reset(email: &str) -> MailJob {
+    const REQUEST: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+
+    fn reset() -> MailJob {
         MailJob::PasswordReset {
-            email: Email::parse(email).unwrap(),
+            request: REQUEST.into(),
         }
     }
 
     #[test]
-    fn a_job_travels_as_versioned_json_naming_only_the_address() {
-        let json = reset("John@Example.com").to_json();
+    fn a_job_that_mints_a_link_travels_as_versioned_json_naming_only_its_request() {
+        let json = reset().to_json();
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(
             value,
-            serde_json::json!({"v": 1, "kind": "password_reset", "email": "john@example.com"})
+            serde_json::json!({"v": 2, "kind": "password_reset", "request": REQUEST})
         );
-        assert_eq!(MailJob::from_json(&json).unwrap(), reset("john@example.com"));
+        assert_eq!(MailJob::from_json(&json).unwrap(), reset());
+        let change = MailJob::ConfirmEmailChange {
+            user_id: 7,
+            request: REQUEST.into(),
+        };
+        assert_eq!(MailJob::from_json(&change.to_json()).unwrap(), change);
     }
 
     #[test]
     fn a_job_of_another_version_kind_or_shape_is_unreadable() {
         for body in [
+            r#"{"v": 1, "kind": "password_reset", "email": "a@example.com"}"#,
+            r#"{"v": 3, "kind": "password_reset", "request": "AAAAAAAAAAAAAAAAAAAAAA"}"#,
+            r#"{"v": 2, "kind": "launch_missiles", "request": "AAAAAAAAAAAAAAAAAAAAAA"}"#,
             r#"{"v": 2, "kind": "password_reset", "email": "a@example.com"}"#,
-            r#"{"v": 1, "kind": "launch_missiles", "email": "a@example.com"}"#,
-            r#"{"v": 1, "kind": "password_reset", "email": "not an address"}"#,
-            r#"{"v": 1, "kind": "password_reset", "email": "a@example.com", "token": "x"}"#,
-            r#"{"kind": "password_reset", "email": "a@example.com"}"#,
+            r#"{"v": 2, "kind": "password_reset", "request": "short"}"#,
+            r#"{"v": 2, "kind": "password_reset", "request": "AAAAAAAAAAAAAAAAAAAA#A"}"#,
+            r#"{"v": 2, "kind": "confirm_email_change", "email": "a@example.com", "new_email": "b@example.com"}"#,
+            r#"{"v": 2, "kind": "password_changed", "email": "not an address"}"#,
+            r#"{"v": 2, "kind": "password_reset", "request": "AAAAAAAAAAAAAAAAAAAAAA", "token": "x"}"#,
+            r#"{"kind": "password_reset", "request": "AAAAAAAAAAAAAAAAAAAAAA"}"#,
             "not json",
         ] {
             assert!(MailJob::from_json(body).is_err(), "{body}");

@@ -46,6 +46,7 @@ fn assemble(
         sessions: store.clone(),
         resets: store.clone(),
         verifications: store.clone(),
+        mail_requests: store.clone(),
         accounts: store.clone(),
         throttle: store,
         mailer,

@@ -10,7 +10,8 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::service_fn;
 use serde::{Deserialize, Serialize};
 
-use crate::endpoints::mailer::{deliver, Delivery};
+use crate::endpoints::delivery::Delivery;
+use crate::endpoints::mailer::deliver;
 use crate::queue::LocalQueue;
 use crate::state::AppState;
 

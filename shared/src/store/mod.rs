@@ -7,12 +7,17 @@
 //! - [`dynamo`]: production, one DynamoDB table, conditional writes and transactions.
 
 pub mod dynamo;
+mod mailed;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::config::{Backoff, LoginRules};
+use crate::config::LoginRules;
+pub use crate::domain::backoff::LoginFailures;
 use crate::domain::{Email, RefreshToken, Role, SeenFrom, Session, User, UserId, Username};
+pub use mailed::{
+    Consumed, MailRequest, MailRequestKind, PendingEmailChange, Purpose, ResetToken, VerifyToken,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,42 +71,6 @@ pub fn device_credential(password_hash: &str) -> String {
     crate::secrets::token_hash(password_hash)
 }
 
-/// One failure counter as stored: attempts since the last success, the time before which no
-/// attempt may be made (set when the attempt is reserved, from its count), and the time the
-/// counter is forgotten (DynamoDB's TTL attribute; expiry is also checked in code).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LoginFailures {
-    pub count: u32,
-    pub locked_until: i64,
-    pub expires_at: i64,
-}
-
-impl LoginFailures {
-    /// The counter as it stands at `now`: an expired one counts nothing.
-    pub fn live(self, now: i64) -> LoginFailures {
-        if self.expires_at > now {
-            self
-        } else {
-            LoginFailures::default()
-        }
-    }
-
-    /// Seconds until an attempt may be made (0: now).
-    pub fn wait(self, now: i64) -> i64 {
-        (self.live(now).locked_until - now).max(0)
-    }
-
-    /// The counter with one more attempt reserved at `now`.
-    pub fn reserve(self, now: i64, backoff: Backoff, keep_secs: i64) -> LoginFailures {
-        let count = self.live(now).count.saturating_add(1);
-        LoginFailures {
-            count,
-            locked_until: now + backoff.secs(count),
-            expires_at: now + keep_secs,
-        }
-    }
-}
-
 /// What [`SessionStore::begin_login`] decided.
 #[derive(Debug, Clone)]
 pub enum LoginStart {
@@ -116,6 +85,15 @@ pub enum LoginStart {
     },
     /// A counter is locked: nothing was counted; retry after this many seconds (at least 1).
     Locked { retry_after: u64 },
+}
+
+/// A re-authentication attempt from a live session, for
+/// [`SessionStore::begin_reauthentication`].
+#[derive(Debug, Clone, Copy)]
+pub struct Reauthentication<'a> {
+    pub email: &'a Email,
+    pub sid: &'a str,
+    pub now: i64,
 }
 
 /// A login whose password was verified, for [`SessionStore::start_session`].
@@ -148,55 +126,6 @@ pub enum Rotation {
     AlreadyRotated(RefreshToken),
     /// The token or its session is gone or revoked.
     Refused,
-}
-
-#[derive(Debug, Clone)]
-pub struct ResetToken {
-    /// SHA-256 of the token, hex; the token itself is never stored.
-    pub hash: String,
-    pub user_id: UserId,
-    pub email: String,
-    pub expires_at: i64,
-}
-
-/// A token that proves an address: mailed to `email`, for the account `user_id` (its own
-/// address, or the one it asked to change to).
-#[derive(Debug, Clone)]
-pub struct VerifyToken {
-    /// SHA-256 of the token, hex; the token itself is never stored.
-    pub hash: String,
-    pub user_id: UserId,
-    /// The address the token was mailed to (and so proves).
-    pub email: String,
-    pub expires_at: i64,
-    pub purpose: Purpose,
-}
-
-/// What a [`VerifyToken`] is for. Each purpose keeps its own newest token: asking to change
-/// the address does not spend the pending verification of the current one, nor the reverse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// Verify the account's own address.
-    Verify,
-    /// Move the account to the token's address.
-    ChangeEmail,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Verify => "verify",
-            Purpose::ChangeEmail => "change",
-        }
-    }
-
-    /// The stored form back; anything unknown is a verification.
-    pub fn parse(s: &str) -> Purpose {
-        match s {
-            "change" => Purpose::ChangeEmail,
-            _ => Purpose::Verify,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,10 +189,17 @@ pub trait SessionStore: Send + Sync {
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool>;
-    /// A password verified outside a login (the signed-in user confirming a change): as
-    /// [`SessionStore::start_session`] does for a login, forgets the attempt's network counter
-    /// and takes the attempt back off the email's counter.
-    async fn settle_attempt(&self, attempt: &LoginAttempt<'_>) -> StoreResult<()>;
+    /// Starts a re-authentication: the signed-in user of session `sid` confirming a change with
+    /// the password. The attempt is reserved on that session's own counter (backing off as a
+    /// network's does), never on the email's: strangers' failures cannot lock a signed-in owner
+    /// out of their own account, and a stolen session guesses no faster than a network.
+    async fn begin_reauthentication(
+        &self,
+        attempt: &Reauthentication<'_>,
+        rules: &LoginRules,
+    ) -> StoreResult<LoginStart>;
+    /// A re-authentication whose password was right: the session's counter is forgotten.
+    async fn settle_reauthentication(&self, attempt: &Reauthentication<'_>) -> StoreResult<()>;
     /// The user and the session, in one read.
     async fn session_with_user(
         &self,
@@ -304,31 +240,15 @@ pub struct PasswordChange<'a> {
     pub new_hash: &'a str,
     /// The session the change was made in: it lives on.
     pub keep_sid: &'a str,
+    /// The hash of the device token the change was made from, if any: that device stays
+    /// trusted with the new password (every other device's trust ends with the old one).
+    pub keep_device: Option<&'a str>,
     /// The user's cut-off as read when the request was authenticated: the change applies only
     /// if it is still that (no logout everywhere or reset came meanwhile).
     pub seen_cutoff_ms: i64,
     /// The new cut-off: every session that began at or before it ends (now, or the seen
     /// cut-off if that is later).
     pub cut_ms: i64,
-}
-
-/// What [`VerifyStore::consume_verify_token`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Consumed {
-    /// The token proved the account's address: it is verified now.
-    Verified(UserId),
-    /// The token proved a new address the account asked to move to: the account has it now,
-    /// verified, and `old_email` is free.
-    EmailChanged {
-        user_id: UserId,
-        old_email: String,
-        new_email: String,
-    },
-    /// The token asks for an address another account registered meanwhile: nothing changed
-    /// (and the token stays unusable while that account has it).
-    EmailTaken,
-    /// Unknown, spent, superseded or expired, or the account's address changed: nothing changed.
-    Unusable,
 }
 
 /// What erasing an account takes, for [`AccountStore::delete_account`].
@@ -338,24 +258,29 @@ pub struct Erasure<'a> {
     /// Erase only while the account still has this password hash (the one verified); `None`
     /// erases whatever the password (an operator's deletion).
     pub password_hash: Option<&'a str>,
-    /// The throttle counters kept by the account (its per-address mail caps): each key, as
-    /// given to [`ThrottleStore::hit`], with its window.
-    pub throttle_keys: &'a [(String, u64)],
-    pub now: i64,
 }
 
 /// The signed-in user's own changes to the account.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// In one atomic step: replaces the password hash if it is still `old_hash`, forgets any
-    /// pending reset and email-change token, and ends every session of the user but `keep_sid`.
+    /// pending reset token and email change, and ends every session of the user but `keep_sid`.
+    /// Then `keep_device`, if it was trusted with the old password, is trusted with the new one.
     /// False if the password changed, or `keep_sid` ended, meanwhile (nothing written).
     async fn change_password(&self, change: &PasswordChange<'_>) -> StoreResult<bool>;
-    /// Erases the account and everything kept by it: the user, its email and username (free
-    /// again at once), its sessions and refresh tokens, its reset and verification tokens, its
-    /// failed-login counters and mail caps. Once this returns true no token of the account
+    /// Erases the account and everything kept by it or by its address: the user, its email and
+    /// username (free again at once), its sessions and refresh tokens, its reset and
+    /// verification tokens, its pending email change, its failed-login counters (every
+    /// network's, device's and session's) and its trusted devices. Its mail caps are kept: they
+    /// hold a digest of the address, not the address, and end with their window, so erasing and
+    /// signing up again does not reset them. Once this returns true no token of the account
     /// works. False if the account's password is no longer `password_hash` or it is gone.
     async fn delete_account(&self, erasure: &Erasure<'_>) -> StoreResult<bool>;
+    /// Records `change` as the account's pending email change, replacing any earlier one (whose
+    /// link stops working). False if there is no such user.
+    async fn request_email_change(&self, user_id: UserId, change: &PendingEmailChange) -> StoreResult<bool>;
+    /// The account's pending email change, if it has one.
+    async fn pending_email_change(&self, user_id: UserId) -> StoreResult<Option<PendingEmailChange>>;
 }
 
 /// Password reset tokens.
@@ -366,12 +291,15 @@ pub trait ResetStore: Send + Sync {
     /// The user a usable (stored, newest, unexpired at `now`) reset token belongs to.
     async fn reset_token_user(&self, hash: &str, now: i64) -> StoreResult<Option<User>>;
     /// In one atomic step: consumes the token if it exists, is the user's newest and has not
-    /// expired at `now` (epoch s), sets the new password hash and ends every session of the user.
-    /// None if the token was not usable (nothing changed).
+    /// expired at `now` (epoch s), sets the new password hash, forgets any pending email change
+    /// and ends every session of the user. Then `keep_device` (a device token's hash), if it
+    /// was trusted with the old password, is trusted with the new one. None if the token was
+    /// not usable (nothing changed).
     async fn consume_reset_token(
         &self,
         hash: &str,
         new_password_hash: &str,
+        keep_device: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<Option<UserId>>;
 }
@@ -379,13 +307,27 @@ pub trait ResetStore: Send + Sync {
 /// Email verification tokens.
 #[async_trait]
 pub trait VerifyStore: Send + Sync {
-    /// Stores a verification token; it supersedes every earlier one of the same user and purpose.
-    async fn put_verify_token(&self, token: &VerifyToken) -> StoreResult<()>;
+    /// Stores a verification token; it supersedes every earlier one of the same user and
+    /// purpose. A [`Purpose::ChangeEmail`] token is stored only while the account's pending
+    /// change is still `request` (false otherwise, nothing written): a change cancelled by a
+    /// password change or reset gets no link, however late its mail job runs.
+    async fn put_verify_token(&self, token: &VerifyToken, request: Option<&str>) -> StoreResult<bool>;
     /// In one atomic step: consumes the token if it exists, is the user's newest and has not
-    /// expired at `now` (epoch s). A token of the account's address marks it verified; a token
-    /// of another address (an email change) moves the account to it, verified, unless another
-    /// account has it. Of racing uses of one token exactly one succeeds.
+    /// expired at `now` (epoch s), and the account is enabled. A verification token marks the
+    /// account's address verified; an email change's moves the account to the pending new
+    /// address, verified, unless another account has it. Of racing uses of one token exactly
+    /// one succeeds.
     async fn consume_verify_token(&self, hash: &str, now: i64) -> StoreResult<Consumed>;
+}
+
+/// The mail requests behind queued jobs ([`MailRequest`]).
+#[async_trait]
+pub trait MailRequestStore: Send + Sync {
+    async fn put_mail_request(&self, request: &MailRequest) -> StoreResult<()>;
+    /// The request `id`, if it is stored and unexpired at `now`.
+    async fn mail_request(&self, id: &str, now: i64) -> StoreResult<Option<MailRequest>>;
+    /// Forgets the request once its mail went out (or was not owed).
+    async fn forget_mail_request(&self, id: &str) -> StoreResult<()>;
 }
 
 /// Fixed-window counters for rate limits.
@@ -397,8 +339,14 @@ pub trait ThrottleStore: Send + Sync {
 
 /// A complete backend, for the places that build one (the state, the admin tool). Code that
 /// uses a store names the capability it needs instead.
-pub trait Store: UserStore + SessionStore + AccountStore + ResetStore + VerifyStore + ThrottleStore {}
-impl<T: UserStore + SessionStore + AccountStore + ResetStore + VerifyStore + ThrottleStore> Store for T {}
+pub trait Store:
+    UserStore + SessionStore + AccountStore + ResetStore + VerifyStore + MailRequestStore + ThrottleStore
+{
+}
+impl<T> Store for T where
+    T: UserStore + SessionStore + AccountStore + ResetStore + VerifyStore + MailRequestStore + ThrottleStore
+{
+}
 
 #[cfg(test)]
 mod tests {
@@ -423,36 +371,6 @@ mod tests {
         let page = UserPage::from_overfetch(users(1..=4), 3);
         assert_eq!(page.users.len(), 3);
         assert_eq!(page.next_after, Some(3));
-    }
-
-    const BACKOFF: Backoff = Backoff {
-        free: 5,
-        base_secs: 1,
-        max_secs: 900,
-    };
-
-    #[test]
-    fn a_reservation_counts_on_and_locks_from_its_own_count() {
-        let mut f = LoginFailures::default();
-        for _ in 0..4 {
-            f = f.reserve(100, BACKOFF, 4500);
-        }
-        assert_eq!((f.count, f.wait(100)), (4, 0));
-        f = f.reserve(100, BACKOFF, 4500);
-        assert_eq!((f.count, f.locked_until, f.expires_at), (5, 101, 4600));
-        assert_eq!(f.wait(100), 1);
-        assert_eq!(f.reserve(101, BACKOFF, 4500).locked_until, 103);
-    }
-
-    #[test]
-    fn an_expired_counter_counts_nothing_and_starts_again() {
-        let f = LoginFailures {
-            count: 40,
-            locked_until: 200,
-            expires_at: 150,
-        };
-        assert_eq!(f.wait(150), 0);
-        assert_eq!(f.reserve(150, BACKOFF, 4500).count, 1);
     }
 
     #[test]

@@ -214,6 +214,7 @@ request_type! {
         pub password: Password => Password::for_login,
         /// The `device_token` an earlier login on this device returned, if it has one: a device
         /// that logged in before is not held back by other clients' failures.
+        #[schema(value_type = String, required = false)]
         pub device_token: Option<String>,
     }
 }
@@ -239,6 +240,10 @@ request_type! {
         /// strength rules a 422 on `password` names.
         #[schema(value_type = String, min_length = 8, max_length = 128, example = "violet tractor jumps over moon 7")]
         pub password: Password,
+        /// The `device_token` of the device the reset is made on, if it has one: it stays
+        /// trusted with the new password (every other device's trust ends).
+        #[schema(value_type = String, required = false)]
+        pub device_token: Option<String>,
     }
 }
 
@@ -283,6 +288,10 @@ request_type! {
         /// The new password, under the signup policy, and not the current one.
         #[schema(value_type = String, min_length = 8, max_length = 128, example = "violet tractor jumps over moon 7")]
         pub new_password: Password,
+        /// The `device_token` of this device, if it has one: it stays trusted with the new
+        /// password (every other device's trust ends).
+        #[schema(value_type = String, required = false)]
+        pub device_token: Option<String>,
     }
 }
 

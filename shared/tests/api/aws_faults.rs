@@ -308,7 +308,6 @@ async fn mail_that_cannot_be_sent_is_retried_not_reported() {
         .filter(|f| f.contains("password_reset"))
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
-    assert!(failed[0].contains("john@example.com"), "{failed:?}");
     assert!(crate::helpers::resets(app.inbox.mails_to("john@example.com").await).is_empty());
 }
 
@@ -421,19 +420,18 @@ async fn an_account_owning_more_items_than_one_transaction_holds_is_erased_whole
     }
     assert_eq!(app.delete_me(&a, STRONG).await.status, 204);
     assert_eq!(app.refresh(&token).await.status, 401);
-    // Nothing of the account is left in its partition.
-    let left = client
-        .query()
-        .table_name(&fixture.settings.table_name)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{id}")),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(left.count, 0, "{:?}", left.items);
+    // Nothing of the account is left in its partitions.
+    for pk in [format!("USER#{id}"), format!("SESSIONS#{id}")] {
+        let left = client
+            .query()
+            .table_name(&fixture.settings.table_name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(left.count, 0, "{:?}", left.items);
+    }
     assert_eq!(
         app.signup("john_doe", "john_doe@example.com", STRONG)
             .await

@@ -124,7 +124,7 @@ async fn an_erasure_too_big_for_one_transaction_erases_the_sessions_in_it() {
         .query()
         .table_name(&table)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{id}")))
+        .expression_attribute_values(":pk", AttributeValue::S(format!("SESSIONS#{id}")))
         .send()
         .await
         .unwrap()

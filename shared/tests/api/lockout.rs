@@ -200,16 +200,6 @@ async fn capped_app<B: Backend>() -> TestApp {
     app
 }
 
-/// Six wrong guesses at `email`, one from each of six networks: its account-wide lock.
-async fn lock_account_from_everywhere(app: &TestApp, email: &str) {
-    for i in 0..6 {
-        let r = app
-            .login_from(&format!("198.51.100.{}", 10 + i), email, STRONG2)
-            .await;
-        assert_eq!(r.status, 401, "guess {i}");
-    }
-}
-
 async fn a_device_that_logged_in_before_is_not_held_back_by_the_account_wide_lock<B: Backend>() {
     let app = capped_app::<B>().await;
     let first = app.login_from(OWNER, "john@example.com", STRONG).await;

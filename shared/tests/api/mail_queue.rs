@@ -129,7 +129,6 @@ async fn the_mailer_reports_a_failed_message_as_a_batch_item_failure<B: Backend>
         .filter(|f| f.contains("password_reset"))
         .collect();
     assert_eq!(failed.len(), 1, "only bob's message fails: {failed:?}");
-    assert!(failed[0].contains("bob@example.com"), "{failed:?}");
     assert_eq!(resets(app.inbox.mails_to("alice@example.com").await).len(), 1);
     assert_eq!(resets(app.inbox.mails_to("carol@example.com").await).len(), 1);
     assert!(resets(app.inbox.mails_to("bob@example.com").await).is_empty());
@@ -144,12 +143,15 @@ async fn the_mailer_reports_a_failed_message_as_a_batch_item_failure<B: Backend>
 async fn a_message_the_mailer_cannot_read_is_reported_alone<B: Backend>() {
     let app = app::<B>().await;
     app.signup("john_doe", "john@example.com", STRONG).await;
-    let job = |email: &str| json!({"v": 1, "kind": "password_reset", "email": email}).to_string();
+    // A job of the older format (naming an address) is unreadable too; one naming a request
+    // nobody made is read, and skipped.
+    let old = json!({"v": 1, "kind": "password_reset", "email": "john@example.com"}).to_string();
+    let made_up = json!({"v": 2, "kind": "password_reset", "request": "AAAAAAAAAAAAAAAAAAAAAA"}).to_string();
     let event = SqsEvent {
         records: [
-            ("m1", job("john@example.com")),
+            ("m1", made_up),
             ("m2", "{\"v\": 9, \"kind\": \"password_reset\"}".to_string()),
-            ("m3", job("nobody@example.com")),
+            ("m3", old),
             ("m4", "not json".to_string()),
         ]
         .into_iter()
@@ -165,12 +167,12 @@ async fn a_message_the_mailer_cannot_read_is_reported_alone<B: Backend>() {
         .iter()
         .map(|f| f.item_identifier.as_str())
         .collect();
-    assert_eq!(failed, ["m2", "m4"]);
+    assert_eq!(failed, ["m2", "m3", "m4"]);
     assert_eq!(
         serde_json::to_value(&response).unwrap(),
-        json!({"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m4"}]})
+        json!({"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}, {"itemIdentifier": "m4"}]})
     );
-    assert_eq!(resets(app.inbox.mails_to("john@example.com").await).len(), 1);
+    assert!(resets(app.inbox.mails_to("john@example.com").await).is_empty());
 }
 
 async fn a_queued_reset_mail_carries_a_working_token<B: Backend>() {
@@ -255,7 +257,6 @@ async fn the_mailer_reports_a_message_whose_store_write_failed_and_delivers_the_
     let faulty = fixture.state_with_dynamo(unlimited(), clock.clone(), dynamo_client(&fixture.sdk, &faults));
     let failed = healthy.inbox.deliver(&faulty).await;
     assert_eq!(failed.len(), 1, "{failed:?}");
-    assert!(failed[0].contains("bob@example.com"));
     let inbox = healthy.inbox.clone();
     let reset_mails = |to| {
         let inbox = inbox.clone();
@@ -296,7 +297,7 @@ async fn a_message_that_keeps_failing_waits_in_the_dead_letter_queue() {
     let sqs = aws_sdk_sqs::Client::new(&fixture.sdk);
     let waiting = receive_all(&sqs, &fixture.dead_letter_url).await;
     assert_eq!(waiting.len(), 1);
-    assert!(waiting[0].1.contains("john@example.com"));
+    assert!(waiting[0].1.contains("password_reset"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,6 +345,22 @@ async fn every_mailer_event_file_is_delivered_by_the_mailer() {
         }
         let event: SqsEvent = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|e| panic!("events/{name}: {e}"));
+        // The request each job names, as the endpoint that queued it stored it.
+        for record in &event.records {
+            let job: serde_json::Value = serde_json::from_str(&record.body).unwrap();
+            let kind = match job["kind"].as_str() {
+                Some("password_reset") => authyy::store::MailRequestKind::PasswordReset,
+                Some("verify_email") => authyy::store::MailRequestKind::Verify,
+                other => panic!("events/{name}: a job of kind {other:?}"),
+            };
+            let request = authyy::store::MailRequest {
+                id: job["request"].as_str().unwrap().to_string(),
+                kind,
+                email: "john@example.com".into(),
+                expires_at: app.clock.now() + 3600,
+            };
+            app.state.mail_requests.put_mail_request(&request).await.unwrap();
+        }
         let response = handle_batch(&app.state, event, Duration::from_secs(20)).await;
         assert!(
             response.batch_item_failures.is_empty(),

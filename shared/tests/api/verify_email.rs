@@ -170,12 +170,12 @@ async fn resend_mails_an_address_at_most_three_times_per_window_and_answers_the_
         let r = app.resend("ann@example.com").await;
         assert_eq!((r.status, &r.body), (first.status, &first.body));
     }
-    // The signup's mail and three resends; the fourth and fifth sent nothing.
-    assert_eq!(app.mails_to("ann@example.com").await.len(), 4);
+    // The signup's mail counts: it and two resends; the other three sent nothing.
+    assert_eq!(app.mails_to("ann@example.com").await.len(), 3);
     // A new window mails again.
     app.clock.advance_secs(900);
     app.resend("ann@example.com").await;
-    assert_eq!(app.mails_to("ann@example.com").await.len(), 5);
+    assert_eq!(app.mails_to("ann@example.com").await.len(), 4);
 }
 
 async fn resend_is_limited_per_client_address<B: Backend>() {
@@ -325,7 +325,8 @@ async fn every_mail_is_multipart_text_and_html_with_the_same_link() {
         assert_eq!(text_token, html_token);
         let link_line = mail.text.lines().find(|l| l.contains("token=")).unwrap();
         assert!(
-            mail.html.contains(&format!("href=\"{}\"", link_line.trim())),
+            mail.html
+                .contains(&format!("href=\"{}\"", link_line.trim().replace('&', "&amp;"))),
             "{}",
             mail.html
         );

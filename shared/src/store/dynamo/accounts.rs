@@ -8,6 +8,7 @@ use super::item::*;
 use super::tx::{cancelled, Tx};
 use super::DynamoStore;
 
+use crate::domain::UserId;
 use crate::store::*;
 
 #[async_trait]
@@ -32,7 +33,7 @@ impl AccountStore for DynamoStore {
                     // not undo).
                     self.update(
                         user_key(change.user_id),
-                        "SET sessions_valid_after_ms = :cut REMOVE change_hash",
+                        "SET sessions_valid_after_ms = :cut REMOVE change_hash, change_request, change_email",
                         Some("email = :e AND sessions_valid_after_ms = :seen"),
                         HashMap::from([
                             (":cut".to_string(), n(change.cut_ms)),
@@ -56,10 +57,38 @@ impl AccountStore for DynamoStore {
             )
             .await?;
         match tx {
-            Tx::Done => Ok(true),
+            Tx::Done => {
+                if let Some(device) = change.keep_device {
+                    let now = change.cut_ms.div_euclid(1000);
+                    self.keep_device_trusted(change.email, device, change.old_hash, change.new_hash, now)
+                        .await;
+                }
+                Ok(true)
+            }
             tx if tx.refused() => Ok(false),
             Tx::Cancelled(codes) => Err(cancelled("change password", codes)),
         }
+    }
+
+    async fn request_email_change(&self, user_id: UserId, change: &PendingEmailChange) -> StoreResult<bool> {
+        // The older change's link stops working with it: its token is no longer the newest.
+        self.update_if(
+            "request email change",
+            user_key(user_id),
+            "SET change_request = :r, change_email = :e REMOVE change_hash",
+            "attribute_exists(pk)",
+            HashMap::from([
+                (":r".to_string(), s(&change.request)),
+                (":e".to_string(), s(&change.new_email)),
+            ]),
+            None,
+        )
+        .await
+    }
+
+    async fn pending_email_change(&self, user_id: UserId) -> StoreResult<Option<PendingEmailChange>> {
+        let profile = self.get("get user", user_key(user_id)).await?;
+        Ok(profile.as_ref().and_then(pending_change_from))
     }
 
     async fn delete_account(&self, erasure: &Erasure<'_>) -> StoreResult<bool> {
@@ -68,9 +97,18 @@ impl AccountStore for DynamoStore {
         let Some(credentials) = credentials else {
             return Ok(false);
         };
-        // The user's partition: the profile, its sessions and its refresh tokens.
-        let owned = self
+        // The user's partitions: the profile, and its sessions and refresh tokens; and its
+        // address's: failed-login counters (every network's, device's and session's) and
+        // trusted devices.
+        let mut owned = self
             .query_partition("list account items", &format!("USER#{}", user.id), None)
+            .await?;
+        owned.extend(
+            self.query_partition("list account sessions", &sessions_partition(user.id), None)
+                .await?,
+        );
+        let by_address = self
+            .query_partition("list address items", &address_partition(&user.email), None)
             .await?;
         let profile = owned.iter().find(|i| opt_s(i, "sk").as_deref() == Some("USER"));
         let Some(profile) = profile else {
@@ -105,14 +143,9 @@ impl AccountStore for DynamoStore {
         for pointer in ["verify_hash", "change_hash"] {
             rest.extend(opt_s(profile, pointer).map(|h| verify_key(&h)));
         }
-        rest.push(loginfail_key(&user.email));
-        for (name, window) in erasure.throttle_keys {
-            let bucket = erasure.now.div_euclid(*window as i64);
-            rest.push(key(format!("THROTTLE#{name}#{bucket}"), "THROTTLE"));
-        }
-        let mut in_partition: Vec<&Item> = owned
+        let mut in_partition: Vec<&Item> = by_address
             .iter()
-            .filter(|i| opt_s(i, "sk").as_deref() != Some("USER"))
+            .chain(owned.iter().filter(|i| opt_s(i, "sk").as_deref() != Some("USER")))
             .collect();
         in_partition.sort_by_key(|i| !opt_s(i, "sk").is_some_and(|sk| sk.starts_with("SESSION#")));
         rest.extend(in_partition.into_iter().map(|i| {

@@ -69,13 +69,19 @@ pub(super) fn item_id(item: &Item) -> String {
         opt_s(item, "sk").unwrap_or_default()
     )
 }
-/// A session, in its user's partition (listing a user's sessions is one Query).
+/// The partition of a user's sessions and refresh tokens: beside the profile's, not in it, so
+/// that the functions that write and delete sessions (IAM grants by partition key prefix) cannot
+/// reach the profile.
+pub(super) fn sessions_partition(user_id: UserId) -> String {
+    format!("SESSIONS#{user_id}")
+}
+/// A session, in its user's sessions partition (listing a user's sessions is one Query).
 pub(super) fn session_key(user_id: UserId, sid: &str) -> Item {
-    key(format!("USER#{user_id}"), &format!("SESSION#{sid}"))
+    key(sessions_partition(user_id), &format!("SESSION#{sid}"))
 }
 /// A refresh token, in its user's partition (erasing an account finds every one).
 pub(super) fn refresh_key(user_id: UserId, jti: &str) -> Item {
-    key(format!("USER#{user_id}"), &format!("REFRESH#{jti}"))
+    key(sessions_partition(user_id), &format!("REFRESH#{jti}"))
 }
 pub(super) fn reset_key(hash: &str) -> Item {
     key(format!("RESET#{hash}"), "RESET")
@@ -85,22 +91,35 @@ pub(super) fn verify_key(hash: &str) -> Item {
     key(format!("VERIFY#{hash}"), "VERIFY")
 }
 
+/// The partition of an address's login state: its failed-login counters and its trusted
+/// devices, so that erasing the account (or moving it to another address) finds them all with
+/// one Query.
+pub(super) fn address_partition(email: &str) -> String {
+    format!("LOGINFAIL#{email}")
+}
 /// The failed-login counter of an email, from every network.
 pub(super) fn loginfail_key(email: &str) -> Item {
-    key(format!("LOGINFAIL#{email}"), "LOGINFAIL")
+    key(address_partition(email), "LOGINFAIL")
 }
-/// The failed-login counter of an email from one client network (a domain has no `#`, so the
-/// two kinds of key cannot meet).
+/// The failed-login counter of an email from one client network.
 pub(super) fn loginfail_network_key(email: &str, network: &str) -> Item {
-    key(format!("LOGINFAIL#{email}#NET#{network}"), "LOGINFAIL")
+    key(address_partition(email), &format!("NET#{network}"))
 }
 /// The failed-login counter of an email from one trusted device.
 pub(super) fn loginfail_device_key(email: &str, device: &str) -> Item {
-    key(format!("LOGINFAIL#{email}#DEVICE#{device}"), "LOGINFAIL")
+    key(address_partition(email), &format!("DEVICE#{device}"))
 }
-/// A device token (by SHA-256): a device that logged in to the item's `email` before.
-pub(super) fn device_key(hash: &str) -> Item {
-    key(format!("DEVICE#{hash}"), "DEVICE")
+/// The failed re-authentications of one session of the account of `email`.
+pub(super) fn loginfail_session_key(email: &str, sid: &str) -> Item {
+    key(address_partition(email), &format!("SESSION#{sid}"))
+}
+/// A device token (by SHA-256): a device that logged in to `email` before.
+pub(super) fn device_key(email: &str, hash: &str) -> Item {
+    key(address_partition(email), &format!("TRUST#{hash}"))
+}
+/// A mail request (by its random id).
+pub(super) fn mail_request_key(id: &str) -> Item {
+    key(format!("MAILREQ#{id}"), "MAILREQ")
 }
 
 pub(super) fn user_from(item: &Item) -> StoreResult<User> {
@@ -114,6 +133,14 @@ pub(super) fn user_from(item: &Item) -> StoreResult<User> {
         sessions_valid_after_ms: opt_n(item, "sessions_valid_after_ms").unwrap_or(0),
         // Accounts made before verification existed have no attribute: not verified.
         email_verified: get_bool(item, "email_verified"),
+    })
+}
+
+/// The pending email change recorded on a profile, if any.
+pub(super) fn pending_change_from(profile: &Item) -> Option<crate::store::PendingEmailChange> {
+    Some(crate::store::PendingEmailChange {
+        request: opt_s(profile, "change_request")?,
+        new_email: opt_s(profile, "change_email")?,
     })
 }
 

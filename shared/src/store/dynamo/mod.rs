@@ -1,4 +1,4 @@
-//! The DynamoDB store: one table (DESIGN §5), every race settled by a conditional write.
+//! The DynamoDB store: one table, every race settled by a conditional write.
 //!
 //! Items (`pk` / `sk`):
 //! - `USER#<id>` / `USER`: the profile, role, `disabled`, `sessions_valid_after_ms`; `gsi1pk`
@@ -7,17 +7,27 @@
 //!   email, password hash, `disabled`, the current reset token's hash).
 //! - `USERNAME#<lowercased>` / `USERNAME`: uniqueness sentinel.
 //! - `COUNTER#users` / `COUNTER`: the atomic counter integer ids come from.
-//! - `USER#<id>` / `SESSION#<sid>`, `USER#<id>` / `REFRESH#<jti>`: session families (where and
-//!   when each was last used) and one item per refresh token, in their user's partition: a
-//!   user's sessions are one Query, and erasing the account finds everything it owns.
+//! - `SESSIONS#<id>` / `SESSION#<sid>`, `SESSIONS#<id>` / `REFRESH#<jti>`: session families
+//!   (where and when each was last used) and one item per refresh token, in a partition of the
+//!   user's own beside the profile's: a user's sessions are one Query, erasing the account finds
+//!   everything it owns, and the functions that write sessions are granted `SESSIONS#` items,
+//!   never the profile.
 //! - `VERIFY#<sha256>` / `VERIFY`: email verification tokens by hash (user id, the address
 //!   mailed, expiry, purpose); the user's `verify_hash` names the newest verification of its
 //!   address and `change_hash` the newest email change, and `email_verified` the result.
-//! - `RESET#<sha256>` / `RESET`, `LOGINFAIL#<email>` / `LOGINFAIL` (also
-//!   `LOGINFAIL#<email>#NET#<network>` and `LOGINFAIL#<email>#DEVICE#<sha256>`), `DEVICE#<sha256>`
-//!   / `DEVICE`, `THROTTLE#<key>#<window>` / `THROTTLE`: reset tokens by hash, failed-login
-//!   counters (per email, per email and client network, per trusted device), device tokens by
-//!   hash, rate-limit windows.
+//!   The profile also holds the pending email change (`change_request`, `change_email`) while
+//!   there is one. Token items (verification and reset) name the account, never an address.
+//! - `RESET#<sha256>` / `RESET`: reset tokens by hash; the credentials' `reset_hash` names the
+//!   newest.
+//! - `LOGINFAIL#<email>`: an address's login state, one partition so that erasure (or an email
+//!   change) finds it with one Query: `LOGINFAIL` the failed-login counter from every network,
+//!   `NET#<network>` from one client network, `DEVICE#<sha256>` from one trusted device,
+//!   `SESSION#<sid>` the re-authentications of one session, and `TRUST#<sha256>` the trusted
+//!   devices (device tokens by hash).
+//! - `MAILREQ#<id>` / `MAILREQ`: a mail request (a reset or verification link asked for) behind
+//!   a queued job, which names only its id; deleted once handled.
+//! - `THROTTLE#<key>#<window>` / `THROTTLE`: rate-limit windows (mail caps are keyed by a
+//!   digest of the address, and outlive an erasure until their window ends).
 //!
 //! This file holds the client and the plain reads and updates; `item` is the codec, `tx` the
 //! transaction machinery, and each trait is implemented in its own file.
@@ -27,6 +37,7 @@
 
 mod accounts;
 mod item;
+mod mail_requests;
 mod resets;
 mod sessions;
 mod throttle;

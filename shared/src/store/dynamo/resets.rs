@@ -13,10 +13,15 @@ use crate::store::*;
 #[async_trait]
 impl ResetStore for DynamoStore {
     async fn put_reset_token(&self, token: &ResetToken) -> StoreResult<()> {
+        // The credentials to point at the new token are found by the account's address, read
+        // from the profile: the token item names the account only.
+        let Some(profile) = self.get("get user", user_key(token.user_id)).await? else {
+            return Err(StoreError::Backend("reset token for no user".into()));
+        };
+        let email = get_s(&profile, "email")?;
         let mut item = reset_key(&token.hash);
         item.extend([
             ("user_id".into(), n(token.user_id)),
-            ("email".into(), s(&token.email)),
             ("expires_at".into(), n(token.expires_at)),
         ]);
         // Pointing the credentials at the newest hash supersedes every older token at once;
@@ -27,7 +32,7 @@ impl ResetStore for DynamoStore {
                 vec![
                     self.put(item, Some("attribute_not_exists(pk)")),
                     self.update(
-                        email_key(&token.email),
+                        email_key(&email),
                         "SET reset_hash = :h",
                         Some("attribute_exists(pk) AND user_id = :u"),
                         HashMap::from([
@@ -52,31 +57,37 @@ impl ResetStore for DynamoStore {
             return Ok(None);
         }
         let user_id: UserId = get_n(&reset, "user_id")?;
-        let email = get_s(&reset, "email")?;
-        let items = self
-            .batch_get("reset lookup", vec![email_key(&email), user_key(user_id)])
-            .await?;
-        let current = items
-            .get(&item_id(&email_key(&email)))
-            .and_then(|c| opt_s(c, "reset_hash"))
-            .is_some_and(|h| h == hash);
-        if !current {
+        let Some(profile) = self.get("get user", user_key(user_id)).await? else {
             return Ok(None);
-        }
-        items.get(&item_id(&user_key(user_id))).map(user_from).transpose()
+        };
+        let user = user_from(&profile)?;
+        let current = self
+            .get("get credentials", email_key(&user.email))
+            .await?
+            .and_then(|c| opt_s(&c, "reset_hash"))
+            .is_some_and(|h| h == hash);
+        Ok(current.then_some(user))
     }
 
     async fn consume_reset_token(
         &self,
         hash: &str,
         new_password_hash: &str,
+        keep_device: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<Option<UserId>> {
         let Some(reset) = self.get("get reset token", reset_key(hash)).await? else {
             return Ok(None);
         };
         let user_id: UserId = get_n(&reset, "user_id")?;
-        let email = get_s(&reset, "email")?;
+        let Some(profile) = self.get("get user", user_key(user_id)).await? else {
+            return Ok(None);
+        };
+        let email = get_s(&profile, "email")?;
+        let Some(credentials) = self.get("get credentials", email_key(&email)).await? else {
+            return Ok(None);
+        };
+        let old_hash = get_s(&credentials, "password_hash")?;
         let now = now_ms.div_euclid(1000);
         // All or nothing: the token is spent only if the password changes and every session
         // of the user ends with it.
@@ -92,27 +103,39 @@ impl ResetStore for DynamoStore {
                     self.update(
                         email_key(&email),
                         "SET password_hash = :p REMOVE reset_hash",
-                        Some("reset_hash = :h AND user_id = :u"),
+                        Some("reset_hash = :h AND user_id = :u AND password_hash = :old"),
                         HashMap::from([
                             (":p".to_string(), s(new_password_hash)),
                             (":h".to_string(), s(hash)),
                             (":u".to_string(), n(user_id)),
+                            (":old".to_string(), s(&old_hash)),
                         ]),
                     ),
                     // A link mailed to the address proves it, as a verification link would.
                     self.update(
                         user_key(user_id),
                         // ...and a pending email change dies with the old password.
-                        "SET sessions_valid_after_ms = :now, email_verified = :t REMOVE change_hash",
-                        Some("attribute_exists(pk)"),
-                        HashMap::from([(":now".to_string(), n(now_ms)), (":t".to_string(), b(true))]),
+                        "SET sessions_valid_after_ms = :now, email_verified = :t \
+                         REMOVE change_hash, change_request, change_email",
+                        Some("email = :e"),
+                        HashMap::from([
+                            (":now".to_string(), n(now_ms)),
+                            (":t".to_string(), b(true)),
+                            (":e".to_string(), s(&email)),
+                        ]),
                     ),
                     self.delete(loginfail_key(&email), None, None),
                 ],
             )
             .await?;
         match tx {
-            Tx::Done => Ok(Some(user_id)),
+            Tx::Done => {
+                if let Some(device) = keep_device {
+                    self.keep_device_trusted(&email, device, &old_hash, new_password_hash, now)
+                        .await;
+                }
+                Ok(Some(user_id))
+            }
             // The token was spent, superseded or expired.
             tx if tx.refused() => Ok(None),
             // Throttled or failed for another reason: nothing changed, worth a retry (503).

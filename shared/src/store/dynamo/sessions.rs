@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use super::item::*;
 use super::tx::{cancelled, Tx};
 use super::DynamoStore;
+use crate::config::Backoff;
 use crate::domain::*;
 use crate::store::*;
 
@@ -64,6 +65,89 @@ impl DynamoStore {
         )
     }
 
+    /// Reserves one attempt on each of `counters` at once (as read in `items`), unless one is
+    /// locked: `Some(retry_after)` then, and nothing counted. Of racing reservations each is
+    /// counted once and none passes a lock.
+    async fn reserve(
+        &self,
+        counters: Vec<(Item, Backoff)>,
+        mut items: HashMap<String, Item>,
+        now: i64,
+        keep_secs: i64,
+    ) -> StoreResult<Option<u64>> {
+        let pk = item_id;
+        for round in 0..RESERVE_ROUNDS {
+            let seen = counters
+                .iter()
+                .map(|(k, _)| items.get(&pk(k)).map(failures_from).transpose())
+                .collect::<StoreResult<Vec<_>>>()?;
+            let wait = seen
+                .iter()
+                .map(|f| f.map(|(f, _)| f).unwrap_or_default().wait(now))
+                .max()
+                .unwrap_or(0);
+            if wait > 0 {
+                return Ok(Some(wait as u64));
+            }
+            let writes = counters
+                .iter()
+                .zip(&seen)
+                .map(|((k, backoff), old)| {
+                    let new = old
+                        .map(|(f, _)| f)
+                        .unwrap_or_default()
+                        .reserve(now, *backoff, keep_secs);
+                    self.reserve_update(k.clone(), *old, new, now)
+                })
+                .collect();
+            match self.transact("reserve login attempt", writes).await? {
+                Tx::Done => return Ok(None),
+                tx if (0..counters.len()).any(|i| tx.failed(i)) => {
+                    // Another attempt counted first: read the counters again and decide anew.
+                    let jitter = rand::random::<u64>() % 10;
+                    tokio::time::sleep(Duration::from_millis(5 * round + jitter)).await;
+                    let keys = counters.iter().map(|(k, _)| k.clone()).collect();
+                    items = self.batch_get("login counters", keys).await?;
+                }
+                Tx::Cancelled(codes) => return Err(cancelled("login reservation", codes)),
+            }
+        }
+        // So many attempts at this counter at once that this one never got its turn.
+        Ok(Some(1))
+    }
+
+    /// Moves the trust of the device `device` of `email` from the password `old_hash` to
+    /// `new_hash`, if it was trusted with the old one (a device token presented with a password
+    /// change or reset made from that device). Best effort after the change itself: should it
+    /// fail, the device is simply no longer trusted, as every other one.
+    pub(super) async fn keep_device_trusted(
+        &self,
+        email: &str,
+        device: &str,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) {
+        let kept = self
+            .update_if(
+                "keep device trusted",
+                device_key(email, device),
+                "SET credential = :new",
+                "email = :e AND credential = :old AND expires_at > :now",
+                HashMap::from([
+                    (":new".to_string(), s(device_credential(new_hash))),
+                    (":old".to_string(), s(device_credential(old_hash))),
+                    (":e".to_string(), s(email)),
+                    (":now".to_string(), n(now)),
+                ]),
+                None,
+            )
+            .await;
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "the device that changed the password is no longer trusted");
+        }
+    }
+
     /// An update of a failure counter in a transaction (`#c` names its `count`).
     fn counter_update(
         &self,
@@ -74,6 +158,17 @@ impl DynamoStore {
     ) -> StoreResult<TransactWriteItem> {
         self.update_named(key, expression, condition, values, Some(("#c", "count")))
     }
+}
+
+/// The credentials login reads, from an address's item.
+fn credentials_from(item: &Item) -> StoreResult<Credentials> {
+    Ok(Credentials {
+        user_id: get_n(item, "user_id")?,
+        username: get_s(item, "username")?,
+        email: get_s(item, "email")?,
+        password_hash: get_s(item, "password_hash")?,
+        disabled: get_bool(item, "disabled"),
+    })
 }
 
 /// A failure counter as read: its value (a count below zero, which only a success taken back
@@ -98,24 +193,18 @@ impl SessionStore for DynamoStore {
         ];
         let device = attempt
             .device
-            .map(|hash| (device_key(hash), loginfail_device_key(email, hash)));
+            .map(|hash| (device_key(email, hash), loginfail_device_key(email, hash)));
         let pk = item_id;
         let mut keys = vec![email_key(email)];
         keys.extend(untrusted.iter().map(|(k, _)| k.clone()));
         if let Some((device, counter)) = &device {
             keys.extend([device.clone(), counter.clone()]);
         }
-        let mut items = self.batch_get("login lookup", keys).await?;
-        let credentials = match items.get(&item_id(&email_key(email))) {
-            Some(item) => Some(Credentials {
-                user_id: get_n(item, "user_id")?,
-                username: get_s(item, "username")?,
-                email: get_s(item, "email")?,
-                password_hash: get_s(item, "password_hash")?,
-                disabled: get_bool(item, "disabled"),
-            }),
-            None => None,
-        };
+        let items = self.batch_get("login lookup", keys).await?;
+        let credentials = items
+            .get(&item_id(&email_key(email)))
+            .map(credentials_from)
+            .transpose()?;
         // A device is trusted only with the password it logged in with: a reset (or any
         // change of the password) ends the trust of every device at once.
         let credential = credentials
@@ -133,52 +222,18 @@ impl SessionStore for DynamoStore {
             Some((_, counter)) => vec![(counter, rules.network)],
             None => untrusted.to_vec(),
         };
-        for round in 0..RESERVE_ROUNDS {
-            let seen = counters
-                .iter()
-                .map(|(k, _)| items.get(&pk(k)).map(failures_from).transpose())
-                .collect::<StoreResult<Vec<_>>>()?;
-            let wait = seen
-                .iter()
-                .map(|f| f.map(|(f, _)| f).unwrap_or_default().wait(attempt.now))
-                .max()
-                .unwrap_or(0);
-            if wait > 0 {
-                return Ok(LoginStart::Locked {
-                    retry_after: wait as u64,
-                });
-            }
-            let writes = counters
-                .iter()
-                .zip(&seen)
-                .map(|((k, backoff), old)| {
-                    let new = old.map(|(f, _)| f).unwrap_or_default().reserve(
-                        attempt.now,
-                        *backoff,
-                        rules.keep_secs,
-                    );
-                    self.reserve_update(k.clone(), *old, new, attempt.now)
-                })
-                .collect();
-            match self.transact("reserve login attempt", writes).await? {
-                Tx::Done => {
-                    return Ok(LoginStart::Reserved {
-                        credentials,
-                        trusted_device,
-                    })
-                }
-                tx if (0..counters.len()).any(|i| tx.failed(i)) => {
-                    // Another attempt counted first: read the counters again and decide anew.
-                    let jitter = rand::random::<u64>() % 10;
-                    tokio::time::sleep(Duration::from_millis(5 * round + jitter)).await;
-                    let keys = counters.iter().map(|(k, _)| k.clone()).collect();
-                    items = self.batch_get("login counters", keys).await?;
-                }
-                Tx::Cancelled(codes) => return Err(cancelled("login reservation", codes)),
-            }
-        }
-        // So many attempts at this email at once that this one never got its turn.
-        Ok(LoginStart::Locked { retry_after: 1 })
+        Ok(
+            match self
+                .reserve(counters, items, attempt.now, rules.keep_secs)
+                .await?
+            {
+                Some(retry_after) => LoginStart::Locked { retry_after },
+                None => LoginStart::Reserved {
+                    credentials,
+                    trusted_device,
+                },
+            },
+        )
     }
 
     async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool> {
@@ -206,7 +261,7 @@ impl SessionStore for DynamoStore {
         let session_item = session_item(session);
         let email = attempt.email;
         let fresh = Some("attribute_not_exists(pk)");
-        let mut device_item = device_key(login.device);
+        let mut device_item = device_key(email.as_str(), login.device);
         device_item.extend([
             ("email".into(), s(email.as_str())),
             ("credential".into(), s(device_credential(login.verified_hash))),
@@ -248,21 +303,44 @@ impl SessionStore for DynamoStore {
         }
     }
 
-    async fn settle_attempt(&self, attempt: &LoginAttempt<'_>) -> StoreResult<()> {
+    async fn begin_reauthentication(
+        &self,
+        attempt: &Reauthentication<'_>,
+        rules: &LoginRules,
+    ) -> StoreResult<LoginStart> {
         let email = attempt.email.as_str();
-        let tx = self
-            .transact(
-                "settle attempt",
-                vec![
-                    self.delete(loginfail_network_key(email, attempt.network), None, None),
-                    self.success_off_account_counter(attempt),
-                ],
-            )
+        let counter = loginfail_session_key(email, attempt.sid);
+        let items = self
+            .batch_get("reauthentication lookup", vec![email_key(email), counter.clone()])
             .await?;
-        match tx {
-            Tx::Done => Ok(()),
-            Tx::Cancelled(codes) => Err(cancelled("settle attempt", codes)),
-        }
+        let credentials = items
+            .get(&item_id(&email_key(email)))
+            .map(credentials_from)
+            .transpose()?;
+        Ok(
+            match self
+                .reserve(
+                    vec![(counter, rules.network)],
+                    items,
+                    attempt.now,
+                    rules.keep_secs,
+                )
+                .await?
+            {
+                Some(retry_after) => LoginStart::Locked { retry_after },
+                None => LoginStart::Reserved {
+                    credentials,
+                    trusted_device: false,
+                },
+            },
+        )
+    }
+
+    async fn settle_reauthentication(&self, attempt: &Reauthentication<'_>) -> StoreResult<()> {
+        let counter = loginfail_session_key(attempt.email.as_str(), attempt.sid);
+        self.delete_if("settle reauthentication", counter, "attribute_exists(pk)")
+            .await
+            .map(|_| ())
     }
 
     async fn session_with_user(
@@ -392,7 +470,7 @@ impl SessionStore for DynamoStore {
 
     async fn list_sessions(&self, user_id: UserId) -> StoreResult<Vec<Session>> {
         let items = self
-            .query_partition("list sessions", &format!("USER#{user_id}"), Some("SESSION#"))
+            .query_partition("list sessions", &sessions_partition(user_id), Some("SESSION#"))
             .await?;
         let mut sessions = items.iter().map(session_from).collect::<StoreResult<Vec<_>>>()?;
         sessions.sort_by_key(|s| std::cmp::Reverse(s.created_ms));

@@ -30,7 +30,7 @@ impl AccountStore for SqliteStore {
             let changed = tx
                 .execute(
                     "UPDATE users SET password_hash = ?3, reset_hash = NULL, change_hash = NULL,
-                       sessions_valid_after_ms = ?4
+                       change_request = NULL, change_email = NULL, sessions_valid_after_ms = ?4
                      WHERE id = ?1 AND email = ?2 AND password_hash = ?5",
                     params![id, change.email, change.new_hash, change.cut_ms, change.old_hash],
                 )
@@ -51,7 +51,51 @@ impl AccountStore for SqliteStore {
                 params![change.keep_sid, id, change.cut_ms + 1],
             )
             .map_err(backend)?;
+            if let Some(device) = change.keep_device {
+                let now = change.cut_ms.div_euclid(1000);
+                sessions::keep_device_trusted(
+                    tx,
+                    change.email,
+                    device,
+                    change.old_hash,
+                    change.new_hash,
+                    now,
+                )?;
+            }
             Ok(true)
+        })
+    }
+
+    async fn request_email_change(&self, user_id: UserId, change: &PendingEmailChange) -> StoreResult<bool> {
+        self.write(|tx| {
+            // The older change's link stops working with it.
+            let n = tx
+                .execute(
+                    "UPDATE users SET change_request = ?2, change_email = ?3, change_hash = NULL WHERE id = ?1",
+                    params![user_id as i64, change.request, change.new_email],
+                )
+                .map_err(backend)?;
+            tx.execute(
+                "DELETE FROM verify_tokens WHERE user_id = ?1 AND purpose = 'change'",
+                [user_id as i64],
+            )
+            .map_err(backend)?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn pending_email_change(&self, user_id: UserId) -> StoreResult<Option<PendingEmailChange>> {
+        let row: Option<(Option<String>, Option<String>)> = self.read(|c| {
+            c.query_row(
+                "SELECT change_request, change_email FROM users WHERE id = ?1",
+                [user_id as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })?;
+        Ok(match row {
+            Some((Some(request), Some(new_email))) => Some(PendingEmailChange { request, new_email }),
+            _ => None,
         })
     }
 
@@ -82,16 +126,9 @@ impl AccountStore for SqliteStore {
             for sql in [
                 "DELETE FROM login_failures WHERE email = ?1",
                 "DELETE FROM login_devices WHERE email = ?1",
+                "DELETE FROM mail_requests WHERE email = ?1",
             ] {
                 tx.execute(sql, [email]).map_err(backend)?;
-            }
-            for (key, _) in erasure.throttle_keys {
-                // Every window of the counter (`<key>#<window number>`).
-                tx.execute(
-                    "DELETE FROM throttle WHERE substr(key, 1, length(?1) + 1) = ?1 || '#'",
-                    [key],
-                )
-                .map_err(backend)?;
             }
             // The email and username are unique columns of this row: both are free now.
             tx.execute("DELETE FROM users WHERE id = ?1", [id])

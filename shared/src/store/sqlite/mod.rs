@@ -3,11 +3,13 @@
 //! holds across the several function processes `cargo lambda watch` runs on one file.
 //!
 //! This file opens the database and holds the row codecs; each trait is implemented in its own
-//! file (`users`, `sessions`, `accounts`, `resets`, `verifications`, `throttle`), and `keys`
+//! file (`users`, `sessions`, `accounts`, `resets`, `verifications`, `mail_requests`,
+//! `throttle`), and `keys`
 //! keeps local mode's signing keys.
 
 mod accounts;
 mod keys;
+mod mail_requests;
 mod resets;
 mod sessions;
 mod throttle;
@@ -29,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_login_counters.sql"),
     include_str!("migrations/0004_verified_email.sql"),
     include_str!("migrations/0005_self_service.sql"),
+    include_str!("migrations/0006_bound_mail.sql"),
 ];
 
 #[derive(Clone)]

@@ -42,6 +42,7 @@ impl ResetStore for SqliteStore {
         &self,
         hash: &str,
         new_password_hash: &str,
+        keep_device: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<Option<UserId>> {
         let now = now_ms.div_euclid(1000);
@@ -59,8 +60,16 @@ impl ResetStore for SqliteStore {
             let Some(user_id) = user_id else {
                 return Ok(None);
             };
+            let (email, old_hash): (String, String) = tx
+                .query_row(
+                    "SELECT email, password_hash FROM users WHERE id = ?1",
+                    [user_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(backend)?;
             tx.execute(
-                "UPDATE users SET password_hash = ?2, reset_hash = NULL, change_hash = NULL, email_verified = 1,
+                "UPDATE users SET password_hash = ?2, reset_hash = NULL, change_hash = NULL,
+                   change_request = NULL, change_email = NULL, email_verified = 1,
                    sessions_valid_after_ms = MAX(sessions_valid_after_ms, ?3)
                  WHERE id = ?1",
                 params![user_id, new_password_hash, now_ms],
@@ -72,11 +81,11 @@ impl ResetStore for SqliteStore {
                 [user_id],
             )
             .map_err(backend)?;
-            tx.execute(
-                "DELETE FROM login_failures WHERE email = (SELECT email FROM users WHERE id = ?1)",
-                [user_id],
-            )
-            .map_err(backend)?;
+            tx.execute("DELETE FROM login_failures WHERE email = ?1", [&email])
+                .map_err(backend)?;
+            if let Some(device) = keep_device {
+                sessions::keep_device_trusted(tx, &email, device, &old_hash, new_password_hash, now)?;
+            }
             Ok(Some(user_id as UserId))
         })
     }

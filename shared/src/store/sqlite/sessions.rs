@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use super::*;
+use crate::config::Backoff;
 
 /// The counter of every attempt at one email, of the attempts from one network, and of the
 /// attempts of one trusted device.
@@ -13,6 +14,86 @@ fn network_counter(network: &str) -> String {
 }
 fn device_counter(device: &str) -> String {
     format!("device:{device}")
+}
+/// The counter of the re-authentications of one session.
+fn session_counter(sid: &str) -> String {
+    format!("session:{sid}")
+}
+
+/// Reserves one attempt on each of `counters` of `email` at once, unless one is locked
+/// (`Some(retry_after)` then, and nothing counted).
+fn reserve(
+    tx: &Connection,
+    email: &str,
+    counters: &[(String, Backoff)],
+    now: i64,
+    keep_secs: i64,
+) -> StoreResult<Option<u64>> {
+    let mut seen = vec![];
+    for (counter, _) in counters {
+        seen.push(failures(tx, email, counter).map_err(backend)?);
+    }
+    let wait = seen.iter().map(|f| f.wait(now)).max().unwrap_or(0);
+    if wait > 0 {
+        return Ok(Some(wait as u64));
+    }
+    for ((counter, backoff), old) in counters.iter().zip(seen) {
+        let new = old.reserve(now, *backoff, keep_secs);
+        tx.execute(
+            "INSERT INTO login_failures (email, counter, count, locked_until, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(email, counter) DO UPDATE SET
+               count = excluded.count, locked_until = excluded.locked_until,
+               expires_at = excluded.expires_at",
+            params![email, counter, new.count, new.locked_until, new.expires_at],
+        )
+        .map_err(backend)?;
+    }
+    Ok(None)
+}
+
+/// The credentials login reads, by address.
+fn credentials(tx: &Connection, email: &str) -> StoreResult<Option<Credentials>> {
+    tx.query_row(
+        "SELECT id, username, email, password_hash, disabled FROM users WHERE email = ?1",
+        [email],
+        |r| {
+            Ok(Credentials {
+                user_id: r.get::<_, i64>(0)? as UserId,
+                username: r.get(1)?,
+                email: r.get(2)?,
+                password_hash: r.get(3)?,
+                disabled: r.get(4)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(backend)
+}
+
+/// Moves the trust of the device `device` of `email` from the password `old_hash` to
+/// `new_hash`, if it was trusted with the old one (a password change or reset made from it).
+pub(super) fn keep_device_trusted(
+    tx: &Connection,
+    email: &str,
+    device: &str,
+    old_hash: &str,
+    new_hash: &str,
+    now: i64,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE login_devices SET credential = ?4
+         WHERE hash = ?1 AND email = ?2 AND credential = ?3 AND expires_at > ?5",
+        params![
+            device,
+            email,
+            device_credential(old_hash),
+            device_credential(new_hash),
+            now
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
 }
 
 fn failures(c: &Connection, email: &str, counter: &str) -> rusqlite::Result<LoginFailures> {
@@ -67,44 +148,10 @@ impl SessionStore for SqliteStore {
                     (ACCOUNT_COUNTER.to_string(), rules.account),
                 ],
             };
-            let mut seen = vec![];
-            for (counter, _) in &counters {
-                seen.push(failures(tx, email, counter).map_err(backend)?);
+            if let Some(retry_after) = reserve(tx, email, &counters, attempt.now, rules.keep_secs)? {
+                return Ok(LoginStart::Locked { retry_after });
             }
-            let wait = seen.iter().map(|f| f.wait(attempt.now)).max().unwrap_or(0);
-            if wait > 0 {
-                return Ok(LoginStart::Locked {
-                    retry_after: wait as u64,
-                });
-            }
-            for ((counter, backoff), old) in counters.iter().zip(seen) {
-                let new = old.reserve(attempt.now, *backoff, rules.keep_secs);
-                tx.execute(
-                    "INSERT INTO login_failures (email, counter, count, locked_until, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(email, counter) DO UPDATE SET
-                       count = excluded.count, locked_until = excluded.locked_until,
-                       expires_at = excluded.expires_at",
-                    params![email, counter, new.count, new.locked_until, new.expires_at],
-                )
-                .map_err(backend)?;
-            }
-            let credentials = tx
-                .query_row(
-                    "SELECT id, username, email, password_hash, disabled FROM users WHERE email = ?1",
-                    [email],
-                    |r| {
-                        Ok(Credentials {
-                            user_id: r.get::<_, i64>(0)? as UserId,
-                            username: r.get(1)?,
-                            email: r.get(2)?,
-                            password_hash: r.get(3)?,
-                            disabled: r.get(4)?,
-                        })
-                    },
-                )
-                .optional()
-                .map_err(backend)?;
+            let credentials = credentials(tx, email)?;
             Ok(LoginStart::Reserved {
                 credentials,
                 trusted_device,
@@ -198,17 +245,29 @@ impl SessionStore for SqliteStore {
         })
     }
 
-    async fn settle_attempt(&self, attempt: &LoginAttempt<'_>) -> StoreResult<()> {
+    async fn begin_reauthentication(
+        &self,
+        attempt: &Reauthentication<'_>,
+        rules: &LoginRules,
+    ) -> StoreResult<LoginStart> {
         let email = attempt.email.as_str();
+        self.write(|tx| {
+            let counters = [(session_counter(attempt.sid), rules.network)];
+            if let Some(retry_after) = reserve(tx, email, &counters, attempt.now, rules.keep_secs)? {
+                return Ok(LoginStart::Locked { retry_after });
+            }
+            Ok(LoginStart::Reserved {
+                credentials: credentials(tx, email)?,
+                trusted_device: false,
+            })
+        })
+    }
+
+    async fn settle_reauthentication(&self, attempt: &Reauthentication<'_>) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute(
                 "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
-                params![email, network_counter(attempt.network)],
-            )
-            .map_err(backend)?;
-            tx.execute(
-                "UPDATE login_failures SET count = MAX(count - 1, 0) WHERE email = ?1 AND counter = ?2",
-                params![email, ACCOUNT_COUNTER],
+                params![attempt.email.as_str(), session_counter(attempt.sid)],
             )
             .map_err(backend)?;
             Ok(())

@@ -7,9 +7,24 @@ use super::*;
 
 #[async_trait]
 impl VerifyStore for SqliteStore {
-    async fn put_verify_token(&self, token: &VerifyToken) -> StoreResult<()> {
+    async fn put_verify_token(&self, token: &VerifyToken, request: Option<&str>) -> StoreResult<bool> {
         let purpose = token.purpose.as_str();
         self.write(|tx| {
+            // An email change's token only while its request is the account's pending one.
+            if let Some(request) = request {
+                let pending = tx
+                    .query_row(
+                        "SELECT 1 FROM users WHERE id = ?1 AND change_request = ?2",
+                        params![token.user_id as i64, request],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(backend)?
+                    .is_some();
+                if !pending {
+                    return Ok(false);
+                }
+            }
             // One token per user and purpose: the newest supersedes (and here replaces) the
             // older ones.
             tx.execute(
@@ -18,8 +33,8 @@ impl VerifyStore for SqliteStore {
             )
             .map_err(backend)?;
             tx.execute(
-                "INSERT INTO verify_tokens (hash, user_id, email, expires_at, purpose) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![token.hash, token.user_id as i64, token.email, token.expires_at, purpose],
+                "INSERT INTO verify_tokens (hash, user_id, expires_at, purpose) VALUES (?1, ?2, ?3, ?4)",
+                params![token.hash, token.user_id as i64, token.expires_at, purpose],
             )
             .map_err(backend)?;
             tx.execute(
@@ -27,20 +42,22 @@ impl VerifyStore for SqliteStore {
                 params![token.user_id as i64, token.hash],
             )
             .map_err(backend)?;
-            Ok(())
+            Ok(true)
         })
     }
 
     async fn consume_verify_token(&self, hash: &str, now: i64) -> StoreResult<Consumed> {
         self.write(|tx| {
             // The token is usable only while it is the user's newest of its purpose, unexpired,
-            // and (to verify) names the address the account still has.
+            // and the account enabled. It proves the account's address (a verification; an
+            // email change drops the pending one) or the pending change's new address.
             let found: Option<(i64, String, String)> = tx
                 .query_row(
-                    "SELECT t.user_id, t.email, u.email FROM verify_tokens t JOIN users u ON u.id = t.user_id
-                     WHERE t.hash = ?1 AND t.expires_at > ?2
-                       AND ((t.purpose = 'verify' AND u.verify_hash = ?1 AND u.email = t.email)
-                         OR (t.purpose = 'change' AND u.change_hash = ?1))",
+                    "SELECT t.user_id, CASE t.purpose WHEN 'change' THEN u.change_email ELSE u.email END, u.email
+                     FROM verify_tokens t JOIN users u ON u.id = t.user_id
+                     WHERE t.hash = ?1 AND t.expires_at > ?2 AND u.disabled = 0
+                       AND ((t.purpose = 'verify' AND u.verify_hash = ?1)
+                         OR (t.purpose = 'change' AND u.change_hash = ?1 AND u.change_email IS NOT NULL))",
                     params![hash, now],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
@@ -65,7 +82,9 @@ impl VerifyStore for SqliteStore {
             // Verified: no pending verification of this address is needed any more.
             tx.execute(
                 "UPDATE users SET email = ?2, email_verified = 1, verify_hash = NULL,
-                   change_hash = CASE WHEN change_hash = ?3 THEN NULL ELSE change_hash END
+                   change_hash = CASE WHEN change_hash = ?3 THEN NULL ELSE change_hash END,
+                   change_request = CASE WHEN change_hash = ?3 THEN NULL ELSE change_request END,
+                   change_email = CASE WHEN change_hash = ?3 THEN NULL ELSE change_email END
                  WHERE id = ?1",
                 params![user_id, proved, hash],
             )

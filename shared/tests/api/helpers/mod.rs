@@ -438,6 +438,17 @@ pub fn token_in(mail: &str) -> Option<String> {
     )
 }
 
+/// Six wrong guesses at `email`, one from each of six networks: the account-wide lock of an app
+/// whose accounts lock after 6 failures from anywhere.
+pub async fn lock_account_from_everywhere(app: &TestApp, email: &str) {
+    for i in 0..6 {
+        let r = app
+            .login_from(&format!("198.51.100.{}", 10 + i), email, "a wrong guess 123")
+            .await;
+        assert_eq!(r.status, 401, "guess {i}");
+    }
+}
+
 pub const STRONG: &str = "correct horse battery staple 42";
 pub const STRONG2: &str = "violet tractor jumps over moon 7";
 
