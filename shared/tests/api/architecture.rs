@@ -1,5 +1,6 @@
 //! The shape of the library holds: its top-level modules depend one way (no cycle, and no
-//! module reaching up a layer), and no source file grows past 500 lines.
+//! module reaching up a layer), the files inside each module too (no circle of imports between
+//! the files of one folder), and no source file grows past 500 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -69,6 +70,84 @@ fn uses(text: &str) -> BTreeSet<String> {
     found
 }
 
+/// The names `path::` reaches in the non-test code of `text`: `path::name` and `path::{a, b}`.
+fn reached(text: &str, path: &str) -> BTreeSet<String> {
+    let code: String = text
+        .split("#[cfg(test)]")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut found = BTreeSet::new();
+    for (i, _) in code.match_indices(path) {
+        let rest = &code[i + path.len()..];
+        match rest.strip_prefix('{') {
+            Some(group) => found.extend(group[..group.find('}').unwrap_or(0)].split(',').map(ident)),
+            None => {
+                found.insert(ident(rest));
+            }
+        }
+    }
+    found
+}
+
+/// Whether `graph` has a cycle: repeatedly removes the nodes with no remaining dependencies;
+/// what is left at the end is on (or behind) a cycle.
+fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    let mut left = graph.clone();
+    while !left.is_empty() {
+        let free: Vec<String> = left
+            .iter()
+            .filter(|(_, deps)| deps.iter().all(|d| !left.contains_key(d)))
+            .map(|(m, _)| m.clone())
+            .collect();
+        if free.is_empty() {
+            return Some(left.into_keys().collect());
+        }
+        for m in free {
+            left.remove(&m);
+        }
+    }
+    None
+}
+
+/// The files of folder `dir` (not `mod.rs`, the folder's own root) and which of them each
+/// imports, through `super::` or its full `crate::` path.
+fn file_graph(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let rel = dir.strip_prefix(src()).unwrap();
+    let full = format!(
+        "crate::{}::",
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy().to_string())
+            .collect::<Vec<_>>()
+            .join("::")
+    );
+    let files: BTreeMap<String, PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs") && !p.ends_with("mod.rs"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().to_string(), p))
+        .collect();
+    files
+        .iter()
+        .map(|(name, path)| {
+            let text = std::fs::read_to_string(path).unwrap();
+            let mut deps = reached(&text, "super::");
+            deps.extend(reached(&text, &full));
+            deps.retain(|d| d != name && files.contains_key(d));
+            (name.clone(), deps)
+        })
+        .collect()
+}
+
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut files = vec![];
     rust_files(&src(), &mut files);
@@ -105,23 +184,52 @@ fn modules_depend_one_way() {
             );
         }
     }
-    // No cycle within a layer either: repeatedly remove modules with no remaining dependencies.
-    let mut left = graph.clone();
-    while !left.is_empty() {
-        let free: Vec<String> = left
-            .iter()
-            .filter(|(_, deps)| deps.iter().all(|d| !left.contains_key(d)))
-            .map(|(m, _)| m.clone())
-            .collect();
-        assert!(
-            !free.is_empty(),
-            "module cycle among {:?}",
-            left.keys().collect::<Vec<_>>()
-        );
-        for m in free {
-            left.remove(&m);
+    // No cycle within a layer either.
+    if let Some(modules) = cycle(&graph) {
+        panic!("module cycle among {modules:?}");
+    }
+}
+
+#[test]
+fn the_files_of_each_module_import_each_other_one_way() {
+    fn folders(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.push(path.clone());
+                folders(&path, out);
+            }
         }
     }
+    let mut dirs = vec![];
+    folders(&src(), &mut dirs);
+    assert!(dirs.iter().any(|d| d.ends_with("endpoints")));
+    for dir in dirs {
+        if let Some(files) = cycle(&file_graph(&dir)) {
+            panic!("an import circle between files of {}: {files:?}", dir.display());
+        }
+    }
+}
+
+#[test]
+fn an_import_circle_between_two_files_is_seen() {
+    let mut graph = BTreeMap::new();
+    graph.insert("mailer".to_string(), BTreeSet::from(["reset".to_string()]));
+    graph.insert("reset".to_string(), BTreeSet::from(["mailer".to_string()]));
+    graph.insert("common".to_string(), BTreeSet::new());
+    assert_eq!(
+        cycle(&graph),
+        Some(vec!["mailer".to_string(), "reset".to_string()])
+    );
+    graph.get_mut("reset").unwrap().clear();
+    assert_eq!(cycle(&graph), None);
+    assert_eq!(
+        reached(
+            "use super::{delivery::Delivery, common};\nuse super::mailer;",
+            "super::"
+        ),
+        BTreeSet::from(["delivery".to_string(), "common".to_string(), "mailer".to_string()])
+    );
 }
 
 #[test]
