@@ -65,7 +65,7 @@ fn characters(n: usize) -> String {
     }
 }
 
-/// The password policy of DESIGN §4 beyond length: not common, not containing the username or
+/// The password policy beyond length: not common, not containing the username or
 /// the email's local part, and at least `min_score` (0-4) by the zxcvbn strength estimator,
 /// whose bundled dictionaries include the 30,000 most common leaked passwords.
 pub fn check_strength(

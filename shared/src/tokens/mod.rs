@@ -1,7 +1,8 @@
 //! JWTs. Access tokens: RS256, `kid` the key's thumbprint, verifiable by anyone holding the
-//! public key set (DESIGN §7). Refresh tokens: HS256 with authyy's own HMAC keys, verified only
-//! here. On verification the algorithm is pinned per use, and audience, expiry and the token's
-//! use are checked (and the issuer, for access tokens).
+//! public key set (see the README's "Verifying tokens in other services"). Refresh tokens:
+//! HS256 with authyy's own HMAC keys, verified only here. On verification the algorithm is
+//! pinned per use, and audience, expiry and the token's use are checked (and the issuer, for
+//! access tokens).
 //!
 //! [`sign_access`], [`sign_refresh`] and [`verify`] are the pure operations; the
 //! [`TokenIssuer`] owns the keys, the configuration and the clock, and is what the endpoints use

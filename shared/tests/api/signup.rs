@@ -1,4 +1,4 @@
-//! Signup: `POST /auth/users` (DESIGN §3), its uniqueness rules and the password policy (§4).
+//! Signup: `POST /auth/users`, its uniqueness rules and the password policy.
 
 use crate::helpers::*;
 

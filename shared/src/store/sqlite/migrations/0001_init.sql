@@ -1,4 +1,4 @@
--- authyy local schema: the SQLite mirror of the DynamoDB single table (DESIGN §5).
+-- authyy local schema: the SQLite mirror of the DynamoDB single table, kept by each trait's SQLite file.
 CREATE TABLE users (
     id                      INTEGER PRIMARY KEY AUTOINCREMENT,
     username                TEXT NOT NULL,
