@@ -198,6 +198,29 @@ mod tests {
     }
 
     #[test]
+    fn a_jobs_kind_in_logs_is_the_kind_it_travels_as() {
+        let email = || Email::parse("a@example.com").unwrap();
+        for job in [
+            reset(),
+            MailJob::VerifyEmail {
+                request: REQUEST.into(),
+            },
+            MailJob::ConfirmEmailChange {
+                user_id: 1,
+                request: REQUEST.into(),
+            },
+            MailJob::EmailChanged {
+                email: email(),
+                new_email: email(),
+            },
+            MailJob::PasswordChanged { email: email() },
+        ] {
+            let value: serde_json::Value = serde_json::from_str(&job.to_json()).unwrap();
+            assert_eq!(value["kind"], job.kind());
+        }
+    }
+
+    #[test]
     fn a_job_of_another_version_kind_or_shape_is_unreadable() {
         for body in [
             r#"{"v": 1, "kind": "password_reset", "email": "a@example.com"}"#,
