@@ -116,6 +116,18 @@ async fn a_redriven_reset_or_verification_job_mints_nothing_once_handled<B: Back
     assert_eq!(app.mails_to("john@example.com").await.len(), 2);
 }
 
+async fn a_job_handled_after_its_request_expired_mints_nothing<B: Backend>() {
+    let app = app::<B>().await;
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    app.deliver_queued().await;
+    app.forgot("john@example.com").await;
+    // Redriven from the dead-letter queue a day later: the request lived as long as its link.
+    app.clock
+        .advance_secs(app.state.config.reset_ttl.as_secs() as i64);
+    assert!(app.deliver_queued().await.is_empty());
+    assert!(app.reset_mails_to("john@example.com").await.is_empty());
+}
+
 async fn ten_password_changes_in_one_window_mail_the_address_at_most_three_times<B: Backend>() {
     let app = B::app(with(|c| c.ip_limits_enabled = false)).await;
     let (a, _, _) = app.user("john_doe").await;
@@ -269,6 +281,7 @@ both_backends!(
     a_hand_made_email_change_job_for_an_account_that_never_asked_mints_nothing,
     a_redriven_email_change_job_mints_nothing_after_a_password_change_cancelled_it,
     a_redriven_reset_or_verification_job_mints_nothing_once_handled,
+    a_job_handled_after_its_request_expired_mints_nothing,
     ten_password_changes_in_one_window_mail_the_address_at_most_three_times,
     email_change_notices_to_one_address_are_capped,
     change_email_to_a_taken_address_answers_exactly_as_to_a_free_one,
