@@ -21,7 +21,6 @@ use authyy::hashing::Hasher;
 use authyy::keys::lifecycle::min_published;
 use authyy::keys::rotation;
 use authyy::keys::secrets_manager::SecretsManagerKeys;
-use authyy::keys::sqlite::SqliteKeys;
 use authyy::keys::KeyStore;
 use authyy::store::dynamo::DynamoStore;
 use authyy::store::sqlite::SqliteStore;
@@ -236,9 +235,7 @@ async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), Admin
         // Said before opening, which applies any pending migration.
         eprintln!("authyy-admin: on the SQLite file {}", cli.sqlite.display());
         let store = SqliteStore::open(&cli.sqlite)?;
-        // Keys through their own connection, whose writes are conditional on what was read.
-        let keys = SqliteKeys::open(&cli.sqlite, Box::new(store.clone()))?;
-        return Ok((Box::new(store), Box::new(keys)));
+        return Ok((Box::new(store.clone()), Box::new(store)));
     };
     let settings = AwsSettings::new(
         table.clone(),

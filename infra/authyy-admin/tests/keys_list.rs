@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use authyy::aws::AwsSettings;
 use authyy::keys::secrets_manager::SecretsManagerKeys;
-use authyy::keys::sqlite::SqliteKeys;
 use authyy::keys::{Jwks, KeyStore, Lifecycle, PublicKeys};
 use authyy::store::sqlite::SqliteStore;
 
@@ -48,7 +47,7 @@ fn sqlite_target() -> Target {
     Target {
         args: vec!["--sqlite".into(), path.display().to_string()],
         env: vec![],
-        keys: Arc::new(SqliteKeys::open(&path, Box::new(SqliteStore::open(&path).unwrap())).unwrap()),
+        keys: Arc::new(SqliteStore::open(&path).unwrap()),
         _dir: Some(dir),
     }
 }

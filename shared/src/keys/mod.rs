@@ -15,7 +15,6 @@ pub mod public;
 pub mod rotation;
 pub mod secrets_manager;
 pub mod signing;
-pub mod sqlite;
 
 use std::collections::HashMap;
 
@@ -196,10 +195,10 @@ pub(crate) fn parse_object(text: &str) -> Result<serde_json::Map<String, serde_j
 ///
 /// Whatever changes keys (rotation, retire) reads a set with its [`Version`] and writes it back
 /// only if it is still that version (`save_if`, `publish_if`, which answer
-/// [`KeyError::Conflict`] otherwise). Both backends do so atomically: [`sqlite::SqliteKeys`]
-/// and [`secrets_manager::SecretsManagerKeys`]. The provided methods, for a store that cannot
-/// (the SQLite store the functions read through), compare and write in two steps: a writer that
-/// comes between them is not seen.
+/// [`KeyError::Conflict`] otherwise). Both backends do so atomically: the SQLite store
+/// (`store::sqlite`) and [`secrets_manager::SecretsManagerKeys`]. The provided methods, for a
+/// store that cannot (a test's), compare and write in two steps: a writer that comes between
+/// them is not seen.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     async fn load(&self) -> Result<PrivateKeys, KeyError>;
@@ -237,6 +236,22 @@ pub trait KeyStore: Send + Sync {
             return Err(KeyError::Conflict("public"));
         }
         self.publish(keys).await
+    }
+}
+
+/// Writes `keys` as the public set whatever it holds now, keeping its record of retired kids
+/// (whose keys it never publishes): a conditional write, again from a fresh read if another
+/// writer came between.
+pub(crate) async fn publish_keeping_retired<S: KeyStore + ?Sized>(
+    store: &S,
+    keys: &PublicKeys,
+) -> Result<(), KeyError> {
+    loop {
+        let (read, version) = store.load_public_versioned().await?;
+        match store.publish_if(&keys.with_retired_of(&read), &version).await {
+            Err(KeyError::Conflict(_)) => continue,
+            done => return done,
+        }
     }
 }
 

@@ -126,13 +126,7 @@ impl KeyStore for SecretsManagerKeys {
 
     /// Writes `keys`, keeping the record of retired kids (whose keys it never publishes).
     async fn publish(&self, keys: &PublicKeys) -> Result<(), KeyError> {
-        loop {
-            let (read, version) = self.load_public_versioned().await?;
-            match self.publish_if(&keys.with_retired_of(&read), &version).await {
-                Err(KeyError::Conflict(_)) => continue,
-                done => return done,
-            }
-        }
+        super::publish_keeping_retired(self, keys).await
     }
 
     async fn load_versioned(&self) -> Result<(PrivateKeys, Version), KeyError> {

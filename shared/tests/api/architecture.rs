@@ -40,37 +40,11 @@ fn top_module(file: &Path) -> String {
 
 /// The top-level modules named by `crate::...` paths in the non-test code of `text`.
 fn uses(text: &str) -> BTreeSet<String> {
-    let code: String = text
-        .split("#[cfg(test)]")
-        .next()
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let ident = |s: &str| -> String {
-        s.trim_start()
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect()
-    };
-    let mut found = BTreeSet::new();
-    for (i, _) in code.match_indices("crate::") {
-        if code[..i].ends_with('$') {
-            continue; // `$crate::` in a macro
-        }
-        let rest = &code[i + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let group = &group[..group.find('}').unwrap()];
-            found.extend(group.split(',').map(ident).filter(|s| !s.is_empty()));
-        } else {
-            found.insert(ident(rest));
-        }
-    }
-    found
+    reached(text, "crate::")
 }
 
-/// The names `path::` reaches in the non-test code of `text`: `path::name` and `path::{a, b}`.
+/// The names `path::` reaches in the non-test code of `text` (comments left out): `path::name`
+/// and `path::{a, b}`.
 fn reached(text: &str, path: &str) -> BTreeSet<String> {
     let code: String = text
         .split("#[cfg(test)]")
@@ -88,9 +62,17 @@ fn reached(text: &str, path: &str) -> BTreeSet<String> {
     };
     let mut found = BTreeSet::new();
     for (i, _) in code.match_indices(path) {
+        if code[..i].ends_with('$') {
+            continue; // `$crate::` in a macro
+        }
         let rest = &code[i + path.len()..];
         match rest.strip_prefix('{') {
-            Some(group) => found.extend(group[..group.find('}').unwrap_or(0)].split(',').map(ident)),
+            Some(group) => found.extend(
+                group[..group.find('}').unwrap_or(0)]
+                    .split(',')
+                    .map(ident)
+                    .filter(|s| !s.is_empty()),
+            ),
             None => {
                 found.insert(ident(rest));
             }

@@ -14,7 +14,6 @@ use async_trait::async_trait;
 use authyy::aws::AwsSettings;
 use authyy::clock::{Clock, SystemClock};
 use authyy::keys::secrets_manager::{rotation_step, RotationEvent, SecretsManagerKeys};
-use authyy::keys::sqlite::SqliteKeys;
 use authyy::keys::{rotation, KeyError, KeyStore, LifecycleError, PrivateKeys, PublicKeys, Version};
 use authyy::store::sqlite::SqliteStore;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -78,10 +77,7 @@ impl Keys {
     /// A store of its own (a new SQLite connection, a new Secrets Manager client).
     async fn open(&self) -> Arc<dyn KeyStore> {
         match self.backend {
-            Backend::Sqlite => {
-                let first = Box::new(SqliteStore::open(&self.path).unwrap());
-                Arc::new(SqliteKeys::open(&self.path, first).unwrap())
-            }
+            Backend::Sqlite => Arc::new(SqliteStore::open(&self.path).unwrap()),
             Backend::SecretsManager => Arc::new(self.secrets_manager(None).await),
         }
     }
