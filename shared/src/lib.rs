@@ -51,19 +51,20 @@ pub use routes::Endpoint;
 pub use runtime::handle;
 pub use state::AppState;
 
-/// The whole `main` of a function binary: `authyy::lambda_main!(Login => authyy::endpoints::login);`
-/// builds the state once and serves the listed endpoints. Dispatching only to its own endpoints
-/// lets the linker leave every other endpoint's code (and dependencies) out of the binary.
+/// The whole `main` of a function binary, naming the endpoints it serves:
+/// `authyy::lambda_main!(Login);` builds the state once and serves them. Dispatching only to its
+/// own endpoints (their [`endpoints::handler`]s) lets the linker leave every other endpoint's
+/// code (and dependencies) out of the binary.
 #[macro_export]
 macro_rules! lambda_main {
-    ($($endpoint:ident => $handler:path),+ $(,)?) => {
+    ($($endpoint:ident),+ $(,)?) => {
         fn dispatch<'a>(
             state: &'a $crate::AppState,
             endpoint: $crate::Endpoint,
             req: &'a $crate::lambda_http::Request,
-        ) -> $crate::runtime::BoxFuture<'a, $crate::endpoints::EndpointResult> {
+        ) -> $crate::endpoints::HandlerFuture<'a> {
             match endpoint {
-                $($crate::Endpoint::$endpoint => Box::pin($handler(state, req)),)+
+                $($crate::Endpoint::$endpoint => $crate::endpoints::handler::$endpoint(state, req),)+
                 #[allow(unreachable_patterns)]
                 _ => Box::pin(async { Err($crate::error::ApiError::NotFound) }),
             }

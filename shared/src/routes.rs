@@ -1,123 +1,156 @@
-//! The route table: which function serves which method and path. The `cargo lambda watch`
-//! router, events/ and the SAM template must name the same set; tests hold them to it.
+//! The route table: one row per endpoint, and everything about routes derived from it. A row
+//! names the endpoint, its method and path, the function (binary and package) that serves it,
+//! whether it needs a JSON body, the per-client rate limit it is under, whether it asks for the
+//! password again, and its handler (an `async fn` in [`crate::endpoints`] whose
+//! `#[utoipa::path]` annotation is its OpenAPI operation).
+//!
+//! [`route_table!`] hands the rows to a macro of the caller's: this module builds [`Endpoint`]
+//! from them, `endpoints` the dispatch and the per-endpoint handlers a function's `main` names,
+//! `endpoints::docs` the OpenAPI path list. What lies outside the crate (the Cargo members and
+//! the `cargo lambda watch` router, template.yaml, events/, the IAM permissions, the JS client)
+//! is held to [`Endpoint::ALL`] by tests.
 
 use lambda_http::http::Method;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Endpoint {
-    Signup,
-    Login,
-    Me,
-    ListUsers,
-    Refresh,
-    ForgotPassword,
-    ResetPassword,
-    VerifyEmail,
-    ResendVerification,
-    Logout,
-    ChangePassword,
-    ListSessions,
-    EndSession,
-    ChangeEmail,
-    DeleteAccount,
-    OpenApi,
-    Docs,
-    OpenIdConfiguration,
-    Jwks,
+/// Every route, one per row:
+/// `(Endpoint, METHOD, path, function, body, client limit, re-authenticates, handler)`.
+///
+/// - body: `Json` (a JSON body is required) or `Optional` (none needed; one sent must be JSON).
+/// - client limit: the [`ClientLimit`] counted per client address before the endpoint runs.
+/// - handler: `module::function` under `crate::endpoints`.
+macro_rules! route_table {
+    ($then:ident) => {
+        $then! {
+            (Signup, POST, "/auth/users", "signup", Json, Some(Signup), false, signup::signup),
+            (Login, POST, "/auth/login", "login", Json, Some(Login), false, login::login),
+            (Me, GET, "/auth/me", "me", Optional, None, false, account::me),
+            (ListUsers, GET, "/auth/users", "list-users", Optional, None, false, users::list_users),
+            (Refresh, POST, "/auth/tokens", "refresh", Optional, None, false, refresh::refresh),
+            (ForgotPassword, POST, "/auth/forgot-password", "forgot-password", Json, Some(Forgot), false,
+                password_reset::forgot_password),
+            (ResetPassword, POST, "/auth/reset-password", "reset-password", Json, None, false,
+                password_reset::reset_password),
+            (VerifyEmail, POST, "/auth/verify-email", "verify-email", Json, None, false,
+                verify_email::verify_email),
+            (ResendVerification, POST, "/auth/verify-email/resend", "resend-verification", Json, Some(Resend),
+                false, verify_email::resend_verification),
+            (Logout, POST, "/auth/logout", "logout", Optional, None, false, account::logout),
+            (ChangePassword, POST, "/auth/password", "change-password", Json, Some(Reauth), true,
+                password_change::change_password),
+            // One function for a user's sessions: both routes need the same reads and rights.
+            (ListSessions, GET, "/auth/sessions", "sessions", Optional, None, false, sessions::list_sessions),
+            (EndSession, DELETE, "/auth/sessions/{id}", "sessions", Optional, None, false, sessions::end_session),
+            (ChangeEmail, POST, "/auth/email", "change-email", Json, Some(Reauth), true,
+                email_change::change_email),
+            // Not `me`'s function: erasing needs delete rights that reading must not have.
+            (DeleteAccount, DELETE, "/auth/me", "delete-account", Json, Some(Reauth), true,
+                account_deletion::delete_account),
+            (OpenApi, GET, "/auth/openapi.json", "docs", Optional, None, false, docs::openapi_json),
+            (Docs, GET, "/auth/docs", "docs", Optional, None, false, docs::docs_page),
+            (OpenIdConfiguration, GET, "/auth/.well-known/openid-configuration", "discovery", Optional, None,
+                false, discovery::openid_configuration),
+            (Jwks, GET, "/auth/.well-known/jwks.json", "discovery", Optional, None, false, discovery::jwks),
+        }
+    };
+}
+pub(crate) use route_table;
+
+/// Whether an endpoint needs a body (see [`route_table!`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRule {
+    /// A JSON body is required.
+    Json,
+    /// None is needed; one that is sent must still be JSON.
+    Optional,
 }
 
+/// The per-client (per address) rate limits, counted before the endpoint runs; over the limit
+/// is 429. The configured numbers are in [`crate::config::Config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientLimit {
+    Signup,
+    Login,
+    Forgot,
+    Resend,
+    /// The endpoints that check the password again: an argon2 run as login's, under login's
+    /// numbers but counted apart.
+    Reauth,
+}
+
+impl ClientLimit {
+    /// The name its counters are kept by.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientLimit::Signup => "signup",
+            ClientLimit::Login => "login",
+            ClientLimit::Forgot => "forgot",
+            ClientLimit::Resend => "resend",
+            ClientLimit::Reauth => "reauth",
+        }
+    }
+}
+
+macro_rules! define_endpoints {
+    ($(($endpoint:ident, $method:ident, $path:literal, $function:literal, $body:ident, $limit:expr,
+        $reauth:literal, $module:ident :: $handler:ident)),+ $(,)?) => {
+        /// An endpoint of the API: one row of [`route_table!`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Endpoint {
+            $($endpoint,)+
+        }
+
+        impl Endpoint {
+            /// Every endpoint, in the table's order.
+            pub const ALL: [Endpoint; [$(Endpoint::$endpoint),+].len()] = [$(Endpoint::$endpoint,)+];
+
+            /// The function (binary and package) that serves the route.
+            pub fn function(self) -> &'static str {
+                match self {
+                    $(Endpoint::$endpoint => $function,)+
+                }
+            }
+
+            pub fn method(self) -> Method {
+                match self {
+                    $(Endpoint::$endpoint => Method::$method,)+
+                }
+            }
+
+            /// The path as API Gateway writes it (`{name}` for a segment it captures).
+            pub fn path(self) -> &'static str {
+                match self {
+                    $(Endpoint::$endpoint => $path,)+
+                }
+            }
+
+            /// Whether the endpoint needs a JSON body.
+            pub fn body(self) -> BodyRule {
+                match self {
+                    $(Endpoint::$endpoint => BodyRule::$body,)+
+                }
+            }
+
+            /// The per-client limit the endpoint is under, if any.
+            pub fn client_limit(self) -> Option<ClientLimit> {
+                use ClientLimit::*;
+                match self {
+                    $(Endpoint::$endpoint => $limit,)+
+                }
+            }
+
+            /// Whether the endpoint asks the signed-in user for their current password (and
+            /// counts a wrong one as a failed login).
+            pub fn reauthenticates(self) -> bool {
+                match self {
+                    $(Endpoint::$endpoint => $reauth,)+
+                }
+            }
+        }
+    };
+}
+route_table!(define_endpoints);
+
 impl Endpoint {
-    pub const ALL: [Endpoint; 19] = [
-        Endpoint::Signup,
-        Endpoint::Login,
-        Endpoint::Me,
-        Endpoint::ListUsers,
-        Endpoint::Refresh,
-        Endpoint::ForgotPassword,
-        Endpoint::ResetPassword,
-        Endpoint::VerifyEmail,
-        Endpoint::ResendVerification,
-        Endpoint::Logout,
-        Endpoint::ChangePassword,
-        Endpoint::ListSessions,
-        Endpoint::EndSession,
-        Endpoint::ChangeEmail,
-        Endpoint::DeleteAccount,
-        Endpoint::OpenApi,
-        Endpoint::Docs,
-        Endpoint::OpenIdConfiguration,
-        Endpoint::Jwks,
-    ];
-
-    /// Whether the endpoint asks the signed-in user for their current password (and counts a
-    /// wrong one as a failed login).
-    pub fn reauthenticates(self) -> bool {
-        matches!(
-            self,
-            Endpoint::ChangePassword | Endpoint::ChangeEmail | Endpoint::DeleteAccount
-        )
-    }
-
-    /// The function (binary and package) that serves the route.
-    pub fn function(self) -> &'static str {
-        match self {
-            Endpoint::Signup => "signup",
-            Endpoint::Login => "login",
-            Endpoint::Me => "me",
-            Endpoint::ListUsers => "list-users",
-            Endpoint::Refresh => "refresh",
-            Endpoint::ForgotPassword => "forgot-password",
-            Endpoint::ResetPassword => "reset-password",
-            Endpoint::VerifyEmail => "verify-email",
-            Endpoint::ResendVerification => "resend-verification",
-            Endpoint::Logout => "logout",
-            Endpoint::ChangePassword => "change-password",
-            // One function for a user's sessions: both routes need the same reads and rights.
-            Endpoint::ListSessions | Endpoint::EndSession => "sessions",
-            Endpoint::ChangeEmail => "change-email",
-            // Not `me`'s function: erasing needs delete rights that reading must not have.
-            Endpoint::DeleteAccount => "delete-account",
-            Endpoint::OpenApi | Endpoint::Docs => "docs",
-            Endpoint::OpenIdConfiguration | Endpoint::Jwks => "discovery",
-        }
-    }
-
-    pub fn method(self) -> Method {
-        match self {
-            Endpoint::Me
-            | Endpoint::ListUsers
-            | Endpoint::OpenApi
-            | Endpoint::Docs
-            | Endpoint::OpenIdConfiguration
-            | Endpoint::Jwks
-            | Endpoint::ListSessions => Method::GET,
-            Endpoint::EndSession | Endpoint::DeleteAccount => Method::DELETE,
-            _ => Method::POST,
-        }
-    }
-
-    pub fn path(self) -> &'static str {
-        match self {
-            Endpoint::Signup | Endpoint::ListUsers => "/auth/users",
-            Endpoint::Login => "/auth/login",
-            Endpoint::Me | Endpoint::DeleteAccount => "/auth/me",
-            Endpoint::Refresh => "/auth/tokens",
-            Endpoint::ForgotPassword => "/auth/forgot-password",
-            Endpoint::ResetPassword => "/auth/reset-password",
-            Endpoint::VerifyEmail => "/auth/verify-email",
-            Endpoint::ResendVerification => "/auth/verify-email/resend",
-            Endpoint::Logout => "/auth/logout",
-            Endpoint::ChangePassword => "/auth/password",
-            Endpoint::ListSessions => "/auth/sessions",
-            Endpoint::EndSession => "/auth/sessions/{id}",
-            Endpoint::ChangeEmail => "/auth/email",
-            Endpoint::OpenApi => "/auth/openapi.json",
-            Endpoint::Docs => "/auth/docs",
-            Endpoint::OpenIdConfiguration => "/auth/.well-known/openid-configuration",
-            Endpoint::Jwks => "/auth/.well-known/jwks.json",
-        }
-    }
-
     /// Whether `path` is this endpoint's (a `{name}` segment of [`Endpoint::path`] stands for
     /// any one non-empty segment), after at most one leading segment (a stage, `/prod`).
     pub fn serves(self, path: &str) -> bool {
@@ -147,10 +180,6 @@ impl Endpoint {
         format!("{} {}", self.method(), self.path())
     }
 
-    /// The first endpoint `name` serves.
-    pub fn by_function(name: &str) -> Option<Endpoint> {
-        Endpoint::ALL.into_iter().find(|e| e.function() == name)
-    }
 
     /// Every endpoint `name` serves (the docs and discovery functions serve two each).
     pub fn of_function(name: &str) -> Vec<Endpoint> {
@@ -164,6 +193,32 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_two_endpoints_share_a_method_and_path() {
+        let keys: std::collections::BTreeSet<String> = Endpoint::ALL.iter().map(|e| e.route_key()).collect();
+        assert_eq!(keys.len(), Endpoint::ALL.len());
+    }
+
+    #[test]
+    fn an_endpoint_reauthenticates_exactly_when_under_the_reauth_limit() {
+        for e in Endpoint::ALL {
+            assert_eq!(
+                e.reauthenticates(),
+                e.client_limit() == Some(ClientLimit::Reauth),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_route_without_a_body_method_takes_no_required_body() {
+        for e in Endpoint::ALL {
+            if e.method() == Method::GET {
+                assert_eq!(e.body(), BodyRule::Optional, "{e:?}");
+            }
+        }
+    }
 
     #[test]
     fn a_path_is_served_as_written_or_after_one_stage() {

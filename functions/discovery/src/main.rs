@@ -3,7 +3,4 @@
 //! (GET /auth/.well-known/jwks.json) that other services verify access tokens with. It reads only
 //! the public key set.
 
-authyy::lambda_main!(
-    OpenIdConfiguration => authyy::endpoints::openid_configuration,
-    Jwks => authyy::endpoints::jwks,
-);
+authyy::lambda_main!(OpenIdConfiguration, Jwks);

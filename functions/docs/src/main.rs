@@ -1,7 +1,4 @@
 //! The `docs` function: the API's OpenAPI description (GET /auth/openapi.json), the interactive
 //! documentation page rendering it (GET /auth/docs), and 404 JSON for every unmatched route.
 
-authyy::lambda_main!(
-    OpenApi => authyy::endpoints::openapi_json,
-    Docs => authyy::endpoints::docs_page,
-);
+authyy::lambda_main!(OpenApi, Docs);

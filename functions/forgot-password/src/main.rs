@@ -1,4 +1,4 @@
 //! The `forgot-password` function: serves `forgot-password`'s route of the authyy API. It builds the shared
 //! state once per execution environment and hands every request to the shared endpoint code.
 
-authyy::lambda_main!(ForgotPassword => authyy::endpoints::forgot_password);
+authyy::lambda_main!(ForgotPassword);

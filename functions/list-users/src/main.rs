@@ -1,4 +1,4 @@
 //! The `list-users` function: serves `list-users`'s route of the authyy API. It builds the shared
 //! state once per execution environment and hands every request to the shared endpoint code.
 
-authyy::lambda_main!(ListUsers => authyy::endpoints::list_users);
+authyy::lambda_main!(ListUsers);

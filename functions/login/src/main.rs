@@ -1,4 +1,4 @@
 //! The `login` function: serves `login`'s route of the authyy API. It builds the shared
 //! state once per execution environment and hands every request to the shared endpoint code.
 
-authyy::lambda_main!(Login => authyy::endpoints::login);
+authyy::lambda_main!(Login);

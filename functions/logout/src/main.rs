@@ -1,4 +1,4 @@
 //! The `logout` function: serves `logout`'s route of the authyy API. It builds the shared
 //! state once per execution environment and hands every request to the shared endpoint code.
 
-authyy::lambda_main!(Logout => authyy::endpoints::logout);
+authyy::lambda_main!(Logout);

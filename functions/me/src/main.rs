@@ -1,4 +1,4 @@
 //! The `me` function: serves `me`'s route of the authyy API. It builds the shared
 //! state once per execution environment and hands every request to the shared endpoint code.
 
-authyy::lambda_main!(Me => authyy::endpoints::me);
+authyy::lambda_main!(Me);

@@ -1,4 +1,4 @@
 //! The `resend-verification` function: serves `resend-verification`'s route of the authyy API. It builds the shared
 //! state once per execution environment and hands every request to the shared endpoint code.
 
-authyy::lambda_main!(ResendVerification => authyy::endpoints::resend_verification);
+authyy::lambda_main!(ResendVerification);

@@ -1,4 +1,4 @@
 //! The `reset-password` function: serves `reset-password`'s route of the authyy API. It builds the shared
 //! state once per execution environment and hands every request to the shared endpoint code.
 
-authyy::lambda_main!(ResetPassword => authyy::endpoints::reset_password);
+authyy::lambda_main!(ResetPassword);

@@ -2,7 +2,4 @@
 //! ended one at a time (DELETE /auth/sessions/{id}). One function for both: they read the same
 //! items and need the same rights.
 
-authyy::lambda_main!(
-    ListSessions => authyy::endpoints::list_sessions,
-    EndSession => authyy::endpoints::end_session,
-);
+authyy::lambda_main!(ListSessions, EndSession);

@@ -1,4 +1,4 @@
 //! The `signup` function: serves `signup`'s route of the authyy API. It builds the shared
 //! state once per execution environment and hands every request to the shared endpoint code.
 
-authyy::lambda_main!(Signup => authyy::endpoints::signup);
+authyy::lambda_main!(Signup);

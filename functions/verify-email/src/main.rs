@@ -1,4 +1,4 @@
 //! The `verify-email` function: serves `verify-email`'s route of the authyy API. It builds the shared
 //! state once per execution environment and hands every request to the shared endpoint code.
 
-authyy::lambda_main!(VerifyEmail => authyy::endpoints::verify_email);
+authyy::lambda_main!(VerifyEmail);

@@ -17,6 +17,9 @@ use crate::wire::{
 
 pub type EndpointResult = Result<Response<Body>, ApiError>;
 
+/// A handler's answer to come, boxed so that every handler has one type.
+pub type HandlerFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = EndpointResult> + Send + 'a>>;
+
 /// The user behind a live access token, or 401 `Not authenticated`.
 pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Claims), ApiError> {
     let unauthenticated = || ApiError::Unauthenticated(NOT_AUTHENTICATED);

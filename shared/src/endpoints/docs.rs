@@ -75,39 +75,25 @@ fn add_links(doc: &mut serde_json::Value) {
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "authyy",
-        description = "Email + password authentication for frontend apps: signup with email verification, login, sessions with rotating refresh tokens, password reset, logout, and user administration. Errors are `{\"detail\": \"...\"}`; validation errors are 422 in FastAPI's shape. Every 401 carries `WWW-Authenticate: Bearer`; every response but the two public discovery documents `Cache-Control: no-store`. Bodies are JSON (`Content-Type: application/json`, else 415) of at most 64 KiB (else 413). The response links lead from signup to login and from a token envelope to /me, refresh and logout.",
-        license(name = "MIT")
-    ),
-    paths(
-        crate::endpoints::signup::signup,
-        crate::endpoints::login::login,
-        crate::endpoints::account::me,
-        crate::endpoints::users::list_users,
-        crate::endpoints::refresh::refresh,
-        crate::endpoints::password_reset::forgot_password,
-        crate::endpoints::password_reset::reset_password,
-        crate::endpoints::verify_email::verify_email,
-        crate::endpoints::verify_email::resend_verification,
-        crate::endpoints::account::logout,
-        crate::endpoints::password_change::change_password,
-        crate::endpoints::sessions::list_sessions,
-        crate::endpoints::sessions::end_session,
-        crate::endpoints::email_change::change_email,
-        crate::endpoints::account_deletion::delete_account,
-        crate::endpoints::docs::openapi_json,
-        crate::endpoints::docs::docs_page,
-        crate::endpoints::discovery::openid_configuration,
-        crate::endpoints::discovery::jwks,
-    ),
-    components(schemas(ErrorOut, ValidationErrorOut, LocItem)),
-    modifiers(&BearerAuth),
-    tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "account", description = "Self-service for the signed-in user: password, sessions, email, erasure"), (name = "docs", description = "This description"), (name = "discovery", description = "For other services: the OpenID discovery document and the public keys that verify access tokens"))
-)]
-pub struct ApiDoc;
+macro_rules! define_api_doc {
+    ($(($endpoint:ident, $method:ident, $path:literal, $function:literal, $body:ident, $limit:expr,
+        $reauth:literal, $module:ident :: $handler:ident)),+ $(,)?) => {
+        #[derive(OpenApi)]
+        #[openapi(
+            info(
+                title = "authyy",
+                description = "Email + password authentication for frontend apps: signup with email verification, login, sessions with rotating refresh tokens, password reset, logout, and user administration. Errors are `{\"detail\": \"...\"}`; validation errors are 422 in FastAPI's shape. Every 401 carries `WWW-Authenticate: Bearer`; every response but the two public discovery documents `Cache-Control: no-store`. Bodies are JSON (`Content-Type: application/json`, else 415) of at most 64 KiB (else 413). The response links lead from signup to login and from a token envelope to /me, refresh and logout.",
+                license(name = "MIT")
+            ),
+            paths($(crate::endpoints::$module::$handler),+),
+            components(schemas(ErrorOut, ValidationErrorOut, LocItem)),
+            modifiers(&BearerAuth),
+            tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "account", description = "Self-service for the signed-in user: password, sessions, email, erasure"), (name = "docs", description = "This description"), (name = "discovery", description = "For other services: the OpenID discovery document and the public keys that verify access tokens"))
+        )]
+        pub struct ApiDoc;
+    };
+}
+crate::routes::route_table!(define_api_doc);
 
 /// The OpenAPI 3.1 description, with `server` as its base (`""` or a stage prefix like `/prod`).
 pub fn openapi(server: &str) -> utoipa::openapi::OpenApi {

@@ -38,48 +38,35 @@ pub mod verify_email;
 
 use lambda_http::Request;
 
-pub use account::{logout, me};
-pub use account_deletion::delete_account;
-pub use common::EndpointResult;
+pub use common::{EndpointResult, HandlerFuture};
 pub use delivery::{Delivery, DeliveryError};
-pub use discovery::{jwks, openid_configuration};
-pub use docs::{docs_page, openapi_json};
-pub use email_change::change_email;
-pub use login::login;
 pub use mailer::deliver;
-pub use password_change::change_password;
-pub use password_reset::{forgot_password, reset_password};
-pub use refresh::refresh;
-pub use sessions::{end_session, list_sessions};
-pub use signup::signup;
-pub use users::list_users;
-pub use verify_email::{resend_verification, verify_email};
 
-use crate::routes::Endpoint;
+use crate::routes::{route_table, Endpoint};
 use crate::state::AppState;
 
-/// Every endpoint's logic, by endpoint. (A function binary dispatches only to its own endpoints,
-/// see [`crate::lambda_main`], so the others' code is not linked into it.)
-pub async fn dispatch(state: &AppState, endpoint: Endpoint, req: &Request) -> EndpointResult {
-    match endpoint {
-        Endpoint::Signup => signup(state, req).await,
-        Endpoint::Login => login(state, req).await,
-        Endpoint::Me => me(state, req).await,
-        Endpoint::ListUsers => list_users(state, req).await,
-        Endpoint::Refresh => refresh(state, req).await,
-        Endpoint::ForgotPassword => forgot_password(state, req).await,
-        Endpoint::ResetPassword => reset_password(state, req).await,
-        Endpoint::VerifyEmail => verify_email(state, req).await,
-        Endpoint::ResendVerification => resend_verification(state, req).await,
-        Endpoint::Logout => logout(state, req).await,
-        Endpoint::ChangePassword => change_password(state, req).await,
-        Endpoint::ListSessions => list_sessions(state, req).await,
-        Endpoint::EndSession => end_session(state, req).await,
-        Endpoint::ChangeEmail => change_email(state, req).await,
-        Endpoint::DeleteAccount => delete_account(state, req).await,
-        Endpoint::OpenApi => openapi_json(state, req).await,
-        Endpoint::Docs => docs_page(state, req).await,
-        Endpoint::OpenIdConfiguration => openid_configuration(state, req).await,
-        Endpoint::Jwks => jwks(state, req).await,
-    }
+macro_rules! define_dispatch {
+    ($(($endpoint:ident, $method:ident, $path:literal, $function:literal, $body:ident, $limit:expr,
+        $reauth:literal, $module:ident :: $handler:ident)),+ $(,)?) => {
+        /// Each endpoint's handler under the endpoint's name, as the one type a function's
+        /// dispatch takes: `handler::Login(state, req)`. A function binary names only its own
+        /// (see [`crate::lambda_main`]), so the others' code is not linked into it.
+        #[allow(non_snake_case)]
+        pub mod handler {
+            use super::*;
+            $(
+                pub fn $endpoint<'a>(state: &'a AppState, req: &'a Request) -> HandlerFuture<'a> {
+                    Box::pin($module::$handler(state, req))
+                }
+            )+
+        }
+
+        /// Every endpoint's logic, by endpoint.
+        pub async fn dispatch(state: &AppState, endpoint: Endpoint, req: &Request) -> EndpointResult {
+            match endpoint {
+                $(Endpoint::$endpoint => $module::$handler(state, req).await,)+
+            }
+        }
+    };
 }
+route_table!(define_dispatch);

@@ -6,20 +6,21 @@ use lambda_http::Request;
 use crate::config::{Config, Limit};
 use crate::error::ApiError;
 use crate::http;
-use crate::routes::Endpoint;
+use crate::routes::{ClientLimit, Endpoint};
 use crate::state::AppState;
 
 /// The limit `endpoint` is under, with the name its counters are kept by.
 pub fn limit_of(endpoint: Endpoint, config: &Config) -> Option<(&'static str, Limit)> {
-    match endpoint {
-        Endpoint::Signup => Some(("signup", config.signup_limit)),
-        Endpoint::Login => Some(("login", config.login_limit)),
-        Endpoint::ForgotPassword => Some(("forgot", config.forgot_limit)),
-        Endpoint::ResendVerification => Some(("resend", config.resend_limit)),
-        // Each checks a password (argon2) as login does, under login's limit.
-        e if e.reauthenticates() => Some(("reauth", config.login_limit)),
-        _ => None,
-    }
+    let limit = endpoint.client_limit()?;
+    let numbers = match limit {
+        ClientLimit::Signup => config.signup_limit,
+        ClientLimit::Login => config.login_limit,
+        ClientLimit::Forgot => config.forgot_limit,
+        ClientLimit::Resend => config.resend_limit,
+        // Each checks a password (argon2) as login does, under login's numbers.
+        ClientLimit::Reauth => config.login_limit,
+    };
+    Some((limit.name(), numbers))
 }
 
 /// Counts this request against the client address's limit for `endpoint`; 429 when over.

@@ -14,15 +14,14 @@ use std::sync::Arc;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{service_fn, Body, Request, Response};
 
-use crate::endpoints::{self, EndpointResult};
+use crate::endpoints::{self, HandlerFuture};
 use crate::error::ApiError;
-use crate::routes::Endpoint;
+use crate::routes::{BodyRule, Endpoint};
 use crate::state::AppState;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 /// Runs the endpoint logic of a request.
-pub type Dispatch = for<'a> fn(&'a AppState, Endpoint, &'a Request) -> BoxFuture<'a, EndpointResult>;
+pub type Dispatch = for<'a> fn(&'a AppState, Endpoint, &'a Request) -> HandlerFuture<'a>;
 
 /// Handles one request for `endpoint`; never fails, every error becomes its response.
 pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request) -> Response<Body> {
@@ -123,27 +122,12 @@ pub async fn respond(
 /// never framed.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// Whether `endpoint` needs a JSON body (the others take none, or, as logout, an optional one).
-pub fn requires_body(endpoint: Endpoint) -> bool {
-    matches!(
-        endpoint,
-        Endpoint::Signup
-            | Endpoint::Login
-            | Endpoint::ForgotPassword
-            | Endpoint::ResetPassword
-            | Endpoint::VerifyEmail
-            | Endpoint::ResendVerification
-            | Endpoint::ChangePassword
-            | Endpoint::ChangeEmail
-            | Endpoint::DeleteAccount
-    )
-}
-
 /// Whether the request's content type is JSON, or it has no body and its endpoint needs none.
 /// Anything else is 415: a body of another type (`text/plain`, a form) is one a page can make
 /// a browser send cross-origin without a CORS preflight.
 fn json_or_no_body(endpoint: Endpoint, req: &Request) -> bool {
-    crate::http::has_json_content_type(req) || (!requires_body(endpoint) && crate::http::body_is_empty(req))
+    crate::http::has_json_content_type(req)
+        || (endpoint.body() == BodyRule::Optional && crate::http::body_is_empty(req))
 }
 
 /// Whether the request's path is the endpoint's (a stage prefix such as `/prod` allowed).

@@ -108,18 +108,60 @@ fn watch_router_names_exactly_the_served_routes() {
     assert_eq!(routed, served);
 }
 
+/// The endpoints a function's `main.rs` names in `authyy::lambda_main!(...)`.
+fn served_by_main(function: &str) -> Vec<String> {
+    let main = workspace().join("functions").join(function).join("src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap_or_else(|_| panic!("{} is missing", main.display()));
+    let start = text
+        .find("lambda_main!(")
+        .unwrap_or_else(|| panic!("{} has no lambda_main!", main.display()));
+    let list = &text[start + "lambda_main!(".len()..];
+    let list = &list[..list.find(')').unwrap()];
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 #[test]
-fn every_function_package_is_a_workspace_member_with_its_endpoint() {
-    for e in Endpoint::ALL {
-        let main = workspace()
-            .join("functions")
-            .join(e.function())
-            .join("src/main.rs");
-        let text = std::fs::read_to_string(&main).unwrap_or_else(|_| panic!("{} is missing", main.display()));
-        assert!(
-            text.contains(&format!("{e:?} =>")),
-            "{} serves another endpoint",
-            main.display()
-        );
+fn every_function_main_serves_exactly_its_endpoints_of_the_route_table() {
+    let functions: BTreeSet<&str> = Endpoint::ALL.iter().map(|e| e.function()).collect();
+    for function in functions {
+        let named: BTreeSet<String> = served_by_main(function).into_iter().collect();
+        let expected: BTreeSet<String> = Endpoint::of_function(function)
+            .iter()
+            .map(|e| format!("{e:?}"))
+            .collect();
+        assert_eq!(named, expected, "functions/{function}/src/main.rs");
     }
+}
+
+/// The functions no route reaches: key rotation (Secrets Manager) and the mail queue's consumer.
+const UNROUTED_FUNCTIONS: [&str; 2] = ["rotate-keys", "mailer"];
+
+#[test]
+fn the_workspace_members_are_the_route_table_functions_and_the_unrouted_ones() {
+    let cargo: toml::Value = std::fs::read_to_string(workspace().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let members: BTreeSet<String> = cargo["workspace"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.as_str()?.strip_prefix("functions/").map(String::from))
+        .collect();
+    let expected: BTreeSet<String> = Endpoint::ALL
+        .iter()
+        .map(|e| e.function())
+        .chain(UNROUTED_FUNCTIONS)
+        .map(String::from)
+        .collect();
+    assert_eq!(members, expected);
+    let folders: BTreeSet<String> = std::fs::read_dir(workspace().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(folders, expected, "every folder under functions/ is a member");
 }

@@ -289,3 +289,18 @@ both_backends!(
     logout_with_all_null_is_422,
     empty_login_password_message_is_singular,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_requires_a_body_exactly_when_its_route_does() {
+    let doc = openapi("/auth/openapi.json").await;
+    for e in Endpoint::ALL {
+        let op = &doc["paths"][e.path()][e.method().as_str().to_lowercase()];
+        let required = op["requestBody"]["required"].as_bool().unwrap_or(false);
+        assert_eq!(
+            required,
+            e.body() == authyy::routes::BodyRule::Json,
+            "{}",
+            e.route_key()
+        );
+    }
+}
