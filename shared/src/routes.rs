@@ -180,7 +180,6 @@ impl Endpoint {
         format!("{} {}", self.method(), self.path())
     }
 
-
     /// Every endpoint `name` serves (the docs and discovery functions serve two each).
     pub fn of_function(name: &str) -> Vec<Endpoint> {
         Endpoint::ALL
