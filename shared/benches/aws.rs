@@ -13,8 +13,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Instant;
 
-use authyy::aws::AwsSettings;
 use authyy::clock::ManualClock;
+use authyy::config::AwsSettings;
 use authyy::{AppState, Endpoint};
 use common::{admin_tokens, bench_config, body, event, refresh_chain};
 use lambda_http::Request;

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use authyy::admin::{self, AdminError};
-use authyy::aws::AwsSettings;
 use authyy::clock::{rfc3339, Clock, SystemClock};
+use authyy::config::AwsSettings;
 use authyy::config::{Config, Env};
 use authyy::domain::{Role, User};
 use authyy::hashing::Hasher;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use authyy::aws::AwsSettings;
+use authyy::config::AwsSettings;
 use authyy::domain::{Email, Role, User, Username};
 use authyy::keys::secrets_manager::SecretsManagerKeys;
 use authyy::keys::KeyStore;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use authyy::aws::AwsSettings;
+use authyy::config::AwsSettings;
 use authyy::keys::secrets_manager::SecretsManagerKeys;
 use authyy::keys::{Jwks, KeyStore, Lifecycle, PublicKeys};
 use authyy::store::sqlite::SqliteStore;

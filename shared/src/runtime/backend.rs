@@ -8,9 +8,8 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 
 use super::BoxError;
-use crate::aws::AwsSettings;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError, Env};
+use crate::config::{AwsSettings, BackendKind, Config, ConfigError, Env};
 use crate::hashing::Hasher;
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::keys::{CachedKeys, KeyStore};
@@ -118,32 +117,20 @@ impl AppState {
         assemble(config, store, mailer, queue, keys, settings.key_cache, clock)
     }
 
-    /// The state the environment describes: the AWS backend when `AUTH_BACKEND=aws` (or, with
-    /// no AUTH_BACKEND, when AUTH_TABLE_NAME is set), local mode otherwise. In local mode a task
+    /// The state the environment describes (its backend: [`BackendKind::from_env`]). In local mode a task
     /// of this process delivers the mail it queues, a moment after the answer.
     pub async fn from_env() -> Result<AppState, BoxError> {
         let env = Env::from_process();
         let config = Config::from_env(&env)?;
-        let backend = env
-            .get("AUTH_BACKEND")
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_else(|| {
-                if env.get("AUTH_TABLE_NAME").is_some() {
-                    "aws"
-                } else {
-                    "local"
-                }
-                .into()
-            });
-        match backend.as_str() {
-            "local" => {
+        match BackendKind::from_env(&env)? {
+            BackendKind::Local => {
                 let mut state = AppState::local(config, Arc::new(SystemClock)).await?;
                 let queue = LocalQueue::default();
                 state.queue = Arc::new(queue.clone());
                 super::mailer::spawn_local(state.clone(), queue);
                 Ok(state)
             }
-            "aws" => {
+            BackendKind::Aws => {
                 let settings = AwsSettings::from_env(&env)?;
                 let sdk = crate::aws::sdk_config(&settings).await;
                 if sdk.region().is_none() {
@@ -151,7 +138,6 @@ impl AppState {
                 }
                 AppState::aws(config, &settings, &sdk, Arc::new(SystemClock))
             }
-            other => Err(format!("AUTH_BACKEND must be local or aws, not {other:?}").into()),
         }
     }
 }

@@ -164,19 +164,6 @@ fn preflight(endpoint: Endpoint) -> Response<Body> {
     with_allow(resp, endpoint)
 }
 
-/// The log level asked for: `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else `info`.
-fn log_level_spec() -> String {
-    std::env::var("RUST_LOG")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .or_else(|| {
-            std::env::var("AWS_LAMBDA_LOG_LEVEL")
-                .ok()
-                .map(|l| l.to_lowercase())
-        })
-        .unwrap_or_else(|| "info".into())
-}
-
 /// The crates that log whole payloads below INFO. lambda_runtime logs every raw event (bodies
 /// with passwords, tokens in headers) at TRACE (`layers::api_response`: "raw JSON event
 /// received from Lambda") and streamed response headers at TRACE (`requests`); the AWS SDK's
@@ -237,9 +224,9 @@ where
 pub fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let settings = crate::config::LogSettings::from_env(&crate::config::Env::from_process());
     let _ = tracing_subscriber::registry()
-        .with(log_layer(&log_level_spec(), json, std::io::stdout))
+        .with(log_layer(&settings.spec, settings.json, std::io::stdout))
         .try_init();
 }
 

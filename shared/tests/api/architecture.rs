@@ -223,3 +223,22 @@ fn no_source_file_is_over_500_lines() {
         assert!(lines <= 500, "{} has {lines} lines", file.display());
     }
 }
+
+#[test]
+fn the_environment_is_read_only_in_config() {
+    let mut files = vec![];
+    rust_files(&src(), &mut files);
+    for file in files {
+        if file.starts_with(src().join("config")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for needle in ["env::var", "env::vars", "env::var_os"] {
+            assert!(
+                !text.contains(needle),
+                "{} reads the environment ({needle}); read it in config/",
+                file.display()
+            );
+        }
+    }
+}

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use authyy::aws::AwsSettings;
 use authyy::clock::{Clock, SystemClock};
+use authyy::config::AwsSettings;
 use authyy::keys::secrets_manager::{rotation_step, RotationEvent, SecretsManagerKeys};
 use authyy::keys::{rotation, KeyError, KeyStore, LifecycleError, PrivateKeys, PublicKeys, Version};
 use authyy::store::sqlite::SqliteStore;

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use authyy::aws::AwsSettings;
 use authyy::clock::ManualClock;
+use authyy::config::AwsSettings;
 use authyy::config::Config;
 use authyy::keys::{PrivateKeys, PublicKeys};
 use authyy::AppState;
