@@ -1,7 +1,7 @@
 //! Keys. Access tokens are RS256: an RSA key [`lifecycle`] (next, current, previous) whose
 //! private half only the signing functions read ([`PrivateKeys`]) and whose public half is
 //! published apart ([`PublicKeys`], the JWKS). Refresh tokens, verified only by authyy, keep the
-//! first round's form: HS256 with a set of `kid`ed HMAC keys ([`KeySet`]).
+//! HS256 form every token had before access tokens became RS256: `kid`ed HMAC keys ([`KeySet`]).
 //!
 //! Keys are kept in a [`KeyStore`] (the SQLite file locally, two Secrets Manager secrets on
 //! AWS); the functions read them through [`CachedKeys`], the rotation function and the admin

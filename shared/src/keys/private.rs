@@ -1,7 +1,7 @@
 //! The private key set: what only the signing functions (login, refresh), the rotation function
 //! and the admin tool may read. It holds
-//!   * the HMAC keys that sign refresh tokens (the first round's form, unchanged, so refresh
-//!     tokens issued before the upgrade keep working), and
+//!   * the HMAC keys that sign refresh tokens (unchanged since every token was HS256, so refresh
+//!     tokens issued before access tokens became RS256 keep working), and
 //!   * the RSA lifecycle that signs access tokens (absent until the first rotation).
 //!
 //! Its JSON form (the Secrets Manager secret, and a row of the SQLite file):
@@ -18,7 +18,7 @@ use super::{parse_object, KeyError, KeySet};
 pub struct PrivateKeys {
     /// Refresh-token keys.
     pub hmac: KeySet,
-    /// Access-token keys; None in a secret written before the identity-provider upgrade.
+    /// Access-token keys; None until the first rotation (a fresh deploy, or an older HS256-only secret).
     pub rsa: Option<Lifecycle>,
 }
 

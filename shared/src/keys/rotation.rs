@@ -23,7 +23,7 @@ fn gave_up(set: &'static str) -> LifecycleError {
     LifecycleError::Keys(KeyError::Conflict(set))
 }
 
-/// The private keys one rotation step after `keys`. A set without RSA keys (a first-round
+/// The private keys one rotation step after `keys`. A set without RSA keys (an older HS256-only
 /// secret, or a fresh deploy) gets its first current and next key; the HMAC keys are kept.
 pub fn rotated(keys: &PrivateKeys, now: i64, min_published: Duration) -> Result<PrivateKeys, LifecycleError> {
     let rsa = match &keys.rsa {

@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_refresh_token_of_an_earlier_issuer_still_verifies() {
-        // Upgrading (the first round's issuer was "authyy") or moving to a custom domain must
+        // Upgrading (HS256-only releases used the issuer "authyy") or moving to a custom domain must
         // not log anyone out.
         let hmac = KeySet::single("k1", random_key()).unwrap();
         let mut c = claims(TokenUse::Refresh, 2000);

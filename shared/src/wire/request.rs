@@ -2,7 +2,7 @@
 //! is both what the handler receives (typed, validated values) and what the OpenAPI describes.
 //!
 //! Parsing reports every problem of a body at once, in FastAPI's 422 shape, so frontends written
-//! for the original API keep working: a missing field is `missing`, a wrong JSON type
+//! for a FastAPI backend keep working: a missing field is `missing`, a wrong JSON type
 //! `string_type` or `bool_type`, a value the domain refuses `value_error`.
 
 use serde::{Deserialize, Serialize};

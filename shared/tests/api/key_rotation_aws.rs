@@ -40,7 +40,7 @@ async fn rotate_through_secrets_manager(fixture: &Fixture, now: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_out() {
-    // A stack deployed before the upgrade: only the refresh-token HMAC key, no public keys.
+    // A stack deployed before RS256 access tokens: only the refresh-token HMAC key, no public keys.
     let fixture = Fixture::new_empty().await;
     let hmac = KeySet::single("k1", authyy::keys::random_key()).unwrap();
     create_key_secrets(
@@ -65,7 +65,7 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
     let id = signup.body["id"].as_u64().unwrap();
     // Before the first rotation: logins cannot be signed (503, nothing half done).
     assert_eq!(app.login("john@example.com", STRONG).await.status, 503);
-    // A refresh token the first round issued (iss "authyy"), whose session is in the table.
+    // A refresh token as HS256-only releases issued it (iss "authyy"), whose session is in the table.
     let session = app.state.tokens.new_session(id, Default::default());
     let first = app.state.tokens.new_refresh_token(&session);
     let email = authyy::domain::Email::parse("john@example.com").unwrap();

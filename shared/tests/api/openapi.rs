@@ -4,7 +4,7 @@
 use crate::helpers::sqlite::Sqlite;
 use crate::helpers::*;
 
-/// The statuses the contract gives each route (the README's API table).
+/// The statuses the API gives each route (as docs/api.md lists them).
 fn contract(e: Endpoint) -> &'static [u16] {
     match e {
         Endpoint::Signup => &[201, 409, 413, 415, 422, 429, 503],

@@ -69,7 +69,7 @@ impl SqliteStore {
         written.then_some(()).ok_or(KeyError::Conflict(name))
     }
 
-    /// First keys of a file: the HMAC key of the first round's `local_keys` (or a new one) and
+    /// First keys of a file: the HMAC key of the older `local_keys` table (or a new one) and
     /// a new RSA lifecycle. Generated outside the lock; if another process got there first,
     /// its keys are kept.
     fn create_keys(&self, now: i64) -> StoreResult<()> {
