@@ -75,7 +75,7 @@ async fn main() {
         "request", "mean", "DynamoDB calls", "RRU", "WRU"
     );
     let pw = "correct horse battery staple 42";
-    let run = std::env::var("AUTHYY_BENCH_RUN").unwrap_or_else(|_| authyy::secrets::new_id());
+    let run = std::env::var("AUTHYY_BENCH_RUN").unwrap_or_else(|_| authyy::randomness::new_id());
     let n = 50u32;
     // Per request: calls and the request units DynamoDB on demand would bill (what
     // infra/cost.py prices), also written to target/bench-dynamodb.json.
@@ -179,7 +179,7 @@ async fn main() {
     let mut jobs = vec![];
     for _ in 0..n {
         let request = authyy::store::MailRequest {
-            id: authyy::secrets::new_id(),
+            id: authyy::randomness::new_id(),
             kind: authyy::store::MailRequestKind::PasswordReset,
             email: format!("u2-{run}@example.com"),
             expires_at: i64::MAX / 2,

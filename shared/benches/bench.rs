@@ -81,8 +81,8 @@ async fn main() {
         sub: "1".into(),
         exp: i64::MAX / 2,
         iat: 0,
-        jti: authyy::secrets::new_id(),
-        sid: authyy::secrets::new_id(),
+        jti: authyy::randomness::new_id(),
+        sid: authyy::randomness::new_id(),
         token_use: TokenUse::Access,
         scope: Some("user".into()),
         email_verified: Some(true),
@@ -221,7 +221,7 @@ async fn main() {
 /// A reset job for `email`, with its request stored as forgot-password stores it.
 async fn reset_job(state: &AppState, email: &str) -> String {
     let request = authyy::store::MailRequest {
-        id: authyy::secrets::new_id(),
+        id: authyy::randomness::new_id(),
         kind: authyy::store::MailRequestKind::PasswordReset,
         email: email.to_string(),
         expires_at: i64::MAX / 2,

@@ -12,7 +12,7 @@
 //!   verification, password hashing, and the mail, mail queue, key and storage traits, each with
 //!   its backends beside it (`store::sqlite`, `store::dynamo`, `mail::ses`, `queue::sqs`,
 //!   `keys::secrets_manager`, ...).
-//! - [`domain`], [`config`], [`clock`], [`secrets`], [`routes`], [`aws`]: the values and rules
+//! - [`domain`], [`config`], [`clock`], [`randomness`], [`routes`], [`aws`]: the values and rules
 //!   everything else uses.
 //!
 //! [`admin`] holds the operator actions of the `authyy-admin` tool.
@@ -38,9 +38,9 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod queue;
+pub mod randomness;
 pub mod routes;
 pub mod runtime;
-pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod tokens;

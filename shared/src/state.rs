@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::hashing::Hasher;
-use crate::mail::Mailer;
+use crate::mail::MailTransport;
 use crate::queue::MailQueue;
 use crate::store::{
     AccountStore, MailRequestStore, ResetStore, SessionStore, Store, ThrottleStore, UserStore, VerifyStore,
@@ -28,7 +28,7 @@ pub struct AppState {
     pub mail_requests: Arc<dyn MailRequestStore>,
     pub throttle: Arc<dyn ThrottleStore>,
     /// Sends rendered mail (used by the mailer, which delivers queued jobs).
-    pub mailer: Arc<dyn Mailer>,
+    pub mail_transport: Arc<dyn MailTransport>,
     /// Where endpoints leave the mail they owe (forgot-password), for the mailer to deliver.
     pub queue: Arc<dyn MailQueue>,
     pub tokens: Arc<TokenIssuer>,

@@ -121,7 +121,7 @@ fn aws_env() -> Vec<(String, String)> {
 }
 
 async fn dynamo_target() -> Target {
-    let id = authyy::secrets::new_id().replace(['-', '_'], "x");
+    let id = authyy::randomness::new_id().replace(['-', '_'], "x");
     let (table, secret, public) = (
         format!("authyy-cli-{id}"),
         format!("authyy-cli-keys-{id}"),

@@ -63,7 +63,7 @@ fn moto() -> String {
 }
 
 async fn aws_target() -> Target {
-    let id = authyy::secrets::new_id().replace(['-', '_'], "x");
+    let id = authyy::randomness::new_id().replace(['-', '_'], "x");
     let (table, secret, public) = (
         format!("authyy-cli-{id}"),
         format!("authyy-cli-keys-{id}"),

@@ -1,4 +1,4 @@
-//! What a mail job's delivery can come to, shared by the mailer's dispatch ([`super::mailer`])
+//! What a mail job's delivery can come to, shared by the mailer's dispatch ([`super::mail_jobs`])
 //! and the endpoints' `deliver_*` halves it calls.
 
 use crate::mail::MailError;

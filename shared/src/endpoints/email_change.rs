@@ -11,14 +11,14 @@ use lambda_http::Request;
 
 use super::common::{authenticate, reauthenticate, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
-use super::owed_mail::MailCap;
+use super::mail_caps::MailCap;
 use super::verify_email::new_verify_link;
 use crate::domain::{Email, UserId};
 use crate::error::{ApiError, NOT_AUTHENTICATED};
 use crate::http;
 use crate::mail::templates::{address_taken_mail, email_change_mail, email_changed_mail};
 use crate::queue::MailJob;
-use crate::secrets::new_id;
+use crate::randomness::new_id;
 use crate::state::AppState;
 use crate::store::{PendingEmailChange, Purpose};
 use crate::wire::{ChangeEmailRequest, ErrorOut, FieldError, MessageOut, ValidationErrorOut};
@@ -100,7 +100,7 @@ pub async fn deliver_email_change(
     let config = &state.config;
     if state.users.user_by_email(&new_email).await?.is_some() {
         let mail = address_taken_mail(&config.product_name, new_email.as_str(), &user.username);
-        state.mailer.send(&mail, "").await?;
+        state.mail_transport.send(&mail, "").await?;
         tracing::info!(
             user_id = user.id,
             "email change to a registered address; its owner told"
@@ -125,7 +125,7 @@ pub async fn deliver_email_change(
         &link,
         config.verify_ttl,
     );
-    state.mailer.send(&mail, &link).await?;
+    state.mail_transport.send(&mail, &link).await?;
     tracing::info!(user_id = user.id, "email change confirmation sent");
     Ok(Delivery::Sent)
 }
@@ -137,7 +137,7 @@ pub async fn deliver_email_changed(
     new_email: &Email,
 ) -> Result<Delivery, DeliveryError> {
     let mail = email_changed_mail(&state.config.product_name, email.as_str(), new_email.as_str());
-    state.mailer.send(&mail, "").await?;
+    state.mail_transport.send(&mail, "").await?;
     tracing::info!("email change notice sent");
     Ok(Delivery::Sent)
 }

@@ -6,7 +6,7 @@ use lambda_http::Request;
 use super::common::{envelope, envelope_user, EndpointResult};
 use crate::error::{ApiError, EMAIL_NOT_VERIFIED, INVALID_CREDENTIALS};
 use crate::http;
-use crate::secrets;
+use crate::randomness;
 use crate::state::AppState;
 use crate::store::{LoginAttempt, LoginStart, VerifiedLogin};
 use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
@@ -30,7 +30,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     // The attempt is counted before the password is checked, so racing guesses cannot outrun
     // the backoff; an unknown email is counted and verified (a dummy) just the same.
     let network = http::client_ip(req);
-    let presented_device = device_token.as_deref().map(secrets::token_hash);
+    let presented_device = device_token.as_deref().map(randomness::token_hash);
     let attempt = LoginAttempt {
         email: &email,
         network: &network,
@@ -78,9 +78,9 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     // A trusted device keeps its token (renewed); any other gets a new one.
     let device_token = match device_token {
         Some(token) if trusted_device => token,
-        _ => secrets::random_token::<32>(),
+        _ => randomness::random_token::<32>(),
     };
-    let device = secrets::token_hash(&device_token);
+    let device = randomness::token_hash(&device_token);
     let verified = VerifiedLogin {
         attempt: &attempt,
         verified_hash: &credentials.password_hash,

@@ -11,12 +11,12 @@
 //! - [`users`]: the admin listing.
 //! - [`password_reset`]: forgot and reset; forgot only queues the mail.
 //! - [`verify_email`](mod@verify_email): verify an address and resend the link; signup queues the first.
-//! - [`mailer`]: delivers queued mail jobs (the mailer function, local mode's worker);
+//! - [`mail_jobs`]: delivers queued mail jobs (the mailer function, local mode's worker);
 //!   [`delivery`]: what a delivery comes to.
 //! - [`docs`]: the OpenAPI description, assembled from every handler's annotation.
 //! - [`discovery`]: the OpenID discovery document and the public key set (JWKS).
 //! - [`common`]: what several endpoints share (authentication, the token envelope, views).
-//! - [`owed_mail`]: the per-address mail caps, and the requests behind mail jobs.
+//! - [`mail_caps`]: the per-address mail caps; [`owed_mail`]: the requests behind mail jobs.
 
 pub mod account;
 pub mod account_deletion;
@@ -26,7 +26,8 @@ pub mod discovery;
 pub mod docs;
 pub mod email_change;
 pub mod login;
-pub mod mailer;
+pub mod mail_caps;
+pub mod mail_jobs;
 pub mod owed_mail;
 pub mod password_change;
 pub mod password_reset;
@@ -40,7 +41,7 @@ use lambda_http::Request;
 
 pub use common::{EndpointResult, HandlerFuture};
 pub use delivery::{Delivery, DeliveryError};
-pub use mailer::deliver;
+pub use mail_jobs::deliver;
 
 use crate::routes::{route_table, Endpoint};
 use crate::state::AppState;

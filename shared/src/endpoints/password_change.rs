@@ -53,7 +53,7 @@ pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult 
 
     let old_hash = reauthenticate(state, &user, &claims.sid, &current_password).await?;
     let new_hash = state.hasher.hash(&new_password).await?;
-    let device = device_token.as_deref().map(crate::secrets::token_hash);
+    let device = device_token.as_deref().map(crate::randomness::token_hash);
     let change = PasswordChange {
         user_id: user.id,
         email: &user.email,
@@ -79,7 +79,7 @@ pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult 
 /// The mailer's half: the notice to the address (whatever account has it now).
 pub async fn deliver_password_changed(state: &AppState, email: &Email) -> Result<Delivery, DeliveryError> {
     let mail = password_changed_mail(&state.config.product_name, email.as_str());
-    state.mailer.send(&mail, "").await?;
+    state.mail_transport.send(&mail, "").await?;
     tracing::info!("password change notice sent");
     Ok(Delivery::Sent)
 }

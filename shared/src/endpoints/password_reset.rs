@@ -5,12 +5,13 @@ use lambda_http::Request;
 
 use super::common::{message, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
-use super::owed_mail::{request_mail, MailCap};
+use super::mail_caps::MailCap;
+use super::owed_mail::request_mail;
 use crate::domain::{check_strength, Email};
 use crate::error::{ApiError, INVALID_RESET};
 use crate::http;
 use crate::mail::templates::reset_mail;
-use crate::secrets::{new_mail_token, token_hash};
+use crate::randomness::{new_mail_token, token_hash};
 use crate::state::AppState;
 use crate::store::{MailRequestKind, ResetToken};
 use crate::wire::{ErrorOut, ForgotPasswordRequest, MessageOut, ResetPasswordRequest, ValidationErrorOut};
@@ -60,7 +61,7 @@ pub async fn deliver_password_reset(state: &AppState, email: &Email) -> Result<D
         .await?;
     let link = config.reset_link(&token);
     let mail = reset_mail(&config.product_name, &user.email, &link, config.reset_ttl);
-    state.mailer.send(&mail, &link).await?;
+    state.mail_transport.send(&mail, &link).await?;
     tracing::info!(user_id = user.id, "password reset mail sent");
     Ok(Delivery::Sent)
 }

@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn a_session_id_is_one_to_64_url_safe_characters() {
-        assert!(is_session_id(&crate::secrets::new_id()));
+        assert!(is_session_id(&crate::randomness::new_id()));
         assert!(is_session_id("aZ09-_"));
         assert!(is_session_id(&"a".repeat(64)));
         assert!(!is_session_id(&"a".repeat(65)));

@@ -7,13 +7,14 @@ use lambda_http::Request;
 
 use super::common::{message, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
-use super::owed_mail::{queue_notice, request_mail, MailCap};
+use super::mail_caps::MailCap;
+use super::owed_mail::{queue_notice, request_mail};
 use crate::domain::{Email, User};
 use crate::error::{ApiError, EMAIL_TAKEN, INVALID_TOKEN};
 use crate::http;
 use crate::mail::templates::verification_mail;
 use crate::queue::MailJob;
-use crate::secrets::{new_mail_token, token_hash};
+use crate::randomness::{new_mail_token, token_hash};
 use crate::state::AppState;
 use crate::store::{Consumed, MailRequestKind, Purpose, VerifyToken};
 use crate::wire::{ErrorOut, MessageOut, ResendVerificationRequest, ValidationErrorOut, VerifyEmailRequest};
@@ -111,7 +112,7 @@ pub async fn deliver_verification(state: &AppState, email: &Email) -> Result<Del
         return Ok(Delivery::Skipped("account changed meanwhile"));
     };
     let mail = verification_mail(&config.product_name, &user.email, &link, config.verify_ttl);
-    state.mailer.send(&mail, &link).await?;
+    state.mail_transport.send(&mail, &link).await?;
     tracing::info!(user_id = user.id, "verification mail sent");
     Ok(Delivery::Sent)
 }

@@ -268,7 +268,7 @@ fn same_json(a: &str, b: &str) -> bool {
 
 /// A new HS256 key: 32 random bytes.
 pub fn random_key() -> Vec<u8> {
-    crate::secrets::random_bytes::<32>().to_vec()
+    crate::randomness::random_bytes::<32>().to_vec()
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ impl SecretsManagerKeys {
 }
 
 fn new_token() -> String {
-    format!("{}{}", crate::secrets::new_id(), crate::secrets::new_id())
+    format!("{}{}", crate::randomness::new_id(), crate::randomness::new_id())
 }
 
 #[async_trait]

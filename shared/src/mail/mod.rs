@@ -1,5 +1,5 @@
-//! Mail: the message type and the [`Mailer`] trait, the messages themselves ([`templates`]),
-//! and the two mailers: the local `.eml` [`outbox`] and [`ses`].
+//! Mail: the message type and the [`MailTransport`] trait, the messages themselves ([`templates`]),
+//! and the two transports: the local `.eml` [`outbox`] and [`ses`].
 
 pub mod outbox;
 pub mod ses;
@@ -10,7 +10,7 @@ use lettre::message::header::{From, Headers};
 use lettre::message::{Mailbox, Mailboxes};
 
 pub use outbox::FileOutbox;
-pub use ses::SesMailer;
+pub use ses::SesTransport;
 
 #[derive(Debug, thiserror::Error)]
 #[error("mail not sent: {0}")]
@@ -61,7 +61,8 @@ impl Sender {
 }
 
 #[async_trait]
-pub trait Mailer: Send + Sync {
+/// How mail leaves: through SES in production, into the `.eml` outbox in local mode.
+pub trait MailTransport: Send + Sync {
     /// Sends `mail`; `link` is the action link it carries (the outbox logs it for developers).
     async fn send(&self, mail: &Mail, link: &str) -> Result<(), MailError>;
 }

@@ -1,4 +1,4 @@
-//! Local mode's mailer: every mail is written as an RFC 5322 `.eml` file (multipart text +
+//! Local mode's mail transport: every mail is written as an RFC 5322 `.eml` file (multipart text +
 //! HTML, built by `lettre`), and its link logged.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 
-use super::{Mail, MailError, Mailer, Sender};
+use super::{Mail, MailError, MailTransport, Sender};
 
 /// Local mode: every mail is written to `dir` as an RFC 5322 `.eml` file.
 pub struct FileOutbox {
@@ -38,10 +38,10 @@ pub fn mime_message(mail: &Mail, from: &Sender, date: SystemTime, id: &str) -> R
 }
 
 #[async_trait]
-impl Mailer for FileOutbox {
+impl MailTransport for FileOutbox {
     async fn send(&self, mail: &Mail, link: &str) -> Result<(), MailError> {
         let now = SystemTime::now();
-        let id = crate::secrets::new_id();
+        let id = crate::randomness::new_id();
         let nanos = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_nanos())

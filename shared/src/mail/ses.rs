@@ -4,18 +4,18 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
 
-use super::{Mail, MailError, Mailer, Sender};
+use super::{Mail, MailError, MailTransport, Sender};
 use crate::aws::sdk_failure;
 
-pub struct SesMailer {
+pub struct SesTransport {
     client: Client,
     from: String,
     configuration_set: Option<String>,
 }
 
-impl SesMailer {
+impl SesTransport {
     pub fn new(client: Client, from: &Sender, configuration_set: Option<String>) -> Self {
-        SesMailer {
+        SesTransport {
             client,
             from: from.header_value(),
             configuration_set,
@@ -32,7 +32,7 @@ fn content(text: &str) -> Result<Content, MailError> {
 }
 
 #[async_trait]
-impl Mailer for SesMailer {
+impl MailTransport for SesTransport {
     async fn send(&self, mail: &Mail, _link: &str) -> Result<(), MailError> {
         let message = Message::builder()
             .subject(content(&mail.subject)?)

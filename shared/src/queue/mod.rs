@@ -120,7 +120,7 @@ impl MailJob {
     }
 }
 
-/// A request id as the API makes them ([`crate::secrets::new_id`]): 22 URL-safe characters.
+/// A request id as the API makes them ([`crate::randomness::new_id`]): 22 URL-safe characters.
 /// Anything else is refused before it reaches a store key.
 mod request_id {
     use serde::{Deserialize, Deserializer, Serializer};

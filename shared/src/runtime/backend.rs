@@ -13,7 +13,7 @@ use crate::config::{AwsSettings, BackendKind, Config, ConfigError, Env};
 use crate::hashing::Hasher;
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::keys::{CachedKeys, KeyStore};
-use crate::mail::{FileOutbox, Mailer, Sender, SesMailer};
+use crate::mail::{FileOutbox, MailTransport, Sender, SesTransport};
 use crate::queue::{LocalQueue, MailQueue, SqsQueue};
 use crate::state::AppState;
 use crate::store::dynamo::DynamoStore;
@@ -28,7 +28,7 @@ const LOCAL_KEY_CACHE: Duration = Duration::from_secs(10);
 fn assemble(
     config: Config,
     store: Arc<impl Store + 'static>,
-    mailer: Arc<dyn Mailer>,
+    mail_transport: Arc<dyn MailTransport>,
     queue: Arc<dyn MailQueue>,
     keys: Arc<dyn KeyStore>,
     key_cache: Duration,
@@ -48,7 +48,7 @@ fn assemble(
         mail_requests: store.clone(),
         accounts: store.clone(),
         throttle: store,
-        mailer,
+        mail_transport,
         queue,
         clock,
     })
@@ -71,7 +71,7 @@ impl AppState {
     pub async fn local(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, BoxError> {
         let store = Arc::new(SqliteStore::open(&config.sqlite_path)?);
         store.load_public().await?;
-        let mailer = Arc::new(FileOutbox {
+        let mail_transport = Arc::new(FileOutbox {
             dir: config.outbox_dir.clone(),
             from: sender(&config)?,
         });
@@ -79,7 +79,7 @@ impl AppState {
         assemble(
             config,
             store.clone(),
-            mailer,
+            mail_transport,
             queue,
             store,
             LOCAL_KEY_CACHE,
@@ -100,7 +100,7 @@ impl AppState {
             aws_sdk_dynamodb::Client::new(sdk),
             settings.table_name.clone(),
         ));
-        let mailer = Arc::new(SesMailer::new(
+        let mail_transport = Arc::new(SesTransport::new(
             aws_sdk_sesv2::Client::new(sdk),
             &sender(&config)?,
             settings.configuration_set.clone(),
@@ -114,7 +114,15 @@ impl AppState {
             settings.signing_secret_id.clone(),
             settings.public_keys_secret_id.clone(),
         ));
-        assemble(config, store, mailer, queue, keys, settings.key_cache, clock)
+        assemble(
+            config,
+            store,
+            mail_transport,
+            queue,
+            keys,
+            settings.key_cache,
+            clock,
+        )
     }
 
     /// The state the environment describes (its backend: [`BackendKind::from_env`]). In local mode a task

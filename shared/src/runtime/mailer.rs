@@ -2,7 +2,7 @@
 //! mail jobs and it answers which ones failed (`ReportBatchItemFailures`), so only those come
 //! back, after the visibility timeout, and after five receives wait in the dead-letter queue.
 //! In local mode, a task in the process that queued the job delivers it a moment later.
-//! The work itself: [`crate::endpoints::mailer`].
+//! The work itself: [`crate::endpoints::mail_jobs`].
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use lambda_http::service_fn;
 use serde::{Deserialize, Serialize};
 
 use crate::endpoints::delivery::Delivery;
-use crate::endpoints::mailer::deliver;
+use crate::endpoints::mail_jobs::deliver;
 use crate::queue::LocalQueue;
 use crate::state::AppState;
 

@@ -68,7 +68,7 @@ pub struct LoginAttempt<'a> {
 /// is trusted only while the account still has that password, so a reset (or any password
 /// change) ends the trust of every device at once, and the address's next owner inherits none.
 pub fn device_credential(password_hash: &str) -> String {
-    crate::secrets::token_hash(password_hash)
+    crate::randomness::token_hash(password_hash)
 }
 
 /// What [`SessionStore::begin_login`] decided.

@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{RefreshToken, SeenFrom, Session, User, UserId};
 use crate::keys::{CachedKeys, KeyError, PrivateKeys, PublicKeys};
-use crate::secrets::new_id;
+use crate::randomness::new_id;
 
 /// A verifier meeting a `kid` it does not know reads the public set again, at most this often
 /// (and a signer whose copy has no RSA key yet reads the private set again).

@@ -173,8 +173,8 @@ mod tests {
             sub: "1".into(),
             exp,
             iat: 0,
-            jti: crate::secrets::new_id(),
-            sid: crate::secrets::new_id(),
+            jti: crate::randomness::new_id(),
+            sid: crate::randomness::new_id(),
             token_use,
             scope: (token_use == TokenUse::Access).then(|| scope_of(Role::User)),
             email_verified: (token_use == TokenUse::Access).then_some(false),
@@ -229,7 +229,7 @@ mod tests {
             Err(TokenError::Rejected)
         ));
         // The same claims with a jti of the usual length verify.
-        c.jti = crate::secrets::new_id();
+        c.jti = crate::randomness::new_id();
         let (token, public) = access(&c);
         assert!(verify(
             Verifier::Access(&public, &config().issuer),

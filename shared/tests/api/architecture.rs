@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, bottom up; a module may use modules of its own layer or below, never above.
 const LAYERS: &[&[&str]] = &[
-    &["domain", "config", "clock", "secrets", "routes"],
+    &["domain", "config", "clock", "randomness", "routes"],
     &[
         "aws", "wire", "hashing", "keys", "mail", "queue", "store", "tokens",
     ],

@@ -287,7 +287,7 @@ async fn mail_that_cannot_be_sent_is_retried_not_reported() {
     let fixture = Fixture::new().await;
     let clock = Arc::new(ManualClock::default());
     let mut state = fixture.state(test_config(), clock.clone());
-    state.mailer = Arc::new(authyy::mail::SesMailer::new(
+    state.mail_transport = Arc::new(authyy::mail::SesTransport::new(
         aws_sdk_sesv2::Client::new(&fixture.sdk),
         &authyy::mail::Sender::new("authyy", "nobody@unverified.example").unwrap(),
         None,

@@ -18,7 +18,7 @@ use authyy::clock::Clock;
 use authyy::clock::ManualClock;
 use authyy::keys::secrets_manager::{rotation_step, RotationEvent, SecretsManagerKeys};
 use authyy::keys::CachedKeys;
-use authyy::mail::SesMailer;
+use authyy::mail::SesTransport;
 use authyy::queue::SqsQueue;
 use authyy::store::dynamo::DynamoStore;
 use authyy::tokens::TokenIssuer;
@@ -557,7 +557,7 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         DynamoStore::new(dynamo, fixture.settings.table_name.clone()).with_max_transaction_items(8),
     ));
     let sender = authyy::mail::Sender::new("authyy", &fixture.sender).unwrap();
-    state.mailer = Arc::new(SesMailer::new(ses, &sender, None));
+    state.mail_transport = Arc::new(SesTransport::new(ses, &sender, None));
     state.queue = Arc::new(SqsQueue::new(sqs, fixture.settings.mail_queue_url.clone()));
     let keys = Arc::new(SecretsManagerKeys::new(
         secrets,
@@ -723,7 +723,7 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     // as at the first deploy, and then of one whose next key is old enough).
     for _ in 0..2 {
         seen.lock().unwrap().clear();
-        let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
+        let token = format!("{}{}", authyy::randomness::new_id(), authyy::randomness::new_id());
         for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
             let event = RotationEvent {
                 secret_id: fixture.settings.signing_secret_id.clone(),

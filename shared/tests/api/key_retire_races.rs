@@ -497,7 +497,7 @@ mod secrets_manager {
 /// call. Then the next scheduled rotation.
 async fn scheduled_rotation(keys: &Keys, interceptor: Option<Between>) -> Result<(), String> {
     let store = keys.secrets_manager(interceptor).await;
-    let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
+    let token = format!("{}{}", authyy::randomness::new_id(), authyy::randomness::new_id());
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
         let event = RotationEvent {
             secret_id: keys.settings.signing_secret_id.clone(),

@@ -23,7 +23,7 @@ fn rotation_event(fixture: &Fixture, token: &str, step: &str) -> RotationEvent {
 /// Runs the four steps as Secrets Manager does, each twice (a retried step changes nothing).
 async fn rotate_through_secrets_manager(fixture: &Fixture, now: i64) {
     let store = fixture.key_store();
-    let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
+    let token = format!("{}{}", authyy::randomness::new_id(), authyy::randomness::new_id());
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
         for _ in 0..2 {
             rotation_step(
@@ -163,7 +163,7 @@ async fn a_rotation_begun_before_a_key_was_retired_cannot_bring_it_back() {
     let fixture = Fixture::new().await;
     let store = fixture.key_store();
     let now = authyy::clock::SystemClock.now() + min_published(CACHE, ACCESS_TTL).as_secs() as i64;
-    let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
+    let token = format!("{}{}", authyy::randomness::new_id(), authyy::randomness::new_id());
     for step in ["createSecret", "setSecret"] {
         rotation_step(
             &store,
@@ -223,7 +223,7 @@ async fn a_rotation_begun_before_a_key_was_retired_cannot_bring_it_back() {
 async fn the_rotation_steps_refuse_an_unknown_step() {
     let fixture = Fixture::new().await;
     let store = fixture.key_store();
-    let token = format!("{}{}", authyy::secrets::new_id(), authyy::secrets::new_id());
+    let token = format!("{}{}", authyy::randomness::new_id(), authyy::randomness::new_id());
     let r = rotation_step(&store, &rotation_event(&fixture, &token, "dropSecret"), 0, CACHE).await;
     assert!(r.is_err());
 }

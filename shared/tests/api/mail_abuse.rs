@@ -52,16 +52,16 @@ async fn a_hand_made_email_change_job_for_an_account_that_never_asked_mints_noth
     // Whoever can write to the queue can name an account, but not an address nor a request.
     let forged = MailJob::ConfirmEmailChange {
         user_id: id,
-        request: authyy::secrets::new_id(),
+        request: authyy::randomness::new_id(),
     };
     let delivery = deliver(&app.state, &forged.to_json()).await.unwrap();
     assert!(matches!(delivery, Delivery::Skipped(_)), "{delivery:?}");
     for forged in [
         MailJob::PasswordReset {
-            request: authyy::secrets::new_id(),
+            request: authyy::randomness::new_id(),
         },
         MailJob::VerifyEmail {
-            request: authyy::secrets::new_id(),
+            request: authyy::randomness::new_id(),
         },
     ] {
         let delivery = deliver(&app.state, &forged.to_json()).await.unwrap();
@@ -257,7 +257,7 @@ async fn a_password_change_made_from_a_device_keeps_that_device_trusted<B: Backe
     // its device token); it is the only one.
     let with = |device: &str| serde_json::json!({"email": "john@example.com", "password": STRONG2, "device_token": device});
     assert_eq!(app.post(authyy::Endpoint::Login, with(&device)).await.status, 200);
-    let stranger = authyy::secrets::new_mail_token();
+    let stranger = authyy::randomness::new_mail_token();
     assert_eq!(
         app.post(authyy::Endpoint::Login, with(&stranger)).await.status,
         429
@@ -341,7 +341,7 @@ async fn after_erasure_no_dynamodb_item_holds_the_address_or_its_hash() {
         .unwrap()
         .items
         .unwrap_or_default();
-    let hash = authyy::secrets::token_hash(email);
+    let hash = authyy::randomness::token_hash(email);
     let left: Vec<_> = items
         .iter()
         .map(|item| format!("{item:?}"))

@@ -9,19 +9,19 @@ use crate::helpers::dynamo::{receive_all, Fixture};
 use crate::helpers::faults::{dynamo_client, Faults};
 use crate::helpers::sqlite::Sqlite;
 use crate::helpers::*;
-use authyy::mail::{Mail, MailError, Mailer};
+use authyy::mail::{Mail, MailError, MailTransport};
 use authyy::runtime::mailer::{handle_batch, SqsEvent, SqsMessage};
 
 const UNAVAILABLE: &str = "Service temporarily unavailable: a backing service did not answer, please retry";
 
 /// A mailer that takes `delay` for every mail (a slow SES), then sends it.
 struct Slow {
-    inner: Arc<dyn Mailer>,
+    inner: Arc<dyn MailTransport>,
     delay: Duration,
 }
 
 #[async_trait::async_trait]
-impl Mailer for Slow {
+impl MailTransport for Slow {
     async fn send(&self, mail: &Mail, link: &str) -> Result<(), MailError> {
         tokio::time::sleep(self.delay).await;
         self.inner.send(mail, link).await
@@ -31,12 +31,12 @@ impl Mailer for Slow {
 /// A mailer that fails for one recipient (SES refusing or down for that message) and sends
 /// every other mail.
 struct DownFor {
-    inner: Arc<dyn Mailer>,
+    inner: Arc<dyn MailTransport>,
     to: &'static str,
 }
 
 #[async_trait::async_trait]
-impl Mailer for DownFor {
+impl MailTransport for DownFor {
     async fn send(&self, mail: &Mail, link: &str) -> Result<(), MailError> {
         if mail.to == self.to {
             return Err(MailError("SES: ServiceUnavailable".into()));
@@ -61,8 +61,8 @@ fn unlimited() -> Config {
 async fn forgot_password_answers_known_and_unknown_addresses_alike_with_a_slow_mailer<B: Backend>() {
     let mut app = B::app(unlimited()).await;
     app.signup("john_doe", "john@example.com", STRONG).await;
-    app.state.mailer = Arc::new(Slow {
-        inner: app.state.mailer.clone(),
+    app.state.mail_transport = Arc::new(Slow {
+        inner: app.state.mail_transport.clone(),
         delay: Duration::from_millis(200),
     });
     let first = app.forgot("john@example.com").await;
@@ -117,8 +117,8 @@ async fn the_mailer_reports_a_failed_message_as_a_batch_item_failure<B: Backend>
         app.signup(name, &format!("{name}@example.com"), STRONG).await;
         assert_eq!(app.forgot(&format!("{name}@example.com")).await.status, 200);
     }
-    let healthy = app.state.mailer.clone();
-    app.state.mailer = Arc::new(DownFor {
+    let healthy = app.state.mail_transport.clone();
+    app.state.mail_transport = Arc::new(DownFor {
         inner: healthy.clone(),
         to: "bob@example.com",
     });
@@ -133,7 +133,7 @@ async fn the_mailer_reports_a_failed_message_as_a_batch_item_failure<B: Backend>
     assert_eq!(resets(app.inbox.mails_to("carol@example.com").await).len(), 1);
     assert!(resets(app.inbox.mails_to("bob@example.com").await).is_empty());
     // SES is back: bob's message, handed over again, is delivered; nobody gets a second mail.
-    app.state.mailer = healthy;
+    app.state.mail_transport = healthy;
     assert!(app.deliver_queued().await.is_empty());
     let token = token_in(&resets(app.inbox.mails_to("bob@example.com").await)[0]).unwrap();
     assert_eq!(app.reset(&token, STRONG2).await.status, 200);
@@ -285,8 +285,8 @@ async fn a_message_that_keeps_failing_waits_in_the_dead_letter_queue() {
     // Signup's verification mail goes out; the reset mail is the one that keeps failing.
     assert!(app.deliver_queued().await.is_empty());
     app.forgot("john@example.com").await;
-    app.state.mailer = Arc::new(DownFor {
-        inner: app.state.mailer.clone(),
+    app.state.mail_transport = Arc::new(DownFor {
+        inner: app.state.mail_transport.clone(),
         to: "john@example.com",
     });
     for attempt in 1..=crate::helpers::dynamo::MAX_RECEIVE_COUNT {

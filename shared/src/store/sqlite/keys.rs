@@ -44,7 +44,7 @@ impl SqliteStore {
         read: Option<&Version>,
     ) -> Result<(), KeyError> {
         let mut doc = parse_object(body)?;
-        doc.insert("version".into(), crate::secrets::new_id().into());
+        doc.insert("version".into(), crate::randomness::new_id().into());
         let body = serde_json::Value::Object(doc).to_string();
         let written = self
             .write(|tx| {

@@ -35,7 +35,10 @@ pub fn table_definition() -> Value {
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", authyy::secrets::new_id().replace(['-', '_'], "x"))
+    format!(
+        "{prefix}-{}",
+        authyy::randomness::new_id().replace(['-', '_'], "x")
+    )
 }
 
 /// SDK configuration for the local server, with the production HTTP client and timeouts.
