@@ -33,3 +33,4 @@ mod key_retire_races;
 mod key_rotation_aws;
 mod local_mode;
 mod openapi;
+mod repository;
