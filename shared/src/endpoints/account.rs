@@ -4,15 +4,16 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{authenticate, user_out, EndpointResult};
+use super::responses::{Invalid, JsonBodyRefused, NotAuthenticated, Unavailable};
 use crate::http;
 use crate::state::AppState;
-use crate::wire::{ErrorOut, LogoutRequest, MessageOut, UserOut, ValidationErrorOut};
+use crate::wire::{LogoutRequest, MessageOut, UserOut};
 
 /// The current user.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The user of the access token", body = UserOut),
-        (status = 401, description = "`Not authenticated`: a missing, malformed, expired or foreign token, or one of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        NotAuthenticated, Unavailable))]
 pub async fn me(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate(state, req).await?;
     http::json(StatusCode::OK, &user_out(&user))
@@ -22,7 +23,7 @@ pub async fn me(state: &AppState, req: &Request) -> EndpointResult {
     request_body(content = Option<LogoutRequest>, description = "Optional: `{\"all\": true}` ends every session of the user"),
     responses(
         (status = 200, description = "`Logged out.` or `Logged out of every session.`", body = MessageOut),
-        (status = 401, description = "`Not authenticated`: a missing, malformed, expired or foreign token, or one of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))), (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        NotAuthenticated, JsonBodyRefused, Invalid, Unavailable))]
 /// POST /auth/logout: ends the current session at once, or with `{"all": true}` every
 /// session of the user. Access and refresh tokens of the ended sessions are refused from now on.
 pub async fn logout(state: &AppState, req: &Request) -> EndpointResult {

@@ -12,6 +12,7 @@ use lambda_http::Request;
 use super::common::{authenticate, reauthenticate, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
 use super::mail_caps::MailCap;
+use super::responses::{JsonBodyRefused, NotAuthenticated, TooManyWrongPasswords, Unavailable};
 use super::verify_email::new_verify_link;
 use crate::domain::{Email, UserId};
 use crate::error::{ApiError, NOT_AUTHENTICATED};
@@ -30,11 +31,11 @@ pub const CHECK_NEW_ADDRESS_MESSAGE: &str = "Check your new address to confirm t
     responses(
         (status = 202, description = "`Check your new address to confirm the change.`: the address changes when the mailed token is posted to `/auth/verify-email`. The same answer whether or not the new address is registered (its owner is told by mail instead)", body = MessageOut),
         (status = 400, description = "`Current password is incorrect` (counted on this session's own failure counter)", body = ErrorOut),
-        (status = 401, description = "`Not authenticated`", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut),
+        NotAuthenticated,
+        JsonBodyRefused,
         (status = 422, description = "Validation error, FastAPI-shaped (also: the new address is the current one)", body = ValidationErrorOut),
-        (status = 429, description = "Too many wrong passwords from this session; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        TooManyWrongPasswords,
+        Unavailable))]
 pub async fn change_email(state: &AppState, req: &Request) -> EndpointResult {
     let (user, claims) = authenticate(state, req).await?;
     let ChangeEmailRequest { new_email, password } = http::body(req)?;

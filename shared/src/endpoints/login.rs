@@ -4,12 +4,13 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{envelope, envelope_user, EndpointResult};
+use super::responses::{Invalid, JsonBodyRefused, Unavailable};
 use crate::error::{ApiError, EMAIL_NOT_VERIFIED, INVALID_CREDENTIALS};
 use crate::http;
 use crate::randomness;
 use crate::state::AppState;
 use crate::store::{LoginAttempt, LoginStart, VerifiedLogin};
-use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
+use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope};
 
 /// Log in: starts a session and returns an access token and a refresh token.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
@@ -17,9 +18,9 @@ use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope, ValidationErrorOut};
         (status = 200, description = "The token envelope", body = TokenEnvelope),
         (status = 401, description = "`Invalid email or password` (the same for an unknown email)", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 403, description = "`Email not verified`: the password is right, but verification is required (`AUTH_REQUIRE_VERIFIED_EMAIL`) and the address is not verified yet", body = ErrorOut),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut),
+        JsonBodyRefused, Invalid,
         (status = 429, description = "Too many attempts from this address, or too many failures for this email (exponential backoff); wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        Unavailable))]
 pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     let LoginRequest {
         email,

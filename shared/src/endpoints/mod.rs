@@ -32,6 +32,7 @@ pub mod owed_mail;
 pub mod password_change;
 pub mod password_reset;
 pub mod refresh;
+pub mod responses;
 pub mod sessions;
 pub mod signup;
 pub mod users;

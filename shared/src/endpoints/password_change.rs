@@ -7,6 +7,7 @@ use lambda_http::Request;
 use super::common::{authenticate, message, reauthenticate, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
 use super::owed_mail::queue_notice;
+use super::responses::{JsonBodyRefused, NotAuthenticated, TooManyWrongPasswords, Unavailable};
 use crate::domain::{check_strength, Email};
 use crate::error::{ApiError, NOT_AUTHENTICATED};
 use crate::http;
@@ -23,11 +24,11 @@ pub const CHANGED_MESSAGE: &str = "Password changed.";
     responses(
         (status = 200, description = "`Password changed.`: every other session has ended, this one lives on, and a notice went to the address", body = MessageOut),
         (status = 400, description = "`Current password is incorrect` (counted on this session's own failure counter)", body = ErrorOut),
-        (status = 401, description = "`Not authenticated`", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut),
+        NotAuthenticated,
+        JsonBodyRefused,
         (status = 422, description = "Validation error, FastAPI-shaped: the new password fails the signup policy, or is the current one", body = ValidationErrorOut),
-        (status = 429, description = "Too many wrong passwords from this session; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        TooManyWrongPasswords,
+        Unavailable))]
 pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult {
     let (user, claims) = authenticate(state, req).await?;
     let ChangePasswordRequest {

@@ -7,6 +7,7 @@ use super::common::{message, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
 use super::mail_caps::MailCap;
 use super::owed_mail::request_mail;
+use super::responses::{Invalid, JsonBodyRefused, TooManyRequests, Unavailable};
 use crate::domain::{check_strength, Email};
 use crate::error::{ApiError, INVALID_RESET};
 use crate::http;
@@ -14,7 +15,7 @@ use crate::mail::templates::reset_mail;
 use crate::randomness::{new_mail_token, token_hash};
 use crate::state::AppState;
 use crate::store::{MailRequestKind, ResetToken};
-use crate::wire::{ErrorOut, ForgotPasswordRequest, MessageOut, ResetPasswordRequest, ValidationErrorOut};
+use crate::wire::{ErrorOut, ForgotPasswordRequest, MessageOut, ResetPasswordRequest};
 
 pub const FORGOT_MESSAGE: &str = "If that email exists, Password reset link has been sent.";
 pub const RESET_MESSAGE: &str = "Password successfully reset.";
@@ -22,7 +23,7 @@ pub const RESET_MESSAGE: &str = "Password successfully reset.";
 #[utoipa::path(post, path = "/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
     responses(
         (status = 200, description = "Always the same message, whether or not the email is registered", body = MessageOut),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        JsonBodyRefused, Invalid, TooManyRequests, Unavailable))]
 /// POST /auth/forgot-password: always the same answer, in the same time, whether or not the
 /// email is registered.
 ///
@@ -71,7 +72,7 @@ pub async fn deliver_password_reset(state: &AppState, email: &Email) -> Result<D
     responses(
         (status = 200, description = "`Password successfully reset.`", body = MessageOut),
         (status = 400, description = "`Invalid or expired token.`", body = ErrorOut),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        JsonBodyRefused, Invalid, Unavailable))]
 pub async fn reset_password(state: &AppState, req: &Request) -> EndpointResult {
     let ResetPasswordRequest {
         token,

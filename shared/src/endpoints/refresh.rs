@@ -3,6 +3,7 @@
 use lambda_http::Request;
 
 use super::common::{token_response, EndpointResult};
+use super::responses::Unavailable;
 use crate::error::{ApiError, INVALID_REFRESH};
 use crate::http;
 use crate::state::AppState;
@@ -18,7 +19,7 @@ fn refused() -> ApiError {
     responses(
         (status = 200, description = "A new token envelope; the refresh token sent is spent", body = TokenEnvelope),
         (status = 401, description = "`Missing or invalid refresh token`: missing, expired, an access token, spent (replaying a spent token ends its session), or of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        Unavailable))]
 /// POST /auth/tokens: exchanges a refresh token for a new pair (rotation).
 ///
 /// Exactly one of racing refreshes of one token rotates it; the others, within the grace

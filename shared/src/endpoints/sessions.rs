@@ -5,6 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use super::common::{authenticate, EndpointResult};
+use super::responses::{NotAuthenticated, Unavailable};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, SESSION_NOT_FOUND};
 use crate::http;
@@ -15,8 +16,8 @@ use crate::wire::{ErrorOut, SessionOut};
 #[utoipa::path(get, path = "/auth/sessions", tag = "account", security(("bearer" = [])),
     responses(
         (status = 200, description = "The live sessions of the user, newest first; `current` marks the one asking", body = Vec<SessionOut>),
-        (status = 401, description = "`Not authenticated`", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        NotAuthenticated,
+        Unavailable))]
 pub async fn list_sessions(state: &AppState, req: &Request) -> EndpointResult {
     let (user, claims) = authenticate(state, req).await?;
     let now = state.clock.now();
@@ -41,9 +42,9 @@ pub async fn list_sessions(state: &AppState, req: &Request) -> EndpointResult {
     params(("id" = String, Path, description = "The session's `id`, from `GET /auth/sessions`")),
     responses(
         (status = 204, description = "The session has ended"),
-        (status = 401, description = "`Not authenticated`", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        NotAuthenticated,
         (status = 404, description = "`Session not found`: no live session of this user has that id (another user's is not found either)", body = ErrorOut),
-        (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        Unavailable))]
 pub async fn end_session(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate(state, req).await?;
     let sid = http::last_path_segment(req);

@@ -4,20 +4,21 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{user_out, EndpointResult};
+use super::responses::{Invalid, JsonBodyRefused, TooManyRequests, Unavailable};
 use super::verify_email::queue_verification;
 use crate::domain::check_strength;
 use crate::error::{ApiError, EMAIL_TAKEN, USERNAME_TAKEN};
 use crate::http;
 use crate::state::AppState;
 use crate::store::{NewUser, StoreError};
-use crate::wire::{ErrorOut, SignupRequest, UserOut, ValidationErrorOut};
+use crate::wire::{ErrorOut, SignupRequest, UserOut};
 
 /// Sign up: creates an account and queues a mail with a link that verifies its address.
 #[utoipa::path(post, path = "/auth/users", tag = "auth", request_body = SignupRequest,
     responses(
         (status = 201, description = "Created", body = UserOut),
         (status = 409, description = "`Email already registered` or `Username already taken`", body = ErrorOut),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        JsonBodyRefused, Invalid, TooManyRequests, Unavailable))]
 pub async fn signup(state: &AppState, req: &Request) -> EndpointResult {
     let SignupRequest {
         username,

@@ -6,11 +6,12 @@ use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::Request;
 
 use super::common::{admin_user_out, authenticate, EndpointResult};
+use super::responses::{Invalid, NotAuthenticated, Unavailable};
 use crate::domain::{Email, Role, UserId};
 use crate::error::{ApiError, ADMIN_REQUIRED};
 use crate::http;
 use crate::state::AppState;
-use crate::wire::{AdminUserOut, ErrorOut, FieldError, ValidationErrorOut};
+use crate::wire::{AdminUserOut, ErrorOut, FieldError};
 
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 200;
@@ -39,9 +40,9 @@ pub fn decode_cursor(cursor: &str) -> Option<UserId> {
         (status = 200, description = "Users; `Link: <...>; rel=\"next\"` when there are more", body = Vec<AdminUserOut>,
             headers(("Link" = String, description = "The next page, as `<url>; rel=\"next\"`"))),
         (status = 400, description = "`Invalid cursor`", body = ErrorOut),
-        (status = 401, description = "`Not authenticated`: a missing, malformed, expired or foreign token, or one of an ended session", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        NotAuthenticated,
         (status = 403, description = "`Admin privileges required`", body = ErrorOut),
-        (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        Invalid, Unavailable))]
 /// GET /auth/users (admins only): a page in id order, or `?email=` for one exact match.
 pub async fn list_users(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate(state, req).await?;

@@ -9,6 +9,7 @@ use super::common::{message, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
 use super::mail_caps::MailCap;
 use super::owed_mail::{queue_notice, request_mail};
+use super::responses::{Invalid, JsonBodyRefused, TooManyRequests, Unavailable};
 use crate::domain::{Email, User};
 use crate::error::{ApiError, EMAIL_TAKEN, INVALID_TOKEN};
 use crate::http;
@@ -17,7 +18,7 @@ use crate::queue::MailJob;
 use crate::randomness::{new_mail_token, token_hash};
 use crate::state::AppState;
 use crate::store::{Consumed, MailRequestKind, Purpose, VerifyToken};
-use crate::wire::{ErrorOut, MessageOut, ResendVerificationRequest, ValidationErrorOut, VerifyEmailRequest};
+use crate::wire::{ErrorOut, MessageOut, ResendVerificationRequest, VerifyEmailRequest};
 
 pub const VERIFIED_MESSAGE: &str = "Email verified.";
 pub const RESEND_MESSAGE: &str = "If that email exists and is unverified, a verification link has been sent.";
@@ -28,7 +29,7 @@ pub const RESEND_MESSAGE: &str = "If that email exists and is unverified, a veri
         (status = 200, description = "`Email verified.` (for a link from an email change: the account has the new address now, verified, and the old address was told)", body = MessageOut),
         (status = 400, description = "`Invalid or expired token.` (unknown, used, superseded or expired)", body = ErrorOut),
         (status = 409, description = "`Email already registered`: the link is for an email change, and another account took the new address meanwhile", body = ErrorOut),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        JsonBodyRefused, Invalid, Unavailable))]
 pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
     let VerifyEmailRequest { token } = http::body(req)?;
     // Only spares the store a lookup: mailed tokens are 43 characters, so the store knows no
@@ -71,7 +72,7 @@ pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
 #[utoipa::path(post, path = "/auth/verify-email/resend", tag = "auth", request_body = ResendVerificationRequest,
     responses(
         (status = 200, description = "Always the same message, whether the email is unknown, verified or unverified", body = MessageOut),
-        (status = 413, description = "Body over 64 KiB", body = ErrorOut), (status = 415, description = "The body is not JSON: send `Content-Type: application/json`", body = ErrorOut), (status = 422, description = "Validation error, FastAPI-shaped", body = ValidationErrorOut), (status = 429, description = "Too many requests; wait `Retry-After` seconds", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))), (status = 503, description = "A backing service did not answer; retry", body = ErrorOut)))]
+        JsonBodyRefused, Invalid, TooManyRequests, Unavailable))]
 pub async fn resend_verification(state: &AppState, req: &Request) -> EndpointResult {
     let ResendVerificationRequest { email } = http::body(req)?;
     if MailCap::Verify.admits(state, &email).await? {
