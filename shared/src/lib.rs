@@ -16,15 +16,6 @@
 //!   everything else uses.
 //!
 //! [`admin`] holds the operator actions of the `authyy-admin` tool.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 pub mod admin;
 pub mod aws;

@@ -165,3 +165,30 @@ fn the_workspace_members_are_the_route_table_functions_and_the_unrouted_ones() {
         .collect();
     assert_eq!(folders, expected, "every folder under functions/ is a member");
 }
+
+#[test]
+fn every_workspace_member_holds_the_workspace_lints() {
+    let cargo: toml::Value = std::fs::read_to_string(workspace().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let lints = &cargo["workspace"]["lints"]["clippy"];
+    for lint in ["unwrap_used", "expect_used", "panic", "indexing_slicing"] {
+        assert_eq!(lints[lint].as_str(), Some("deny"), "workspace lint {lint}");
+    }
+    for member in cargo["workspace"]["members"].as_array().unwrap() {
+        let member = member.as_str().unwrap();
+        let manifest: toml::Value = std::fs::read_to_string(workspace().join(member).join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            manifest
+                .get("lints")
+                .and_then(|l| l.get("workspace"))
+                .and_then(|w| w.as_bool()),
+            Some(true),
+            "{member}/Cargo.toml: [lints] workspace = true"
+        );
+    }
+}
