@@ -2,7 +2,7 @@
  * Where the refresh token and the device token are kept: anything with the Web Storage methods.
  * `localStorage` keeps the user signed in across reloads and shares one session between tabs;
  * `sessionStorage` keeps it for this tab's life; {@link memoryStorage} only until the page is
- * left. A script injected into the page (XSS) can read the first two; see the README.
+ * left. A script injected into the page (XSS) can read the first two; see this package's README.
  */
 export interface TokenStorage {
   getItem(key: string): string | null;

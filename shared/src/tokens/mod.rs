@@ -1,5 +1,5 @@
 //! JWTs. Access tokens: RS256, `kid` the key's thumbprint, verifiable by anyone holding the
-//! public key set (see the README's "Verifying tokens in other services"). Refresh tokens:
+//! public key set (see docs/verifying-tokens.md). Refresh tokens:
 //! HS256 with authyy's own HMAC keys, verified only here. On verification the algorithm is
 //! pinned per use, and audience, expiry and the token's use are checked (and the issuer, for
 //! access tokens).

@@ -339,7 +339,7 @@ async fn every_mail_is_multipart_text_and_html_with_the_same_link() {
     assert!(mails[0].text.contains("for 24 hours"));
     assert!(mails[1].text.contains("for 30 minutes"));
 
-    // The README's way of reading a token out of the outbox gives the same tokens.
+    // The documented way of reading a token out of the outbox (infra/outbox.py) gives the same tokens.
     let python = std::env::var("AUTHYY_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/outbox.py");
     for (subject, mail) in [("Confirm", &mails[0]), ("Reset", &mails[1])] {

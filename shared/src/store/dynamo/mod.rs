@@ -12,8 +12,8 @@
 //!   user's own beside the profile's: a user's sessions are one Query, erasing the account finds
 //!   everything it owns, and the functions that write sessions are granted `SESSIONS#` items,
 //!   never the profile.
-//! - `VERIFY#<sha256>` / `VERIFY`: email verification tokens by hash (user id, the address
-//!   mailed, expiry, purpose); the user's `verify_hash` names the newest verification of its
+//! - `VERIFY#<sha256>` / `VERIFY`: email verification tokens by hash (user id, expiry,
+//!   purpose); the user's `verify_hash` names the newest verification of its
 //!   address and `change_hash` the newest email change, and `email_verified` the result.
 //!   The profile also holds the pending email change (`change_request`, `change_email`) while
 //!   there is one. Token items (verification and reset) name the account, never an address.
