@@ -12,6 +12,14 @@ fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
+/// The workspace's Cargo.toml.
+fn workspace_manifest() -> toml::Value {
+    std::fs::read_to_string(workspace().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// (file name, parsed request) for every event, sorted so that signup runs before login.
 fn events() -> Vec<(String, lambda_http::Request, Endpoint)> {
     let mut files: Vec<_> = std::fs::read_dir(workspace().join("events"))
@@ -73,10 +81,7 @@ async fn every_event_file_is_served_by_its_function() {
 
 #[test]
 fn watch_router_names_exactly_the_served_routes() {
-    let manifest: toml::Value = std::fs::read_to_string(workspace().join("Cargo.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let manifest = workspace_manifest();
     let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
         .as_table()
         .unwrap();
@@ -142,10 +147,7 @@ const UNROUTED_FUNCTIONS: [&str; 2] = ["rotate-keys", "mailer"];
 
 #[test]
 fn the_workspace_members_are_the_route_table_functions_and_the_unrouted_ones() {
-    let cargo: toml::Value = std::fs::read_to_string(workspace().join("Cargo.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cargo = workspace_manifest();
     let members: BTreeSet<String> = cargo["workspace"]["members"]
         .as_array()
         .unwrap()
@@ -168,10 +170,7 @@ fn the_workspace_members_are_the_route_table_functions_and_the_unrouted_ones() {
 
 #[test]
 fn every_workspace_member_holds_the_workspace_lints() {
-    let cargo: toml::Value = std::fs::read_to_string(workspace().join("Cargo.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cargo = workspace_manifest();
     let lints = &cargo["workspace"]["lints"]["clippy"];
     for lint in ["unwrap_used", "expect_used", "panic", "indexing_slicing"] {
         assert_eq!(lints[lint].as_str(), Some("deny"), "workspace lint {lint}");
