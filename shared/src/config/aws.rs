@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, Env};
+use super::env::Env;
+use super::error::ConfigError;
 
 /// How long a fetched key set is used before it is fetched again (AUTH_KEY_CACHE_SECONDS).
 pub const DEFAULT_KEY_CACHE: Duration = Duration::from_secs(300);

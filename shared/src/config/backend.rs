@@ -1,6 +1,7 @@
 //! Which backend the environment asks for, decided here once.
 
-use super::{ConfigError, Env};
+use super::env::Env;
+use super::error::ConfigError;
 
 /// Local mode (SQLite, `.eml` outbox, in-process mail queue) or the AWS backend (DynamoDB,
 /// SES, SQS, Secrets Manager).

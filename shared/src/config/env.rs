@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// Reads typed values out of a map of variables (the process environment, or a test's map).
 pub struct Env {

@@ -1,6 +1,6 @@
 //! How the functions log: the level and the format.
 
-use super::Env;
+use super::env::Env;
 
 /// The log settings of a function.
 #[derive(Debug, Clone, PartialEq, Eq)]

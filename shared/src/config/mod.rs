@@ -8,11 +8,12 @@
 //! - [`AwsSettings`] ([`aws`]): the AWS backend's table, secrets, queue and SDK limits.
 //! - [`RotationSettings`] ([`rotation`]): the key rotation function's.
 //! - [`LogSettings`] ([`logging`]): the log level and format.
-//! - [`Env`], [`Limit`], [`links`], [`origins`]: how values are read and checked.
+//! - [`Env`], [`ConfigError`], [`Limit`], [`links`], [`origins`]: how values are read and checked.
 
 mod aws;
 mod backend;
 mod env;
+mod error;
 mod limit;
 pub mod links;
 mod logging;
@@ -21,18 +22,11 @@ mod rotation;
 mod service;
 mod service_env;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-    #[error("environment variable {name} is required: {reason}")]
-    Missing { name: &'static str, reason: String },
-}
-
 pub use crate::domain::backoff::{Backoff, LoginRules};
 pub use aws::{AwsSettings, DEFAULT_KEY_CACHE};
 pub use backend::BackendKind;
 pub use env::Env;
+pub use error::ConfigError;
 pub use limit::Limit;
 pub use logging::LogSettings;
 pub use rotation::RotationSettings;

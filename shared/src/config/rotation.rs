@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use super::aws::key_cache;
-use super::{Config, ConfigError, Env};
+use super::env::Env;
+use super::error::ConfigError;
+use super::service::Config;
 
 /// What the rotation function needs: the public key set it keeps in step with the private
 /// one, and the two lifetimes that decide how long a new key is published before it signs.

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{links, Limit};
+use super::limit::Limit;
+use super::links;
 use crate::domain::backoff::{Backoff, LoginRules};
 
 /// Argon2id cost parameters.

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use super::backend::BackendKind;
-use super::{links, origins, Config, ConfigError, Env, HashCost};
+use super::env::Env;
+use super::error::ConfigError;
+use super::service::{Config, HashCost};
+use super::{links, origins};
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
