@@ -39,7 +39,7 @@ DEFAULT_FILES=(
   shared/src/runtime/mod.rs
   shared/src/runtime/limits.rs
   shared/src/http.rs
-  shared/src/secrets.rs
+  shared/src/randomness.rs
   shared/src/hashing.rs
 )
 

@@ -1,5 +1,5 @@
-//! The AWS SDK as every production backend uses it: one shared SDK configuration (from
-//! [`AwsSettings`]) (TLS, timeouts, retries), and one mapping of SDK failures. The backends
+//! The AWS SDK as every production backend uses it: one shared SDK configuration (TLS, and the
+//! timeouts and retries of [`AwsSettings`]), and one mapping of SDK failures. The backends
 //! themselves live beside their traits: [`crate::store::dynamo`], [`crate::mail::ses`],
 //! [`crate::queue::sqs`] and [`crate::keys::secrets_manager`].
 

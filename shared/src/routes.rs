@@ -21,29 +21,29 @@ use lambda_http::http::Method;
 macro_rules! route_table {
     ($then:ident) => {
         $then! {
-            (Signup, POST, "/auth/users", "signup", Json, Some(Signup), false, signup::signup),
-            (Login, POST, "/auth/login", "login", Json, Some(Login), false, login::login),
+            (Signup, POST, "/auth/users", "signup", Json, Some(ClientLimit::Signup), false, signup::signup),
+            (Login, POST, "/auth/login", "login", Json, Some(ClientLimit::Login), false, login::login),
             (Me, GET, "/auth/me", "me", Optional, None, false, account::me),
             (ListUsers, GET, "/auth/users", "list-users", Optional, None, false, users::list_users),
             (Refresh, POST, "/auth/tokens", "refresh", Optional, None, false, refresh::refresh),
-            (ForgotPassword, POST, "/auth/forgot-password", "forgot-password", Json, Some(Forgot), false,
+            (ForgotPassword, POST, "/auth/forgot-password", "forgot-password", Json, Some(ClientLimit::Forgot), false,
                 password_reset::forgot_password),
             (ResetPassword, POST, "/auth/reset-password", "reset-password", Json, None, false,
                 password_reset::reset_password),
             (VerifyEmail, POST, "/auth/verify-email", "verify-email", Json, None, false,
                 verify_email::verify_email),
-            (ResendVerification, POST, "/auth/verify-email/resend", "resend-verification", Json, Some(Resend),
+            (ResendVerification, POST, "/auth/verify-email/resend", "resend-verification", Json, Some(ClientLimit::Resend),
                 false, verify_email::resend_verification),
             (Logout, POST, "/auth/logout", "logout", Optional, None, false, account::logout),
-            (ChangePassword, POST, "/auth/password", "change-password", Json, Some(Reauth), true,
+            (ChangePassword, POST, "/auth/password", "change-password", Json, Some(ClientLimit::Reauth), true,
                 password_change::change_password),
             // One function for a user's sessions: both routes need the same reads and rights.
             (ListSessions, GET, "/auth/sessions", "sessions", Optional, None, false, sessions::list_sessions),
             (EndSession, DELETE, "/auth/sessions/{id}", "sessions", Optional, None, false, sessions::end_session),
-            (ChangeEmail, POST, "/auth/email", "change-email", Json, Some(Reauth), true,
+            (ChangeEmail, POST, "/auth/email", "change-email", Json, Some(ClientLimit::Reauth), true,
                 email_change::change_email),
             // Not `me`'s function: erasing needs delete rights that reading must not have.
-            (DeleteAccount, DELETE, "/auth/me", "delete-account", Json, Some(Reauth), true,
+            (DeleteAccount, DELETE, "/auth/me", "delete-account", Json, Some(ClientLimit::Reauth), true,
                 account_deletion::delete_account),
             (OpenApi, GET, "/auth/openapi.json", "docs", Optional, None, false, docs::openapi_json),
             (Docs, GET, "/auth/docs", "docs", Optional, None, false, docs::docs_page),
@@ -132,7 +132,6 @@ macro_rules! define_endpoints {
 
             /// The per-client limit the endpoint is under, if any.
             pub fn client_limit(self) -> Option<ClientLimit> {
-                use ClientLimit::*;
                 match self {
                     $(Endpoint::$endpoint => $limit,)+
                 }

@@ -1,21 +1,14 @@
 //! `authyy-admin`: operate authyy's users and signing keys from the command line, on the SQLite
 //! file of local mode or on a deployed stack's DynamoDB table and Secrets Manager secret.
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use authyy::admin::{self, AdminError};
 use authyy::clock::{rfc3339, Clock, SystemClock};
 use authyy::config::AwsSettings;
-use authyy::config::{Config, Env};
+use authyy::config::{Config, Env, KeyTiming};
 use authyy::domain::{Role, User};
 use authyy::hashing::Hasher;
 use authyy::keys::lifecycle::min_published;
@@ -363,15 +356,9 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             );
         }
         Command::Keys(KeysCommand::Rotate) => {
-            let env = Env::from_process();
-            let cache = env
-                .parse::<u64>("AUTH_KEY_CACHE_SECONDS")
-                .map_err(|e| AdminError::Other(e.to_string()))?
-                .map_or(Duration::from_secs(300), Duration::from_secs);
-            let access_ttl = Config::from_env(&env)
-                .map_err(|e| AdminError::Other(e.to_string()))?
-                .access_ttl;
-            let min = min_published(cache, access_ttl);
+            let timing =
+                KeyTiming::from_env(&Env::from_process()).map_err(|e| AdminError::Other(e.to_string()))?;
+            let min = min_published(timing.key_cache, timing.access_ttl);
             print_keys(&admin::rotate_keys(keys.as_ref(), clock.now(), min).await?);
         }
         Command::Keys(KeysCommand::RotateRefreshKey) => {

@@ -29,5 +29,5 @@ pub use env::Env;
 pub use error::ConfigError;
 pub use limit::Limit;
 pub use logging::LogSettings;
-pub use rotation::RotationSettings;
+pub use rotation::{KeyTiming, RotationSettings};
 pub use service::{Config, HashCost};

@@ -33,7 +33,7 @@ pub struct Config {
     /// `issuer + "/.well-known/openid-configuration"` is the discovery document.
     pub issuer: String,
     /// The issuer is the URL the request came to (`https://<API domain>[/<stage>]/auth`), for a
-    /// deployed API without a configured issuer (AUTH_BACKEND=aws and no AUTH_ISSUER). The
+    /// deployed API without a configured issuer (the AWS backend and no AUTH_ISSUER). The
     /// template cannot pass the API's own URL to its functions: it would be a circular reference.
     pub issuer_from_request: bool,
     /// JWT `aud` (AUTH_AUDIENCE).

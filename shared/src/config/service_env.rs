@@ -229,6 +229,29 @@ mod tests {
     }
 
     #[test]
+    fn the_issuer_comes_from_the_request_on_the_aws_backend_without_auth_issuer() {
+        let from_request = |pairs: &[(&str, &str)]| {
+            Config::from_env(&Env::from_pairs(pairs.iter().copied()))
+                .unwrap()
+                .issuer_from_request
+        };
+        assert!(!from_request(&[]));
+        assert!(from_request(&[("AUTH_BACKEND", "aws")]));
+        assert!(
+            from_request(&[("AUTH_TABLE_NAME", "authyy")]),
+            "a table name means the AWS backend"
+        );
+        assert!(!from_request(&[
+            ("AUTH_BACKEND", "local"),
+            ("AUTH_TABLE_NAME", "authyy")
+        ]));
+        assert!(!from_request(&[
+            ("AUTH_BACKEND", "aws"),
+            ("AUTH_ISSUER", "https://api.example.com/auth")
+        ]));
+    }
+
+    #[test]
     fn ip_limits_can_be_turned_off() {
         let c = Config::from_env(&Env::from_pairs([("AUTH_IP_LIMITS", "off")])).unwrap();
         assert!(!c.ip_limits_enabled);

@@ -60,8 +60,8 @@ impl Sender {
     }
 }
 
-#[async_trait]
 /// How mail leaves: through SES in production, into the `.eml` outbox in local mode.
+#[async_trait]
 pub trait MailTransport: Send + Sync {
     /// Sends `mail`; `link` is the action link it carries (the outbox logs it for developers).
     async fn send(&self, mail: &Mail, link: &str) -> Result<(), MailError>;

@@ -18,7 +18,7 @@ pub async fn run() -> Result<(), lambda_http::Error> {
     init_tracing();
     let rotation = RotationSettings::from_env(&Env::from_process())?;
     let public_id = rotation.public_keys_secret_id;
-    let min_published = min_published(rotation.key_cache, rotation.access_ttl);
+    let min_published = min_published(rotation.timing.key_cache, rotation.timing.access_ttl);
     let settings = AwsSettings::new("", "", public_id.clone());
     let client = aws_sdk_secretsmanager::Client::new(&crate::aws::sdk_config(&settings).await);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<RotationEvent>| {
