@@ -38,6 +38,8 @@ DEFAULT_FILES=(
   shared/src/domain/*.rs
   shared/src/runtime/mod.rs
   shared/src/runtime/limits.rs
+  shared/src/routes.rs
+  shared/src/config/backend.rs
   shared/src/http.rs
   shared/src/randomness.rs
   shared/src/hashing.rs

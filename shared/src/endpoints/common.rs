@@ -113,7 +113,7 @@ pub fn envelope_user(u: &User) -> EnvelopeUser {
     }
 }
 
-/// The public view of a user: the user object the API answers with (see docs/design.md).
+/// The public view of a user: the user object the API answers with (see docs/api.md).
 pub fn user_out(u: &User) -> UserOut {
     UserOut {
         id: u.id,
