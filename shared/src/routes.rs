@@ -153,11 +153,8 @@ impl Endpoint {
     /// Whether `path` is this endpoint's (a `{name}` segment of [`Endpoint::path`] stands for
     /// any one non-empty segment), after at most one leading segment (a stage, `/prod`).
     pub fn serves(self, path: &str) -> bool {
-        let path = if path.len() > 1 {
-            path.trim_end_matches('/')
-        } else {
-            path
-        };
+        // A trailing slash is the same path (`/` alone becomes empty: no endpoint's).
+        let path = path.trim_end_matches('/');
         let pattern: Vec<&str> = self.path().split('/').skip(1).collect();
         let given: Vec<&str> = path.split('/').skip(1).collect();
         let stage = match given.len().checked_sub(pattern.len()) {
