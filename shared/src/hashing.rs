@@ -50,7 +50,7 @@ impl Hasher {
 
     /// Whether `password` matches `phc`, at no less than the configured cost whatever the
     /// account: with no hash (unknown account), or one that cannot be read, the password is
-    /// run through argon2 at the configured cost all the same ([`discarded_run`]); a hash of weaker
+    /// run through argon2 at the configured cost all the same (`discarded_run`); a hash of weaker
     /// (older) parameters is followed by [`padding`], so a wrong password costs about what an
     /// unknown email does.
     pub async fn verify(&self, password: &Password, phc: Option<&str>) -> bool {

@@ -4,7 +4,7 @@
 //! password again, and its handler (an `async fn` in [`crate::endpoints`] whose
 //! `#[utoipa::path]` annotation is its OpenAPI operation).
 //!
-//! [`route_table!`] hands the rows to a macro of the caller's: this module builds [`Endpoint`]
+//! `route_table!` hands the rows to a macro of the caller's: this module builds [`Endpoint`]
 //! from them, `endpoints` the dispatch and the per-endpoint handlers a function's `main` names,
 //! `endpoints::docs` the OpenAPI path list. What lies outside the crate (the Cargo members and
 //! the `cargo lambda watch` router, template.yaml, events/, the IAM permissions, the JS client)
@@ -55,7 +55,7 @@ macro_rules! route_table {
 }
 pub(crate) use route_table;
 
-/// Whether an endpoint needs a body (see [`route_table!`]).
+/// Whether an endpoint needs a body (see `route_table!`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyRule {
     /// A JSON body is required.
@@ -93,7 +93,7 @@ impl ClientLimit {
 macro_rules! define_endpoints {
     ($(($endpoint:ident, $method:ident, $path:literal, $function:literal, $body:ident, $limit:expr,
         $reauth:literal, $module:ident :: $handler:ident)),+ $(,)?) => {
-        /// An endpoint of the API: one row of [`route_table!`].
+        /// An endpoint of the API: one row of `route_table!`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Endpoint {
             $($endpoint,)+

@@ -3,12 +3,13 @@
 //! value that is present but malformed is a startup error that names the variable, so a typo
 //! never silently falls back to a default.
 //!
-//! - [`Config`] ([`service`]): the settings every function uses, read by [`service_env`].
-//! - [`BackendKind`] ([`backend`]): local mode or the AWS backend, decided once.
-//! - [`AwsSettings`] ([`aws`]): the AWS backend's table, secrets, queue and SDK limits.
-//! - [`RotationSettings`] ([`rotation`]): the key rotation function's.
-//! - [`LogSettings`] ([`logging`]): the log level and format.
-//! - [`Env`], [`ConfigError`], [`Limit`], [`links`], [`origins`]: how values are read and checked.
+//! - [`Config`] (`service.rs`): the settings every function uses, read by `service_env.rs`.
+//! - [`BackendKind`] (`backend.rs`): local mode or the AWS backend, decided once.
+//! - [`AwsSettings`] (`aws.rs`): the AWS backend's table, secrets, queue and SDK limits.
+//! - [`RotationSettings`], [`KeyTiming`] (`rotation.rs`): the key rotation's (the function's, and
+//!   the admin tool's `keys rotate`).
+//! - [`LogSettings`] (`logging.rs`): the log level and format.
+//! - [`Env`], [`ConfigError`], [`Limit`], [`links`], `origins`: how values are read and checked.
 
 mod aws;
 mod backend;
@@ -23,7 +24,7 @@ mod service;
 mod service_env;
 
 pub use crate::domain::backoff::{Backoff, LoginRules};
-pub use aws::{AwsSettings, DEFAULT_KEY_CACHE};
+pub use aws::AwsSettings;
 pub use backend::BackendKind;
 pub use env::Env;
 pub use error::ConfigError;

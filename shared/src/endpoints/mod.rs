@@ -66,7 +66,7 @@ macro_rules! define_dispatch {
         /// Every endpoint's logic, by endpoint.
         pub async fn dispatch(state: &AppState, endpoint: Endpoint, req: &Request) -> EndpointResult {
             match endpoint {
-                $(Endpoint::$endpoint => $module::$handler(state, req).await,)+
+                $(Endpoint::$endpoint => handler::$endpoint(state, req).await,)+
             }
         }
     };

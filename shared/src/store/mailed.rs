@@ -102,7 +102,7 @@ impl Purpose {
     }
 }
 
-/// What [`VerifyStore::consume_verify_token`] did.
+/// What [`super::VerifyStore::consume_verify_token`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Consumed {
     /// The token proved the account's address: it is verified now.
