@@ -58,11 +58,13 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 # Each function starts on its first request: do that now, not inside a timed test.
-for path in users login tokens me logout sessions password email forgot-password reset-password verify-email verify-email/resend; do
+for path in users login login/mfa tokens me logout sessions password email forgot-password reset-password verify-email \
+  verify-email/resend mfa/totp mfa/totp/confirm mfa/recovery-codes; do
   curl -s -o /dev/null --max-time 120 -X POST -H 'content-type: application/json' -d '{}' "$AUTHYY_API/auth/$path" || true
 done
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/sessions" || true
 curl -s -o /dev/null --max-time 120 -X DELETE "$AUTHYY_API/auth/me" || true
+curl -s -o /dev/null --max-time 120 -X DELETE "$AUTHYY_API/auth/mfa/totp" || true
 curl -s -o /dev/null --max-time 120 -X DELETE "$AUTHYY_API/auth/sessions/x" || true
 
 say "the example app and the client in headless Chromium ($("$CHROMIUM" --version 2>/dev/null || echo chromium))"

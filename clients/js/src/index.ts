@@ -7,7 +7,8 @@
  * import { createClient } from "@authyy/client";
  * const auth = createClient({ baseUrl: "http://localhost:9000", storage: localStorage });
  * auth.onAuthChange((event, user) => render(user));
- * await auth.login({ email, password });
+ * const signedIn = await auth.login({ email, password });
+ * if ("mfa_required" in signedIn) await auth.loginMfa({ mfa_token: signedIn.mfa_token, code });
  * const me = await auth.me();
  * ```
  */
@@ -46,6 +47,46 @@ export type User = Schemas["UserOut"];
 export type AdminUser = Schemas["AdminUserOut"];
 export type SessionInfo = Schemas["SessionOut"];
 export type Message = Schemas["MessageOut"];
+/** `me()`: the user and their second factors (`mfa`). */
+export type Me = ResponseBody<"me", 200>;
+/** `me().mfa`: whether TOTP is on, the passkeys, and how many recovery codes are left unspent. */
+export type MfaStatus = Me["mfa"];
+/** `startTotp()`: the secret (base32, for typing in by hand) and the `otpauth://` URI (for a QR code). */
+export type TotpEnrollment = ResponseBody<"start_totp", 200>;
+/** `regenerateRecoveryCodes()`: ten new codes; the old ones no longer work. */
+export type RecoveryCodes = ResponseBody<"recovery_codes", 200>;
+
+/** A second step `loginMfa` takes: a code of the authenticator app, or a recovery code. */
+export type MfaMethod = "totp" | "recovery_code";
+
+/**
+ * What {@link AuthyyClient.login} returns instead of the user when the account has a second
+ * factor: the password was right, but there is no session yet. Finish with
+ * {@link AuthyyClient.loginMfa} and `mfa_token` within 5 minutes. (The API's answer as it is;
+ * written here by hand because login's answer is one of two shapes, told apart by `mfa_required`.)
+ */
+export interface MfaChallenge {
+  mfa_required: true;
+  /** Opaque: for `loginMfa` only. Spent by a success; dead after 5 wrong codes or 5 minutes. */
+  mfa_token: string;
+  /** What the second step takes now: `totp` while TOTP is on, `recovery_code` while unspent codes remain. */
+  methods: MfaMethod[];
+}
+
+/** What `login` returns: the user, signed in, or the second step to take ({@link MfaChallenge}). */
+export type LoginResult = SessionUser | MfaChallenge;
+
+/** The second step of a login: the challenge's token and exactly one of a TOTP code or a recovery code. */
+export type LoginMfaBody =
+  | { mfa_token: string; code: string; recovery_code?: never }
+  | { mfa_token: string; recovery_code: string; code?: never };
+
+/** `confirmTotp()`: the recovery codes to show once (none when TOTP replaced TOTP) and the user. */
+export interface TotpConfirmation {
+  /** Ten new codes when TOTP is the account's first second factor; empty when it replaced TOTP (the old codes stay). */
+  recovery_codes: string[];
+  user: SessionUser;
+}
 
 export interface ClientOptions {
   /** Where the API is: `http://localhost:9000` locally, the stack's `ApiUrl` on AWS (routes are under `/auth`). */
@@ -94,6 +135,7 @@ interface CallInit {
 export const OPERATION_METHODS = {
   signup: "signup",
   login: "login",
+  login_mfa: "loginMfa",
   logout: "logout",
   refresh: "refresh",
   me: "me",
@@ -106,6 +148,10 @@ export const OPERATION_METHODS = {
   end_session: "endSession",
   change_email: "changeEmail",
   delete_account: "deleteAccount",
+  start_totp: "startTotp",
+  confirm_totp: "confirmTotp",
+  disable_totp: "disableTotp",
+  recovery_codes: "regenerateRecoveryCodes",
   list_users: "listUsers",
   openid_configuration: "openidConfiguration",
   jwks: "jwks",
@@ -211,9 +257,35 @@ export class AuthyyClient {
    * `POST /auth/login`: signs in and returns the user. Sends the `device_token` an earlier login
    * on this device returned (so the account-wide lockout does not hold this device back) and
    * keeps the one this login returns, in `deviceStorage`.
+   *
+   * For an account with a second factor the right password is not enough: the result is then an
+   * {@link MfaChallenge} (`"mfa_required" in result`), no session is started (a session already
+   * held stays as it was), and {@link loginMfa} with a code finishes the login.
    */
-  async login(body: Omit<RequestBody<"login">, "device_token">): Promise<SessionUser> {
-    const envelope: TokenEnvelope = await this.call("POST", "/auth/login", { body: this.withDevice(body) });
+  async login(body: Omit<RequestBody<"login">, "device_token">): Promise<LoginResult> {
+    const answer: TokenEnvelope | MfaChallenge = await this.call("POST", "/auth/login", {
+      body: this.withDevice(body),
+    });
+    if ("mfa_required" in answer && answer.mfa_required) return answer;
+    return this.signedIn(answer as TokenEnvelope);
+  }
+
+  /**
+   * `POST /auth/login/mfa`: the second step of a login that returned an {@link MfaChallenge}:
+   * its `mfa_token` with a code of the authenticator app (`code`) or one of the recovery codes
+   * (`recovery_code`; case, dashes and spaces do not matter; each works once). Signs in as
+   * `login` does (the device token sent and kept too) and returns the user. 400 `Invalid code`
+   * (wrong, replayed or spent: the same answer); 401 `Invalid or expired MFA token` (after 5
+   * minutes, a success or 5 wrong codes): log in again; 429 with `retryAfter`.
+   */
+  async loginMfa(body: LoginMfaBody): Promise<SessionUser> {
+    const sent: RequestBody<"login_mfa"> = this.withDevice(body);
+    const envelope: TokenEnvelope = await this.call("POST", "/auth/login/mfa", { body: sent });
+    return this.signedIn(envelope);
+  }
+
+  /** A login's token envelope: the device token kept, the session started, the user returned. */
+  private signedIn(envelope: TokenEnvelope): SessionUser {
     if (envelope.device_token) {
       try {
         this.devices.setItem(this.deviceKey, envelope.device_token);
@@ -246,8 +318,8 @@ export class AuthyyClient {
     if (failure) throw failure;
   }
 
-  /** `GET /auth/me`. */
-  me(): Promise<User> {
+  /** `GET /auth/me`: the user, with `mfa` ({@link MfaStatus}). */
+  me(): Promise<Me> {
     return this.call("GET", "/auth/me", { auth: "access" });
   }
 
@@ -309,6 +381,53 @@ export class AuthyyClient {
     await this.call("DELETE", "/auth/me", { body, auth: "access" });
     this.session.forget(true);
     this.devices.removeItem(this.deviceKey);
+  }
+
+  // --- Two-step sign-in ------------------------------------------------------------------------
+  // While the account has a second factor, these (and changePassword, changeEmail, deleteAccount)
+  // answer 403 `MFA required` to a session that signed in without it: sign in again with the code.
+
+  /**
+   * `POST /auth/mfa/totp`: starts (or starts again) adding an authenticator app. Show
+   * `otpauth_uri` as a QR code and `secret` as text to type in; nothing changes until
+   * {@link confirmTotp}, within 10 minutes. 403 `Email not verified`: only a verified address may
+   * add a factor.
+   */
+  startTotp(): Promise<TotpEnrollment> {
+    return this.call("POST", "/auth/mfa/totp", { auth: "access" });
+  }
+
+  /**
+   * `POST /auth/mfa/totp/confirm` with a code the app shows and the current password: TOTP is on.
+   * The API ends every session of the account and continues this one in a new session (a
+   * password and a code: aal2), whose tokens the client takes in place of the old ones
+   * (`SIGNED_IN`; tabs holding the old session move to the new one). Returns the recovery codes,
+   * to show the user once: ten when TOTP is the first second factor, none when it replaced TOTP.
+   * 400 `Invalid code` or `Current password is incorrect`; 404 `No enrollment in progress`.
+   */
+  async confirmTotp(body: RequestBody<"confirm_totp">): Promise<TotpConfirmation> {
+    const answer: ResponseBody<"confirm_totp", 200> = await this.call("POST", "/auth/mfa/totp/confirm", {
+      body,
+      auth: "access",
+    });
+    this.session.replace(answer);
+    return { recovery_codes: answer.recovery_codes, user: answer.user };
+  }
+
+  /**
+   * `DELETE /auth/mfa/totp` with the current password: TOTP is off, and the recovery codes go
+   * with it (it was the last factor). This session stays. 404 `TOTP is not enabled`.
+   */
+  async disableTotp(body: RequestBody<"disable_totp">): Promise<void> {
+    await this.call("DELETE", "/auth/mfa/totp", { body, auth: "access" });
+  }
+
+  /**
+   * `POST /auth/mfa/recovery-codes` with the current password: ten new recovery codes, to show
+   * once; the old ones stop working. 404 `No second factor`.
+   */
+  regenerateRecoveryCodes(body: RequestBody<"recovery_codes">): Promise<RecoveryCodes> {
+    return this.call("POST", "/auth/mfa/recovery-codes", { body, auth: "access" });
   }
 
   // --- Administration and discovery -----------------------------------------------------------

@@ -8,7 +8,8 @@ export type SessionUser = components["schemas"]["EnvelopeUser"];
 
 /**
  * What happened to the session:
- * - `SIGNED_IN`: a login, here or (with a shared storage) in another tab;
+ * - `SIGNED_IN`: a login, here or (with a shared storage) in another tab, or the new session
+ *   turning on two-step sign-in starts (`confirmTotp`);
  * - `TOKEN_REFRESHED`: new tokens, here or in another tab;
  * - `SIGNED_OUT`: a logout or account deletion, here or in another tab;
  * - `SESSION_ENDED`: the API refused the refresh token (expired, ended by a logout elsewhere, a
@@ -153,6 +154,17 @@ export class Session {
   signIn(envelope: TokenEnvelope): void {
     this.epoch++;
     this.adopt(envelope, "SIGNED_IN", null, true);
+  }
+
+  /**
+   * The API ended this session and continued it in a new one (turning on a second factor):
+   * answers still on the way for the old one are dropped, and tabs holding the old one (a shared
+   * storage, a duplicated tab) move to the new one as they do to refreshed tokens.
+   */
+  replace(envelope: TokenEnvelope): void {
+    const replaces = this.currentRefreshToken();
+    this.epoch++;
+    this.adopt(envelope, "SIGNED_IN", replaces, true);
   }
 
   /**

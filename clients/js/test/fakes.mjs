@@ -1,9 +1,12 @@
 // Test doubles for the client's unit tests: a fake clock, an in-memory API with the real rules
-// for tokens (expiry, one-use refresh tokens with reuse detection and no grace window), a shared
-// lock manager and a broadcast hub standing in for the browser's tabs.
+// for tokens (expiry, one-use refresh tokens with reuse detection and no grace window) and for
+// two-step sign-in (the login's second step, the session replaced when TOTP is turned on), a
+// shared lock manager and a broadcast hub standing in for the browser's tabs.
 import { memoryStorage } from "../dist/index.js";
 
 export const LIFETIME_S = 900;
+/** The code the fake API's TOTP accepts (any time, any number of times: the timing is the API's to test). */
+export const TOTP_CODE = "246810";
 
 /** Time that moves only when the test says so; timers fire in order as it moves. */
 export class FakeClock {
@@ -56,6 +59,9 @@ export class FakeApi {
     this.devices = 0; // device tokens handed out
     this.failNext = null; // a status (or "network") the next call of a path answers with
     this.held = new Map(); // path -> a promise its calls wait for before being answered
+    // The account's second factors: TOTP, an enrolment started, the unspent recovery codes.
+    this.mfa = { totp: false, enrolling: false, recovery: [] };
+    this.challenges = new Map(); // mfa_token -> wrong codes so far
     this.fetch = (url, init) => this.handle(new URL(url), init);
   }
   /** Calls of `path` wait (after being sent) until the returned function is called. */
@@ -102,6 +108,57 @@ export class FakeApi {
     }
     return null;
   }
+  hasSecondFactor() {
+    return this.mfa.totp || this.mfa.recovery.length > 0;
+  }
+  /** A new session (at aal2 after a second factor) and its envelope; a login's carries a device token. */
+  signIn(body, aal2) {
+    const sid = `sid-${++this.n}`;
+    this.sessions.set(sid, { alive: true, aal2 });
+    // The device token presented comes back (the device stays trusted), else a new one.
+    return this.envelope(sid, body.device_token ?? `device-${++this.devices}`);
+  }
+  newRecoveryCodes() {
+    const n = ++this.n;
+    this.mfa.recovery = Array.from({ length: 10 }, (_, i) => `k7qz-m2xa-${n}a${i}-r4td`);
+    return [...this.mfa.recovery];
+  }
+  /** The /auth/mfa/ routes, for a caller with a live access token (`found`). */
+  mfaRoute(key, body, found) {
+    // While the account has a second factor, a session that signed in without it is refused.
+    if (this.hasSecondFactor() && !found.s.aal2) return json(403, { detail: "MFA required" });
+    if (key === "POST /auth/mfa/totp") {
+      this.mfa.enrolling = true;
+      const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+      const otpauth_uri =
+        `otpauth://totp/authyy:john%40example.com?secret=${secret}&issuer=authyy&algorithm=SHA1&digits=6&period=30`;
+      return json(200, { secret, otpauth_uri });
+    }
+    if (body?.password !== "right") return json(400, { detail: "Current password is incorrect" });
+    if (key === "POST /auth/mfa/totp/confirm") {
+      if (!this.mfa.enrolling) return json(404, { detail: "No enrollment in progress" });
+      if (body.code !== TOTP_CODE) return json(400, { detail: "Invalid code" });
+      const first = !this.hasSecondFactor();
+      this.mfa.totp = true;
+      this.mfa.enrolling = false;
+      const recovery_codes = first ? this.newRecoveryCodes() : [];
+      // Every session of the account ends; the caller continues in a new one.
+      for (const s of this.sessions.values()) s.alive = false;
+      const sid = `sid-${++this.n}`;
+      this.sessions.set(sid, { alive: true, aal2: true });
+      return json(200, { recovery_codes, ...this.envelope(sid) });
+    }
+    if (key === "DELETE /auth/mfa/totp") {
+      if (!this.mfa.totp) return json(404, { detail: "TOTP is not enabled" });
+      this.mfa = { totp: false, enrolling: false, recovery: [] };
+      return new Response(null, { status: 204 });
+    }
+    if (key === "POST /auth/mfa/recovery-codes") {
+      if (!this.hasSecondFactor()) return json(404, { detail: "No second factor" });
+      return json(200, { recovery_codes: this.newRecoveryCodes() });
+    }
+    return json(404, { detail: "Not Found" });
+  }
   async handle(url, init = {}) {
     await null;
     const bearer = (init.headers?.authorization ?? "").replace(/^Bearer /, "");
@@ -118,10 +175,31 @@ export class FakeApi {
     if (key === "POST /auth/reset-password") return json(200, { message: "Password successfully reset." });
     if (key === "POST /auth/login") {
       if (body.password !== "right") return json(401, { detail: "Invalid credentials" });
-      const sid = `sid-${++this.n}`;
-      this.sessions.set(sid, { alive: true });
-      // The device token presented comes back (the device stays trusted), else a new one.
-      return json(200, this.envelope(sid, body.device_token ?? `device-${++this.devices}`));
+      if (this.hasSecondFactor()) {
+        const token = `mfa-${++this.n}`;
+        this.challenges.set(token, 0);
+        const methods = [...(this.mfa.totp ? ["totp"] : []), ...(this.mfa.recovery.length ? ["recovery_code"] : [])];
+        return json(200, { mfa_required: true, mfa_token: token, methods });
+      }
+      return json(200, this.signIn(body, false));
+    }
+    if (key === "POST /auth/login/mfa") {
+      if (!this.challenges.has(body.mfa_token)) return json(401, { detail: "Invalid or expired MFA token" });
+      if ((body.code == null) === (body.recovery_code == null)) {
+        return json(422, { detail: [{ loc: ["body"], msg: "Send a code or a recovery code", type: "value_error" }] });
+      }
+      const recovery = body.recovery_code?.toLowerCase().replace(/[\s-]/g, "");
+      const spent = this.mfa.recovery.findIndex((c) => c.replace(/-/g, "") === recovery);
+      const right = body.code != null ? this.mfa.totp && body.code === TOTP_CODE : spent >= 0;
+      if (!right) {
+        const failures = this.challenges.get(body.mfa_token) + 1;
+        if (failures >= 5) this.challenges.delete(body.mfa_token);
+        else this.challenges.set(body.mfa_token, failures);
+        return json(400, { detail: "Invalid code" });
+      }
+      if (spent >= 0) this.mfa.recovery.splice(spent, 1);
+      this.challenges.delete(body.mfa_token);
+      return json(200, this.signIn(body, true));
     }
     if (key === "POST /auth/tokens") {
       const found = this.session(bearer);
@@ -132,7 +210,11 @@ export class FakeApi {
     }
     const found = this.session(bearer);
     if (!found || found.kind !== "access") return json(401, { detail: "Could not validate credentials" });
-    if (key === "GET /auth/me") return json(200, { id: 1, username: "john_doe", email: "john@example.com" });
+    if (key === "GET /auth/me") {
+      const mfa = { totp: this.mfa.totp, passkeys: 0, recovery_codes: this.mfa.recovery.length };
+      return json(200, { id: 1, username: "john_doe", email: "john@example.com", mfa });
+    }
+    if (url.pathname.startsWith("/auth/mfa/")) return this.mfaRoute(key, body, found);
     if (key === "POST /auth/password") return json(200, { message: "Password changed." });
     if (init.method === "DELETE" && url.pathname.startsWith("/auth/sessions/")) {
       const s = this.sessions.get(decodeURIComponent(url.pathname.split("/").pop()));

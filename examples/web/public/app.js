@@ -1,6 +1,9 @@
 // The authyy example app: every flow of the API through @authyy/client, in plain DOM code.
 import * as config from "/config.js";
 import { AuthyyError, createClient, linkFromUrl, tokenFromUrl } from "/client/index.js";
+// uqr (MIT), served from this app (public/vendor/uqr): the QR code is drawn here, never fetched
+// from a service that would see the secret.
+import { encode } from "/vendor/uqr/index.js";
 
 // The refresh token is kept in sessionStorage: the session survives a reload of this tab and ends
 // with it, where localStorage would keep it for any script injected into the page long after the
@@ -14,7 +17,7 @@ const auth = createClient({ baseUrl: config.API_BASE, storage: sessionStorage })
 if (config.TEST_HOOKS === true) window.auth = auth;
 
 const $ = (selector) => document.querySelector(selector);
-const views = ["loading", "signed-out", "account", "reset", "verify"];
+const views = ["loading", "signed-out", "mfa", "account", "reset", "verify"];
 
 function show(view) {
   for (const v of views) $(`#${v}`).hidden = v !== view;
@@ -74,6 +77,7 @@ async function renderAccount() {
   $("#me-verified").textContent = me.email_verified ? "verified" : "not verified";
   $("#me-verified").classList.toggle("ok", me.email_verified);
   $("#me-created").textContent = when(me.created_at);
+  renderMfa(me.mfa);
   const body = $("#sessions tbody");
   body.replaceChildren();
   for (const s of sessions) {
@@ -119,6 +123,8 @@ async function render() {
     }
   }
   $("#who").textContent = "";
+  closeEnrollment();
+  closeRecoveryCodes();
   show("signed-out");
 }
 
@@ -131,10 +137,50 @@ auth.onAuthChange((event) => {
   }
 });
 
+/** A login waiting for its second step: login's `{mfa_required, mfa_token, methods}`, or null. */
+let challenge = null;
+
 onSubmit("#login-form", async ({ email, password }) => {
-  await auth.login({ email, password });
+  const result = await auth.login({ email, password });
+  if ("mfa_required" in result) {
+    // The password was right; the account has a second factor: no session until a code.
+    challenge = result;
+    $("#mfa-code-form").hidden = !result.methods.includes("totp");
+    $("#mfa-recovery-form").hidden = !result.methods.includes("recovery_code");
+    say("");
+    show("mfa");
+    $(`#${result.methods.includes("totp") ? "mfa-code-form" : "mfa-recovery-form"} input`).focus();
+    return "";
+  }
   await render();
   return "";
+});
+
+/**
+ * The second step, with a code or a recovery code. A dead challenge (5 minutes, 5 wrong codes)
+ * goes back to the password.
+ */
+async function finishLogin(body) {
+  try {
+    await auth.loginMfa({ mfa_token: challenge.mfa_token, ...body });
+  } catch (e) {
+    if (e instanceof AuthyyError && e.status === 401) {
+      challenge = null;
+      show("signed-out");
+    }
+    throw e;
+  }
+  challenge = null;
+  say("");
+  await render();
+  return "";
+}
+onSubmit("#mfa-code-form", ({ code }) => finishLogin({ code: code.trim() }));
+onSubmit("#mfa-recovery-form", ({ recovery_code }) => finishLogin({ recovery_code }));
+$("#mfa-cancel").addEventListener("click", () => {
+  challenge = null;
+  say("");
+  show("signed-out");
 });
 onSubmit("#signup-form", async ({ username, email, password }) => {
   await auth.signup({ username, email, password });
@@ -160,6 +206,109 @@ onSubmit("#reset-form", async ({ password }) => {
   await render();
   return `${message} Sign in with your new password.`;
 });
+// --- Two-step sign-in ---------------------------------------------------------------------------
+
+/** What `me().mfa` says, and the actions that fit it. */
+function renderMfa(mfa) {
+  const on = mfa?.totp === true;
+  const left = mfa?.recovery_codes ?? 0;
+  $("#mfa-state").textContent = on
+    ? `On: a code from your authenticator app is asked at sign-in. Recovery codes left: ${left}.`
+    : "Off: your password alone signs you in.";
+  $("#two-step").dataset.totp = on ? "on" : "off";
+  $("#totp-start").textContent = on ? "Move to another authenticator app" : "Set up an authenticator app";
+  $("#mfa-forms").hidden = !on;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+/** `text` as a QR code: an inline SVG built here (with uqr), one square per dark module. */
+function qrCode(text) {
+  const { size, data } = encode(text, { ecc: "M", border: 4 });
+  let d = "";
+  data.forEach((row, y) => row.forEach((dark, x) => (d += dark ? `M${x} ${y}h1v1h-1z` : "")));
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${size} ${size}`);
+  svg.setAttribute("shape-rendering", "crispEdges");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "QR code for your authenticator app");
+  const background = document.createElementNS(SVG, "rect");
+  background.setAttribute("width", String(size));
+  background.setAttribute("height", String(size));
+  background.setAttribute("fill", "#fff");
+  const modules = document.createElementNS(SVG, "path");
+  modules.setAttribute("d", d);
+  modules.setAttribute("fill", "#000");
+  svg.append(background, modules);
+  return svg;
+}
+
+function closeEnrollment() {
+  $("#totp-enroll").hidden = true;
+  $("#totp-qr").replaceChildren();
+  $("#totp-secret").textContent = "";
+}
+
+/** The recovery codes, shown once: after they are saved (or at sign-out) they leave the page. */
+function showRecoveryCodes(codes) {
+  $("#recovery-codes").replaceChildren(
+    ...codes.map((code) => {
+      const li = document.createElement("li");
+      li.append(Object.assign(document.createElement("code"), { textContent: code }));
+      return li;
+    }),
+  );
+  $("#recovery").hidden = false;
+}
+
+function closeRecoveryCodes() {
+  $("#recovery").hidden = true;
+  $("#recovery-codes").replaceChildren();
+}
+
+$("#totp-start").addEventListener("click", async () => {
+  const button = $("#totp-start");
+  button.disabled = true;
+  try {
+    // Nothing changes until the confirm (within 10 minutes); starting again gives a new secret.
+    const { secret, otpauth_uri } = await auth.startTotp();
+    closeRecoveryCodes();
+    $("#totp-qr").replaceChildren(qrCode(otpauth_uri));
+    $("#totp-secret").textContent = secret.match(/.{1,4}/g).join(" ");
+    $("#totp-enroll").hidden = false;
+    $("#totp-confirm-form [name=code]").focus();
+  } catch (e) {
+    say(explain(e), { error: true });
+  } finally {
+    button.disabled = false;
+  }
+});
+$("#totp-cancel").addEventListener("click", closeEnrollment);
+// The API ends every session of the account and carries this one on in a new session, whose
+// tokens the client takes: this tab stays signed in, other devices are signed out.
+onSubmit("#totp-confirm-form", async ({ code, password }) => {
+  const { recovery_codes } = await auth.confirmTotp({ code: code.trim(), password });
+  closeEnrollment();
+  if (recovery_codes.length) showRecoveryCodes(recovery_codes);
+  await renderAccount();
+  return recovery_codes.length
+    ? "Two-step sign-in is on. Save your recovery codes now."
+    : "Two-step sign-in now uses the new app; your recovery codes stay as they were.";
+});
+$("#recovery-done").addEventListener("click", closeRecoveryCodes);
+onSubmit("#recovery-form", async ({ password }) => {
+  const { recovery_codes } = await auth.regenerateRecoveryCodes({ password });
+  showRecoveryCodes(recovery_codes);
+  await renderAccount();
+  return "New recovery codes: the old ones no longer work. Save these now.";
+});
+onSubmit("#totp-disable-form", async ({ password }) => {
+  await auth.disableTotp({ password });
+  closeEnrollment();
+  closeRecoveryCodes();
+  await renderAccount();
+  return "Two-step sign-in is off.";
+});
+
 $("#logout").addEventListener("click", () => auth.logout().catch((e) => say(explain(e), { error: true })));
 $("#logout-all").addEventListener("click", () =>
   auth.logout({ all: true }).catch((e) => say(explain(e), { error: true })),

@@ -6,12 +6,14 @@
 //   AUTHYY_API, APP_URL, OTHER_APP_URL, OUTBOX_DIR, SCREENSHOTS_DIR, CHROMIUM, PYTHON
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { createHmac } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { chromium } from "playwright-core";
+import { encode } from "uqr";
 
 const env = (name) => {
   const value = process.env[name];
@@ -57,6 +59,33 @@ async function mailedToken(to, subject) {
   }
   throw new Error(`no "${subject}" mail to ${to} in ${OUTBOX}`);
 }
+
+/** The number of the 30-second TOTP time step `ms` falls in (RFC 6238, T0 = 0). */
+const timeStep = (ms = Date.now()) => Math.floor(ms / 30_000);
+
+/** The TOTP code (RFC 6238: HMAC-SHA1, 6 digits) of a base32 secret for time step `step`. */
+function totp(secret, step) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/[\s=]/g, "").toUpperCase()) {
+    const value = alphabet.indexOf(c);
+    if (value < 0) throw new Error(`not base32: ${secret}`);
+    bits += value.toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+/** The claims of the access token the page's client holds (read, not verified). */
+const accessClaims = (page) =>
+  page.evaluate(async () => {
+    const payload = (await auth.getAccessToken()).split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload));
+  });
 
 /** Counts the API calls `page` makes from now on. */
 function watch(page) {
@@ -125,12 +154,13 @@ async function newVerifiedUser(page) {
   return user;
 }
 
-async function signIn(page, email, password = PASSWORD) {
+/** Fills in and sends the sign-in form; `then` is the view it leads to. */
+async function signIn(page, email, password = PASSWORD, then = "account") {
   await view(page, "signed-out");
   await page.fill("#login-form [name=email]", email);
   await page.fill("#login-form [name=password]", password);
   await page.click("#login-form button");
-  await view(page, "account");
+  await view(page, then);
 }
 
 /** One user signed in on two devices (browser contexts); `page` has reloaded to list both. */
@@ -498,6 +528,122 @@ test("a page on an origin the API does not allow cannot call it", async () => {
   assert.match(failure.detail, /origin is not allowed/);
   assert.ok(messages.some((m) => /CORS/.test(m)), `the console says why: ${messages.join(" | ")}`);
   await context.close();
+});
+
+test("two-step sign-in: set up from the QR code or key, a code at sign-in, recovery codes, turned off", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  const elsewhere = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(APP) && !r.url().startsWith(API)) elsewhere.push(r.url());
+  });
+  const { email } = await newVerifiedUser(page);
+  await signIn(page, email);
+  assert.equal(await page.locator("#two-step").getAttribute("data-totp"), "off");
+  assert.equal(await page.locator("#mfa-forms").isHidden(), true);
+  const device = await page.evaluate(() => localStorage.getItem("authyy.device_token"));
+
+  // Setting up: the QR code of the API's otpauth:// URI, drawn in the page, and the key as text.
+  const [started] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${API}/auth/mfa/totp` && r.request().method() === "POST"),
+    page.click("#totp-start"),
+  ]);
+  const { secret, otpauth_uri } = await started.json();
+  await page.waitForSelector("#totp-qr svg");
+  assert.equal((await page.locator("#totp-secret").textContent()).replace(/\s/g, ""), secret);
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  const uri = new URL(otpauth_uri);
+  assert.equal(uri.protocol, "otpauth:");
+  assert.equal(uri.searchParams.get("secret"), secret);
+  assert.ok(decodeURIComponent(uri.pathname).endsWith(`:${email}`), otpauth_uri);
+  // The page's QR code holds that URI: its dark modules are the ones uqr gives for it here.
+  const qr = encode(otpauth_uri, { ecc: "M", border: 4 });
+  const modules = qr.data.flatMap((row, y) => row.flatMap((dark, x) => (dark ? [`M${x} ${y}h1v1h-1z`] : []))).join("");
+  assert.equal(await page.locator("#totp-qr svg path").getAttribute("d"), modules);
+  assert.equal(await page.locator("#totp-qr svg").getAttribute("viewBox"), `0 0 ${qr.size} ${qr.size}`);
+  await page.screenshot({ path: join(SHOTS, "totp-setup.png"), fullPage: true });
+
+  // Confirmed with the code of the current time step (the API takes one step either side of its
+  // clock, and never a step not later than the last one it took).
+  const confirmedStep = timeStep();
+  await page.fill("#totp-confirm-form [name=code]", totp(secret, confirmedStep));
+  await page.fill("#totp-confirm-form [name=password]", PASSWORD);
+  await page.click("#totp-confirm-form button[type=submit]");
+  await page.waitForSelector("#recovery-codes li");
+  const codes = await page.locator("#recovery-codes li").allTextContents();
+  assert.equal(codes.length, 10);
+  for (const code of codes) assert.match(code, /^[a-z2-7]{4}(-[a-z2-7]{4}){3}$/);
+  assert.match(await status(page), /Two-step sign-in is on/);
+  assert.equal(await page.locator("#totp-enroll").isHidden(), true);
+  assert.equal(await page.locator("#two-step").getAttribute("data-totp"), "on");
+  assert.match(await page.locator("#mfa-state").textContent(), /Recovery codes left: 10\./);
+  await page.screenshot({ path: join(SHOTS, "recovery-codes.png"), fullPage: true });
+  // The confirm ended the old session and carried this tab on in a new one, at aal2.
+  assert.deepEqual(await page.locator("#sessions tbody tr td:last-child").allTextContents(), ["this device"]);
+  const confirmed = await accessClaims(page);
+  assert.equal(confirmed.aal, "aal2");
+  assert.deepEqual(confirmed.amr, ["pwd", "otp", "mfa"]);
+  await page.click("#recovery-done");
+  assert.equal(await page.locator("#recovery").isHidden(), true);
+  assert.equal(await page.locator("#recovery-codes li").count(), 0, "the codes leave the page");
+
+  // Signing in again: the password, then a code (of the next time step: later than the confirm's).
+  await page.click("#logout");
+  await signIn(page, email, PASSWORD, "mfa");
+  assert.equal(await page.evaluate(() => auth.isSignedIn), false, "no session before the code");
+  await page.screenshot({ path: join(SHOTS, "mfa-login.png"), fullPage: true });
+  await page.fill("#mfa-code-form [name=code]", totp(secret, confirmedStep + 1));
+  const [second] = await Promise.all([
+    page.waitForRequest(`${API}/auth/login/mfa`),
+    page.click("#mfa-code-form button"),
+  ]);
+  await view(page, "account");
+  assert.equal(second.postDataJSON().device_token, device, "the second step sends the device token");
+  assert.equal(second.postDataJSON().recovery_code, undefined);
+  assert.deepEqual((await accessClaims(page)).amr, ["pwd", "otp", "mfa"]);
+
+  // New recovery codes: the old ones stop working.
+  await page.fill("#recovery-form [name=password]", PASSWORD);
+  await page.click("#recovery-form button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith("New recovery codes"));
+  const fresh = await page.locator("#recovery-codes li").allTextContents();
+  assert.equal(fresh.length, 10);
+  assert.equal(fresh.some((code) => codes.includes(code)), false);
+  await page.click("#recovery-done");
+
+  // A recovery code instead of the app: an old one is refused, a new one works once.
+  await page.click("#logout");
+  await signIn(page, email, PASSWORD, "mfa");
+  await page.fill("#mfa-recovery-form [name=recovery_code]", codes[0]);
+  await page.click("#mfa-recovery-form button");
+  await page.waitForSelector("#status.error");
+  assert.equal(await status(page), "Invalid code");
+  await page.fill("#mfa-recovery-form [name=recovery_code]", fresh[0].toUpperCase());
+  await page.click("#mfa-recovery-form button");
+  await view(page, "account");
+  assert.deepEqual((await accessClaims(page)).amr, ["pwd", "mfa"]);
+  assert.match(await page.locator("#mfa-state").textContent(), /Recovery codes left: 9\./);
+
+  // Turned off (with the password): the password alone signs in again.
+  await page.fill("#totp-disable-form [name=password]", PASSWORD);
+  await page.click("#totp-disable-form button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent === "Two-step sign-in is off.");
+  assert.equal(await page.locator("#two-step").getAttribute("data-totp"), "off");
+  assert.equal(await page.locator("#mfa-forms").isHidden(), true);
+  await page.click("#logout");
+  await signIn(page, email);
+  assert.equal((await accessClaims(page)).aal, "aal1");
+  assert.deepEqual(elsewhere, [], "the page asked nothing of any other site");
+  await context.close();
+});
+
+test("the QR code library is uqr's own file, served by the app as JavaScript", async () => {
+  const vendored = readFileSync(new URL("../public/vendor/uqr/index.js", import.meta.url));
+  const installed = readFileSync(new URL("../node_modules/uqr/dist/index.mjs", import.meta.url));
+  assert.ok(vendored.equals(installed), "public/vendor/uqr/index.js is not the installed uqr: npm run vendor");
+  const res = await fetch(`${APP}/vendor/uqr/index.js`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type"), /^text\/javascript/);
 });
 
 test("the example server refuses paths outside its folders and malformed ones, and goes on", async () => {
