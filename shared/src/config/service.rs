@@ -85,6 +85,10 @@ pub struct Config {
     pub product_name: String,
     /// The display name of the sender (the product's name unless set).
     pub mail_sender_name: String,
+    /// The issuer authenticator apps show for a TOTP enrolment (the product's name unless set).
+    pub mfa_issuer: String,
+    /// Whether the `admin` scope (and the admin routes) need a session that used a second factor.
+    pub admin_requires_mfa: bool,
     pub sqlite_path: PathBuf,
     pub outbox_dir: PathBuf,
 }
@@ -145,6 +149,8 @@ impl Default for Config {
             hash_cost: HashCost::default(),
             mail_from: "no-reply@localhost".into(),
             product_name: "authyy".into(),
+            mfa_issuer: "authyy".into(),
+            admin_requires_mfa: false,
             mail_sender_name: "authyy".into(),
             sqlite_path: PathBuf::from(".local/authyy.sqlite3"),
             outbox_dir: PathBuf::from(".local/outbox"),

@@ -57,9 +57,21 @@ impl Config {
             .get("AUTH_MAIL_SENDER_NAME")
             .map(str::to_string)
             .unwrap_or_else(|| product_name.clone());
+        let mfa_issuer = env
+            .get("AUTH_MFA_ISSUER")
+            .map(str::to_string)
+            .unwrap_or_else(|| product_name.clone());
+        if mfa_issuer.contains(':') || mfa_issuer.trim().is_empty() {
+            // The issuer is the label's prefix in an otpauth URI (`issuer:account`).
+            return Err(ConfigError::Invalid {
+                name: "AUTH_MFA_ISSUER",
+                reason: "a non-empty name without a colon".into(),
+            });
+        }
         for (name, value) in [
             ("AUTH_PRODUCT_NAME", &product_name),
             ("AUTH_MAIL_SENDER_NAME", &mail_sender_name),
+            ("AUTH_MFA_ISSUER", &mfa_issuer),
         ] {
             if value.chars().any(char::is_control) {
                 return Err(ConfigError::Invalid {
@@ -149,6 +161,8 @@ impl Config {
                 .unwrap_or(d.mail_from),
             product_name,
             mail_sender_name,
+            mfa_issuer,
+            admin_requires_mfa: env.on_off("AUTH_ADMIN_REQUIRES_MFA", d.admin_requires_mfa)?,
             sqlite_path: env
                 .get("AUTH_SQLITE_PATH")
                 .map(PathBuf::from)

@@ -5,15 +5,19 @@
 //! - [`user`]: accounts and roles.
 //! - [`session`]: session families and their refresh tokens, with the rule for when a
 //!   session's tokens may still be used.
+//! - [`mfa`]: second factors (TOTP, recovery codes) and how strongly a session was
+//!   authenticated (`amr`, `aal`).
 
 pub mod backoff;
 pub mod email;
+pub mod mfa;
 pub mod password;
 pub mod session;
 pub mod user;
 pub mod username;
 
 pub use email::Email;
+pub use mfa::{Aal, Authentication, RecoveryCode, SecondFactors, TotpSecret};
 pub use password::{check_strength, Password};
 pub use session::{RefreshToken, SeenFrom, Session, Successor};
 pub use user::{Role, User, UserId};

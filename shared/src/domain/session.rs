@@ -1,6 +1,6 @@
 //! Session families and refresh tokens: one session per login, one refresh token per rotation.
 
-use super::{User, UserId};
+use super::{Authentication, User, UserId};
 
 /// Where a session was last used from, as the user sees it in their list of sessions: the
 /// client's address and its `User-Agent`, at login and at each refresh.
@@ -40,6 +40,8 @@ pub struct Session {
     /// The last login or refresh (epoch ms), and where it came from.
     pub last_used_ms: i64,
     pub seen: SeenFrom,
+    /// How it began (`amr`, `aal`, `auth_time` of its access tokens); refreshes keep it.
+    pub auth: Authentication,
 }
 
 impl Session {
@@ -124,6 +126,7 @@ mod tests {
             valid_from_ms: 2_000,
             last_used_ms: 2_000,
             seen: SeenFrom::default(),
+            auth: Authentication::password(2),
         }
     }
 

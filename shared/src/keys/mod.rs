@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod private;
 pub mod public;
 pub mod rotation;
+pub mod sealing;
 pub mod secrets_manager;
 pub mod signing;
 

@@ -8,6 +8,7 @@
 
 pub mod dynamo;
 mod mailed;
+mod second_factors;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -17,6 +18,10 @@ pub use crate::domain::backoff::LoginFailures;
 use crate::domain::{Email, RefreshToken, Role, SeenFrom, Session, User, UserId, Username};
 pub use mailed::{
     Consumed, MailRequest, MailRequestKind, PendingEmailChange, Purpose, ResetToken, VerifyToken,
+};
+pub use second_factors::{
+    code_lock, CodeAttempt, ConfirmEnd, FactorRecord, MfaChallenge, MfaStore, PendingTotp, Proof, SecondStep,
+    SecondStepEnd, StoredTotp, TotpConfirmation, CODE_FAILURE_LIMIT,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -340,11 +345,25 @@ pub trait ThrottleStore: Send + Sync {
 /// A complete backend, for the places that build one (the state, the admin tool). Code that
 /// uses a store names the capability it needs instead.
 pub trait Store:
-    UserStore + SessionStore + AccountStore + ResetStore + VerifyStore + MailRequestStore + ThrottleStore
+    UserStore
+    + SessionStore
+    + AccountStore
+    + ResetStore
+    + VerifyStore
+    + MailRequestStore
+    + ThrottleStore
+    + MfaStore
 {
 }
 impl<T> Store for T where
-    T: UserStore + SessionStore + AccountStore + ResetStore + VerifyStore + MailRequestStore + ThrottleStore
+    T: UserStore
+        + SessionStore
+        + AccountStore
+        + ResetStore
+        + VerifyStore
+        + MailRequestStore
+        + ThrottleStore
+        + MfaStore
 {
 }
 

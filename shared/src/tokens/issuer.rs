@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{kid_of, scope_of, sign_access, sign_refresh, verify, Claims, TokenError, TokenUse, Verifier};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{RefreshToken, SeenFrom, Session, User, UserId};
+use crate::domain::{Authentication, RefreshToken, SeenFrom, Session, User, UserId};
 use crate::keys::{CachedKeys, KeyError, PrivateKeys, PublicKeys};
 use crate::randomness::new_id;
 
@@ -76,8 +76,8 @@ impl TokenIssuer {
     }
 
     /// A new session of `user_id`, ending at its absolute lifetime however often it is refreshed.
-    /// `seen` says where the login came from.
-    pub fn new_session(&self, user_id: UserId, seen: SeenFrom) -> Session {
+    /// `seen` says where the login came from, `auth` how it was authenticated.
+    pub fn new_session(&self, user_id: UserId, seen: SeenFrom, auth: Authentication) -> Session {
         let now_ms = self.clock.now_ms();
         Session {
             sid: new_id(),
@@ -88,6 +88,7 @@ impl TokenIssuer {
             valid_from_ms: now_ms,
             last_used_ms: now_ms,
             seen,
+            auth,
         }
     }
 
@@ -107,12 +108,14 @@ impl TokenIssuer {
 
     /// Signs a new access token for the session of `refresh`, and `refresh` itself (signing a
     /// stored refresh token again gives the very same JWT, so a grace-window answer matches).
-    /// `issuer` is the `iss` of the access token (see [`crate::http::issuer`]).
+    /// `issuer` is the `iss` of the access token (see [`crate::http::issuer`]); `auth` is how
+    /// the session began (its `amr`, `aal` and `auth_time`).
     pub async fn issue(
         &self,
         issuer: &str,
         user: &User,
         refresh: &RefreshToken,
+        auth: &Authentication,
     ) -> Result<IssuedTokens, TokenError> {
         let keys = self.signing_keys().await?;
         let now = self.clock.now();
@@ -125,8 +128,11 @@ impl TokenIssuer {
             jti: new_id(),
             sid: refresh.sid.clone(),
             token_use: TokenUse::Access,
-            scope: Some(scope_of(user.role)),
+            scope: Some(scope_of(user.role, auth.aal(), self.config.admin_requires_mfa)),
             email_verified: Some(user.email_verified),
+            amr: Some(auth.methods().iter().map(|m| m.as_str().to_string()).collect()),
+            aal: Some(auth.aal().as_str().to_string()),
+            auth_time: Some(auth.auth_time),
         };
         let refresh_claims = Claims {
             iss: issuer.to_string(),
@@ -139,6 +145,9 @@ impl TokenIssuer {
             token_use: TokenUse::Refresh,
             scope: None,
             email_verified: None,
+            amr: None,
+            aal: None,
+            auth_time: None,
         };
         Ok(IssuedTokens {
             access_token: sign_access(keys.signing_key()?, &access)?,

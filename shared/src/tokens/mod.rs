@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::domain::{Role, UserId};
+use crate::domain::{Aal, Role, UserId};
 use crate::keys::{KeyError, KeySet, PublicKeys, SigningKey};
 
 pub use issuer::{IssuedTokens, TokenIssuer};
@@ -49,20 +49,40 @@ pub struct Claims {
     /// a service can require it without asking authyy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// Access tokens: how the session began (RFC 8176 values: `pwd`, `otp`, `mfa`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// Access tokens: `aal1`, or `aal2` once a second factor was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aal: Option<String>,
+    /// Access tokens: when the session last checked a password or code (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 impl Claims {
     pub fn user_id(&self) -> Option<UserId> {
         self.sub.parse().ok()
     }
+
+    /// Whether the token was issued to a session that used a second factor.
+    pub fn is_aal2(&self) -> bool {
+        self.aal.as_deref() == Some(Aal::Aal2.as_str())
+    }
 }
 
-/// The `scope` claim of a user with `role`.
-pub fn scope_of(role: Role) -> String {
-    match role {
-        Role::User => "user".into(),
-        Role::Admin => "user admin".into(),
+/// The `scope` claim of a user with `role` in a session at `aal`: the roles, and at `aal2`
+/// also `aal2` and `<role>:aal2` for each (an API Gateway route that needs a role and a second
+/// factor lists only `<role>:aal2`). With `admin_requires_mfa`, `admin` is given only at `aal2`.
+pub fn scope_of(role: Role, aal: Aal, admin_requires_mfa: bool) -> String {
+    let admin = role == Role::Admin && (aal == Aal::Aal2 || !admin_requires_mfa);
+    let roles: &[&str] = if admin { &["user", "admin"] } else { &["user"] };
+    let mut scope: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    if aal == Aal::Aal2 {
+        scope.push("aal2".into());
+        scope.extend(roles.iter().map(|r| format!("{r}:aal2")));
     }
+    scope.join(" ")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,8 +196,11 @@ mod tests {
             jti: crate::randomness::new_id(),
             sid: crate::randomness::new_id(),
             token_use,
-            scope: (token_use == TokenUse::Access).then(|| scope_of(Role::User)),
+            scope: (token_use == TokenUse::Access).then(|| scope_of(Role::User, Aal::Aal1, false)),
             email_verified: (token_use == TokenUse::Access).then_some(false),
+            amr: None,
+            aal: None,
+            auth_time: None,
         }
     }
 
@@ -380,5 +403,26 @@ mod tests {
         c.iss = "authyy".into();
         let t = sign_refresh(&hmac, &c).unwrap();
         assert_eq!(verify(Verifier::Refresh(&hmac), &config(), &t, 1000).unwrap(), c);
+    }
+
+    #[test]
+    fn the_scope_lists_the_roles_and_at_aal2_each_role_with_aal2() {
+        assert_eq!(scope_of(Role::User, Aal::Aal1, false), "user");
+        assert_eq!(scope_of(Role::Admin, Aal::Aal1, false), "user admin");
+        assert_eq!(scope_of(Role::User, Aal::Aal2, false), "user aal2 user:aal2");
+        assert_eq!(
+            scope_of(Role::Admin, Aal::Aal2, false),
+            "user admin aal2 user:aal2 admin:aal2"
+        );
+    }
+
+    #[test]
+    fn when_admin_requires_mfa_the_admin_scope_is_given_only_at_aal2() {
+        assert_eq!(scope_of(Role::Admin, Aal::Aal1, true), "user");
+        assert_eq!(
+            scope_of(Role::Admin, Aal::Aal2, true),
+            "user admin aal2 user:aal2 admin:aal2"
+        );
+        assert_eq!(scope_of(Role::User, Aal::Aal2, true), "user aal2 user:aal2");
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{RefreshToken, Role, SeenFrom, Session, Successor, User, UserId};
+use crate::domain::{Authentication, RefreshToken, Role, SeenFrom, Session, Successor, User, UserId};
 use crate::store::{StoreError, StoreResult};
 
 /// One DynamoDB item (or key).
@@ -117,6 +117,22 @@ pub(super) fn loginfail_session_key(email: &str, sid: &str) -> Item {
 pub(super) fn device_key(email: &str, hash: &str) -> Item {
     key(address_partition(email), &format!("TRUST#{hash}"))
 }
+/// The partition of an account's second factors: its TOTP and recovery codes (`FACTORS`) and
+/// its login code counter (`CODEFAIL`), beside the profile's so that the functions that manage
+/// factors cannot reach the profile through it.
+pub(super) fn factors_partition(user_id: UserId) -> String {
+    format!("MFA#{user_id}")
+}
+pub(super) fn factors_key(user_id: UserId) -> Item {
+    key(factors_partition(user_id), "FACTORS")
+}
+pub(super) fn code_counter_key(user_id: UserId) -> Item {
+    key(factors_partition(user_id), "CODEFAIL")
+}
+/// A login waiting for its second step (by the SHA-256 of its mfa_token).
+pub(super) fn challenge_key(hash: &str) -> Item {
+    key(format!("MFATOKEN#{hash}"), "MFATOKEN")
+}
 /// A mail request (by its random id).
 pub(super) fn mail_request_key(id: &str) -> Item {
     key(format!("MAILREQ#{id}"), "MAILREQ")
@@ -158,6 +174,11 @@ pub(super) fn session_from(item: &Item) -> StoreResult<Session> {
             ip: opt_s(item, "ip").unwrap_or_default(),
             user_agent: opt_s(item, "user_agent").unwrap_or_default(),
         },
+        // Sessions begun before second factors were password logins.
+        auth: Authentication::from_stored(
+            opt_s(item, "amr").as_deref(),
+            opt_n(item, "auth_time").unwrap_or(created_ms.div_euclid(1000)),
+        ),
     })
 }
 
@@ -173,6 +194,8 @@ pub(super) fn session_item(session: &Session) -> Item {
         ("last_used_ms".into(), n(session.last_used_ms)),
         ("ip".into(), s(&session.seen.ip)),
         ("user_agent".into(), s(&session.seen.user_agent)),
+        ("amr".into(), s(session.auth.methods_text())),
+        ("auth_time".into(), n(session.auth.auth_time)),
     ]);
     item
 }
@@ -204,5 +227,20 @@ pub(super) fn refresh_item(t: &RefreshToken) -> Item {
     item.insert("user_id".into(), n(t.user_id));
     item.insert("issued_at".into(), n(t.issued_at));
     item.insert("expires_at".into(), n(t.expires_at));
+    item
+}
+
+/// The trust of device `device` of `email`, bound to the password hash `verified_hash` (see
+/// [`crate::store::device_credential`]).
+pub(super) fn device_item(email: &str, device: &str, verified_hash: &str, expires_at: i64) -> Item {
+    let mut item = device_key(email, device);
+    item.extend([
+        ("email".into(), s(email)),
+        (
+            "credential".into(),
+            s(crate::store::device_credential(verified_hash)),
+        ),
+        ("expires_at".into(), n(expires_at)),
+    ]);
     item
 }

@@ -39,6 +39,7 @@ mod accounts;
 mod item;
 mod mail_requests;
 mod resets;
+mod second_factors;
 mod sessions;
 mod throttle;
 mod tx;

@@ -125,6 +125,8 @@ impl ResetStore for DynamoStore {
                         ]),
                     ),
                     self.delete(loginfail_key(&email), None, None),
+                    // A reset lets the code step be tried again (it never removes a factor).
+                    self.delete(code_counter_key(user_id), None, None),
                 ],
             )
             .await?;

@@ -148,6 +148,36 @@ impl DynamoStore {
         }
     }
 
+    /// Login's password step, succeeded, as transaction items: first (index 0) the check that
+    /// account `user_id` still has the verified password and is enabled; then this network's
+    /// failures forgotten, and the trusted device's counter cleared or this success taken back
+    /// off the email's counter (which keeps everyone else's failures).
+    pub(super) fn password_step_writes(
+        &self,
+        login: &VerifiedLogin<'_>,
+        user_id: UserId,
+    ) -> Vec<StoreResult<TransactWriteItem>> {
+        let (attempt, email) = (login.attempt, login.attempt.email.as_str());
+        let counter = if login.trusted_device {
+            self.delete(loginfail_device_key(email, login.device), None, None)
+        } else {
+            self.success_off_account_counter(attempt)
+        };
+        vec![
+            self.check(
+                email_key(email),
+                "password_hash = :h AND disabled = :f AND user_id = :u",
+                HashMap::from([
+                    (":h".to_string(), s(login.verified_hash)),
+                    (":f".to_string(), b(false)),
+                    (":u".to_string(), n(user_id)),
+                ]),
+            ),
+            self.delete(loginfail_network_key(email, attempt.network), None, None),
+            counter,
+        ]
+    }
+
     /// An update of a failure counter in a transaction (`#c` names its `count`).
     fn counter_update(
         &self,
@@ -257,46 +287,22 @@ impl SessionStore for DynamoStore {
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool> {
-        let (attempt, verified_hash) = (login.attempt, login.verified_hash);
-        let session_item = session_item(session);
-        let email = attempt.email;
         let fresh = Some("attribute_not_exists(pk)");
-        let mut device_item = device_key(email.as_str(), login.device);
-        device_item.extend([
-            ("email".into(), s(email.as_str())),
-            ("credential".into(), s(device_credential(login.verified_hash))),
-            ("expires_at".into(), n(login.device_expires_at)),
+        let mut writes = self.password_step_writes(login, session.user_id);
+        writes.extend([
+            self.put(session_item(session), fresh),
+            self.put(refresh_item(first), fresh),
+            self.put(
+                device_item(
+                    login.attempt.email.as_str(),
+                    login.device,
+                    login.verified_hash,
+                    login.device_expires_at,
+                ),
+                None,
+            ),
         ]);
-        // A trusted device's own counter is cleared; otherwise this attempt, a success, comes
-        // back off the email's counter, which keeps everyone else's failures.
-        let counter = if login.trusted_device {
-            self.delete(loginfail_device_key(email.as_str(), login.device), None, None)
-        } else {
-            self.success_off_account_counter(attempt)
-        };
-        let tx = self
-            .transact(
-                "start session",
-                vec![
-                    self.check(
-                        email_key(email.as_str()),
-                        "password_hash = :h AND disabled = :f AND user_id = :u",
-                        HashMap::from([
-                            (":h".to_string(), s(verified_hash)),
-                            (":f".to_string(), b(false)),
-                            (":u".to_string(), n(session.user_id)),
-                        ]),
-                    ),
-                    self.put(session_item, fresh),
-                    self.put(refresh_item(first), fresh),
-                    // This network's failures are forgotten.
-                    self.delete(loginfail_network_key(email.as_str(), attempt.network), None, None),
-                    counter,
-                    self.put(device_item, None),
-                ],
-            )
-            .await?;
-        match tx {
+        match self.transact("start session", writes).await? {
             Tx::Done => Ok(true),
             tx if tx.failed(0) => Ok(false),
             Tx::Cancelled(codes) => Err(cancelled("start session", codes)),

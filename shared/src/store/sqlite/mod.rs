@@ -4,13 +4,14 @@
 //!
 //! This file opens the database and holds the row codecs; each trait is implemented in its own
 //! file (`users`, `sessions`, `accounts`, `resets`, `verifications`, `mail_requests`,
-//! `throttle`), and `keys`
+//! `throttle`, `second_factors`), and `keys`
 //! keeps local mode's signing keys.
 
 mod accounts;
 mod keys;
 mod mail_requests;
 mod resets;
+mod second_factors;
 mod sessions;
 mod throttle;
 mod users;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
-use crate::domain::{Email, RefreshToken, Role, SeenFrom, Session, Successor, User, UserId};
+use crate::domain::{Authentication, Email, RefreshToken, Role, SeenFrom, Session, Successor, User, UserId};
 use crate::store::*;
 
 const MIGRATIONS: &[&str] = &[
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_verified_email.sql"),
     include_str!("migrations/0005_self_service.sql"),
     include_str!("migrations/0006_bound_mail.sql"),
+    include_str!("migrations/0007_second_factors.sql"),
 ];
 
 #[derive(Clone)]
@@ -63,7 +65,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 }
 
 const SESSION_COLUMNS: &str =
-    "sid, user_id, created_ms, expires_at, revoked, valid_from_ms, last_used_ms, ip, user_agent";
+    "sid, user_id, created_ms, expires_at, revoked, valid_from_ms, last_used_ms, ip, user_agent, amr, auth_time";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -78,6 +80,7 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
             ip: row.get(7)?,
             user_agent: row.get(8)?,
         },
+        auth: Authentication::from_stored(row.get::<_, Option<String>>(9)?.as_deref(), row.get(10)?),
     })
 }
 

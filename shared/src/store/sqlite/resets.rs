@@ -83,6 +83,9 @@ impl ResetStore for SqliteStore {
             .map_err(backend)?;
             tx.execute("DELETE FROM login_failures WHERE email = ?1", [&email])
                 .map_err(backend)?;
+            // A reset lets the code step be tried again (it never removes a factor).
+            tx.execute("DELETE FROM code_failures WHERE user_id = ?1", [user_id])
+                .map_err(backend)?;
             if let Some(device) = keep_device {
                 sessions::keep_device_trusted(tx, &email, device, &old_hash, new_password_hash, now)?;
             }

@@ -176,71 +176,18 @@ impl SessionStore for SqliteStore {
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool> {
-        let (attempt, verified_hash) = (login.attempt, login.verified_hash);
-        let email = attempt.email;
         self.write(|tx| {
-            let still_valid = tx
-                .query_row(
-                    "SELECT 1 FROM users WHERE id = ?1 AND email = ?2 AND password_hash = ?3 AND disabled = 0",
-                    params![session.user_id as i64, email.as_str(), verified_hash],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map_err(backend)?
-                .is_some();
-            if !still_valid {
+            if !settle_password_step(tx, login, session.user_id)? {
                 return Ok(false);
             }
-            tx.execute(
-                &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8)"),
-                params![
-                    session.sid,
-                    session.user_id as i64,
-                    session.created_ms,
-                    session.expires_at,
-                    session.valid_from_ms,
-                    session.last_used_ms,
-                    session.seen.ip,
-                    session.seen.user_agent
-                ],
-            )
-            .map_err(backend)?;
-            tx.execute(
-                "INSERT INTO refresh_tokens (jti, sid, user_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![first.jti, first.sid, first.user_id as i64, first.issued_at, first.expires_at],
-            )
-            .map_err(backend)?;
-            // This network's failures are forgotten; the email's counter keeps everyone else's.
-            tx.execute(
-                "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
-                params![email.as_str(), network_counter(attempt.network)],
-            )
-            .map_err(backend)?;
-            if login.trusted_device {
-                tx.execute(
-                    "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
-                    params![email.as_str(), device_counter(login.device)],
-                )
-                .map_err(backend)?;
-            } else {
-                tx.execute(
-                    "UPDATE login_failures SET count = MAX(count - 1, 0) WHERE email = ?1 AND counter = ?2",
-                    params![email.as_str(), ACCOUNT_COUNTER],
-                )
-                .map_err(backend)?;
-            }
-            tx.execute(
-                "INSERT INTO login_devices (hash, email, credential, expires_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(hash) DO UPDATE SET expires_at = excluded.expires_at,
-                   credential = excluded.credential",
-                params![
-                    login.device,
-                    email.as_str(),
-                    device_credential(login.verified_hash),
-                    login.device_expires_at
-                ],
-            )
-            .map_err(backend)?;
+            insert_session(tx, session, first)?;
+            trust_device(
+                tx,
+                login.attempt.email.as_str(),
+                login.device,
+                login.verified_hash,
+                login.device_expires_at,
+            )?;
             Ok(true)
         })
     }
@@ -417,5 +364,101 @@ fn sweep_sessions(tx: &Connection, now: i64) -> StoreResult<()> {
         &[],
     )?;
     run(format!("DELETE FROM sessions WHERE sid IN ({REVOKED})"), &[])?;
+    Ok(())
+}
+
+/// Login's password step, succeeded: true if account `user_id` still has the verified password
+/// and is enabled, and then the password counters are settled as a success (this network's
+/// failures forgotten; the trusted device's counter cleared, or this success taken back off the
+/// email's counter, which keeps everyone else's failures).
+pub(super) fn settle_password_step(
+    tx: &Connection,
+    login: &VerifiedLogin<'_>,
+    user_id: UserId,
+) -> StoreResult<bool> {
+    let email = login.attempt.email;
+    let still_valid = tx
+        .query_row(
+            "SELECT 1 FROM users WHERE id = ?1 AND email = ?2 AND password_hash = ?3 AND disabled = 0",
+            params![user_id as i64, email.as_str(), login.verified_hash],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(backend)?
+        .is_some();
+    if !still_valid {
+        return Ok(false);
+    }
+    tx.execute(
+        "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
+        params![email.as_str(), network_counter(login.attempt.network)],
+    )
+    .map_err(backend)?;
+    if login.trusted_device {
+        tx.execute(
+            "DELETE FROM login_failures WHERE email = ?1 AND counter = ?2",
+            params![email.as_str(), device_counter(login.device)],
+        )
+        .map_err(backend)?;
+    } else {
+        tx.execute(
+            "UPDATE login_failures SET count = MAX(count - 1, 0) WHERE email = ?1 AND counter = ?2",
+            params![email.as_str(), ACCOUNT_COUNTER],
+        )
+        .map_err(backend)?;
+    }
+    Ok(true)
+}
+
+/// Stores a new session and its first refresh token.
+pub(super) fn insert_session(tx: &Connection, session: &Session, first: &RefreshToken) -> StoreResult<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ),
+        params![
+            session.sid,
+            session.user_id as i64,
+            session.created_ms,
+            session.expires_at,
+            session.valid_from_ms,
+            session.last_used_ms,
+            session.seen.ip,
+            session.seen.user_agent,
+            session.auth.methods_text(),
+            session.auth.auth_time,
+        ],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "INSERT INTO refresh_tokens (jti, sid, user_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            first.jti,
+            first.sid,
+            first.user_id as i64,
+            first.issued_at,
+            first.expires_at
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Stores or renews the trust of device `device` of `email`, bound to the password hash
+/// `verified_hash` (see [`device_credential`]).
+pub(super) fn trust_device(
+    tx: &Connection,
+    email: &str,
+    device: &str,
+    verified_hash: &str,
+    expires_at: i64,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO login_devices (hash, email, credential, expires_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(hash) DO UPDATE SET expires_at = excluded.expires_at,
+           credential = excluded.credential",
+        params![device, email, device_credential(verified_hash), expires_at],
+    )
+    .map_err(backend)?;
     Ok(())
 }
