@@ -7,7 +7,7 @@ use crate::hashing::Hasher;
 use std::time::Duration;
 
 use crate::keys::{random_key, rotation, KeyError, KeyState, KeyStore, LifecycleError};
-use crate::store::{AccountStore, Erasure, NewUser, SessionStore, StoreError, UserStore};
+use crate::store::{AccountStore, Erasure, MfaStore, NewUser, SessionStore, StoreError, UserStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -156,6 +156,19 @@ pub async fn end_sessions(
 ) -> Result<User, AdminError> {
     let user = find(users, email).await?;
     sessions.revoke_all_sessions(user.id, now_ms).await?;
+    Ok(user)
+}
+
+/// Removes every second factor of the user of `email` (TOTP, recovery codes, an enrolment, the
+/// login code counter) and ends every session.
+pub async fn reset_mfa(
+    users: &dyn UserStore,
+    mfa: &dyn MfaStore,
+    email: &str,
+    now_ms: i64,
+) -> Result<User, AdminError> {
+    let user = find(users, email).await?;
+    mfa.reset_second_factors(user.id, now_ms).await?;
     Ok(user)
 }
 

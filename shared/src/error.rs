@@ -22,6 +22,12 @@ pub const EMAIL_TAKEN: &str = "Email already registered";
 pub const USERNAME_TAKEN: &str = "Username already taken";
 pub const WRONG_PASSWORD: &str = "Current password is incorrect";
 pub const SESSION_NOT_FOUND: &str = "Session not found";
+pub const MFA_REQUIRED: &str = "MFA required";
+pub const INVALID_CODE: &str = "Invalid code";
+pub const INVALID_MFA_TOKEN: &str = "Invalid or expired MFA token";
+pub const NO_ENROLLMENT: &str = "No enrollment in progress";
+pub const TOTP_NOT_ENABLED: &str = "TOTP is not enabled";
+pub const NO_SECOND_FACTOR: &str = "No second factor";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

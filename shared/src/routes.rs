@@ -50,6 +50,15 @@ macro_rules! route_table {
             (OpenIdConfiguration, GET, "/auth/.well-known/openid-configuration", "discovery", Optional, None,
                 false, discovery::openid_configuration),
             (Jwks, GET, "/auth/.well-known/jwks.json", "discovery", Optional, None, false, discovery::jwks),
+            // One function for the signed-in user's second factors: the same reads and rights.
+            (StartTotp, POST, "/auth/mfa/totp", "mfa", Optional, None, false, mfa::start_totp),
+            (ConfirmTotp, POST, "/auth/mfa/totp/confirm", "mfa", Json, Some(ClientLimit::Reauth), true,
+                mfa::confirm_totp),
+            (DisableTotp, DELETE, "/auth/mfa/totp", "mfa", Json, Some(ClientLimit::Reauth), true, mfa::disable_totp),
+            (RecoveryCodes, POST, "/auth/mfa/recovery-codes", "mfa", Json, Some(ClientLimit::Reauth), true,
+                mfa::recovery_codes),
+            (LoginMfa, POST, "/auth/login/mfa", "login-mfa", Json, Some(ClientLimit::Login), false,
+                login_mfa::login_mfa),
         }
     };
 }

@@ -12,7 +12,8 @@ use crate::hashing::Hasher;
 use crate::mail::MailTransport;
 use crate::queue::MailQueue;
 use crate::store::{
-    AccountStore, MailRequestStore, ResetStore, SessionStore, Store, ThrottleStore, UserStore, VerifyStore,
+    AccountStore, MailRequestStore, MfaStore, ResetStore, SessionStore, Store, ThrottleStore, UserStore,
+    VerifyStore,
 };
 use crate::tokens::TokenIssuer;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub accounts: Arc<dyn AccountStore>,
+    /// Second factors (TOTP, recovery codes) and login's code step.
+    pub mfa: Arc<dyn MfaStore>,
     pub resets: Arc<dyn ResetStore>,
     pub verifications: Arc<dyn VerifyStore>,
     /// The requests behind queued mail jobs that mint a link.
@@ -42,6 +45,7 @@ impl AppState {
         self.users = store.clone();
         self.sessions = store.clone();
         self.accounts = store.clone();
+        self.mfa = store.clone();
         self.resets = store.clone();
         self.verifications = store.clone();
         self.mail_requests = store.clone();

@@ -111,6 +111,20 @@ enum Command {
     /// The RSA keys that sign access tokens: list, rotate, retire.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Second factors: help a user who lost their authenticator and recovery codes.
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Subcommand)]
+enum MfaCommand {
+    /// Remove every second factor of a user (TOTP and recovery codes) and end every session;
+    /// the user signs in with the password alone and can enrol again. Check who is asking
+    /// first, by a channel other than the account's mail.
+    Reset {
+        /// The user's email address.
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -329,6 +343,13 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
         Command::Delete { email } => {
             let user = admin::delete_user(store, store, email).await?;
             println!("{} is deleted, with everything the account owned", user.email);
+        }
+        Command::Mfa(MfaCommand::Reset { email }) => {
+            let user = admin::reset_mfa(store, store, email, clock.now_ms()).await?;
+            println!(
+                "{}: every second factor removed; every session has ended",
+                user.email
+            );
         }
         Command::EndSessions { email } => {
             let user = admin::end_sessions(store, store, email, clock.now_ms()).await?;

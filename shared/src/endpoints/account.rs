@@ -7,16 +7,25 @@ use super::common::{authenticate, user_out, EndpointResult};
 use super::responses::{Invalid, JsonBodyRefused, NotAuthenticated, Unavailable};
 use crate::http;
 use crate::state::AppState;
-use crate::wire::{LogoutRequest, MessageOut, UserOut};
+use crate::wire::{LogoutRequest, MeOut, MessageOut, MfaOut};
 
 /// The current user.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user of the access token", body = UserOut),
+        (status = 200, description = "The user of the access token, and their second factors", body = MeOut),
         NotAuthenticated, Unavailable))]
 pub async fn me(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate(state, req).await?;
-    http::json(StatusCode::OK, &user_out(&user))
+    let factors = state.mfa.second_factors(user.id).await?.factors();
+    let body = MeOut {
+        user: user_out(&user),
+        mfa: MfaOut {
+            totp: factors.totp,
+            passkeys: 0,
+            recovery_codes: factors.recovery_codes,
+        },
+    };
+    http::json(StatusCode::OK, &body)
 }
 
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),

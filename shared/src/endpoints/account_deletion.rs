@@ -4,8 +4,10 @@
 
 use lambda_http::Request;
 
-use super::common::{authenticate, reauthenticate, EndpointResult};
-use super::responses::{Invalid, JsonBodyRefused, NotAuthenticated, TooManyWrongPasswords, Unavailable};
+use super::common::{authenticate, reauthenticate, require_aal2_if_enrolled, EndpointResult};
+use super::responses::{
+    Invalid, JsonBodyRefused, MfaRequired, NotAuthenticated, TooManyWrongPasswords, Unavailable,
+};
 use super::sessions::no_content;
 use crate::domain::User;
 use crate::error::{ApiError, WRONG_PASSWORD};
@@ -19,12 +21,13 @@ use crate::wire::{DeleteAccountRequest, ErrorOut};
     responses(
         (status = 204, description = "The account, its sessions and tokens are erased; its email and username are free"),
         (status = 400, description = "`Current password is incorrect` (counted on this session's own failure counter); nothing changed", body = ErrorOut),
-        NotAuthenticated,
+        NotAuthenticated, MfaRequired,
         JsonBodyRefused, Invalid,
         TooManyWrongPasswords,
         Unavailable))]
 pub async fn delete_account(state: &AppState, req: &Request) -> EndpointResult {
     let (user, claims) = authenticate(state, req).await?;
+    require_aal2_if_enrolled(state, &user, &claims).await?;
     let DeleteAccountRequest { password } = http::body(req)?;
     let password_hash = reauthenticate(state, &user, &claims.sid, &password).await?;
     if !erase(state, &user, Some(&password_hash)).await? {

@@ -5,8 +5,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::clock::rfc3339;
-use crate::domain::{RefreshToken, User};
-use crate::error::{ApiError, NOT_AUTHENTICATED, WRONG_PASSWORD};
+use crate::domain::{Authentication, RefreshToken, User};
+use crate::error::{ApiError, MFA_REQUIRED, NOT_AUTHENTICATED, WRONG_PASSWORD};
 use crate::http;
 use crate::state::AppState;
 use crate::tokens::{Claims, IssuedTokens};
@@ -30,6 +30,32 @@ pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Clai
     match state.sessions.session_with_user(user_id, &claims.sid).await? {
         (Some(user), Some(session)) if session.is_live(&user, state.clock.now()) => Ok((user, claims)),
         _ => Err(unauthenticated()),
+    }
+}
+
+/// Step-up: while `user` has a second factor, what `claims` asks for needs a token of a session
+/// that used one (403 `MFA required`). The account's factors are read only for an `aal1` token.
+pub async fn require_aal2_if_enrolled(
+    state: &AppState,
+    user: &User,
+    claims: &Claims,
+) -> Result<(), ApiError> {
+    if claims.is_aal2() {
+        return Ok(());
+    }
+    if state.mfa.second_factors(user.id).await?.factors().any() {
+        return Err(ApiError::Forbidden(MFA_REQUIRED));
+    }
+    Ok(())
+}
+
+/// A token of a session that used a second factor, whatever the account has (403 `MFA
+/// required` otherwise), checked before anything is looked up.
+pub fn require_aal2(claims: &Claims) -> Result<(), ApiError> {
+    if claims.is_aal2() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(MFA_REQUIRED))
     }
 }
 
@@ -71,16 +97,17 @@ pub async fn reauthenticate(
     Ok(hash)
 }
 
-/// Signs an access token (scoped by the user's role) and `refresh` for `user`, and answers
-/// with the envelope.
+/// Signs an access token (scoped by the user's role, and saying how the session began: `auth`)
+/// and `refresh` for `user`, and answers with the envelope.
 pub async fn token_response(
     state: &AppState,
     req: &Request,
     user: &User,
     refresh: &RefreshToken,
+    auth: &Authentication,
 ) -> EndpointResult {
     let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, user, refresh).await?;
+    let issued = state.tokens.issue(&issuer, user, refresh, auth).await?;
     http::json(StatusCode::OK, &envelope(issued, envelope_user(user)))
 }
 

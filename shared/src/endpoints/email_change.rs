@@ -9,10 +9,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::common::{authenticate, reauthenticate, EndpointResult};
+use super::common::{authenticate, reauthenticate, require_aal2_if_enrolled, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
 use super::mail_caps::MailCap;
-use super::responses::{JsonBodyRefused, NotAuthenticated, TooManyWrongPasswords, Unavailable};
+use super::responses::{JsonBodyRefused, MfaRequired, NotAuthenticated, TooManyWrongPasswords, Unavailable};
 use super::verify_email::new_verify_link;
 use crate::domain::{Email, UserId};
 use crate::error::{ApiError, NOT_AUTHENTICATED};
@@ -31,13 +31,14 @@ pub const CHECK_NEW_ADDRESS_MESSAGE: &str = "Check your new address to confirm t
     responses(
         (status = 202, description = "`Check your new address to confirm the change.`: the address changes when the mailed token is posted to `/auth/verify-email`. The same answer whether or not the new address is registered (its owner is told by mail instead)", body = MessageOut),
         (status = 400, description = "`Current password is incorrect` (counted on this session's own failure counter)", body = ErrorOut),
-        NotAuthenticated,
+        NotAuthenticated, MfaRequired,
         JsonBodyRefused,
         (status = 422, description = "Validation error, FastAPI-shaped (also: the new address is the current one)", body = ValidationErrorOut),
         TooManyWrongPasswords,
         Unavailable))]
 pub async fn change_email(state: &AppState, req: &Request) -> EndpointResult {
     let (user, claims) = authenticate(state, req).await?;
+    require_aal2_if_enrolled(state, &user, &claims).await?;
     let ChangeEmailRequest { new_email, password } = http::body(req)?;
     if new_email.as_str() == user.email {
         return Err(ApiError::Validation(vec![FieldError::new(

@@ -4,18 +4,20 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{envelope, envelope_user, EndpointResult};
+use super::login_mfa::MFA_TOKEN_TTL;
 use super::responses::{Invalid, JsonBodyRefused, Unavailable};
+use crate::domain::{Authentication, Email, Password};
 use crate::error::{ApiError, EMAIL_NOT_VERIFIED, INVALID_CREDENTIALS};
 use crate::http;
 use crate::randomness;
 use crate::state::AppState;
-use crate::store::{LoginAttempt, LoginStart, VerifiedLogin};
-use crate::wire::{ErrorOut, LoginRequest, TokenEnvelope};
+use crate::store::{LoginAttempt, LoginStart, MfaChallenge, VerifiedLogin};
+use crate::wire::{ErrorOut, LoginOut, LoginRequest, MfaRequiredOut};
 
 /// Log in: starts a session and returns an access token and a refresh token.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "The token envelope", body = TokenEnvelope),
+        (status = 200, description = "The token envelope; or, for an account with a second factor, `{\"mfa_required\": true, \"mfa_token\", \"methods\"}` and no tokens (complete at `POST /auth/login/mfa`)", body = LoginOut),
         (status = 401, description = "`Invalid email or password` (the same for an unknown email)", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 403, description = "`Email not verified`: the password is right, but verification is required (`AUTH_REQUIRE_VERIFIED_EMAIL`) and the address is not verified yet", body = ErrorOut),
         JsonBodyRefused, Invalid,
@@ -72,16 +74,12 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     }
     // Start a session only if the answer can be signed.
     state.tokens.signing_keys().await?;
-    let session = state
-        .tokens
-        .new_session(credentials.user_id, http::seen_from(req));
-    let first = state.tokens.new_refresh_token(&session);
     // A trusted device keeps its token (renewed); any other gets a new one.
-    let device_token = match device_token {
-        Some(token) if trusted_device => token,
+    let answered_device = match &device_token {
+        Some(token) if trusted_device => token.clone(),
         _ => randomness::random_token::<32>(),
     };
-    let device = randomness::token_hash(&device_token);
+    let device = randomness::token_hash(&answered_device);
     let verified = VerifiedLogin {
         attempt: &attempt,
         verified_hash: &credentials.password_hash,
@@ -89,28 +87,69 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         device: &device,
         device_expires_at: attempt.now + state.config.login_device_ttl.as_secs() as i64,
     };
+    let factors = state.mfa.second_factors(user.id).await?.factors();
+    if factors.any() {
+        // No session yet: the second step starts it (see `login_mfa`).
+        let mfa_token = randomness::random_token::<32>();
+        let challenge = MfaChallenge {
+            hash: randomness::token_hash(&mfa_token),
+            user_id: user.id,
+            email: email.as_str().to_string(),
+            verified_hash: credentials.password_hash.clone(),
+            device: presented_device.clone(),
+            trusted_device,
+            attempts: 0,
+            expires_at: attempt.now + MFA_TOKEN_TTL.as_secs() as i64,
+        };
+        if !state.mfa.begin_second_step(&verified, &challenge).await? {
+            return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
+        }
+        rehash_if_due(state, &email, &password, &credentials.password_hash).await;
+        tracing::info!(user_id = user.id, "login waits for a second factor");
+        let mut methods = vec![];
+        if factors.totp {
+            methods.push("totp".to_string());
+        }
+        if factors.recovery_codes > 0 {
+            methods.push("recovery_code".to_string());
+        }
+        let body = MfaRequiredOut {
+            mfa_required: true,
+            mfa_token,
+            methods,
+        };
+        return http::json(StatusCode::OK, &body);
+    }
+    let auth = Authentication::password(attempt.now);
+    let session = state
+        .tokens
+        .new_session(credentials.user_id, http::seen_from(req), auth.clone());
+    let first = state.tokens.new_refresh_token(&session);
     if !state.sessions.start_session(&verified, &session, &first).await? {
         // The password changed (or the account was disabled) while we were verifying.
         return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
     }
-    if state.hasher.needs_rehash(&credentials.password_hash) {
-        match state.hasher.hash(&password).await {
-            Ok(new_hash) => {
-                if let Err(e) = state
-                    .sessions
-                    .upgrade_password_hash(&email, &credentials.password_hash, &new_hash)
-                    .await
-                {
-                    tracing::warn!(error = %e, "password re-hash not saved");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "password re-hash failed"),
-        }
-    }
+    rehash_if_due(state, &email, &password, &credentials.password_hash).await;
     tracing::info!(user_id = credentials.user_id, "login");
     let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, &user, &first).await?;
+    let issued = state.tokens.issue(&issuer, &user, &first, &auth).await?;
     let mut body = envelope(issued, envelope_user(&user));
-    body.device_token = Some(device_token);
+    body.device_token = Some(answered_device);
     http::json(StatusCode::OK, &body)
+}
+
+/// Stores the password hashed with today's parameters if `hash` was made with older ones (best
+/// effort: the login stands either way).
+async fn rehash_if_due(state: &AppState, email: &Email, password: &Password, hash: &str) {
+    if !state.hasher.needs_rehash(hash) {
+        return;
+    }
+    match state.hasher.hash(password).await {
+        Ok(new_hash) => {
+            if let Err(e) = state.sessions.upgrade_password_hash(email, hash, &new_hash).await {
+                tracing::warn!(error = %e, "password re-hash not saved");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "password re-hash failed"),
+    }
 }

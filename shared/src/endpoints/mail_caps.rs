@@ -61,10 +61,21 @@ impl MailCap {
 
     /// Counts one mail to `email`; true while it is within the cap.
     pub async fn admits(self, state: &AppState, email: &Email) -> Result<bool, ApiError> {
+        self.admits_key(state, self.key(email.as_str())).await
+    }
+
+    /// Counts one mail of `kind` (a notice's kind) to `email` on a counter of that kind's own;
+    /// true while it is within the cap.
+    pub async fn admits_kind(self, state: &AppState, email: &Email, kind: &str) -> Result<bool, ApiError> {
+        self.admits_key(state, format!("{kind}:{}", self.key(email.as_str())))
+            .await
+    }
+
+    async fn admits_key(self, state: &AppState, key: String) -> Result<bool, ApiError> {
         let limit = self.limit(&state.config);
         let sent = state
             .throttle
-            .hit(&self.key(email.as_str()), limit.window_secs, state.clock.now())
+            .hit(&key, limit.window_secs, state.clock.now())
             .await?;
         Ok(sent <= limit.max)
     }

@@ -8,6 +8,8 @@
 //!   self-service (change the password, see and end sessions, change the email, erase the
 //!   account); the ones that change the account ask for the password again
 //!   ([`common::reauthenticate`]).
+//! - [`mfa`]: second factors (TOTP enrolment, recovery codes); [`login_mfa`]: login's second
+//!   step.
 //! - [`users`]: the admin listing.
 //! - [`password_reset`]: forgot and reset; forgot only queues the mail.
 //! - [`verify_email`](mod@verify_email): verify an address and resend the link; signup queues the first.
@@ -26,8 +28,10 @@ pub mod discovery;
 pub mod docs;
 pub mod email_change;
 pub mod login;
+pub mod login_mfa;
 pub mod mail_caps;
 pub mod mail_jobs;
+pub mod mfa;
 pub mod owed_mail;
 pub mod password_change;
 pub mod password_reset;

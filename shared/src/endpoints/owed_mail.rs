@@ -35,10 +35,10 @@ pub async fn request_mail(state: &AppState, kind: MailRequestKind, email: &Email
     Ok(())
 }
 
-/// Queues a notice to `email` within its cap; a notice never undoes or fails the change it
-/// reports: a queue or counter that cannot take it is logged.
+/// Queues a notice to `email` within its kind's own cap; a notice never undoes or fails the
+/// change it reports: a queue or counter that cannot take it is logged.
 pub async fn queue_notice(state: &AppState, email: &Email, job: MailJob) {
-    match MailCap::Notice.admits(state, email).await {
+    match MailCap::Notice.admits_kind(state, email, job.kind()).await {
         Ok(false) => return,
         Ok(true) => {}
         // A notice is a security message: with the counter unreachable it still goes.

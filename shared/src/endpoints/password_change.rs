@@ -4,10 +4,10 @@
 
 use lambda_http::Request;
 
-use super::common::{authenticate, message, reauthenticate, EndpointResult};
+use super::common::{authenticate, message, reauthenticate, require_aal2_if_enrolled, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
 use super::owed_mail::queue_notice;
-use super::responses::{JsonBodyRefused, NotAuthenticated, TooManyWrongPasswords, Unavailable};
+use super::responses::{JsonBodyRefused, MfaRequired, NotAuthenticated, TooManyWrongPasswords, Unavailable};
 use crate::domain::{check_strength, Email};
 use crate::error::{ApiError, NOT_AUTHENTICATED};
 use crate::http;
@@ -24,13 +24,14 @@ pub const CHANGED_MESSAGE: &str = "Password changed.";
     responses(
         (status = 200, description = "`Password changed.`: every other session has ended, this one lives on, and a notice went to the address", body = MessageOut),
         (status = 400, description = "`Current password is incorrect` (counted on this session's own failure counter)", body = ErrorOut),
-        NotAuthenticated,
+        NotAuthenticated, MfaRequired,
         JsonBodyRefused,
         (status = 422, description = "Validation error, FastAPI-shaped: the new password fails the signup policy, or is the current one", body = ValidationErrorOut),
         TooManyWrongPasswords,
         Unavailable))]
 pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult {
     let (user, claims) = authenticate(state, req).await?;
+    require_aal2_if_enrolled(state, &user, &claims).await?;
     let ChangePasswordRequest {
         current_password,
         new_password,

@@ -59,7 +59,7 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
             .rotate_refresh(&stored, &successor, state.clock.now_ms(), &http::seen_from(req))
             .await?
         {
-            Rotation::Rotated => return token_response(state, req, &user, &successor).await,
+            Rotation::Rotated => return token_response(state, req, &user, &successor, &session.auth).await,
             Rotation::AlreadyRotated(current) => current,
             Rotation::Refused => return Err(refused()),
         }
@@ -69,7 +69,7 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
 
     let grace_ms = state.config.refresh_grace.as_millis() as i64;
     match current.successor_within_grace(state.clock.now_ms(), grace_ms) {
-        Some(successor) => token_response(state, req, &user, &successor).await,
+        Some(successor) => token_response(state, req, &user, &successor, &session.auth).await,
         None => {
             tracing::warn!(
                 user_id = user.id,

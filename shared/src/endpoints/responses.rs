@@ -59,3 +59,12 @@ pub struct TooManyWrongPasswords(ErrorOut);
 #[response(status = 503, description = "A backing service did not answer; retry")]
 #[allow(dead_code)]
 pub struct Unavailable(ErrorOut);
+
+/// Step-up: the account has a second factor and the token's session did not use one.
+#[derive(IntoResponses)]
+#[response(
+    status = 403,
+    description = "`MFA required`: the account has a second factor and the token's session did not use it; log in with it"
+)]
+#[allow(dead_code)]
+pub struct MfaRequired(ErrorOut);

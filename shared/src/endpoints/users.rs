@@ -5,7 +5,7 @@ use base64::Engine as _;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::Request;
 
-use super::common::{admin_user_out, authenticate, EndpointResult};
+use super::common::{admin_user_out, authenticate, require_aal2, require_aal2_if_enrolled, EndpointResult};
 use super::responses::{Invalid, NotAuthenticated, Unavailable};
 use crate::domain::{Email, Role, UserId};
 use crate::error::{ApiError, ADMIN_REQUIRED};
@@ -41,14 +41,19 @@ pub fn decode_cursor(cursor: &str) -> Option<UserId> {
             headers(("Link" = String, description = "The next page, as `<url>; rel=\"next\"`"))),
         (status = 400, description = "`Invalid cursor`", body = ErrorOut),
         NotAuthenticated,
-        (status = 403, description = "`Admin privileges required`", body = ErrorOut),
+        (status = 403, description = "`Admin privileges required`; or `MFA required` (the admin has a second factor, or `AUTH_ADMIN_REQUIRES_MFA` is on, and the token's session did not use one)", body = ErrorOut),
         Invalid, Unavailable))]
 /// GET /auth/users (admins only): a page in id order, or `?email=` for one exact match.
 pub async fn list_users(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, _) = authenticate(state, req).await?;
+    let (user, claims) = authenticate(state, req).await?;
+    // With AUTH_ADMIN_REQUIRES_MFA, admin rights come only with a second factor.
+    if state.config.admin_requires_mfa {
+        require_aal2(&claims)?;
+    }
     if user.role != Role::Admin {
         return Err(ApiError::Forbidden(ADMIN_REQUIRED));
     }
+    require_aal2_if_enrolled(state, &user, &claims).await?;
     let limit = match http::query(req, "limit") {
         None => DEFAULT_PAGE,
         Some(raw) => match raw.parse::<u32>() {

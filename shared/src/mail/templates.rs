@@ -145,6 +145,51 @@ pub fn password_changed_mail(product: &str, to: &str) -> Mail {
     )
 }
 
+/// A notice that a second factor of the account of `to` was turned on or off, or that a
+/// recovery code was used.
+pub fn factor_notice_mail(product: &str, to: &str, notice: crate::queue::FactorNotice) -> Mail {
+    use crate::queue::FactorNotice;
+    let (subject, intro, not_you) = match notice {
+        FactorNotice::TotpEnabled => (
+            format!("Two-step sign-in was turned on for your {product} account"),
+            format!(
+                "An authenticator app was set up for the {product} account of {to}: signing in now \
+                 asks for its code after the password, and every other session was signed out."
+            ),
+            "If you did not do this, reset your password at once with \"Forgot password\" on the \
+             sign-in page, and ask support to remove the authenticator.",
+        ),
+        FactorNotice::TotpDisabled => (
+            format!("Two-step sign-in was turned off for your {product} account"),
+            format!(
+                "The authenticator app of the {product} account of {to} was removed, with its \
+                 recovery codes: signing in now asks for the password only."
+            ),
+            "If you did not do this, reset your password at once with \"Forgot password\" on the \
+             sign-in page.",
+        ),
+        FactorNotice::RecoveryCodeUsed => (
+            format!("A recovery code was used to sign in to your {product} account"),
+            format!(
+                "Someone signed in to the {product} account of {to} with the password and one of \
+                 its recovery codes. That code no longer works."
+            ),
+            "If this was not you, reset your password at once with \"Forgot password\" on the \
+             sign-in page, and make new recovery codes.",
+        ),
+    };
+    render(
+        product,
+        to,
+        Action {
+            subject,
+            intro,
+            link: None,
+            not_you: not_you.into(),
+        },
+    )
+}
+
 fn render(product: &str, to: &str, a: Action<'_>) -> Mail {
     let e = html_escape;
     let (text_link, html_link) = match &a.link {

@@ -64,6 +64,31 @@ pub enum MailJob {
         #[serde(with = "email_string")]
         email: Email,
     },
+    /// A notice to `email` that a second factor of the account changed or was used.
+    SecondFactor {
+        #[serde(with = "email_string")]
+        email: Email,
+        notice: FactorNotice,
+    },
+}
+
+/// What a second-factor notice tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorNotice {
+    TotpEnabled,
+    TotpDisabled,
+    RecoveryCodeUsed,
+}
+
+impl FactorNotice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactorNotice::TotpEnabled => "totp_enabled",
+            FactorNotice::TotpDisabled => "totp_disabled",
+            FactorNotice::RecoveryCodeUsed => "recovery_code_used",
+        }
+    }
 }
 
 /// The job as it travels: `{"v": 2, "kind": "password_reset", "request": "..."}`.
@@ -116,6 +141,7 @@ impl MailJob {
             MailJob::ConfirmEmailChange { .. } => "confirm_email_change",
             MailJob::EmailChanged { .. } => "email_changed",
             MailJob::PasswordChanged { .. } => "password_changed",
+            MailJob::SecondFactor { notice, .. } => notice.as_str(),
         }
     }
 }

@@ -47,6 +47,7 @@ fn assemble(
         verifications: store.clone(),
         mail_requests: store.clone(),
         accounts: store.clone(),
+        mfa: store.clone(),
         throttle: store,
         mail_transport,
         queue,

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use request::{
-    ChangeEmailRequest, ChangePasswordRequest, DeleteAccountRequest, FieldError, ForgotPasswordRequest,
-    FromJson, LoginRequest, LogoutRequest, ResendVerificationRequest, ResetPasswordRequest, SignupRequest,
-    VerifyEmailRequest,
+    ChangeEmailRequest, ChangePasswordRequest, ConfirmTotpRequest, DeleteAccountRequest, FieldError,
+    ForgotPasswordRequest, FromJson, LoginMfaRequest, LoginRequest, LogoutRequest, PasswordConfirmation,
+    ResendVerificationRequest, ResetPasswordRequest, SignupRequest, VerifyEmailRequest,
 };
 
 /// A user.
@@ -78,6 +78,72 @@ pub struct TokenEnvelope {
     /// login, so that other clients' failures do not hold this device back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_token: Option<String>,
+}
+
+/// The answer of a right password for an account with a second factor: no tokens yet.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MfaRequiredOut {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Opaque; send it to `POST /auth/login/mfa` with a code within 5 minutes.
+    pub mfa_token: String,
+    /// What the second step takes: `totp`, and `recovery_code` while unspent ones remain.
+    #[schema(example = json!(["totp", "recovery_code"]))]
+    pub methods: Vec<String>,
+}
+
+/// The answer of login: the token envelope, or (an account with a second factor) the
+/// challenge of the second step.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginOut {
+    Tokens(TokenEnvelope),
+    MfaRequired(MfaRequiredOut),
+}
+
+/// An account's second factors.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MfaOut {
+    /// Whether TOTP (an authenticator app) is on.
+    pub totp: bool,
+    /// Passkeys registered (none yet: passkeys are not offered).
+    pub passkeys: u32,
+    /// Recovery codes left unspent.
+    pub recovery_codes: u32,
+}
+
+/// The signed-in user: the user object and their second factors.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeOut {
+    #[serde(flatten)]
+    pub user: UserOut,
+    pub mfa: MfaOut,
+}
+
+/// A TOTP enrolment to confirm: the secret, and the URI a QR code carries.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TotpEnrollmentOut {
+    /// Base32 (RFC 4648, no padding), 160 bits: for typing into an authenticator app.
+    #[schema(example = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")]
+    pub secret: String,
+    /// `otpauth://totp/<issuer>:<email>?secret=...&issuer=...&algorithm=SHA1&digits=6&period=30`
+    pub otpauth_uri: String,
+}
+
+/// TOTP is on: the recovery codes (shown once) and the tokens of the caller's new session.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TotpConfirmedOut {
+    /// Ten single-use codes when this is the account's first second factor; empty when TOTP
+    /// replaced an earlier one (the recovery codes stay as they were).
+    pub recovery_codes: Vec<String>,
+    pub tokens: TokensOut,
+    pub user: EnvelopeUser,
+}
+
+/// A new set of recovery codes (the old ones no longer work).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecoveryCodesOut {
+    pub recovery_codes: Vec<String>,
 }
 
 /// The OpenID discovery document (OpenID Connect Discovery 1.0 §3): what a JWT library or API

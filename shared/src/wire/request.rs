@@ -318,6 +318,48 @@ request_type! {
     }
 }
 
+request_type! {
+    /// `POST /auth/mfa/totp/confirm`
+    #[schema(example = json!({"code": "123456", "password": "correct horse battery staple 42"}))]
+    pub struct ConfirmTotpRequest {
+        /// The 6-digit code the authenticator app shows now.
+        #[schema(min_length = 1, max_length = 16, example = "123456")]
+        pub code: String,
+        /// The account's current password (a wrong one counts on this session's counter).
+        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub password: Password => Password::for_login,
+    }
+}
+
+request_type! {
+    /// `DELETE /auth/mfa/totp`, `POST /auth/mfa/recovery-codes`
+    #[schema(example = json!({"password": "correct horse battery staple 42"}))]
+    pub struct PasswordConfirmation {
+        /// The account's current password (a wrong one counts on this session's counter).
+        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub password: Password => Password::for_login,
+    }
+}
+
+request_type! {
+    /// `POST /auth/login/mfa`: the `mfa_token` with exactly one of `code` and `recovery_code`.
+    #[schema(example = json!({"mfa_token": "bWZhLXRva2VuLWV4YW1wbGUtbWZhLXRva2VuLWV4YW1wbA", "code": "123456"}))]
+    pub struct LoginMfaRequest {
+        /// The `mfa_token` login answered with.
+        #[schema(min_length = 1, max_length = 128)]
+        pub mfa_token: String,
+        /// A code from the authenticator app.
+        #[schema(value_type = String, required = false, min_length = 1, max_length = 16, example = "123456")]
+        pub code: Option<String>,
+        /// One of the account's recovery codes (case, dashes and spaces do not matter).
+        #[schema(value_type = String, required = false, min_length = 1, max_length = 64, example = "k7qz-m2xa-3fpe-r4td")]
+        pub recovery_code: Option<String>,
+        /// This device's `device_token`, if it has one (as at login).
+        #[schema(value_type = String, required = false)]
+        pub device_token: Option<String>,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
