@@ -20,6 +20,11 @@ if ! "$VENV/bin/python" -c 'import jwt' 2>/dev/null; then
   say "installing $PYJWT_REQ into .venv (first run only)"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "$PYJWT_REQ"
 fi
+# An independent TOTP implementation, for the tests that compute codes against the API.
+if ! "$VENV/bin/python" -c 'import pyotp' 2>/dev/null; then
+  say "installing $PYOTP_REQ into .venv (first run only)"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$PYOTP_REQ"
+fi
 export AUTHYY_PYTHON="$VENV/bin/python"
 say "extracting the DynamoDB table definition from template.yaml"
 "$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json

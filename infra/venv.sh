@@ -27,4 +27,6 @@ CARGO_LAMBDA_REQ="cargo-lambda==1.9.2"
 MOTO_REQ="moto[server]==5.2.5"
 CFN_LINT_REQ="cfn-lint==1.58.0"
 PYJWT_REQ="PyJWT[crypto]==2.10.1"
+# An independent TOTP implementation (RFC 6238), for the tests of the second factor.
+PYOTP_REQ="pyotp==2.9.0"
 SCHEMATHESIS_REQ="schemathesis==4.32.5"

@@ -232,6 +232,9 @@ async fn every_endpoint(app: &TestApp) -> Vec<(Endpoint, Resp)> {
         token_use,
         scope: None,
         email_verified: None,
+        amr: None,
+        aal: None,
+        auth_time: None,
     };
     let rsa = keys.lifecycle().unwrap();
     let a = authyy::tokens::sign_access(&rsa.current, &claims(authyy::tokens::TokenUse::Access)).unwrap();

@@ -713,6 +713,42 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     record!(Endpoint::DeleteAccount, app.delete_me(&a3, "wrong").await);
     let deleted = record!(Endpoint::DeleteAccount, app.delete_me(&a3, STRONG).await);
     assert_eq!(deleted.status, 204);
+    // Second factors: enrol, both kinds of second step, new recovery codes, turn off.
+    let m = app.verified_user("mfa_user").await.0;
+    let secret = record!(Endpoint::StartTotp, app.start_totp(&m).await).body["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let confirmed = record!(
+        Endpoint::ConfirmTotp,
+        app.confirm_totp(&m, &app.code_now(&secret), STRONG).await
+    );
+    app.clock.advance_ms(1);
+    let codes = confirmed.body["recovery_codes"].clone();
+    let mfa_login = record!(Endpoint::Login, app.login("mfa_user@example.com", STRONG).await);
+    let token = mfa_login.body["mfa_token"].as_str().unwrap().to_string();
+    record!(Endpoint::LoginMfa, app.login_mfa(&token, "000000").await);
+    let m2 = record!(
+        Endpoint::LoginMfa,
+        app.login_mfa(&token, &app.next_code(&secret)).await
+    );
+    let token = app.mfa_token("mfa_user@example.com").await;
+    record!(
+        Endpoint::LoginMfa,
+        app.login_recovery(&token, codes[0].as_str().unwrap()).await
+    );
+    record!(Endpoint::Me, app.me(&access(&m2)).await);
+    record!(
+        Endpoint::RecoveryCodes,
+        app.new_recovery_codes(&access(&m2), STRONG).await
+    );
+    record!(
+        Endpoint::DisableTotp,
+        app.disable_totp(&access(&m2), STRONG).await
+    );
+    seen.lock().unwrap().clear();
+    assert!(app.deliver_queued().await.is_empty());
+    merge(used.entry("mailer").or_default(), &seen.lock().unwrap());
     record!(Endpoint::Jwks, app.raw(Endpoint::Jwks, None, None).await);
     record!(
         Endpoint::OpenIdConfiguration,

@@ -66,7 +66,11 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
     // Before the first rotation: logins cannot be signed (503, nothing half done).
     assert_eq!(app.login("john@example.com", STRONG).await.status, 503);
     // A refresh token as HS256-only releases issued it (iss "authyy"), whose session is in the table.
-    let session = app.state.tokens.new_session(id, Default::default());
+    let session = app.state.tokens.new_session(
+        id,
+        Default::default(),
+        authyy::domain::Authentication::password(0),
+    );
     let first = app.state.tokens.new_refresh_token(&session);
     let email = authyy::domain::Email::parse("john@example.com").unwrap();
     let attempt = authyy::store::LoginAttempt {
@@ -110,6 +114,9 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
             token_use: TokenUse::Refresh,
             scope: None,
             email_verified: None,
+            amr: None,
+            aal: None,
+            auth_time: None,
         },
     )
     .unwrap();

@@ -46,7 +46,7 @@ fn events() -> Vec<(String, lambda_http::Request, Endpoint)> {
             let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("events/{name}: {e}"));
             let endpoint = Endpoint::of_function(function)
                 .into_iter()
-                .find(|e| e.serves(req.uri().path()))
+                .find(|e| e.serves(req.uri().path()) && e.method() == req.method())
                 .unwrap_or_else(|| panic!("events/{name}: no route of {function} has its path"));
             (name, req, endpoint)
         })

@@ -173,7 +173,11 @@ async fn a_password_changed_while_verifying_starts_no_session<B: Backend>() {
     // The password is reset between the read and the start of the session.
     let token = app.reset_token("john@example.com").await;
     assert_eq!(app.reset(&token, STRONG2).await.status, 200);
-    let session = app.state.tokens.new_session(verified.user_id, Default::default());
+    let session = app.state.tokens.new_session(
+        verified.user_id,
+        Default::default(),
+        authyy::domain::Authentication::password(0),
+    );
     let first = app.state.tokens.new_refresh_token(&session);
     let attempt = LoginAttempt {
         email: &email,

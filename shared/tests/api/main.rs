@@ -25,6 +25,7 @@ mod login;
 mod logout;
 mod mail_abuse;
 mod mail_queue;
+mod mfa;
 mod password_reset;
 mod races;
 mod refresh;

@@ -8,6 +8,8 @@
 
 pub mod dynamo;
 pub mod faults;
+pub mod mfa;
+pub use mfa::totp_at;
 pub mod self_service;
 pub mod sqlite;
 
