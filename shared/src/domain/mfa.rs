@@ -394,7 +394,7 @@ mod tests {
         assert_eq!(RecoveryCode::parse(&shown.replace('-', " ")), Some(code.clone()));
         for bad in [
             "",
-            "abcd-efgh-ijkl-mnop",
+            "abcd-efgh-ijk1-mnop",
             "abcd-efgh-ijkm-npq",
             "abcd-efgh-ijkm-npqrs",
             "0000111122223333",
