@@ -131,6 +131,16 @@ fn json_or_no_body(endpoint: Endpoint, req: &Request) -> bool {
 }
 
 /// Whether the request's path is the endpoint's (a stage prefix such as `/prod` allowed).
+/// Which of a function's `endpoints` a request is for: the one with its path and method (two
+/// may share a path, as `POST` and `DELETE /auth/mfa/totp` do), else one with its path (the
+/// answer is then 405 or a preflight).
+fn endpoint_for(endpoints: &[Endpoint], req: &Request) -> Option<Endpoint> {
+    let on_path = || endpoints.iter().copied().filter(|e| serves_path(req, *e));
+    on_path()
+        .find(|e| e.method() == req.method())
+        .or_else(|| on_path().next())
+}
+
 fn serves_path(req: &Request, endpoint: Endpoint) -> bool {
     endpoint.serves(req.uri().path())
 }
@@ -249,12 +259,44 @@ pub async fn run(endpoints: &'static [Endpoint], dispatch: Dispatch) -> Result<(
     };
     lambda_http::run(service_fn(move |req: Request| {
         let state = state.clone();
-        let endpoint = endpoints
-            .iter()
-            .copied()
-            .find(|e| serves_path(&req, *e))
-            .unwrap_or(first);
+        let endpoint = endpoint_for(endpoints, &req).unwrap_or(first);
         async move { Ok::<_, Infallible>(respond(&state, endpoint, req, dispatch).await) }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, path: &str) -> Request {
+        let mut req = Request::new(Body::Empty);
+        *req.method_mut() = method.parse().unwrap();
+        *req.uri_mut() = path.parse().unwrap();
+        req
+    }
+
+    #[test]
+    fn a_request_goes_to_the_endpoint_of_its_path_and_method() {
+        let mfa = [
+            Endpoint::StartTotp,
+            Endpoint::ConfirmTotp,
+            Endpoint::DisableTotp,
+            Endpoint::RecoveryCodes,
+        ];
+        let pick = |m, p| endpoint_for(&mfa, &request(m, p));
+        assert_eq!(pick("POST", "/auth/mfa/totp"), Some(Endpoint::StartTotp));
+        assert_eq!(pick("DELETE", "/auth/mfa/totp"), Some(Endpoint::DisableTotp));
+        assert_eq!(
+            pick("POST", "/prod/auth/mfa/totp/confirm"),
+            Some(Endpoint::ConfirmTotp)
+        );
+        // A method no endpoint of the path has: one of the path (405), a preflight likewise.
+        assert_eq!(pick("PUT", "/auth/mfa/totp"), Some(Endpoint::StartTotp));
+        assert_eq!(
+            pick("OPTIONS", "/auth/mfa/recovery-codes"),
+            Some(Endpoint::RecoveryCodes)
+        );
+        assert_eq!(pick("POST", "/auth/elsewhere"), None);
+    }
 }
