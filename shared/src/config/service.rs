@@ -64,8 +64,8 @@ pub struct Config {
     pub resend_limit: Limit,
     /// Verification mails per address: past it, resend answers the same and sends nothing.
     pub resend_per_email_limit: Limit,
-    /// Notices (password changed, email changed) per address: past it the change is made and
-    /// no notice sent.
+    /// Notices of each kind per address: past it the change is made and the notices are folded
+    /// into one summary mail at the end of the window.
     pub notice_per_email_limit: Limit,
     /// Failures allowed per (email, client network) before that network backs off.
     pub login_max_failures: u32,

@@ -7,6 +7,7 @@
 use super::delivery::{Delivery, DeliveryError};
 use super::email_change::{deliver_email_change, deliver_email_changed};
 use super::mfa::deliver_factor_notice;
+use super::owed_mail::deliver_notice_summary;
 use super::password_change::deliver_password_changed;
 use super::password_reset::deliver_password_reset;
 use super::verify_email::deliver_verification;
@@ -28,6 +29,7 @@ pub async fn deliver(state: &AppState, body: &str) -> Result<Delivery, DeliveryE
         MailJob::EmailChanged { email, new_email } => deliver_email_changed(state, &email, &new_email).await,
         MailJob::PasswordChanged { email } => deliver_password_changed(state, &email).await,
         MailJob::SecondFactor { email, notice } => deliver_factor_notice(state, &email, notice).await,
+        MailJob::NoticeSummary { email } => deliver_notice_summary(state, &email).await,
     }
 }
 

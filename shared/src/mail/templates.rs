@@ -190,6 +190,27 @@ pub fn factor_notice_mail(product: &str, to: &str, notice: crate::queue::FactorN
     )
 }
 
+/// The summary of the security notices that went over their caps in a window.
+pub fn notice_summary_mail(product: &str, to: &str) -> Mail {
+    render(
+        product,
+        to,
+        Action {
+            subject: format!("Several security changes to your {product} account"),
+            intro: format!(
+                "More security changes were made to the {product} account of {to} in the last \
+                 few minutes than we send one mail each for: its password, its email address or \
+                 its two-step sign-in changed, or recovery codes were used. Look over the \
+                 account's settings and where it is signed in."
+            ),
+            link: None,
+            not_you: "If these were not you, reset your password at once with \"Forgot password\" \
+                      on the sign-in page."
+                .into(),
+        },
+    )
+}
+
 fn render(product: &str, to: &str, a: Action<'_>) -> Mail {
     let e = html_escape;
     let (text_link, html_link) = match &a.link {

@@ -68,7 +68,25 @@ impl LocalQueue {
 #[async_trait]
 impl MailQueue for LocalQueue {
     async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError> {
-        let body = job.to_json();
+        self.push(job.to_json())
+    }
+
+    /// Held back by a task of this process (lost if it stops first: local mode is for
+    /// development).
+    async fn enqueue_after(&self, job: &MailJob, delay: std::time::Duration) -> Result<(), QueueError> {
+        let (queue, body) = (self.clone(), job.to_json());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay.min(super::MAX_DELAY)).await;
+            if let Err(e) = queue.push(body) {
+                tracing::warn!(error = %e, "a delayed mail job was not queued");
+            }
+        });
+        Ok(())
+    }
+}
+
+impl LocalQueue {
+    fn push(&self, body: String) -> Result<(), QueueError> {
         {
             let mut jobs = self
                 .inner

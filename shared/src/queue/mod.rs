@@ -64,6 +64,12 @@ pub enum MailJob {
         #[serde(with = "email_string")]
         email: Email,
     },
+    /// One mail to `email` at the end of a window in which more security notices were due than
+    /// their caps let through: none is dropped unseen.
+    NoticeSummary {
+        #[serde(with = "email_string")]
+        email: Email,
+    },
     /// A notice to `email` that a second factor of the account changed or was used.
     SecondFactor {
         #[serde(with = "email_string")]
@@ -142,6 +148,7 @@ impl MailJob {
             MailJob::EmailChanged { .. } => "email_changed",
             MailJob::PasswordChanged { .. } => "password_changed",
             MailJob::SecondFactor { notice, .. } => notice.as_str(),
+            MailJob::NoticeSummary { .. } => "notice_summary",
         }
     }
 }
@@ -193,7 +200,12 @@ pub struct QueueError(pub String);
 pub trait MailQueue: Send + Sync {
     /// Queues `job` for the mailer. Costs the same whatever the job names.
     async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError>;
+    /// Queues `job` for the mailer to see only after `delay` (at most [`MAX_DELAY`]).
+    async fn enqueue_after(&self, job: &MailJob, delay: std::time::Duration) -> Result<(), QueueError>;
 }
+
+/// The longest a job can be held back (SQS's limit on a message's delay).
+pub const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(900);
 
 #[cfg(test)]
 mod tests {

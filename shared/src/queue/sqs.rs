@@ -26,13 +26,19 @@ impl SqsQueue {
 #[async_trait]
 impl MailQueue for SqsQueue {
     async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError> {
+        self.enqueue_after(job, std::time::Duration::ZERO).await
+    }
+
+    async fn enqueue_after(&self, job: &MailJob, delay: std::time::Duration) -> Result<(), QueueError> {
         if self.url.is_empty() {
             return Err(QueueError("no queue URL (AUTH_MAIL_QUEUE_URL)".into()));
         }
+        let delay = delay.min(super::MAX_DELAY).as_secs() as i32;
         self.client
             .send_message()
             .queue_url(&self.url)
             .message_body(job.to_json())
+            .set_delay_seconds((delay > 0).then_some(delay))
             .send()
             .await
             .map(|_| ())

@@ -22,6 +22,11 @@ impl MailQueue for Recording {
         self.seen.lock().unwrap().push(job.to_json());
         self.inner.enqueue(job).await
     }
+
+    async fn enqueue_after(&self, job: &MailJob, delay: std::time::Duration) -> Result<(), QueueError> {
+        self.seen.lock().unwrap().push(job.to_json());
+        self.inner.enqueue_after(job, delay).await
+    }
 }
 
 fn recording(app: &mut TestApp) -> Arc<Recording> {
@@ -144,6 +149,38 @@ async fn ten_password_changes_in_one_window_mail_the_address_at_most_three_times
         .filter(|m| m.contains("password was changed"))
         .count();
     assert_eq!(notices, 3);
+}
+
+async fn notices_over_their_cap_are_folded_into_one_summary_at_the_end_of_the_window<B: Backend>() {
+    let app = B::app(with(|c| {
+        c.ip_limits_enabled = false;
+        c.notice_per_email_limit = Limit {
+            max: 1,
+            window_secs: 2,
+        };
+    }))
+    .await;
+    let (a, _, _) = app.user("john_doe").await;
+    let passwords = [STRONG, STRONG2];
+    for i in 0..4 {
+        let r = app
+            .change_password(&a, passwords[i % 2], passwords[(i + 1) % 2])
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let count = |mails: &[String], what: &str| mails.iter().filter(|m| m.contains(what)).count();
+    let now = app.mails_to("john_doe@example.com").await;
+    assert_eq!(count(&now, "password was changed"), 1);
+    assert_eq!(
+        count(&now, "Several security changes"),
+        0,
+        "not before the window ends"
+    );
+    // The window (2 s here) ends; the summary was held back until then, and comes once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let later = app.mails_to("john_doe@example.com").await;
+    assert_eq!(count(&later, "Several security changes"), 1, "{later:#?}");
+    assert_eq!(count(&later, "password was changed"), 1);
 }
 
 async fn email_change_notices_to_one_address_are_capped<B: Backend>() {
@@ -283,6 +320,7 @@ both_backends!(
     a_redriven_reset_or_verification_job_mints_nothing_once_handled,
     a_job_handled_after_its_request_expired_mints_nothing,
     ten_password_changes_in_one_window_mail_the_address_at_most_three_times,
+    notices_over_their_cap_are_folded_into_one_summary_at_the_end_of_the_window,
     email_change_notices_to_one_address_are_capped,
     change_email_to_a_taken_address_answers_exactly_as_to_a_free_one,
     a_verification_link_shows_the_address_and_account_and_the_mail_names_the_account,
