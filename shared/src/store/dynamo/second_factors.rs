@@ -241,9 +241,17 @@ impl MfaStore for DynamoStore {
                 return Ok(CodeAttempt::Locked { retry_after });
             }
             let next = count.saturating_add(1);
+            let mut counter_values = HashMap::from([
+                (":c".to_string(), n(next)),
+                (":lu".to_string(), n(now + backoff.secs(next))),
+            ]);
+            // (DynamoDB refuses a value the expressions do not use.)
             let counter_condition = match counter_item {
                 None => "attribute_not_exists(pk)",
-                Some(_) => "#c = :oc",
+                Some(_) => {
+                    counter_values.insert(":oc".to_string(), n(count));
+                    "#c = :oc"
+                }
             };
             let tx = self
                 .transact(
@@ -263,11 +271,7 @@ impl MfaStore for DynamoStore {
                             code_counter_key(user_id),
                             "SET #c = :c, locked_until = :lu",
                             Some(counter_condition),
-                            HashMap::from([
-                                (":c".to_string(), n(next)),
-                                (":lu".to_string(), n(now + backoff.secs(next))),
-                                (":oc".to_string(), n(count)),
-                            ]),
+                            counter_values,
                             Some(("#c", "count")),
                         ),
                     ],

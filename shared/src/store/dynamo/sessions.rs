@@ -34,11 +34,12 @@ impl DynamoStore {
             (":c".to_string(), n(new.count)),
             (":lu".to_string(), n(new.locked_until)),
             (":exp".to_string(), n(new.expires_at)),
-            (":now".to_string(), n(now)),
         ]);
+        // Only the values the condition uses: DynamoDB refuses a request with an unused one.
         let condition = match old {
             None => "attribute_not_exists(pk)",
             Some((old, stored_count)) => {
+                values.insert(":now".into(), n(now));
                 values.insert(":oc".into(), n(stored_count));
                 values.insert(":oe".into(), n(old.expires_at));
                 "#c = :oc AND expires_at = :oe AND (attribute_not_exists(locked_until) OR locked_until <= :now)"
