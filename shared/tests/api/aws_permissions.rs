@@ -264,33 +264,34 @@ fn key_condition_value<'a>(request: &'a Value, key: &str) -> Option<&'a str> {
 /// type of each partition key it reaches (`dynamodb:LeadingKeys`), and for the writes the
 /// top-level attributes it names (`dynamodb:Attributes`): the item's for a put, the key's for
 /// the others, and those of its update and condition expressions.
-/// DynamoDB refuses a request whose `ExpressionAttributeValues` hold a value no expression
-/// uses (the local server lets it pass): every value must appear in one, as a whole placeholder.
+/// DynamoDB refuses a request whose `ExpressionAttributeValues` or `ExpressionAttributeNames`
+/// hold an entry no expression uses (the local server lets it pass inside a transaction): each
+/// must appear in one, as a whole placeholder.
 fn assert_values_used(action: &str, request: &Value) {
-    let Some(values) = request["ExpressionAttributeValues"].as_object() else {
-        return;
-    };
     let text: Vec<&str> = [
         "UpdateExpression",
         "ConditionExpression",
         "KeyConditionExpression",
         "FilterExpression",
+        "ProjectionExpression",
     ]
     .iter()
     .filter_map(|e| request[*e].as_str())
     .collect();
     let text = text.join(" ");
-    for value in values.keys() {
-        let used = text.match_indices(value.as_str()).any(|(at, _)| {
-            text[at + value.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
-        });
-        assert!(
-            used,
-            "{action}: {value} is in no expression of {text:?} (DynamoDB refuses it)"
-        );
+    for map in ["ExpressionAttributeValues", "ExpressionAttributeNames"] {
+        for placeholder in request[map].as_object().into_iter().flatten().map(|(k, _)| k) {
+            let used = text.match_indices(placeholder.as_str()).any(|(at, _)| {
+                text[at + placeholder.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+            });
+            assert!(
+                used,
+                "{action}: {placeholder} is in no expression of {text:?} (DynamoDB refuses it)"
+            );
+        }
     }
 }
 
