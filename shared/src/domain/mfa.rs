@@ -109,9 +109,10 @@ impl Authentication {
     pub fn from_stored(methods: Option<&str>, auth_time: i64) -> Authentication {
         let parsed: Option<Vec<AuthMethod>> =
             methods.and_then(|m| m.split(' ').map(AuthMethod::parse).collect::<Option<_>>());
+        // (Splitting yields at least one word, so a parsed list is never empty.)
         match parsed {
-            Some(methods) if !methods.is_empty() => Authentication { methods, auth_time },
-            _ => Authentication::password(auth_time),
+            Some(methods) => Authentication { methods, auth_time },
+            None => Authentication::password(auth_time),
         }
     }
 }
@@ -405,6 +406,14 @@ mod tests {
         assert_eq!(set.len(), 10);
         let distinct: std::collections::BTreeSet<_> = set.iter().map(|c| c.display()).collect();
         assert_eq!(distinct.len(), 10);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret_or_a_code() {
+        let secret = TotpSecret::from(*b"12345678901234567890");
+        assert_eq!(format!("{secret:?}"), "TotpSecret(..)");
+        let code = RecoveryCode::parse("abcd-efgh-ijkm-npqr").unwrap();
+        assert_eq!(format!("{code:?}"), "RecoveryCode(..)");
     }
 
     #[test]
