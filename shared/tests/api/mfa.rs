@@ -531,6 +531,31 @@ async fn concurrent_confirmations_turn_totp_on_once<B: Backend>() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
 }
 
+async fn a_trusted_device_keeps_its_device_token_through_the_code_step_and_a_stranger_gets_a_new_one<
+    B: Backend,
+>() {
+    let app = app::<B>().await;
+    let user = app.enrolled("john_doe").await;
+    let first = app.login_with_code(&user.email, &user.secret).await;
+    let device = first.body["device_token"].as_str().unwrap().to_string();
+    for (presented, kept) in [
+        (device.clone(), true),
+        ("not-a-device-of-this-account".to_string(), false),
+    ] {
+        let body = json!({"email": user.email, "password": STRONG, "device_token": presented});
+        let token = app.post(Endpoint::Login, body).await.body["mfa_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let code = app.next_code(&user.secret);
+        let body = json!({"mfa_token": token, "code": code, "device_token": presented});
+        let r = app.post(Endpoint::LoginMfa, body).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let answered = r.body["device_token"].as_str().unwrap();
+        assert_eq!(answered == presented, kept, "{presented}");
+    }
+}
+
 async fn the_second_step_needs_exactly_one_of_code_and_recovery_code<B: Backend>() {
     let app = app::<B>().await;
     let user = app.enrolled("john_doe").await;
@@ -571,4 +596,5 @@ both_backends!(
     concurrent_uses_of_one_recovery_code_sign_in_once,
     concurrent_confirmations_turn_totp_on_once,
     the_second_step_needs_exactly_one_of_code_and_recovery_code,
+    a_trusted_device_keeps_its_device_token_through_the_code_step_and_a_stranger_gets_a_new_one,
 );
