@@ -20,6 +20,29 @@ async fn enrolment_answers_a_base32_secret_and_an_otpauth_uri_naming_issuer_and_
     let r = app.login("john_doe@example.com", STRONG).await;
     assert!(r.body["tokens"].is_object(), "{:?}", r.body);
     assert_eq!(app.me(&access1).await.body["mfa"]["totp"], false);
+    // It can be confirmed for ten minutes.
+    app.clock.advance_secs(599);
+    let r = app.confirm_totp(&access1, &app.code_now(secret), STRONG).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+async fn confirming_in_the_millisecond_of_a_password_change_still_ends_the_callers_session<B: Backend>() {
+    let app = app::<B>().await;
+    let (access1, _, _) = app.verified_user("john_doe").await;
+    let secret = app.start_totp(&access1).await.body["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The change keeps this session and moves the account's cut-off to now.
+    assert_eq!(app.change_password(&access1, STRONG, STRONG2).await.status, 200);
+    let r = app.confirm_totp(&access1, &app.code_now(&secret), STRONG2).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        app.me(&access1).await.status,
+        401,
+        "the session before the confirmation ended"
+    );
+    assert_eq!(app.me(&access(&r)).await.status, 200);
 }
 
 async fn confirming_turns_totp_on_with_ten_recovery_codes_and_a_new_aal2_session<B: Backend>() {
@@ -554,6 +577,23 @@ async fn a_trusted_device_keeps_its_device_token_through_the_code_step_and_a_str
         let answered = r.body["device_token"].as_str().unwrap();
         assert_eq!(answered == presented, kept, "{presented}");
     }
+    // The trust the code step gave lasts AUTH_LOGIN_DEVICE_TTL, as login's.
+    let r = app.login_with_code(&user.email, &user.secret).await;
+    let device = r.body["device_token"].as_str().unwrap().to_string();
+    app.clock
+        .advance_secs(app.state.config.login_device_ttl.as_secs() as i64 + 1);
+    let body = json!({"email": user.email, "password": STRONG, "device_token": device});
+    let token = app.post(Endpoint::Login, body).await.body["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = json!({"mfa_token": token, "code": app.next_code(&user.secret), "device_token": device});
+    let r = app.post(Endpoint::LoginMfa, body).await;
+    assert_ne!(
+        r.body["device_token"].as_str().unwrap(),
+        device,
+        "an expired trust"
+    );
 }
 
 async fn the_second_step_needs_exactly_one_of_code_and_recovery_code<B: Backend>() {
@@ -597,4 +637,5 @@ both_backends!(
     concurrent_confirmations_turn_totp_on_once,
     the_second_step_needs_exactly_one_of_code_and_recovery_code,
     a_trusted_device_keeps_its_device_token_through_the_code_step_and_a_stranger_gets_a_new_one,
+    confirming_in_the_millisecond_of_a_password_change_still_ends_the_callers_session,
 );
