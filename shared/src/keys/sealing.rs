@@ -74,10 +74,7 @@ pub fn open(keys: &KeySet, user_id: UserId, sealed: &str) -> Result<Vec<u8>, Sea
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(body)
         .map_err(|_| SealError::DoesNotOpen)?;
-    if bytes.len() < NONCE_LEN {
-        return Err(SealError::DoesNotOpen);
-    }
-    let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+    let (nonce, ciphertext) = bytes.split_at_checked(NONCE_LEN).ok_or(SealError::DoesNotOpen)?;
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::DoesNotOpen)?;
     let mut in_out = ciphertext.to_vec();
     let plain = key
