@@ -596,6 +596,36 @@ async fn a_trusted_device_keeps_its_device_token_through_the_code_step_and_a_str
     );
 }
 
+async fn a_confirmation_after_the_sessions_were_ended_meanwhile_changes_nothing<B: Backend>() {
+    use authyy::store::{ConfirmEnd, TotpConfirmation};
+    let app = app::<B>().await;
+    let (access1, _, id) = app.verified_user("john_doe").await;
+    assert_eq!(app.start_totp(&access1).await.status, 200);
+    let record = app.state.mfa.second_factors(id).await.unwrap();
+    let pending = record.pending.clone().unwrap();
+    let user = app.state.users.user_by_id(id).await.unwrap().unwrap();
+    let auth = authyy::domain::Authentication::password_and_code(app.clock.now());
+    let session = app.state.tokens.new_session(id, Default::default(), auth);
+    let first = app.state.tokens.new_refresh_token(&session);
+    // As read before a logout everywhere that came between the check and the write.
+    let confirmation = TotpConfirmation {
+        user_id: id,
+        pending: &pending,
+        step: 1,
+        recovery_codes: None,
+        seen_cutoff_ms: user.sessions_valid_after_ms - 1,
+        cut_ms: app.clock.now_ms(),
+        session: &session,
+        first: &first,
+        now: app.clock.now(),
+    };
+    let end = app.state.mfa.confirm_totp(&confirmation).await.unwrap();
+    assert_eq!(end, ConfirmEnd::SessionsEnded);
+    // Nothing was written: the enrolment still waits, TOTP is off, the session was not stored.
+    assert_eq!(app.state.mfa.second_factors(id).await.unwrap(), record);
+    assert_eq!(app.me(&access1).await.body["mfa"]["totp"], false);
+}
+
 async fn the_second_step_needs_exactly_one_of_code_and_recovery_code<B: Backend>() {
     let app = app::<B>().await;
     let user = app.enrolled("john_doe").await;
@@ -638,4 +668,5 @@ both_backends!(
     the_second_step_needs_exactly_one_of_code_and_recovery_code,
     a_trusted_device_keeps_its_device_token_through_the_code_step_and_a_stranger_gets_a_new_one,
     confirming_in_the_millisecond_of_a_password_change_still_ends_the_callers_session,
+    a_confirmation_after_the_sessions_were_ended_meanwhile_changes_nothing,
 );
