@@ -626,6 +626,23 @@ async fn a_confirmation_after_the_sessions_were_ended_meanwhile_changes_nothing<
     assert_eq!(app.me(&access1).await.body["mfa"]["totp"], false);
 }
 
+async fn an_mfa_token_dies_with_the_password_it_was_earned_with<B: Backend>() {
+    let app = app::<B>().await;
+    let user = app.enrolled("john_doe").await;
+    let token = app.mfa_token(&user.email).await;
+    let reset = app.reset_token(&user.email).await;
+    assert_eq!(app.reset(&reset, STRONG2).await.status, 200);
+    let r = app.login_mfa(&token, &app.next_code(&user.secret)).await;
+    assert_eq!((r.status, r.detail()), (401, "Invalid or expired MFA token"));
+    // The new password earns a token that works.
+    let r = app.login(&user.email, STRONG2).await;
+    let token = r.body["mfa_token"].as_str().unwrap();
+    assert_eq!(
+        app.login_mfa(token, &app.next_code(&user.secret)).await.status,
+        200
+    );
+}
+
 async fn the_second_step_needs_exactly_one_of_code_and_recovery_code<B: Backend>() {
     let app = app::<B>().await;
     let user = app.enrolled("john_doe").await;
@@ -669,4 +686,5 @@ both_backends!(
     a_trusted_device_keeps_its_device_token_through_the_code_step_and_a_stranger_gets_a_new_one,
     confirming_in_the_millisecond_of_a_password_change_still_ends_the_callers_session,
     a_confirmation_after_the_sessions_were_ended_meanwhile_changes_nothing,
+    an_mfa_token_dies_with_the_password_it_was_earned_with,
 );

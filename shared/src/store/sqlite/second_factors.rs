@@ -107,38 +107,43 @@ impl MfaStore for SqliteStore {
     }
 
     async fn confirm_totp(&self, c: &TotpConfirmation<'_>) -> StoreResult<ConfirmEnd> {
+        // Every condition is read first; the immediate transaction holds the write lock, so
+        // nothing can change between the reads and the writes.
         self.write(|tx| {
-            let confirmed = tx
-                .execute(
-                    "UPDATE second_factors SET totp_secret = pending_secret, totp_last_step = ?3,
-                       pending_secret = NULL, pending_expires_at = NULL
-                     WHERE user_id = ?1 AND pending_secret = ?2 AND pending_expires_at > ?4",
-                    params![c.user_id as i64, c.pending.sealed, c.step as i64, c.now],
-                )
-                .map_err(backend)?;
-            if confirmed != 1 {
+            let id = c.user_id as i64;
+            let pending = exists(
+                tx,
+                "SELECT 1 FROM second_factors WHERE user_id = ?1 AND pending_secret = ?2 AND pending_expires_at > ?3",
+                params![id, c.pending.sealed, c.now],
+            )?;
+            if !pending {
                 return Ok(ConfirmEnd::NoEnrollment);
             }
-            let cut = tx
-                .execute(
-                    "UPDATE users SET sessions_valid_after_ms = ?3
-                     WHERE id = ?1 AND sessions_valid_after_ms = ?2 AND disabled = 0",
-                    params![c.user_id as i64, c.seen_cutoff_ms, c.cut_ms],
-                )
-                .map_err(backend)?;
-            if cut != 1 {
-                // Nothing is kept: the transaction rolls back when it is dropped uncommitted.
-                return Err(StoreError::Backend(SESSIONS_ENDED.into()));
+            let unchanged = exists(
+                tx,
+                "SELECT 1 FROM users WHERE id = ?1 AND sessions_valid_after_ms = ?2 AND disabled = 0",
+                params![id, c.seen_cutoff_ms],
+            )?;
+            if !unchanged {
+                return Ok(ConfirmEnd::SessionsEnded);
             }
+            tx.execute(
+                "UPDATE second_factors SET totp_secret = pending_secret, totp_last_step = ?2,
+                   pending_secret = NULL, pending_expires_at = NULL
+                 WHERE user_id = ?1",
+                params![id, c.step as i64],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "UPDATE users SET sessions_valid_after_ms = ?2 WHERE id = ?1",
+                params![id, c.cut_ms],
+            )
+            .map_err(backend)?;
             if let Some(hashes) = c.recovery_codes {
                 set_recovery_codes(tx, c.user_id, hashes)?;
             }
             insert_session(tx, c.session, c.first)?;
             Ok(ConfirmEnd::Confirmed)
-        })
-        .or_else(|e| match e {
-            StoreError::Backend(m) if m == SESSIONS_ENDED => Ok(ConfirmEnd::SessionsEnded),
-            e => Err(e),
         })
     }
 
@@ -262,52 +267,72 @@ impl MfaStore for SqliteStore {
 
     async fn finish_second_step(&self, step: &SecondStep<'_>) -> StoreResult<SecondStepEnd> {
         let ch = step.challenge;
+        let id = ch.user_id as i64;
+        // Every condition is read first, under the immediate transaction's write lock.
         self.write(|tx| {
-            let spent = tx
-                .execute("DELETE FROM mfa_challenges WHERE hash = ?1", [&ch.hash])
-                .map_err(backend)?;
-            let account_unchanged = tx
-                .query_row(
-                    "SELECT 1 FROM users WHERE id = ?1 AND email = ?2 AND password_hash = ?3 AND disabled = 0",
-                    params![ch.user_id as i64, ch.email, ch.verified_hash],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map_err(backend)?
-                .is_some();
-            if spent != 1 || !account_unchanged {
+            let live = exists(
+                tx,
+                "SELECT 1 FROM mfa_challenges WHERE hash = ?1",
+                params![ch.hash],
+            )? && exists(
+                tx,
+                "SELECT 1 FROM users WHERE id = ?1 AND email = ?2 AND password_hash = ?3 AND disabled = 0",
+                params![id, ch.email, ch.verified_hash],
+            )?;
+            if !live {
+                tx.execute("DELETE FROM mfa_challenges WHERE hash = ?1", [&ch.hash])
+                    .map_err(backend)?;
                 return Ok(SecondStepEnd::Gone);
             }
-            let used = match step.proof {
-                Proof::Totp { sealed, step: s } => tx.execute(
-                    "UPDATE second_factors SET totp_last_step = ?3
+            let usable = match step.proof {
+                Proof::Totp { sealed, step: s } => exists(
+                    tx,
+                    "SELECT 1 FROM second_factors
                      WHERE user_id = ?1 AND totp_secret = ?2 AND COALESCE(totp_last_step, -1) < ?3",
-                    params![ch.user_id as i64, sealed, *s as i64],
+                    params![id, sealed, *s as i64],
+                )?,
+                Proof::RecoveryCode { hash } => exists(
+                    tx,
+                    "SELECT 1 FROM recovery_codes WHERE user_id = ?1 AND hash = ?2",
+                    params![id, hash],
+                )?,
+            };
+            if !usable {
+                // A replayed step or a spent code: nothing but its attempt (already counted).
+                return Ok(SecondStepEnd::CodeRefused);
+            }
+            match step.proof {
+                Proof::Totp { step: s, .. } => tx.execute(
+                    "UPDATE second_factors SET totp_last_step = ?2 WHERE user_id = ?1",
+                    params![id, *s as i64],
                 ),
                 Proof::RecoveryCode { hash } => tx.execute(
                     "DELETE FROM recovery_codes WHERE user_id = ?1 AND hash = ?2",
-                    params![ch.user_id as i64, hash],
+                    params![id, hash],
                 ),
             }
             .map_err(backend)?;
-            if used != 1 {
-                return Err(StoreError::Backend(CODE_USED.into()));
-            }
-            tx.execute("DELETE FROM code_failures WHERE user_id = ?1", [ch.user_id as i64])
+            tx.execute("DELETE FROM mfa_challenges WHERE hash = ?1", [&ch.hash])
+                .map_err(backend)?;
+            tx.execute("DELETE FROM code_failures WHERE user_id = ?1", [id])
                 .map_err(backend)?;
             insert_session(tx, step.session, step.first)?;
-            trust_device(tx, &ch.email, step.device, &ch.verified_hash, step.device_expires_at)?;
+            trust_device(
+                tx,
+                &ch.email,
+                step.device,
+                &ch.verified_hash,
+                step.device_expires_at,
+            )?;
             Ok(SecondStepEnd::Started)
-        })
-        .or_else(|e| match e {
-            // Rolled back (the challenge stays spent only if the step succeeds): a replayed
-            // code changes nothing but its attempt, already counted.
-            StoreError::Backend(m) if m == CODE_USED => Ok(SecondStepEnd::CodeRefused),
-            e => Err(e),
         })
     }
 }
 
-/// Markers of an outcome that must roll the transaction back.
-const SESSIONS_ENDED: &str = "sessions ended meanwhile";
-const CODE_USED: &str = "code used meanwhile";
+/// Whether `sql` (a `SELECT 1 ...`) finds a row.
+fn exists<P: rusqlite::Params>(tx: &Connection, sql: &str, params: P) -> StoreResult<bool> {
+    tx.query_row(sql, params, |_| Ok(()))
+        .optional()
+        .map(|found| found.is_some())
+        .map_err(backend)
+}
