@@ -24,6 +24,10 @@ fn factor_record(c: &Connection, user_id: UserId) -> StoreResult<FactorRecord> {
         )
         .optional()
         .map_err(backend)?;
+    // Recovery codes come and go with a factor, whose row is there while it is.
+    let Some((totp, last_step, pending, pending_expires_at)) = row else {
+        return Ok(FactorRecord::default());
+    };
     let mut stmt = c
         .prepare("SELECT hash FROM recovery_codes WHERE user_id = ?1 ORDER BY hash")
         .map_err(backend)?;
@@ -32,12 +36,6 @@ fn factor_record(c: &Connection, user_id: UserId) -> StoreResult<FactorRecord> {
         .map_err(backend)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(backend)?;
-    let Some((totp, last_step, pending, pending_expires_at)) = row else {
-        return Ok(FactorRecord {
-            recovery_codes,
-            ..FactorRecord::default()
-        });
-    };
     Ok(FactorRecord {
         totp: totp.map(|sealed| StoredTotp {
             sealed,
