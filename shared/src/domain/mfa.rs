@@ -1,7 +1,6 @@
 //! Second factors: how a session was authenticated (`amr`, `aal`), TOTP (RFC 6238) with its
 //! window and replay rule, and recovery codes.
 
-use sha2::{Digest, Sha256};
 use totp_rs::{Builder, Secret, Totp};
 
 use super::UserId;
@@ -298,10 +297,7 @@ impl RecoveryCode {
 
     /// The only form stored: SHA-256 of the code bound to its account, hex.
     pub fn hash(&self, user_id: UserId) -> String {
-        Sha256::digest(format!("recovery code\0{user_id}\0{}", self.0).as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::randomness::token_hash(&format!("recovery code\0{user_id}\0{}", self.0))
     }
 }
 
