@@ -11,6 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 source "$ROOT/infra/local-aws.sh"
 cd "$ROOT"
 start_local_aws
+ensure_module pyotp "$PYOTP_REQ"  # codes for the second-factor measures
 run=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(4))')
 export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 "$VENV/bin/python" infra/local_aws.py setup "$AUTHYY_MOTO_URL" \
@@ -20,7 +21,7 @@ RUNS="${BENCH_RUNS:-3}"
 
 if [ "${BENCH_ONLY:-}" != handlers ]; then
   # Every function but rotate-keys (a Secrets Manager rotation, a few calls a month).
-  FUNCTIONS=(hello-world signup login me refresh sessions logout list-users forgot-password
+  FUNCTIONS=(hello-world signup login me refresh sessions logout list-users forgot-password mfa login-mfa
     resend-verification verify-email mailer reset-password change-password change-email
     delete-account discovery docs)
   say "building the release binaries of ${FUNCTIONS[*]} (x86_64, the functions' profile)"

@@ -210,9 +210,47 @@ class Bench:
         erase = [event("delete-account", {"password": PASSWORD}, bearer=t["tokens"]["access"]["access_token"])
                  for t in logged_in]
         self.measure("delete-account", erase, expect=(204,), memory=1024)
+        self.second_factors(tag, min(n, 30))
         self.measure("discovery", [event("discovery.jwks")] * n)
         self.measure("docs", [event("docs.openapi")] * n, memory=128)
         self.measure("hello-world", [hello] * n)
+
+    def second_factors(self, tag, m):
+        """`m` new verified users: one starts an enrolment again and again (mfa); each turns TOTP
+        on, then signs in with a code (login-mfa). Codes come from pyotp, not the server's code."""
+        import pyotp  # in .venv (infra/bench.sh installs it)
+        addresses = [f"b{tag}_mfa{i}@example.com" for i in range(m)]
+        self.many("signup", [event("signup", {"username": f"b{tag}_mfa{i}", "email": a, "password": PASSWORD})
+                             for i, a in enumerate(addresses)])
+        for a in addresses:
+            self.verify(a)
+        logged_in = self.many("login", [event("login", {"email": a, "password": PASSWORD}) for a in addresses])
+        access = [t["tokens"]["access"]["access_token"] for t in logged_in]
+        start = lambda bearer: event("mfa.start-totp", bearer=bearer)
+        self.measure("mfa", [start(access[0])] * self.invokes, memory=1024)
+        secrets = [pyotp.TOTP(b["secret"]) for b in self.many("mfa", [start(t) for t in access])]
+        # Each confirm spends its step's code; a later step's code signs in (a step is used once).
+        steps = []
+
+        def confirm(i, _previous):
+            steps.append(int(time.time()) // 30)
+            return event("mfa.confirm-totp", {"code": secrets[i].at(steps[-1] * 30), "password": PASSWORD},
+                         bearer=access[i])
+        with open(self.logs / "mfa.log", "ab") as log:
+            _, answers = lambda_bench.run(str(BIN / "mfa"), confirm, m, env=self.env, name="mfa", log=log)
+        refused = [a for a in answers if status_of(a) != 200]
+        if refused:
+            raise SystemExit(f"{self.label} mfa: a confirm answered {json.dumps(refused[0])[:300]}")
+        challenged = self.many("login", [event("login", {"email": a, "password": PASSWORD}) for a in addresses])
+        now = int(time.time()) // 30
+        second = [event("login-mfa", {"mfa_token": c["mfa_token"], "code": secrets[i].at(max(steps[i] + 1, now) * 30)})
+                  for i, c in enumerate(challenged)]
+        self.measure("login-mfa", second)
+
+    def verify(self, address):
+        """A verified address, as an operator marks one (authyy-admin verify)."""
+        subprocess.run([self.admin, *self.mail["admin_args"], "verify", address], env={**os.environ, **self.env},
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def newest_token(self, address):
         """The token of the newest mail to `address`: the outbox's .eml files, or SES's mail on

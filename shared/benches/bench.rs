@@ -16,9 +16,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use authyy::clock::ManualClock;
+use authyy::clock::{Clock, ManualClock};
 use authyy::config::{Config, HashCost};
-use authyy::domain::Password;
+use authyy::domain::{Password, TotpSecret};
 use authyy::hashing::Hasher;
 use authyy::keys::{random_key, KeySet, Lifecycle, PublicKeys, SigningKey};
 use authyy::tokens::{self, Claims, TokenUse, Verifier};
@@ -245,6 +245,64 @@ async fn main() {
         async move { assert_eq!(c.await.status(), 200) }
     })
     .await;
+    // Login's second step: a code is used once per account and step, so each run is another
+    // user's challenge, all answered with the step after the one their confirm used.
+    let step = clock.now() as u64 / 30;
+    let mut challenges = vec![];
+    for i in 10..111 {
+        challenges.push(second_step_challenge(&state, &format!("user{i}@example.com"), step, pw).await);
+    }
+    clock.advance_secs(30);
+    let challenges = std::sync::Mutex::new(challenges);
+    measure("POST /auth/login/mfa (a TOTP code)", 100, |_| {
+        let (token, secret) = challenges.lock().unwrap().pop().unwrap();
+        let b = json!({"mfa_token": token, "code": secret.code_at_step(step + 1)});
+        let c = call(
+            Endpoint::LoginMfa,
+            event("POST", "/auth/login/mfa", None, Some(&b)),
+        );
+        async move { assert_eq!(c.await.status(), 200) }
+    })
+    .await;
+}
+
+/// Turns TOTP on for `email` (its address verified, the code of `step` confirming) and answers
+/// the `mfa_token` of a new login with the secret.
+async fn second_step_challenge(state: &AppState, email: &str, step: u64, pw: &str) -> (String, TotpSecret) {
+    let login = |state: AppState| async move {
+        let b = json!({"email": email, "password": pw});
+        body(
+            &authyy::handle(
+                &state,
+                Endpoint::Login,
+                event("POST", "/auth/login", None, Some(&b)),
+            )
+            .await,
+        )
+    };
+    let parsed = authyy::domain::Email::parse(email).unwrap();
+    let user = state.users.user_by_email(&parsed).await.unwrap().unwrap();
+    state.users.set_email_verified(user.id).await.unwrap();
+    let access = login(state.clone()).await["tokens"]["access"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let start = event("POST", "/auth/mfa/totp", Some(&access), None);
+    let started = body(&authyy::handle(state, Endpoint::StartTotp, start).await);
+    let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
+    let confirm = json!({"code": secret.code_at_step(step), "password": pw});
+    let confirm = event("POST", "/auth/mfa/totp/confirm", Some(&access), Some(&confirm));
+    assert_eq!(
+        authyy::handle(state, Endpoint::ConfirmTotp, confirm)
+            .await
+            .status(),
+        200
+    );
+    let token = login(state.clone()).await["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (token, secret)
 }
 
 /// A reset job for `email`, with its request stored as forgot-password stores it.
