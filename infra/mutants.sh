@@ -103,15 +103,11 @@ fi
 # tests (which need the local AWS server) are skipped by name. One test verifies a token with
 # an independent JWT library (PyJWT), as ./infra/test.sh does.
 ensure_venv
-if ! "$VENV/bin/python" -c 'import jwt' 2>/dev/null; then
-  say "installing $PYJWT_REQ into .venv (first run only)"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$PYJWT_REQ"
-fi
+ensure_module jwt "$PYJWT_REQ"
 # An independent TOTP implementation, for the tests that compute codes against the API.
-if ! "$VENV/bin/python" -c 'import pyotp' 2>/dev/null; then
-  say "installing $PYOTP_REQ into .venv (first run only)"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$PYOTP_REQ"
-fi
+ensure_module pyotp "$PYOTP_REQ"
+# A software WebAuthn authenticator for the passkey tests (shared/tests/api/authenticator.py).
+ensure_module cbor2 "$CBOR2_REQ"
 export AUTHYY_PYTHON="$VENV/bin/python"
 test_args=(--lib --test api --)
 if [ "$both" = 1 ]; then

@@ -16,15 +16,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 start_local_aws
 # An independent JWT implementation, for the test that verifies authyy's tokens from nothing but
 # the discovery URL (its RSA support comes from cryptography, which moto already brings).
-if ! "$VENV/bin/python" -c 'import jwt' 2>/dev/null; then
-  say "installing $PYJWT_REQ into .venv (first run only)"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$PYJWT_REQ"
-fi
+ensure_module jwt "$PYJWT_REQ"
 # An independent TOTP implementation, for the tests that compute codes against the API.
-if ! "$VENV/bin/python" -c 'import pyotp' 2>/dev/null; then
-  say "installing $PYOTP_REQ into .venv (first run only)"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$PYOTP_REQ"
-fi
+ensure_module pyotp "$PYOTP_REQ"
+# A software WebAuthn authenticator for the passkey tests (shared/tests/api/authenticator.py).
+ensure_module cbor2 "$CBOR2_REQ"
 export AUTHYY_PYTHON="$VENV/bin/python"
 say "extracting the DynamoDB table definition from template.yaml"
 "$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json

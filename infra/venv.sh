@@ -23,10 +23,21 @@ ensure_tool() {
   fi
 }
 
+# ensure_module <python module> <pip requirement>: a library (no command of its own) in .venv.
+ensure_module() {
+  ensure_venv
+  if ! "$VENV/bin/python" -c "import $1" 2>/dev/null; then
+    say "installing $2 into .venv (first run only)"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$2"
+  fi
+}
+
 CARGO_LAMBDA_REQ="cargo-lambda==1.9.2"
 MOTO_REQ="moto[server]==5.2.5"
 CFN_LINT_REQ="cfn-lint==1.58.0"
 PYJWT_REQ="PyJWT[crypto]==2.10.1"
 # An independent TOTP implementation (RFC 6238), for the tests of the second factor.
 PYOTP_REQ="pyotp==2.9.0"
+# CBOR for the tests' software WebAuthn authenticator (its crypto is cryptography's, from moto).
+CBOR2_REQ="cbor2==5.6.5"
 SCHEMATHESIS_REQ="schemathesis==4.32.5"

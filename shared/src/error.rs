@@ -28,6 +28,10 @@ pub const INVALID_MFA_TOKEN: &str = "Invalid or expired MFA token";
 pub const NO_ENROLLMENT: &str = "No enrollment in progress";
 pub const TOTP_NOT_ENABLED: &str = "TOTP is not enabled";
 pub const NO_SECOND_FACTOR: &str = "No second factor";
+pub const INVALID_PASSKEY_REGISTRATION: &str = "Invalid passkey registration";
+pub const INVALID_PASSKEY: &str = "Invalid passkey";
+pub const PASSKEY_NOT_FOUND: &str = "Passkey not found";
+pub const PASSKEY_LIMIT: &str = "Passkey limit reached";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

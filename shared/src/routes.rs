@@ -59,6 +59,18 @@ macro_rules! route_table {
                 mfa::recovery_codes),
             (LoginMfa, POST, "/auth/login/mfa", "login-mfa", Json, Some(ClientLimit::Login), false,
                 login_mfa::login_mfa),
+            // One function for the signed-in user's passkeys: the same reads and rights.
+            (PasskeyRegisterOptions, POST, "/auth/passkeys/register/options", "passkeys", Optional,
+                Some(ClientLimit::PasskeyOptions), false, passkeys::registration_options),
+            (RegisterPasskey, POST, "/auth/passkeys/register", "passkeys", Json, Some(ClientLimit::Reauth), true,
+                passkeys::register),
+            (ListPasskeys, GET, "/auth/passkeys", "passkeys", Optional, None, false, passkeys::list_passkeys),
+            (DeletePasskey, DELETE, "/auth/passkeys/{id}", "passkeys", Json, Some(ClientLimit::Reauth), true,
+                passkeys::delete_passkey),
+            (PasskeyLoginOptions, POST, "/auth/passkeys/login/options", "passkey-login", Optional,
+                Some(ClientLimit::PasskeyOptions), false, passkey_login::login_options),
+            (PasskeyLogin, POST, "/auth/passkeys/login", "passkey-login", Json, Some(ClientLimit::Login), false,
+                passkey_login::login),
         }
     };
 }
@@ -84,6 +96,8 @@ pub enum ClientLimit {
     /// The endpoints that check the password again: an argon2 run as login's, under login's
     /// numbers but counted apart.
     Reauth,
+    /// The passkey options routes: each stores a challenge.
+    PasskeyOptions,
 }
 
 impl ClientLimit {
@@ -95,6 +109,7 @@ impl ClientLimit {
             ClientLimit::Forgot => "forgot",
             ClientLimit::Resend => "resend",
             ClientLimit::Reauth => "reauth",
+            ClientLimit::PasskeyOptions => "passkey-options",
         }
     }
 }

@@ -12,8 +12,8 @@ use crate::hashing::Hasher;
 use crate::mail::MailTransport;
 use crate::queue::MailQueue;
 use crate::store::{
-    AccountStore, MailRequestStore, MfaStore, ResetStore, SessionStore, Store, ThrottleStore, UserStore,
-    VerifyStore,
+    AccountStore, MailRequestStore, MfaStore, PasskeyStore, ResetStore, SessionStore, Store, ThrottleStore,
+    UserStore, VerifyStore,
 };
 use crate::tokens::TokenIssuer;
 
@@ -25,6 +25,8 @@ pub struct AppState {
     pub accounts: Arc<dyn AccountStore>,
     /// Second factors (TOTP, recovery codes) and login's code step.
     pub mfa: Arc<dyn MfaStore>,
+    /// Passkeys and their ceremonies' challenges.
+    pub passkeys: Arc<dyn PasskeyStore>,
     pub resets: Arc<dyn ResetStore>,
     pub verifications: Arc<dyn VerifyStore>,
     /// The requests behind queued mail jobs that mint a link.
@@ -46,6 +48,7 @@ impl AppState {
         self.sessions = store.clone();
         self.accounts = store.clone();
         self.mfa = store.clone();
+        self.passkeys = store.clone();
         self.resets = store.clone();
         self.verifications = store.clone();
         self.mail_requests = store.clone();

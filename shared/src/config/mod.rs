@@ -22,6 +22,7 @@ mod origins;
 mod rotation;
 mod service;
 mod service_env;
+mod webauthn;
 
 pub use crate::domain::backoff::{Backoff, LoginRules};
 pub use aws::AwsSettings;

@@ -89,6 +89,13 @@ pub struct Config {
     pub mfa_issuer: String,
     /// Whether the `admin` scope (and the admin routes) need a session that used a second factor.
     pub admin_requires_mfa: bool,
+    /// The passkeys' relying party: the domain they are bound to, the name authenticators show,
+    /// and the web origins allowed to use them (each on the domain or a subdomain of it).
+    pub webauthn_rp_id: String,
+    pub webauthn_rp_name: String,
+    pub webauthn_origins: Vec<String>,
+    /// Passkey option requests (registration and sign-in) per client address.
+    pub passkey_options_limit: Limit,
     pub sqlite_path: PathBuf,
     pub outbox_dir: PathBuf,
 }
@@ -151,6 +158,13 @@ impl Default for Config {
             product_name: "authyy".into(),
             mfa_issuer: "authyy".into(),
             admin_requires_mfa: false,
+            webauthn_rp_id: "localhost".into(),
+            webauthn_rp_name: "authyy".into(),
+            webauthn_origins: vec!["http://localhost:3000".into(), "http://localhost:5173".into()],
+            passkey_options_limit: Limit {
+                max: 30,
+                window_secs: 60,
+            },
             mail_sender_name: "authyy".into(),
             sqlite_path: PathBuf::from(".local/authyy.sqlite3"),
             outbox_dir: PathBuf::from(".local/outbox"),

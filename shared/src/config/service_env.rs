@@ -6,7 +6,7 @@ use super::backend::BackendKind;
 use super::env::Env;
 use super::error::ConfigError;
 use super::service::{Config, HashCost};
-use super::{links, origins};
+use super::{links, origins, webauthn};
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
@@ -97,6 +97,33 @@ impl Config {
                 ),
             });
         }
+        let webauthn_rp_id = env
+            .get("AUTH_WEBAUTHN_RP_ID")
+            .map(webauthn::rp_id)
+            .transpose()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "AUTH_WEBAUTHN_RP_ID",
+                reason,
+            })?
+            .unwrap_or(d.webauthn_rp_id);
+        let webauthn_origins = match env.get("AUTH_WEBAUTHN_ORIGINS") {
+            Some(list) => webauthn::origins_for(list, &webauthn_rp_id),
+            None => webauthn::origins_for(&d.webauthn_origins.join(","), &webauthn_rp_id),
+        }
+        .map_err(|reason| ConfigError::Invalid {
+            name: "AUTH_WEBAUTHN_ORIGINS",
+            reason,
+        })?;
+        let webauthn_rp_name = env
+            .get("AUTH_WEBAUTHN_RP_NAME")
+            .map(str::to_string)
+            .unwrap_or_else(|| product_name.clone());
+        if webauthn_rp_name.trim().is_empty() || webauthn_rp_name.chars().any(char::is_control) {
+            return Err(ConfigError::Invalid {
+                name: "AUTH_WEBAUTHN_RP_NAME",
+                reason: "a non-empty name without control characters".into(),
+            });
+        }
         let config = Config {
             issuer_from_request: env.get("AUTH_ISSUER").is_none()
                 && BackendKind::from_env(env)? == BackendKind::Aws,
@@ -163,6 +190,12 @@ impl Config {
             mail_sender_name,
             mfa_issuer,
             admin_requires_mfa: env.on_off("AUTH_ADMIN_REQUIRES_MFA", d.admin_requires_mfa)?,
+            webauthn_rp_id,
+            webauthn_rp_name,
+            webauthn_origins,
+            passkey_options_limit: env
+                .parse("AUTH_PASSKEY_OPTIONS_LIMIT")?
+                .unwrap_or(d.passkey_options_limit),
             sqlite_path: env
                 .get("AUTH_SQLITE_PATH")
                 .map(PathBuf::from)

@@ -14,6 +14,10 @@ pub enum AuthMethod {
     Otp,
     /// More than one factor.
     Mfa,
+    /// A hardware-bound key (a passkey that cannot leave its device).
+    Hwk,
+    /// A software key (a synced passkey).
+    Swk,
 }
 
 impl AuthMethod {
@@ -22,13 +26,21 @@ impl AuthMethod {
             AuthMethod::Pwd => "pwd",
             AuthMethod::Otp => "otp",
             AuthMethod::Mfa => "mfa",
+            AuthMethod::Hwk => "hwk",
+            AuthMethod::Swk => "swk",
         }
     }
 
     fn parse(s: &str) -> Option<AuthMethod> {
-        [AuthMethod::Pwd, AuthMethod::Otp, AuthMethod::Mfa]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            AuthMethod::Pwd,
+            AuthMethod::Otp,
+            AuthMethod::Mfa,
+            AuthMethod::Hwk,
+            AuthMethod::Swk,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 }
 
@@ -69,6 +81,16 @@ impl Authentication {
     pub fn password_and_code(at: i64) -> Authentication {
         Authentication {
             methods: vec![AuthMethod::Pwd, AuthMethod::Otp, AuthMethod::Mfa],
+            auth_time: at,
+        }
+    }
+
+    /// A passkey with user verification: something held and something known or a biometric,
+    /// two factors at once (`swk` for a synced, backup-eligible one, `hwk` otherwise).
+    pub fn passkey(at: i64, synced: bool) -> Authentication {
+        let key = if synced { AuthMethod::Swk } else { AuthMethod::Hwk };
+        Authentication {
+            methods: vec![key, AuthMethod::Mfa],
             auth_time: at,
         }
     }
@@ -120,6 +142,8 @@ impl Authentication {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SecondFactors {
     pub totp: bool,
+    /// Passkeys registered.
+    pub passkeys: u32,
     /// Unspent recovery codes.
     pub recovery_codes: u32,
 }
@@ -127,7 +151,22 @@ pub struct SecondFactors {
 impl SecondFactors {
     /// Whether the account has a second factor (and so needs `aal2` for sensitive changes).
     pub fn any(self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
+    }
+
+    /// What login's second step may be completed with, as its `methods` lists them.
+    pub fn methods(self) -> Vec<String> {
+        let mut methods = vec![];
+        if self.totp {
+            methods.push("totp".to_string());
+        }
+        if self.recovery_codes > 0 {
+            methods.push("recovery_code".to_string());
+        }
+        if self.passkeys > 0 {
+            methods.push("passkey".to_string());
+        }
+        methods
     }
 }
 
@@ -431,6 +470,10 @@ mod tests {
         );
         let rc = Authentication::password_and_recovery_code(5);
         assert_eq!((rc.methods_text().as_str(), rc.aal()), ("pwd mfa", Aal::Aal2));
+        for (synced, amr) in [(false, "hwk mfa"), (true, "swk mfa")] {
+            let key = Authentication::passkey(5, synced);
+            assert_eq!((key.methods_text().as_str(), key.aal()), (amr, Aal::Aal2));
+        }
     }
 
     #[test]
@@ -439,10 +482,11 @@ mod tests {
             Authentication::password(7),
             Authentication::password_and_code(7),
             Authentication::password_and_recovery_code(7),
+            Authentication::passkey(7, true),
         ] {
             assert_eq!(Authentication::from_stored(Some(&a.methods_text()), 7), a);
         }
-        for odd in [None, Some(""), Some("pwd hwk"), Some("mfa "), Some("MFA")] {
+        for odd in [None, Some(""), Some("pwd sms"), Some("mfa "), Some("MFA")] {
             assert_eq!(
                 Authentication::from_stored(odd, 7),
                 Authentication::password(7),

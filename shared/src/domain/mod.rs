@@ -7,6 +7,7 @@
 //!   session's tokens may still be used.
 //! - [`mfa`]: second factors (TOTP, recovery codes) and how strongly a session was
 //!   authenticated (`amr`, `aal`).
+//! - [`webauthn`]: passkey registrations and assertions, verified.
 
 pub mod backoff;
 pub mod email;
@@ -15,6 +16,7 @@ pub mod password;
 pub mod session;
 pub mod user;
 pub mod username;
+pub mod webauthn;
 
 pub use email::Email;
 pub use mfa::{Aal, Authentication, RecoveryCode, SecondFactors, TotpSecret};

@@ -21,7 +21,7 @@ pub async fn me(state: &AppState, req: &Request) -> EndpointResult {
         user: user_out(&user),
         mfa: MfaOut {
             totp: factors.totp,
-            passkeys: 0,
+            passkeys: factors.passkeys,
             recovery_codes: factors.recovery_codes,
         },
     };

@@ -106,17 +106,10 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         }
         rehash_if_due(state, &email, &password, &credentials.password_hash).await;
         tracing::info!(user_id = user.id, "login waits for a second factor");
-        let mut methods = vec![];
-        if factors.totp {
-            methods.push("totp".to_string());
-        }
-        if factors.recovery_codes > 0 {
-            methods.push("recovery_code".to_string());
-        }
         let body = MfaRequiredOut {
             mfa_required: true,
             mfa_token,
-            methods,
+            methods: factors.methods(),
         };
         return http::json(StatusCode::OK, &body);
     }

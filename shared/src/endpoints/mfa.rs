@@ -37,7 +37,7 @@ pub const ENROLLMENT_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// Only an account whose address is verified can add a factor: a squatter's factor must not
 /// outlive the real owner's reset.
-fn require_verified(user: &User) -> Result<(), ApiError> {
+pub(super) fn require_verified(user: &User) -> Result<(), ApiError> {
     if user.email_verified {
         Ok(())
     } else {

@@ -10,6 +10,8 @@
 //!   ([`common::reauthenticate`]).
 //! - [`mfa`]: second factors (TOTP enrolment, recovery codes); [`login_mfa`]: login's second
 //!   step.
+//! - [`passkeys`]: the signed-in user's passkeys (register, list, remove); [`passkey_login`]:
+//!   sign-in with a passkey and no username.
 //! - [`users`]: the admin listing.
 //! - [`password_reset`]: forgot and reset; forgot only queues the mail.
 //! - [`verify_email`](mod@verify_email): verify an address and resend the link; signup queues the first.
@@ -33,6 +35,8 @@ pub mod mail_caps;
 pub mod mail_jobs;
 pub mod mfa;
 pub mod owed_mail;
+pub mod passkey_login;
+pub mod passkeys;
 pub mod password_change;
 pub mod password_reset;
 pub mod refresh;

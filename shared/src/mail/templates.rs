@@ -162,8 +162,8 @@ pub fn factor_notice_mail(product: &str, to: &str, notice: crate::queue::FactorN
         FactorNotice::TotpDisabled => (
             format!("Two-step sign-in was turned off for your {product} account"),
             format!(
-                "The authenticator app of the {product} account of {to} was removed, with its \
-                 recovery codes: signing in now asks for the password only."
+                "The authenticator app of the {product} account of {to} was removed: signing in \
+                 no longer asks for its codes."
             ),
             "If you did not do this, reset your password at once with \"Forgot password\" on the \
              sign-in page.",
@@ -176,6 +176,21 @@ pub fn factor_notice_mail(product: &str, to: &str, notice: crate::queue::FactorN
             ),
             "If this was not you, reset your password at once with \"Forgot password\" on the \
              sign-in page, and make new recovery codes.",
+        ),
+        FactorNotice::PasskeyAdded => (
+            format!("A passkey was added to your {product} account"),
+            format!(
+                "A passkey was registered for the {product} account of {to}: it signs in without \
+                 the password, and signing in with the password now asks for a second factor."
+            ),
+            "If you did not do this, reset your password at once with \"Forgot password\" on the \
+             sign-in page, and ask support to remove the passkey.",
+        ),
+        FactorNotice::PasskeyRemoved => (
+            format!("A passkey was removed from your {product} account"),
+            format!("A passkey of the {product} account of {to} was removed: it no longer signs in."),
+            "If you did not do this, reset your password at once with \"Forgot password\" on the \
+             sign-in page.",
         ),
     };
     render(

@@ -85,6 +85,8 @@ pub enum FactorNotice {
     TotpEnabled,
     TotpDisabled,
     RecoveryCodeUsed,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl FactorNotice {
@@ -93,6 +95,8 @@ impl FactorNotice {
             FactorNotice::TotpEnabled => "totp_enabled",
             FactorNotice::TotpDisabled => "totp_disabled",
             FactorNotice::RecoveryCodeUsed => "recovery_code_used",
+            FactorNotice::PasskeyAdded => "passkey_added",
+            FactorNotice::PasskeyRemoved => "passkey_removed",
         }
     }
 }

@@ -48,6 +48,7 @@ fn assemble(
         mail_requests: store.clone(),
         accounts: store.clone(),
         mfa: store.clone(),
+        passkeys: store.clone(),
         throttle: store,
         mail_transport,
         queue,

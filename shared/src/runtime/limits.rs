@@ -19,6 +19,7 @@ pub fn limit_of(endpoint: Endpoint, config: &Config) -> Option<(&'static str, Li
         ClientLimit::Resend => config.resend_limit,
         // Each checks a password (argon2) as login does, under login's numbers.
         ClientLimit::Reauth => config.login_limit,
+        ClientLimit::PasskeyOptions => config.passkey_options_limit,
     };
     Some((limit.name(), numbers))
 }

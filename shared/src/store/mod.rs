@@ -8,6 +8,7 @@
 
 pub mod dynamo;
 mod mailed;
+mod passkeys;
 mod second_factors;
 pub mod sqlite;
 
@@ -18,6 +19,10 @@ pub use crate::domain::backoff::LoginFailures;
 use crate::domain::{Email, RefreshToken, Role, SeenFrom, Session, User, UserId, Username};
 pub use mailed::{
     Consumed, MailRequest, MailRequestKind, PendingEmailChange, Purpose, ResetToken, VerifyToken,
+};
+pub use passkeys::{
+    AddEnd, Ceremony, FirstFactor, PasskeyAddition, PasskeyChallenge, PasskeyStore, PasskeyUse,
+    StoredPasskey, UseEnd, MAX_PASSKEYS,
 };
 pub use second_factors::{
     code_lock, CodeAttempt, ConfirmEnd, FactorRecord, MfaChallenge, MfaStore, PendingTotp, Proof, SecondStep,
@@ -353,6 +358,7 @@ pub trait Store:
     + MailRequestStore
     + ThrottleStore
     + MfaStore
+    + PasskeyStore
 {
 }
 impl<T> Store for T where
@@ -364,6 +370,7 @@ impl<T> Store for T where
         + MailRequestStore
         + ThrottleStore
         + MfaStore
+        + PasskeyStore
 {
 }
 

@@ -46,12 +46,15 @@ pub struct FactorRecord {
     pub pending: Option<PendingTotp>,
     /// The hashes of the unspent recovery codes.
     pub recovery_codes: Vec<String>,
+    /// Passkeys registered.
+    pub passkeys: u32,
 }
 
 impl FactorRecord {
     pub fn factors(&self) -> SecondFactors {
         SecondFactors {
             totp: self.totp.is_some(),
+            passkeys: self.passkeys,
             recovery_codes: u32::try_from(self.recovery_codes.len()).unwrap_or(u32::MAX),
         }
     }
@@ -91,6 +94,8 @@ impl MfaChallenge {
 }
 
 /// What [`MfaStore::reserve_code_attempt`] decided.
+// (One per request, moved once: the size of `Reserved` costs nothing worth a box.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum CodeAttempt {
     /// No usable challenge has that hash (never issued, expired, spent or dead).
@@ -177,12 +182,13 @@ pub trait MfaStore: Send + Sync {
     /// every session of the user and starts the caller's new one. Of racing confirmations
     /// exactly one succeeds.
     async fn confirm_totp(&self, confirmation: &TotpConfirmation<'_>) -> StoreResult<ConfirmEnd>;
-    /// Removes TOTP, and the recovery codes with it (it is the account's only kind of second
-    /// factor). False if TOTP was not on.
+    /// Removes TOTP, and the recovery codes with it when it was the account's last second
+    /// factor (no passkey). False if TOTP was not on.
     async fn disable_totp(&self, user_id: UserId) -> StoreResult<bool>;
     /// Replaces the recovery codes, while the account has a second factor (false otherwise).
     async fn replace_recovery_codes(&self, user_id: UserId, hashes: &[String]) -> StoreResult<bool>;
-    /// Removes every second factor, the enrolment and the code counter, and ends every session
+    /// Removes every second factor (TOTP, passkeys, recovery codes), the enrolment and the code
+    /// counter, and ends every session
     /// that began at or before `now_ms` (an operator's reset). False if there is no such user.
     async fn reset_second_factors(&self, user_id: UserId, now_ms: i64) -> StoreResult<bool>;
     /// Login's first step, for an account with a second factor: as

@@ -3,11 +3,13 @@
 //! description (`GET /auth/openapi.json`) is generated from the same types, so it cannot drift
 //! from the code. This module depends on nothing but the domain's value types.
 
+pub mod passkey;
 pub mod request;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use passkey::{PasskeyLoginRequest, PasskeyRegistrationRequest};
 pub use request::{
     ChangeEmailRequest, ChangePasswordRequest, ConfirmTotpRequest, DeleteAccountRequest, FieldError,
     ForgotPasswordRequest, FromJson, LoginMfaRequest, LoginRequest, LogoutRequest, PasswordConfirmation,
@@ -106,7 +108,7 @@ pub enum LoginOut {
 pub struct MfaOut {
     /// Whether TOTP (an authenticator app) is on.
     pub totp: bool,
-    /// Passkeys registered (none yet: passkeys are not offered).
+    /// Passkeys registered.
     pub passkeys: u32,
     /// Recovery codes left unspent.
     pub recovery_codes: u32,

@@ -180,6 +180,7 @@ macro_rules! request_type {
         parsed($name, $body.get($name), $parse)
     };
 }
+pub(crate) use request_type;
 
 request_type! {
     /// `POST /auth/users`

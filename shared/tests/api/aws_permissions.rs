@@ -778,6 +778,49 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         Endpoint::DisableTotp,
         app.disable_totp(&access(&m2), STRONG).await
     );
+    // Passkeys: the first (with recovery codes) and a second, the list, sign-in (and a refusal),
+    // removal of one and of the last, then erasure of an account that has one.
+    let first = record!(Endpoint::RegisterPasskey, {
+        let (r, _) = app.add_passkey_with(&access(&m2), serde_json::json!({})).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r
+    });
+    let first_id = first.body["id"].as_str().unwrap().to_string();
+    let made;
+    record!(Endpoint::RegisterPasskey, {
+        let (r, m) = app.add_passkey_with(&access(&m2), serde_json::json!({})).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        made = m;
+        r
+    });
+    record!(
+        Endpoint::PasskeyRegisterOptions,
+        app.passkey_options(&access(&m2)).await
+    );
+    record!(Endpoint::ListPasskeys, app.list_passkeys(&access(&m2)).await);
+    let mut key = made.key.clone();
+    record!(
+        Endpoint::PasskeyLogin,
+        app.sign_in_with(&key, serde_json::json!({"tamper": true})).await
+    );
+    let p = record!(Endpoint::PasskeyLogin, app.sign_in_with_passkey(&mut key).await);
+    record!(Endpoint::PasskeyLoginOptions, app.passkey_login_options().await);
+    record!(
+        Endpoint::DeletePasskey,
+        app.delete_passkey(&access(&p), &first_id).await
+    );
+    record!(
+        Endpoint::DeletePasskey,
+        app.delete_passkey(&access(&p), key["credential_id"].as_str().unwrap())
+            .await
+    );
+    record!(Endpoint::RegisterPasskey, {
+        let (r, _) = app.add_passkey_with(&access(&p), serde_json::json!({})).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r
+    });
+    let erased = record!(Endpoint::DeleteAccount, app.delete_me(&access(&p), STRONG).await);
+    assert_eq!(erased.status, 204, "{:?}", erased.body);
     seen.lock().unwrap().clear();
     assert!(app.deliver_queued().await.is_empty());
     merge(used.entry("mailer").or_default(), &seen.lock().unwrap());

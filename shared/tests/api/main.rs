@@ -26,6 +26,7 @@ mod logout;
 mod mail_abuse;
 mod mail_queue;
 mod mfa;
+mod passkeys;
 mod password_reset;
 mod races;
 mod refresh;

@@ -27,6 +27,12 @@ fn contract(e: Endpoint) -> &'static [u16] {
         Endpoint::DisableTotp => &[204, 400, 401, 403, 404, 413, 415, 422, 429, 503],
         Endpoint::RecoveryCodes => &[200, 400, 401, 403, 404, 413, 415, 422, 429, 503],
         Endpoint::LoginMfa => &[200, 400, 401, 413, 415, 422, 429, 503],
+        Endpoint::PasskeyRegisterOptions => &[200, 401, 403, 413, 415, 429, 503],
+        Endpoint::RegisterPasskey => &[201, 400, 401, 403, 409, 413, 415, 422, 429, 503],
+        Endpoint::ListPasskeys => &[200, 401, 503],
+        Endpoint::DeletePasskey => &[204, 400, 401, 403, 404, 413, 415, 422, 429, 503],
+        Endpoint::PasskeyLoginOptions => &[200, 413, 415, 429, 503],
+        Endpoint::PasskeyLogin => &[200, 401, 403, 413, 415, 422, 429, 503],
         Endpoint::OpenApi | Endpoint::Docs | Endpoint::OpenIdConfiguration => &[200],
         Endpoint::Jwks => &[200, 503],
     }

@@ -143,8 +143,15 @@ impl AccountStore for DynamoStore {
         for pointer in ["verify_hash", "change_hash"] {
             rest.extend(opt_s(profile, pointer).map(|h| verify_key(&h)));
         }
-        // The second factors (the sealed TOTP secret has no TTL: it goes in the transaction).
+        // The second factors (the sealed TOTP secret and the passkeys have no TTL: they go in
+        // the transaction first).
         rest.extend([factors_key(user.id), code_counter_key(user.id)]);
+        rest.extend(
+            self.factor_item_keys(user.id)
+                .await?
+                .into_iter()
+                .filter(|k| *k != factors_key(user.id) && *k != code_counter_key(user.id)),
+        );
         let mut in_partition: Vec<&Item> = by_address
             .iter()
             .chain(owned.iter().filter(|i| opt_s(i, "sk").as_deref() != Some("USER")))

@@ -129,6 +129,19 @@ pub(super) fn factors_key(user_id: UserId) -> Item {
 pub(super) fn code_counter_key(user_id: UserId) -> Item {
     key(factors_partition(user_id), "CODEFAIL")
 }
+/// A passkey, in its account's second-factor partition (listing them is one Query).
+pub(super) fn passkey_key(user_id: UserId, credential_id: &str) -> Item {
+    key(factors_partition(user_id), &format!("PASSKEY#{credential_id}"))
+}
+/// The claim on a credential id: which account owns it (an id is registered once, to one
+/// account; sign-in finds the account by it).
+pub(super) fn passkey_claim_key(credential_id: &str) -> Item {
+    key(format!("PASSKEY#{credential_id}"), "PASSKEY")
+}
+/// A passkey ceremony's challenge (by its random id), until its first use or its TTL.
+pub(super) fn passkey_challenge_key(id: &str) -> Item {
+    key(format!("WEBAUTHN#{id}"), "WEBAUTHN")
+}
 /// A login waiting for its second step (by the SHA-256 of its mfa_token).
 pub(super) fn challenge_key(hash: &str) -> Item {
     key(format!("MFATOKEN#{hash}"), "MFATOKEN")

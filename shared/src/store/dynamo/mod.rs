@@ -38,6 +38,7 @@
 mod accounts;
 mod item;
 mod mail_requests;
+mod passkeys;
 mod resets;
 mod second_factors;
 mod sessions;

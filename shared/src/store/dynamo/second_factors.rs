@@ -38,6 +38,7 @@ fn record_from(item: Option<&Item>) -> FactorRecord {
             expires_at: opt_n(item, "pending_expires_at").unwrap_or(0),
         }),
         recovery_codes,
+        passkeys: opt_n(item, "passkeys").unwrap_or(0),
     }
 }
 
@@ -158,16 +159,42 @@ impl MfaStore for DynamoStore {
     }
 
     async fn disable_totp(&self, user_id: UserId) -> StoreResult<bool> {
-        self.update_if(
-            "disable totp",
-            factors_key(user_id),
-            "REMOVE totp, last_step, codes",
-            // (A condition with a value: DynamoDB refuses an empty set of values.)
-            "attribute_type(totp, :string)",
-            HashMap::from([(":string".to_string(), s("S"))]),
-            None,
-        )
-        .await
+        // The codes go with the last second factor: decided on the passkey count as read, and
+        // written only while it is unchanged (else read again).
+        for _ in 0..3 {
+            let record = self.second_factors(user_id).await?;
+            if record.totp.is_none() {
+                return Ok(false);
+            }
+            let (expression, condition) = if record.passkeys == 0 {
+                (
+                    "REMOVE totp, last_step, codes",
+                    "attribute_exists(totp) AND (attribute_not_exists(passkeys) OR passkeys = :n)",
+                )
+            } else {
+                (
+                    "REMOVE totp, last_step",
+                    "attribute_exists(totp) AND passkeys = :n",
+                )
+            };
+            let values = HashMap::from([(":n".to_string(), n(record.passkeys))]);
+            if self
+                .update_if(
+                    "disable totp",
+                    factors_key(user_id),
+                    expression,
+                    condition,
+                    values,
+                    None,
+                )
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "disable totp: second factors kept changing".into(),
+        ))
     }
 
     async fn replace_recovery_codes(&self, user_id: UserId, hashes: &[String]) -> StoreResult<bool> {
@@ -175,29 +202,27 @@ impl MfaStore for DynamoStore {
             "replace recovery codes",
             factors_key(user_id),
             "SET codes = :c",
-            "attribute_exists(totp)",
-            HashMap::from([(":c".to_string(), string_set(hashes))]),
+            "attribute_exists(totp) OR passkeys > :zero",
+            HashMap::from([
+                (":c".to_string(), string_set(hashes)),
+                (":zero".to_string(), n(0)),
+            ]),
             None,
         )
         .await
     }
 
     async fn reset_second_factors(&self, user_id: UserId, now_ms: i64) -> StoreResult<bool> {
-        let tx = self
-            .transact(
-                "reset second factors",
-                vec![
-                    self.update(
-                        user_key(user_id),
-                        "SET sessions_valid_after_ms = :now",
-                        Some("attribute_exists(pk) AND (attribute_not_exists(sessions_valid_after_ms) OR sessions_valid_after_ms < :now)"),
-                        HashMap::from([(":now".to_string(), n(now_ms))]),
-                    ),
-                    self.delete(factors_key(user_id), None, None),
-                    self.delete(code_counter_key(user_id), None, None),
-                ],
-            )
-            .await?;
+        // Every factor item (TOTP and codes, passkeys and their claims, the code counter).
+        let mut writes = vec![self.update(
+            user_key(user_id),
+            "SET sessions_valid_after_ms = :now",
+            Some("attribute_exists(pk) AND (attribute_not_exists(sessions_valid_after_ms) OR sessions_valid_after_ms < :now)"),
+            HashMap::from([(":now".to_string(), n(now_ms))]),
+        )];
+        let keys = self.factor_item_keys(user_id).await?;
+        writes.extend(keys.into_iter().map(|k| self.delete(k, None, None)));
+        let tx = self.transact("reset second factors", writes).await?;
         match tx {
             Tx::Done => Ok(true),
             tx if tx.failed(0) => Ok(self.get("get user", user_key(user_id)).await?.is_some()),

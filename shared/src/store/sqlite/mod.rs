@@ -10,6 +10,7 @@
 mod accounts;
 mod keys;
 mod mail_requests;
+mod passkeys;
 mod resets;
 mod second_factors;
 mod sessions;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_self_service.sql"),
     include_str!("migrations/0006_bound_mail.sql"),
     include_str!("migrations/0007_second_factors.sql"),
+    include_str!("migrations/0008_passkeys.sql"),
 ];
 
 #[derive(Clone)]

@@ -24,9 +24,13 @@ fn factor_record(c: &Connection, user_id: UserId) -> StoreResult<FactorRecord> {
         )
         .optional()
         .map_err(backend)?;
-    // Recovery codes come and go with a factor, whose row is there while it is.
+    let passkeys = passkey_count(c, user_id)?;
+    // Recovery codes come and go with a factor, and the row is there while one is.
     let Some((totp, last_step, pending, pending_expires_at)) = row else {
-        return Ok(FactorRecord::default());
+        return Ok(FactorRecord {
+            passkeys,
+            ..FactorRecord::default()
+        });
     };
     let mut stmt = c
         .prepare("SELECT hash FROM recovery_codes WHERE user_id = ?1 ORDER BY hash")
@@ -46,10 +50,20 @@ fn factor_record(c: &Connection, user_id: UserId) -> StoreResult<FactorRecord> {
             expires_at: pending_expires_at.unwrap_or(0),
         }),
         recovery_codes,
+        passkeys,
     })
 }
 
-fn set_recovery_codes(tx: &Connection, user_id: UserId, hashes: &[String]) -> StoreResult<()> {
+pub(super) fn passkey_count(c: &Connection, user_id: UserId) -> StoreResult<u32> {
+    c.query_row(
+        "SELECT COUNT(*) FROM passkeys WHERE user_id = ?1",
+        [user_id as i64],
+        |r| r.get(0),
+    )
+    .map_err(backend)
+}
+
+pub(super) fn set_recovery_codes(tx: &Connection, user_id: UserId, hashes: &[String]) -> StoreResult<()> {
     tx.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id as i64])
         .map_err(backend)?;
     for hash in hashes {
@@ -154,7 +168,8 @@ impl MfaStore for SqliteStore {
                     [user_id as i64],
                 )
                 .map_err(backend)?;
-            if removed == 1 {
+            // The codes go with the last second factor.
+            if removed == 1 && passkey_count(tx, user_id)? == 0 {
                 set_recovery_codes(tx, user_id, &[])?;
             }
             Ok(removed == 1)
@@ -163,15 +178,7 @@ impl MfaStore for SqliteStore {
 
     async fn replace_recovery_codes(&self, user_id: UserId, hashes: &[String]) -> StoreResult<bool> {
         self.write(|tx| {
-            let has_factor = tx
-                .query_row(
-                    "SELECT 1 FROM second_factors WHERE user_id = ?1 AND totp_secret IS NOT NULL",
-                    [user_id as i64],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map_err(backend)?
-                .is_some();
+            let has_factor = factor_record(tx, user_id)?.factors().any();
             if has_factor {
                 set_recovery_codes(tx, user_id, hashes)?;
             }
@@ -182,7 +189,15 @@ impl MfaStore for SqliteStore {
     async fn reset_second_factors(&self, user_id: UserId, now_ms: i64) -> StoreResult<bool> {
         self.write(|tx| {
             let id = user_id as i64;
-            for table in ["second_factors", "recovery_codes", "code_failures", "mfa_challenges"] {
+            let tables = [
+                "second_factors",
+                "recovery_codes",
+                "code_failures",
+                "mfa_challenges",
+                "passkeys",
+                "passkey_challenges",
+            ];
+            for table in tables {
                 tx.execute(&format!("DELETE FROM {table} WHERE user_id = ?1"), [id])
                     .map_err(backend)?;
             }
@@ -328,7 +343,7 @@ impl MfaStore for SqliteStore {
 }
 
 /// Whether `sql` (a `SELECT 1 ...`) finds a row.
-fn exists<P: rusqlite::Params>(tx: &Connection, sql: &str, params: P) -> StoreResult<bool> {
+pub(super) fn exists<P: rusqlite::Params>(tx: &Connection, sql: &str, params: P) -> StoreResult<bool> {
     tx.query_row(sql, params, |_| Ok(()))
         .optional()
         .map(|found| found.is_some())

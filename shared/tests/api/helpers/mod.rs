@@ -10,6 +10,8 @@ pub mod dynamo;
 pub mod faults;
 pub mod mfa;
 pub use mfa::totp_at;
+pub mod passkeys;
+pub use passkeys::{authenticator, creating, getting};
 pub mod self_service;
 pub mod sqlite;
 
