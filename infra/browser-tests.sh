@@ -34,14 +34,20 @@ free_port() { "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/authyy-browser.XXXXXX")
 API_PORT=$(free_port); APP_PORT=$(free_port); OTHER_PORT=$(free_port)
 export AUTHYY_API="http://127.0.0.1:$API_PORT" APP_URL="http://127.0.0.1:$APP_PORT" OTHER_APP_URL="http://127.0.0.1:$OTHER_PORT"
+# Passkeys need a domain (a browser refuses an IP address as the rp id): the passkey test opens
+# the same app as http://localhost:$APP_PORT, allowed too. Lists go in a file (--env-var splits
+# its value on commas).
+export PASSKEY_APP_URL="http://localhost:$APP_PORT"
+printf '%s\n' "AUTH_CORS_ORIGINS=$APP_URL,$PASSKEY_APP_URL" "AUTH_WEBAUTHN_RP_ID=localhost" \
+  "AUTH_WEBAUTHN_ORIGINS=$PASSKEY_APP_URL" > "$WORK/api.env"
 # The emulator runs from $WORK, so the SQLite file and the outbox are this run's. Only APP_URL
-# is an allowed origin; access tokens live 5 seconds, so the tabs refresh all the time; the
+# (and its localhost name) is an allowed origin; access tokens live 5 seconds, so the tabs refresh all the time; the
 # grace window for a refresh token used twice is 2 seconds (tabs that raced one later would end
 # their session); the per-client limits are off (every test signs in from 127.0.0.1).
 say "starting the API on $AUTHYY_API and the example app on $APP_URL (allowed) and $OTHER_APP_URL (not allowed)"
 (cd "$WORK" && exec setsid "$VENV/bin/cargo-lambda" lambda watch -A 127.0.0.1 -P "$API_PORT" \
   --disable-cors --ignore-changes --manifest-path "$ROOT/Cargo.toml" \
-  --env-var AUTH_CORS_ORIGINS="$APP_URL" \
+  --env-file "$WORK/api.env" \
   --env-var AUTH_ACCESS_TTL_SECONDS=5 \
   --env-var AUTH_REFRESH_GRACE_SECONDS=2 \
   --env-var AUTH_IP_LIMITS=off) > "$WORK/watch.log" 2>&1 &
@@ -59,7 +65,7 @@ for _ in $(seq 1 120); do
 done
 # Each function starts on its first request: do that now, not inside a timed test.
 for path in users login login/mfa tokens me logout sessions password email forgot-password reset-password verify-email \
-  verify-email/resend mfa/totp mfa/totp/confirm mfa/recovery-codes; do
+  verify-email/resend mfa/totp mfa/totp/confirm mfa/recovery-codes passkeys/register passkeys/login; do
   curl -s -o /dev/null --max-time 120 -X POST -H 'content-type: application/json' -d '{}' "$AUTHYY_API/auth/$path" || true
 done
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/sessions" || true

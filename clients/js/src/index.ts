@@ -18,8 +18,15 @@ import { Session } from "./session.js";
 import type { AuthListener, Channel, Clock, Locks, SessionUser, TokenEnvelope } from "./session.js";
 import { memoryStorage, usableLocalStorage } from "./storage.js";
 import type { TokenStorage } from "./storage.js";
+import {
+  conditionalMediationAvailable,
+  creationOptions,
+  credentialJson,
+  passkeysSupported,
+  requestOptions,
+} from "./webauthn.js";
 
-export { AuthyyError, memoryStorage };
+export { AuthyyError, conditionalMediationAvailable, memoryStorage, passkeysSupported };
 export type { FieldError } from "./errors.js";
 export type { AuthEvent, AuthListener, Channel, Clock, Locks, SessionUser, TokenEnvelope } from "./session.js";
 export type { TokenStorage } from "./storage.js";
@@ -56,8 +63,16 @@ export type TotpEnrollment = ResponseBody<"start_totp", 200>;
 /** `regenerateRecoveryCodes()`: ten new codes; the old ones no longer work. */
 export type RecoveryCodes = ResponseBody<"recovery_codes", 200>;
 
-/** A second step `loginMfa` takes: a code of the authenticator app, or a recovery code. */
-export type MfaMethod = "totp" | "recovery_code";
+/** `listPasskeys()`: a registered passkey (its `id` is what `deletePasskey` takes). */
+export type Passkey = Schemas["PasskeyOut"];
+/** `registerPasskey()`: the passkey, and `recovery_codes` (to show once) when it is the first second factor. */
+export type PasskeyRegistration = ResponseBody<"register_passkey", 201>;
+
+/**
+ * What completes a login's second step: a code of the authenticator app (`totp`) or a recovery
+ * code (`recovery_code`) through `loginMfa`, or a passkey (`passkey`) through `loginWithPasskey`.
+ */
+export type MfaMethod = "totp" | "recovery_code" | "passkey";
 
 /**
  * What {@link AuthyyClient.login} returns instead of the user when the account has a second
@@ -152,6 +167,12 @@ export const OPERATION_METHODS = {
   confirm_totp: "confirmTotp",
   disable_totp: "disableTotp",
   recovery_codes: "regenerateRecoveryCodes",
+  passkey_registration_options: "registerPasskey",
+  register_passkey: "registerPasskey",
+  list_passkeys: "listPasskeys",
+  delete_passkey: "deletePasskey",
+  passkey_login_options: "loginWithPasskey",
+  passkey_login: "loginWithPasskey",
   list_users: "listUsers",
   openid_configuration: "openidConfiguration",
   jwks: "jwks",
@@ -428,6 +449,80 @@ export class AuthyyClient {
    */
   regenerateRecoveryCodes(body: RequestBody<"recovery_codes">): Promise<RecoveryCodes> {
     return this.call("POST", "/auth/mfa/recovery-codes", { body, auth: "access" });
+  }
+
+  // --- Passkeys ------------------------------------------------------------------------------
+
+  /**
+   * Registers a passkey on this device: asks the API for options, has the browser create the
+   * credential (`navigator.credentials.create`: the user confirms with a PIN or biometrics), and
+   * sends it with the current password (checked as for every change of a sign-in method).
+   * Returns the passkey, with `recovery_codes` to show once when it is the account's first
+   * second factor (the API then ends every other session; this one stays). Throws the browser's
+   * `NotAllowedError` when the user cancels; 400 `Invalid passkey registration`; 403 `MFA
+   * required` (the account has a second factor: sign in with it first) or `Email not verified`.
+   */
+  async registerPasskey(body: { password: string; name?: string }): Promise<PasskeyRegistration> {
+    if (!passkeysSupported()) throw new Error("This browser does not support passkeys");
+    const options: ResponseBody<"passkey_registration_options", 200> = await this.call(
+      "POST",
+      "/auth/passkeys/register/options",
+      { auth: "access" },
+    );
+    const created = (await navigator.credentials.create({
+      publicKey: creationOptions(options.publicKey as unknown as Record<string, unknown>),
+    })) as PublicKeyCredential | null;
+    if (!created) throw new Error("No passkey was created");
+    const sent = {
+      challenge_id: options.challenge_id,
+      credential: credentialJson(created),
+      password: body.password,
+      ...(body.name ? { name: body.name } : {}),
+    } as unknown as RequestBody<"register_passkey">;
+    return this.call("POST", "/auth/passkeys/register", { body: sent, auth: "access" });
+  }
+
+  /**
+   * Signs in with a passkey, no username needed: the browser offers the passkeys it has for the
+   * site. With `conditional: true` (and a browser that supports it) the request waits for the
+   * user to pick a passkey from the username field's autofill (`autocomplete="username
+   * webauthn"`) instead of opening a dialog; `signal` aborts a waiting request. Signs in as
+   * `login` does (aal2: a passkey is two factors) and returns the user; also completes a login
+   * whose {@link MfaChallenge} lists `passkey`. 401 `Invalid passkey`.
+   */
+  async loginWithPasskey(options: { conditional?: boolean; signal?: AbortSignal } = {}): Promise<SessionUser> {
+    if (!passkeysSupported()) throw new Error("This browser does not support passkeys");
+    const challenge: ResponseBody<"passkey_login_options", 200> = await this.call(
+      "POST",
+      "/auth/passkeys/login/options",
+      {},
+    );
+    const conditional = options.conditional === true && (await conditionalMediationAvailable());
+    const asserted = (await navigator.credentials.get({
+      publicKey: requestOptions(challenge.publicKey as unknown as Record<string, unknown>),
+      ...(conditional ? { mediation: "conditional" as CredentialMediationRequirement } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    })) as PublicKeyCredential | null;
+    if (!asserted) throw new Error("No passkey was used");
+    const sent = {
+      challenge_id: challenge.challenge_id,
+      credential: credentialJson(asserted),
+    } as unknown as RequestBody<"passkey_login">;
+    const envelope: TokenEnvelope = await this.call("POST", "/auth/passkeys/login", { body: sent });
+    return this.signedIn(envelope);
+  }
+
+  /** `GET /auth/passkeys`: the user's passkeys, oldest first. */
+  listPasskeys(): Promise<Passkey[]> {
+    return this.call("GET", "/auth/passkeys", { auth: "access" });
+  }
+
+  /**
+   * `DELETE /auth/passkeys/{id}` with the current password (needs a session that used a second
+   * factor). The recovery codes go with the account's last second factor. 404 `Passkey not found`.
+   */
+  async deletePasskey(id: string, body: RequestBody<"delete_passkey">): Promise<void> {
+    await this.call("DELETE", `/auth/passkeys/${encodeURIComponent(id)}`, { body, auth: "access" });
   }
 
   // --- Administration and discovery -----------------------------------------------------------

@@ -1,6 +1,6 @@
 // The authyy example app: every flow of the API through @authyy/client, in plain DOM code.
 import * as config from "/config.js";
-import { AuthyyError, createClient, linkFromUrl, tokenFromUrl } from "/client/index.js";
+import { AuthyyError, createClient, linkFromUrl, passkeysSupported, tokenFromUrl } from "/client/index.js";
 // uqr (MIT), served from this app (public/vendor/uqr): the QR code is drawn here, never fetched
 // from a service that would see the secret.
 import { encode } from "/vendor/uqr/index.js";
@@ -70,7 +70,7 @@ function cell(row, text, className) {
 const when = (iso) => new Date(iso).toLocaleString();
 
 async function renderAccount() {
-  const [me, sessions] = await Promise.all([auth.me(), auth.listSessions()]);
+  const [me, sessions, passkeys] = await Promise.all([auth.me(), auth.listSessions(), auth.listPasskeys()]);
   $("#who").textContent = `Signed in as ${me.username}`;
   $("#me-username").textContent = me.username;
   $("#me-email").textContent = me.email;
@@ -78,6 +78,7 @@ async function renderAccount() {
   $("#me-verified").classList.toggle("ok", me.email_verified);
   $("#me-created").textContent = when(me.created_at);
   renderMfa(me.mfa);
+  renderPasskeys(passkeys);
   const body = $("#sessions tbody");
   body.replaceChildren();
   for (const s of sessions) {
@@ -147,6 +148,7 @@ onSubmit("#login-form", async ({ email, password }) => {
     challenge = result;
     $("#mfa-code-form").hidden = !result.methods.includes("totp");
     $("#mfa-recovery-form").hidden = !result.methods.includes("recovery_code");
+    $("#mfa-passkey").hidden = !result.methods.includes("passkey") || !passkeysSupported();
     say("");
     show("mfa");
     $(`#${result.methods.includes("totp") ? "mfa-code-form" : "mfa-recovery-form"} input`).focus();
@@ -206,15 +208,93 @@ onSubmit("#reset-form", async ({ password }) => {
   await render();
   return `${message} Sign in with your new password.`;
 });
+// --- Passkeys -------------------------------------------------------------------------------------
+
+/** Signs in with a passkey (no username: the browser offers this site's passkeys). */
+async function passkeySignIn() {
+  try {
+    await auth.loginWithPasskey();
+  } catch (e) {
+    // The user closed the browser's dialog: nothing to say.
+    if (e?.name === "NotAllowedError" || e?.name === "AbortError") return;
+    say(explain(e), { error: true });
+    return;
+  }
+  challenge = null;
+  say("");
+  await render();
+}
+$("#passkey-login").hidden = !passkeysSupported();
+$("#passkey-login").addEventListener("click", passkeySignIn);
+$("#mfa-passkey-button").addEventListener("click", passkeySignIn);
+
+/** The user's passkeys, each with a button that removes it (with the form's password). */
+function renderPasskeys(passkeys) {
+  $("#passkeys-state").textContent = passkeysSupported()
+    ? passkeys.length
+      ? "Sign in with one of these instead of your password."
+      : "Add a passkey to sign in with your fingerprint, face or device PIN instead of your password."
+    : "This browser does not support passkeys.";
+  $("#passkey-form").hidden = !passkeysSupported();
+  const body = $("#passkeys tbody");
+  body.replaceChildren();
+  for (const p of passkeys) {
+    const row = body.insertRow();
+    row.dataset.passkeyId = p.id;
+    cell(row, p.name, "name");
+    cell(row, when(p.created_at));
+    cell(row, p.last_used_at ? when(p.last_used_at) : "never");
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "small secondary";
+    remove.textContent = "Remove";
+    remove.addEventListener("click", async () => {
+      const password = $("#passkey-form [name=password]").value;
+      if (!password) {
+        say("Type your password in the passkey form to remove a passkey.", { error: true });
+        return;
+      }
+      try {
+        await auth.deletePasskey(p.id, { password });
+        $("#passkey-form").reset();
+        await renderAccount();
+        say(`The passkey "${p.name}" is removed.`);
+      } catch (e) {
+        say(explain(e), { error: true });
+      }
+    });
+    row.insertCell().append(remove);
+  }
+  $("#passkeys").hidden = passkeys.length === 0;
+}
+
+onSubmit("#passkey-form", async ({ name, password }) => {
+  let added;
+  try {
+    added = await auth.registerPasskey({ password, name: name.trim() || undefined });
+  } catch (e) {
+    if (e?.name === "NotAllowedError" || e?.name === "AbortError") return "No passkey was added.";
+    throw e;
+  }
+  if (added.recovery_codes?.length) showRecoveryCodes(added.recovery_codes);
+  await renderAccount();
+  return added.recovery_codes?.length
+    ? `Passkey "${added.name}" added. Save your recovery codes now: they sign you in if you lose it.`
+    : `Passkey "${added.name}" added.`;
+});
+
 // --- Two-step sign-in ---------------------------------------------------------------------------
 
 /** What `me().mfa` says, and the actions that fit it. */
 function renderMfa(mfa) {
   const on = mfa?.totp === true;
   const left = mfa?.recovery_codes ?? 0;
+  const passkeys = mfa?.passkeys ?? 0;
   $("#mfa-state").textContent = on
     ? `On: a code from your authenticator app is asked at sign-in. Recovery codes left: ${left}.`
-    : "Off: your password alone signs you in.";
+    : passkeys
+      ? `Your passkeys are your second factor: a password sign-in asks for one. Recovery codes left: ${left}.`
+      : "Off: your password alone signs you in.";
   $("#two-step").dataset.totp = on ? "on" : "off";
   $("#totp-start").textContent = on ? "Move to another authenticator app" : "Set up an authenticator app";
   $("#mfa-forms").hidden = !on;

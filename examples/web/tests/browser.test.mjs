@@ -3,7 +3,7 @@
 // (`window.auth`), and again on one the API does not allow, as in production). The API's access
 // tokens live 5 seconds here, so refreshes happen all the time, and its grace window for a
 // refresh token used twice is 2 seconds.
-//   AUTHYY_API, APP_URL, OTHER_APP_URL, OUTBOX_DIR, SCREENSHOTS_DIR, CHROMIUM, PYTHON
+//   AUTHYY_API, APP_URL, OTHER_APP_URL, PASSKEY_APP_URL, OUTBOX_DIR, SCREENSHOTS_DIR, CHROMIUM, PYTHON
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -23,6 +23,8 @@ const env = (name) => {
 const API = env("AUTHYY_API");
 const APP = env("APP_URL");
 const OTHER = env("OTHER_APP_URL");
+// The app again under a domain name: passkeys are bound to a domain, never to an IP address.
+const PASSKEY_APP = env("PASSKEY_APP_URL");
 const OUTBOX = env("OUTBOX_DIR");
 const SHOTS = env("SCREENSHOTS_DIR");
 const ACCESS_TTL_MS = 5000;
@@ -634,6 +636,65 @@ test("two-step sign-in: set up from the QR code or key, a code at sign-in, recov
   await signIn(page, email);
   assert.equal((await accessClaims(page)).aal, "aal1");
   assert.deepEqual(elsewhere, [], "the page asked nothing of any other site");
+  await context.close();
+});
+
+test("passkeys: added from the account page, then a sign-in with no password, a second factor, removed", async () => {
+  const context = await browser.newContext();
+  const { email } = await newVerifiedUser(await open(context));
+  const page = await open(context, PASSKEY_APP);
+  // A platform authenticator as a laptop has one: CTAP2, resident keys, the user verified.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true,
+      isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  await signIn(page, email);
+  assert.equal(await page.locator("#passkeys tbody tr").count(), 0);
+
+  // Added: the browser creates the credential, the API checks it; the first factor brings codes.
+  await page.fill("#passkey-form [name=name]", "Test laptop");
+  await page.fill("#passkey-form [name=password]", PASSWORD);
+  await page.click("#passkey-form button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith('Passkey "Test laptop" added'));
+  assert.equal(await page.locator("#recovery-codes li").count(), 10);
+  assert.deepEqual(await page.locator("#passkeys tbody tr td.name").allTextContents(), ["Test laptop"]);
+  await page.screenshot({ path: join(SHOTS, "passkey-added.png"), fullPage: true });
+  await page.click("#recovery-done");
+  const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  assert.equal(credentials.length, 1);
+  assert.equal(credentials[0].isResidentCredential, true, "a discoverable credential: no username needed");
+
+  // Signed out, then in with the passkey alone: two factors at once.
+  await page.click("#logout");
+  await view(page, "signed-out");
+  await page.screenshot({ path: join(SHOTS, "passkey-sign-in.png"), fullPage: true });
+  await page.click("#passkey-login");
+  await view(page, "account");
+  const claims = await accessClaims(page);
+  assert.deepEqual(claims.amr, ["hwk", "mfa"]);
+  assert.equal(claims.aal, "aal2");
+  assert.notEqual(await page.locator("#passkeys tbody tr td:nth-child(3)").textContent(), "never");
+
+  // The password alone no longer signs in: the passkey completes the second step.
+  await page.click("#logout");
+  await signIn(page, email, PASSWORD, "mfa");
+  assert.equal(await page.locator("#mfa-passkey").isHidden(), false);
+  assert.equal(await page.locator("#mfa-code-form").isHidden(), true, "no TOTP on this account");
+  await page.screenshot({ path: join(SHOTS, "passkey-second-step.png"), fullPage: true });
+  await page.click("#mfa-passkey-button");
+  await view(page, "account");
+  assert.equal((await accessClaims(page)).aal, "aal2");
+
+  // Removed (with the password): the password alone signs in again.
+  await page.fill("#passkey-form [name=password]", PASSWORD);
+  await page.click("#passkeys tbody tr button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("is removed"));
+  assert.equal(await page.locator("#passkeys tbody tr").count(), 0);
+  assert.match(await page.locator("#mfa-state").textContent(), /^Off/);
+  await page.click("#logout");
+  await signIn(page, email);
   await context.close();
 });
 

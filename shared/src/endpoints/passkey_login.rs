@@ -28,7 +28,7 @@ fn refused(reason: &dyn std::fmt::Display) -> ApiError {
 }
 
 /// Options to sign in with a passkey (`PublicKeyCredential.parseRequestOptionsFromJSON`).
-#[utoipa::path(post, path = "/auth/passkeys/login/options", tag = "passkeys",
+#[utoipa::path(post, path = "/auth/passkeys/login/options", tag = "passkeys", operation_id = "passkey_login_options",
     responses(
         (status = 200, description = "`challenge_id` and the request options (the challenge works once, for 5 minutes)", body = PasskeyRequestOut),
         (status = 429, description = "Too many option requests from this client address", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -49,7 +49,7 @@ pub async fn login_options(state: &AppState, _req: &Request) -> EndpointResult {
 }
 
 /// Sign in with a passkey.
-#[utoipa::path(post, path = "/auth/passkeys/login", tag = "passkeys", request_body = PasskeyLoginRequest,
+#[utoipa::path(post, path = "/auth/passkeys/login", tag = "passkeys", operation_id = "passkey_login", request_body = PasskeyLoginRequest,
     responses(
         (status = 200, description = "The token envelope, as login's (`amr` `[\"hwk\", \"mfa\"]`, or `[\"swk\", \"mfa\"]` for a synced passkey; `aal2`)", body = TokenEnvelope),
         (status = 401, description = "`Invalid passkey`: an unknown credential, a bad signature, another origin or rp id, a challenge spent, stale or another ceremony's, no user presence or verification, a user handle not the owner's, a signature counter that did not increase, a disabled account", body = ErrorOut, headers(("WWW-Authenticate" = String, description = "`Bearer`"))),

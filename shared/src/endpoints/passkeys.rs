@@ -95,7 +95,7 @@ fn refused_registration(user_id: u64, reason: &dyn std::fmt::Display) -> ApiErro
 }
 
 /// Options to create a passkey in the browser (`PublicKeyCredential.parseCreationOptionsFromJSON`).
-#[utoipa::path(post, path = "/auth/passkeys/register/options", tag = "passkeys", security(("bearer" = [])),
+#[utoipa::path(post, path = "/auth/passkeys/register/options", tag = "passkeys", operation_id = "passkey_registration_options", security(("bearer" = [])),
     responses(
         (status = 200, description = "`challenge_id` and the creation options (the challenge works once, for 5 minutes)", body = PasskeyCreationOut),
         NotAuthenticated,
@@ -149,7 +149,7 @@ pub async fn registration_options(state: &AppState, req: &Request) -> EndpointRe
 }
 
 /// Register the passkey the browser created for the options.
-#[utoipa::path(post, path = "/auth/passkeys/register", tag = "passkeys", security(("bearer" = [])), request_body = PasskeyRegistrationRequest,
+#[utoipa::path(post, path = "/auth/passkeys/register", tag = "passkeys", operation_id = "register_passkey", security(("bearer" = [])), request_body = PasskeyRegistrationRequest,
     responses(
         (status = 201, description = "The passkey; with `recovery_codes` (shown once) when it is the account's first second factor, which also ends every other session", body = PasskeyRegisteredOut),
         (status = 400, description = "`Invalid passkey registration` (signature, origin, rp id, a challenge spent, another ceremony's or over 5 minutes old, no user verification or presence, a credential registered already), or `Current password is incorrect`", body = ErrorOut),
