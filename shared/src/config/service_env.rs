@@ -299,6 +299,38 @@ mod tests {
     }
 
     #[test]
+    fn the_passkey_relying_party_is_read_and_its_origins_checked_at_start() {
+        let c = Config::from_env(&Env::from_pairs([])).unwrap();
+        assert_eq!(c.webauthn_rp_id, "localhost");
+        assert_eq!(c.webauthn_rp_name, "authyy");
+        assert_eq!(
+            c.webauthn_origins,
+            ["http://localhost:3000", "http://localhost:5173"]
+        );
+        let c = Config::from_env(&Env::from_pairs([
+            ("AUTH_WEBAUTHN_RP_ID", "Example.com"),
+            (
+                "AUTH_WEBAUTHN_ORIGINS",
+                "https://example.com,https://app.example.com",
+            ),
+            ("AUTH_PRODUCT_NAME", "Acme"),
+        ]))
+        .unwrap();
+        assert_eq!(c.webauthn_rp_id, "example.com");
+        assert_eq!(c.webauthn_rp_name, "Acme", "the product's name unless set");
+        assert_eq!(
+            c.webauthn_origins,
+            ["https://example.com", "https://app.example.com"]
+        );
+        // The default origins are localhost's: another rp id needs its own.
+        let err = Config::from_env(&Env::from_pairs([("AUTH_WEBAUTHN_RP_ID", "example.com")])).unwrap_err();
+        assert!(err.to_string().contains("AUTH_WEBAUTHN_ORIGINS"), "{err}");
+        let err =
+            Config::from_env(&Env::from_pairs([("AUTH_WEBAUTHN_RP_ID", "https://example.com")])).unwrap_err();
+        assert!(err.to_string().contains("AUTH_WEBAUTHN_RP_ID"), "{err}");
+    }
+
+    #[test]
     fn ip_limits_can_be_turned_off() {
         let c = Config::from_env(&Env::from_pairs([("AUTH_IP_LIMITS", "off")])).unwrap();
         assert!(!c.ip_limits_enabled);
