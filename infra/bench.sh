@@ -12,6 +12,7 @@ source "$ROOT/infra/local-aws.sh"
 cd "$ROOT"
 start_local_aws
 ensure_module pyotp "$PYOTP_REQ"  # codes for the second-factor measures
+ensure_module cbor2 "$CBOR2_REQ"  # the software authenticator of the passkey measures
 run=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(4))')
 export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 "$VENV/bin/python" infra/local_aws.py setup "$AUTHYY_MOTO_URL" \
@@ -21,7 +22,7 @@ RUNS="${BENCH_RUNS:-3}"
 
 if [ "${BENCH_ONLY:-}" != handlers ]; then
   # Every function but rotate-keys (a Secrets Manager rotation, a few calls a month).
-  FUNCTIONS=(hello-world signup login me refresh sessions logout list-users forgot-password mfa login-mfa
+  FUNCTIONS=(hello-world signup login me refresh sessions logout list-users forgot-password mfa login-mfa passkeys passkey-login
     resend-verification verify-email mailer reset-password change-password change-email
     delete-account discovery docs)
   say "building the release binaries of ${FUNCTIONS[*]} (x86_64, the functions' profile)"

@@ -211,6 +211,7 @@ class Bench:
                  for t in logged_in]
         self.measure("delete-account", erase, expect=(204,), memory=1024)
         self.second_factors(tag, min(n, 30))
+        self.passkeys(tag, min(n, 100))
         self.measure("discovery", [event("discovery.jwks")] * n)
         self.measure("docs", [event("docs.openapi")] * n, memory=128)
         self.measure("hello-world", [hello] * n)
@@ -246,6 +247,31 @@ class Bench:
         second = [event("login-mfa", {"mfa_token": c["mfa_token"], "code": secrets[i].at(max(steps[i] + 1, now) * 30)})
                   for i, c in enumerate(challenged)]
         self.measure("login-mfa", second)
+
+    def passkeys(self, tag, m):
+        """A verified user registers a passkey (passkeys: then its list, warm), and signs in with
+        it `m` times (passkey-login), each with a challenge of its own. The credentials come from
+        the tests' software authenticator (shared/tests/api/authenticator.py), not authyy's code."""
+        sys.path.insert(0, str(ROOT / "shared" / "tests" / "api"))
+        import authenticator  # noqa: E402 (needs cbor2, which infra/bench.sh installs)
+        address, origin = f"b{tag}_pk@example.com", "http://localhost:3000"
+        self.once("signup", event("signup", {"username": f"b{tag}_pk", "email": address, "password": PASSWORD}))
+        self.verify(address)
+        access = self.access_of(address)
+        options = self.once("passkeys", event("passkeys.register-options", bearer=access))
+        made = authenticator.create({"options": options["publicKey"], "origin": origin, "alg": -7, "fmt": "none"})
+        register = {"challenge_id": options["challenge_id"], "credential": made["credential"], "password": PASSWORD}
+        self.once("passkeys", event("passkeys.register", register, bearer=access), expect=(201,))
+        self.measure("passkeys", [event("passkeys.list", bearer=access)] * self.invokes, memory=1024)
+        challenges = self.many("passkey-login", [event("passkey-login.options", {})] * m)
+        sign_ins = []
+        for i, challenge in enumerate(challenges):
+            # Each assertion one count higher than the last (the counter must increase).
+            key = dict(made["key"], sign_count=i)
+            got = authenticator.get({"options": challenge["publicKey"], "origin": origin, "key": key})
+            sign_ins.append(event("passkey-login", {"challenge_id": challenge["challenge_id"],
+                                                    "credential": got["credential"]}))
+        self.measure("passkey-login", sign_ins)
 
     def verify(self, address):
         """A verified address, as an operator marks one (authyy-admin verify)."""

@@ -36,6 +36,7 @@ DEFAULT_FILES=(
   shared/src/tokens/*.rs
   shared/src/keys/*.rs
   shared/src/domain/*.rs
+  shared/src/domain/webauthn/*.rs
   shared/src/runtime/mod.rs
   shared/src/runtime/limits.rs
   shared/src/routes.rs

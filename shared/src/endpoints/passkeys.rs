@@ -193,8 +193,10 @@ pub async fn register(state: &AppState, req: &Request) -> EndpointResult {
         public_key: verified.public_key,
         sign_count: verified.sign_count,
         backup_eligible: verified.backup_eligible,
-        transports: credential.response.transports.clone(),
-        name: name.map_or_else(|| "Passkey".to_string(), |PasskeyName(n)| n),
+        transports: credential.response.known_transports(),
+        name: name
+            .and_then(|PasskeyName(n)| n)
+            .unwrap_or_else(|| "Passkey".to_string()),
         created_at: now,
         last_used_at: None,
     };

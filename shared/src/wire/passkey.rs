@@ -1,7 +1,8 @@
 //! The wire types of passkeys: the options a browser's `PublicKeyCredential.parseCreationOptionsFromJSON`
 //! and `parseRequestOptionsFromJSON` take (WebAuthn Level 3 JSON), and the credentials its
-//! `PublicKeyCredential.toJSON()` gives, checked for shape (base64url fields, the `public-key`
-//! type, `id` equal to `rawId`) before a handler sees them.
+//! `PublicKeyCredential.toJSON()` gives, checked for shape (the fields and their JSON types, the
+//! `public-key` type) before a handler sees them: a body of another shape is 422. What the
+//! fields hold (base64url, `id` equal to `rawId`) is the ceremony's to judge, as a refusal.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -28,6 +29,7 @@ pub struct RegistrationCredential {
     pub raw_id: String,
     /// `public-key`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^public-key$")]
     pub kind: String,
     pub response: AttestationResponse,
 }
@@ -40,9 +42,24 @@ pub struct AttestationResponse {
     /// base64url CBOR (formats `none` and `packed` are accepted).
     #[serde(rename = "attestationObject")]
     pub attestation_object: String,
-    /// How the browser can reach the authenticator again (`internal`, `hybrid`, `usb`, ...).
+    /// How the browser can reach the authenticator again (`internal`, `hybrid`, `usb`, `nfc`,
+    /// `ble`, `smart-card`); other values are not kept.
     #[serde(default)]
     pub transports: Vec<String>,
+}
+
+/// The transports WebAuthn names, as kept with a passkey (others dropped, each once).
+pub const TRANSPORTS: [&str; 6] = ["ble", "hybrid", "internal", "nfc", "smart-card", "usb"];
+
+impl AttestationResponse {
+    /// The transports to keep: the known ones, each once, in WebAuthn's order.
+    pub fn known_transports(&self) -> Vec<String> {
+        TRANSPORTS
+            .iter()
+            .filter(|t| self.transports.iter().any(|given| given == *t))
+            .map(|t| t.to_string())
+            .collect()
+    }
 }
 
 /// A credential as `PublicKeyCredential.toJSON()` gives it after `navigator.credentials.get()`.
@@ -51,7 +68,9 @@ pub struct AttestationResponse {
 pub struct AssertionCredential {
     pub id: String,
     pub raw_id: String,
+    /// `public-key`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^public-key$")]
     pub kind: String,
     pub response: AssertionResponse,
 }
@@ -86,10 +105,7 @@ pub struct DecodedAssertion {
     pub user_handle: Option<Vec<u8>>,
 }
 
-fn common(id: &str, raw_id: &str, kind: &str) -> Result<Vec<u8>, String> {
-    if kind != "public-key" {
-        return Err("type must be public-key".into());
-    }
+fn common(id: &str, raw_id: &str) -> Result<Vec<u8>, String> {
     if id != raw_id {
         return Err("id and rawId differ".into());
     }
@@ -102,11 +118,8 @@ fn common(id: &str, raw_id: &str, kind: &str) -> Result<Vec<u8>, String> {
 
 impl RegistrationCredential {
     pub fn decode(&self) -> Result<DecodedRegistration, String> {
-        if self.response.transports.len() > 8 || self.response.transports.iter().any(|t| t.len() > 32) {
-            return Err("transports: at most 8 names of at most 32 characters".into());
-        }
         Ok(DecodedRegistration {
-            credential_id: common(&self.id, &self.raw_id, &self.kind)?,
+            credential_id: common(&self.id, &self.raw_id)?,
             client_data_json: bytes("clientDataJSON", &self.response.client_data_json)?,
             attestation_object: bytes("attestationObject", &self.response.attestation_object)?,
         })
@@ -117,7 +130,7 @@ impl AssertionCredential {
     pub fn decode(&self) -> Result<DecodedAssertion, String> {
         let r = &self.response;
         Ok(DecodedAssertion {
-            credential_id: common(&self.id, &self.raw_id, &self.kind)?,
+            credential_id: common(&self.id, &self.raw_id)?,
             client_data_json: bytes("clientDataJSON", &r.client_data_json)?,
             authenticator_data: bytes("authenticatorData", &r.authenticator_data)?,
             signature: bytes("signature", &r.signature)?,
@@ -130,7 +143,7 @@ impl AssertionCredential {
     }
 }
 
-/// A credential field: its JSON shape, then its binary parts.
+/// A credential field: its JSON shape and its type.
 fn credential<T: for<'de> Deserialize<'de>>(
     name: &str,
     value: Option<&Value>,
@@ -148,15 +161,23 @@ fn credential<T: for<'de> Deserialize<'de>>(
     Ok(parsed)
 }
 
+fn public_key(kind: &str) -> Result<(), String> {
+    if kind == "public-key" {
+        Ok(())
+    } else {
+        Err("type must be public-key".into())
+    }
+}
+
 impl FromField for RegistrationCredential {
     fn from_field(name: &str, value: Option<&Value>) -> Result<Self, FieldError> {
-        credential(name, value, |c: &RegistrationCredential| c.decode().map(|_| ()))
+        credential(name, value, |c: &RegistrationCredential| public_key(&c.kind))
     }
 }
 
 impl FromField for AssertionCredential {
     fn from_field(name: &str, value: Option<&Value>) -> Result<Self, FieldError> {
-        credential(name, value, |c: &AssertionCredential| c.decode().map(|_| ()))
+        credential(name, value, |c: &AssertionCredential| public_key(&c.kind))
     }
 }
 
@@ -274,24 +295,24 @@ pub struct PasskeyRegisteredOut {
     pub recovery_codes: Option<Vec<String>>,
 }
 
-/// A passkey's name: 1 to 64 characters, no control characters, spaces trimmed.
+/// A passkey's name: at most 64 characters, no control characters; spaces around it are
+/// trimmed, and a name of spaces alone is no name.
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
 #[schema(value_type = String, example = "MacBook Touch ID")]
-pub struct PasskeyName(pub String);
+pub struct PasskeyName(pub Option<String>);
 
 impl FromField for PasskeyName {
     fn from_field(name: &str, value: Option<&Value>) -> Result<Self, FieldError> {
         let text = String::from_field(name, value)?;
-        let trimmed = text.trim();
-        let count = trimmed.chars().count();
-        if count == 0 || count > 64 || trimmed.chars().any(char::is_control) {
+        if text.chars().count() > 64 || text.chars().any(char::is_control) {
             return Err(FieldError::new(
                 "value_error",
                 &["body", name],
-                "Value error, a name of 1 to 64 characters without control characters",
+                "Value error, a name of at most 64 characters without control characters",
             ));
         }
-        Ok(PasskeyName(trimmed.to_string()))
+        let trimmed = text.trim();
+        Ok(PasskeyName((!trimmed.is_empty()).then(|| trimmed.to_string())))
     }
 }
 
@@ -305,7 +326,7 @@ request_type! {
         /// `PublicKeyCredential.toJSON()` of the new credential.
         pub credential: RegistrationCredential,
         /// A name to tell the passkey by (default `Passkey`).
-        #[schema(required = false)]
+        #[schema(value_type = String, required = false, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
         pub name: Option<PasskeyName>,
         /// The account's current password (a wrong one counts on this session's counter).
         #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]

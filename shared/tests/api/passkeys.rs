@@ -66,6 +66,8 @@ async fn a_second_passkey_brings_no_new_codes_and_is_listed_by_its_name<B: Backe
     let (access1, _, _) = app.verified_user("john_doe").await;
     let mut key = app.add_passkey(&access1).await;
     let aal2 = access(&app.sign_in_with_passkey(&mut key).await);
+    // (Listed oldest first: a second later.)
+    app.clock.advance_secs(1);
     let options = app.passkey_options(&aal2).await;
     let made = authenticator(
         "create",
@@ -525,6 +527,71 @@ async fn an_operator_reset_removes_passkeys<B: Backend>() {
     assert_eq!(app.list_passkeys(&access(&r)).await.body, json!([]));
 }
 
+async fn a_credential_of_another_shape_is_422_and_unreadable_contents_are_a_refusal<B: Backend>() {
+    let app = app::<B>().await;
+    let (access1, _, _) = app.verified_user("john_doe").await;
+    let options = app.passkey_options(&access1).await.body;
+    let made = authenticator("create", &creating(&options["publicKey"], json!({})));
+    let id = options["challenge_id"].clone();
+    let register = |credential: Value, name: Value| json!({"challenge_id": id, "credential": credential, "name": name, "password": STRONG});
+    let mut wrong_type = made["credential"].clone();
+    wrong_type["type"] = json!("password");
+    let mut no_response = made["credential"].clone();
+    no_response.as_object_mut().unwrap().remove("response");
+    for (case, credential, name) in [
+        ("another type", wrong_type, json!("x")),
+        ("no response", no_response, json!("x")),
+        ("not an object", json!("credential"), json!("x")),
+        (
+            "a name over 64 characters",
+            made["credential"].clone(),
+            json!("n".repeat(65)),
+        ),
+        (
+            "a name with a control character",
+            made["credential"].clone(),
+            json!("a\u{7}b"),
+        ),
+    ] {
+        let r = app
+            .with_body_of(Endpoint::RegisterPasskey, register(credential, name), &access1)
+            .await;
+        assert_eq!(r.status, 422, "{case}: {:?}", r.body);
+    }
+    // Not base64url, or an id that is not the rawId: the credential is refused, not malformed.
+    let mut not_base64 = made["credential"].clone();
+    not_base64["rawId"] = json!("not base64!");
+    not_base64["id"] = json!("not base64!");
+    let r = app
+        .with_body_of(
+            Endpoint::RegisterPasskey,
+            register(not_base64, json!("x")),
+            &access1,
+        )
+        .await;
+    assert_eq!((r.status, r.detail()), (400, "Invalid passkey registration"));
+    // A name of spaces is no name; unknown transports are not kept.
+    let options = app.passkey_options(&access1).await.body;
+    let mut made = authenticator("create", &creating(&options["publicKey"], json!({})));
+    made["credential"]["response"]["transports"] = json!(["internal", "carrier-pigeon", "internal"]);
+    let body = json!({"challenge_id": options["challenge_id"], "credential": made["credential"], "name": "   ", "password": STRONG});
+    let r = app.with_body_of(Endpoint::RegisterPasskey, body, &access1).await;
+    assert_eq!(
+        (r.status, &r.body["name"]),
+        (201, &json!("Passkey")),
+        "{:?}",
+        r.body
+    );
+    app.clock.advance_ms(2); // past the first factor's cut-off
+    let mut key = made["key"].clone();
+    let aal2 = access(&app.sign_in_with_passkey(&mut key).await);
+    let options = app.passkey_options(&aal2).await.body;
+    assert_eq!(
+        options["publicKey"]["excludeCredentials"][0]["transports"],
+        json!(["internal"])
+    );
+}
+
 async fn the_option_routes_are_limited_per_client_address<B: Backend>() {
     let app = B::app(with(|c| {
         c.passkey_options_limit = Limit {
@@ -561,5 +628,6 @@ both_backends!(
     a_disabled_account_or_an_unverified_one_where_required_cannot_sign_in_with_a_passkey,
     erasing_the_account_removes_its_passkeys,
     an_operator_reset_removes_passkeys,
+    a_credential_of_another_shape_is_422_and_unreadable_contents_are_a_refusal,
     the_option_routes_are_limited_per_client_address,
 );
