@@ -8,7 +8,8 @@ the page (PublicKeyCredential.toJSON()), with switches that break each rule the 
 
 create's request: {"options": <publicKey creation options>, "origin", "alg": -7|-257,
   "fmt": "none"|"packed"|"packed-full", optional "flags", "rp_id", "challenge", "type",
-  "cross_origin", "sign_count", "tamper", "credential_id", "cert_unit", "cert_ca"}
+  "cross_origin", "sign_count", "tamper", "credential_id", "none_statement", "statement_alg",
+  and the certificate's switches (attestation_certificate)}
   -> {"credential": {...}, "key": {"pem", "alg", "credential_id", "user_handle", "sign_count"}}
 get's request: {"options": <publicKey request options>, "origin", "key": <create's key>, optional
   "sign_count", "flags", "rp_id", "challenge", "type", "tamper", "user_handle"}
@@ -71,25 +72,42 @@ def authenticator_data(req, rp_id, flags, sign_count, attested=b""):
     return rp_hash + bytes([req.get("flags", flags)]) + req.get("sign_count", sign_count).to_bytes(4, "big") + attested
 
 
-def attestation_certificate(aaguid, unit, ca):
-    """A packed attestation certificate (self-signed: no trust anchor is checked)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test Authenticators"),
-        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit),
-        x509.NameAttribute(NameOID.COMMON_NAME, "Test Attestation"),
-    ])
+SUBJECT = {"C": (NameOID.COUNTRY_NAME, "US"), "O": (NameOID.ORGANIZATION_NAME, "Test Authenticators"),
+           "OU": (NameOID.ORGANIZATIONAL_UNIT_NAME, None), "CN": (NameOID.COMMON_NAME, "Test Attestation")}
+
+
+def attestation_certificate(req, aaguid):
+    """A packed attestation certificate (self-signed: no trust anchor is checked), as the
+    request's `cert_*` switches break it: `cert_unit`, `cert_ca`, `cert_names` (which of C, O, OU,
+    CN the subject has), `cert_key` (`p256`, `p384` or `rsa`), `cert_aaguid` (hex, the extension's
+    AAGUID), `cert_aaguid_critical`, `cert_basic_constraints` (false: none)."""
+    kind = req.get("cert_key", "p256")
+    key = {"p256": lambda: ec.generate_private_key(ec.SECP256R1()),
+           "p384": lambda: ec.generate_private_key(ec.SECP384R1()),
+           "rsa": lambda: rsa.generate_private_key(65537, 2048)}[kind]()
+    names = req.get("cert_names", ["C", "O", "OU", "CN"])
+    name = x509.Name([x509.NameAttribute(SUBJECT[n][0], SUBJECT[n][1] or req.get("cert_unit", "Authenticator Attestation"))
+                      for n in names])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            # id-fido-gen-ce-aaguid: an OCTET STRING holding the AAGUID.
-            .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4"),
-                                                      b"\x04\x10" + aaguid), critical=False)
-            .sign(key, hashes.SHA256()))
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=365)))
+    if req.get("cert_basic_constraints", True):
+        builder = builder.add_extension(x509.BasicConstraints(ca=req.get("cert_ca", False), path_length=None),
+                                        critical=True)
+    # id-fido-gen-ce-aaguid: an OCTET STRING holding the AAGUID.
+    extension = bytes.fromhex(req["cert_aaguid"]) if "cert_aaguid" in req else aaguid
+    builder = builder.add_extension(
+        x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4"), b"\x04\x10" + extension),
+        critical=req.get("cert_aaguid_critical", False))
+    cert = builder.sign(key, hashes.SHA256())
     return key, cert.public_bytes(serialization.Encoding.DER)
+
+
+def sign_with_certificate_key(key, data):
+    if isinstance(key, rsa.RSAPrivateKey):
+        return RS256, key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    return ES256, key.sign(data, ec.ECDSA(hashes.SHA256()))
 
 
 def create(req):
@@ -104,13 +122,13 @@ def create(req):
     signed = data + hashlib.sha256(client).digest()
     fmt = req.get("fmt", "none")
     if fmt == "none":
-        statement = {}
+        statement = req.get("none_statement", {})
     elif fmt == "packed":
-        statement = {"alg": alg, "sig": sign(private, alg, signed)}
+        statement = {"alg": req.get("statement_alg", alg), "sig": sign(private, alg, signed)}
     else:
-        cert_key, cert = attestation_certificate(aaguid, req.get("cert_unit", "Authenticator Attestation"),
-                                                 req.get("cert_ca", False))
-        statement = {"alg": ES256, "sig": sign(cert_key, ES256, signed), "x5c": [cert]}
+        cert_key, cert = attestation_certificate(req, aaguid)
+        cert_alg, sig = sign_with_certificate_key(cert_key, signed)
+        statement = {"alg": req.get("statement_alg", cert_alg), "sig": sig, "x5c": [cert]}
     if req.get("tamper") and "sig" in statement:
         statement["sig"] = statement["sig"][:-1] + bytes([statement["sig"][-1] ^ 1])
     attestation = cbor2.dumps({"fmt": "packed" if fmt.startswith("packed") else fmt, "attStmt": statement,

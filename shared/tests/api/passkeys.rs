@@ -185,15 +185,99 @@ async fn registration_is_refused_for_each_broken_rule<B: Backend>() {
         );
     }
     assert_eq!(app.list_passkeys(&access1).await.body, json!([]));
-    // Packed attestations that hold are accepted: self, and full with a certificate.
-    // (Each on an account of its own: a second passkey would need aal2.)
-    let (r, _) = app.add_passkey_with(&access1, json!({"fmt": "packed"})).await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    let (access2, _, _) = app.verified_user("jane_doe").await;
-    let (r, _) = app
-        .add_passkey_with(&access2, json!({"fmt": "packed-full"}))
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
+}
+
+async fn an_attestation_statement_is_refused_for_each_broken_rule<B: Backend>() {
+    let app = app::<B>().await;
+    let (access1, _, _) = app.verified_user("john_doe").await;
+    let full = |changes: Value| {
+        let mut c = json!({"fmt": "packed-full"});
+        c.as_object_mut()
+            .unwrap()
+            .extend(changes.as_object().unwrap().clone());
+        c
+    };
+    let cases = [
+        (
+            "a none statement that is not empty",
+            json!({"fmt": "none", "none_statement": {"alg": -7}}),
+        ),
+        ("a format not offered", json!({"fmt": "tpm"})),
+        (
+            "a self attestation naming another algorithm",
+            json!({"fmt": "packed", "statement_alg": -257}),
+        ),
+        (
+            "a tampered self attestation",
+            json!({"fmt": "packed", "tamper": true}),
+        ),
+        ("a tampered full attestation", full(json!({"tamper": true}))),
+        ("a certificate of a CA", full(json!({"cert_ca": true}))),
+        (
+            "a certificate with no basic constraints",
+            full(json!({"cert_basic_constraints": false})),
+        ),
+        (
+            "a certificate of another unit",
+            full(json!({"cert_unit": "Other"})),
+        ),
+        (
+            "a certificate with no unit",
+            full(json!({"cert_names": ["C", "O", "CN"]})),
+        ),
+        (
+            "a certificate with no common name",
+            full(json!({"cert_names": ["C", "O", "OU"]})),
+        ),
+        (
+            "a certificate with no country",
+            full(json!({"cert_names": ["O", "OU", "CN"]})),
+        ),
+        (
+            "a certificate of another AAGUID",
+            full(json!({"cert_aaguid": "11".repeat(16)})),
+        ),
+        (
+            "a critical AAGUID extension",
+            full(json!({"cert_aaguid_critical": true})),
+        ),
+        (
+            "an RSA certificate claiming ES256",
+            full(json!({"cert_key": "rsa", "statement_alg": -7})),
+        ),
+        (
+            "a P-384 certificate claiming ES256",
+            full(json!({"cert_key": "p384"})),
+        ),
+    ];
+    for (case, changes) in cases {
+        let (r, _) = app.add_passkey_with(&access1, changes).await;
+        assert_eq!(
+            (r.status, r.detail()),
+            (400, "Invalid passkey registration"),
+            "{case}"
+        );
+    }
+    assert_eq!(app.list_passkeys(&access1).await.body, json!([]));
+}
+
+async fn packed_attestations_that_hold_are_accepted<B: Backend>() {
+    let app = app::<B>().await;
+    // Each on an account of its own: a second passkey would need aal2.
+    for (n, changes) in [
+        json!({"fmt": "packed"}),
+        json!({"fmt": "packed", "alg": -257}),
+        json!({"fmt": "packed-full"}),
+        json!({"fmt": "packed-full", "cert_key": "rsa"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (access1, _, _) = app.verified_user(&format!("user_{n}")).await;
+        let (r, mut made) = app.add_passkey_with(&access1, changes.clone()).await;
+        assert_eq!(r.status, 201, "{changes}: {:?}", r.body);
+        app.sign_in_with_passkey(&mut made.key).await;
+    }
 }
 
 async fn a_registration_challenge_works_once_for_five_minutes_and_for_its_user_only<B: Backend>() {
@@ -615,6 +699,8 @@ both_backends!(
     signing_in_with_a_passkey_answers_tokens_at_aal2_with_hwk_or_swk,
     a_passkey_makes_password_login_ask_for_a_second_factor,
     registration_is_refused_for_each_broken_rule,
+    an_attestation_statement_is_refused_for_each_broken_rule,
+    packed_attestations_that_hold_are_accepted,
     a_registration_challenge_works_once_for_five_minutes_and_for_its_user_only,
     a_credential_id_is_registered_once_across_accounts,
     registering_needs_a_verified_address_the_password_and_aal2_with_a_factor,

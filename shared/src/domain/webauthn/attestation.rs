@@ -16,7 +16,6 @@ use super::cose::{CoseKey, ES256, RS256};
 use super::error::WebauthnError;
 
 const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 /// id-fido-gen-ce-aaguid: the AAGUID a packed attestation certificate may carry.
@@ -60,10 +59,12 @@ impl AttestationObject {
     pub fn verify(&self, client_data_hash: &[u8], key: &CoseKey, aaguid: &[u8]) -> Result<(), WebauthnError> {
         match self.fmt.as_str() {
             // Nothing is attested; the statement must be empty.
-            "none" if self.statement.is_empty() => Ok(()),
-            "none" => Err(WebauthnError::BadAttestation(
-                "a none statement that is not empty",
-            )),
+            "none" => match self.statement.is_empty() {
+                true => Ok(()),
+                false => Err(WebauthnError::BadAttestation(
+                    "a none statement that is not empty",
+                )),
+            },
             "packed" => self.verify_packed(client_data_hash, key, aaguid),
             _ => Err(WebauthnError::UnsupportedFormat),
         }
@@ -163,13 +164,9 @@ fn verify_with_certificate(
 ) -> Result<(), WebauthnError> {
     let spki = &cert.tbs_certificate.subject_public_key_info;
     let key_bytes = spki.subject_public_key.raw_bytes();
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+    // (A key on another curve is refused by ring: its point is not a P-256 point.)
     let algorithm: &dyn signature::VerificationAlgorithm = match (alg, spki.algorithm.oid) {
-        (ES256, ID_EC_PUBLIC_KEY) if curve == Some(SECP256R1) => &signature::ECDSA_P256_SHA256_ASN1,
+        (ES256, ID_EC_PUBLIC_KEY) => &signature::ECDSA_P256_SHA256_ASN1,
         (RS256, RSA_ENCRYPTION) => &signature::RSA_PKCS1_2048_8192_SHA256,
         _ => {
             return Err(WebauthnError::BadAttestation(

@@ -152,6 +152,17 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_id_of_1023_bytes_is_the_longest() {
+        let mut bytes = header(UP | AT, 0);
+        bytes.extend_from_slice(&[9u8; 16]);
+        bytes.extend_from_slice(&1023u16.to_be_bytes());
+        bytes.extend_from_slice(&[0u8; 1023]);
+        bytes.extend_from_slice(&[0xa0]);
+        let data = AuthenticatorData::parse(&bytes).unwrap();
+        assert_eq!(data.attested.unwrap().credential_id.len(), 1023);
+    }
+
+    #[test]
     fn a_credential_id_over_1023_bytes_is_malformed() {
         let mut bytes = header(UP | AT, 0);
         bytes.extend_from_slice(&[9u8; 16]);
