@@ -1,5 +1,5 @@
 //! Storage: small traits by capability (users, sessions, reset and verification tokens,
-//! throttle counters),
+//! throttle counters, second factors, passkeys),
 //! shaped for DynamoDB (conditional writes, one item per token) and mirrored by SQLite. Every
 //! race the API allows is settled inside one store call, never in endpoint code.
 //!

@@ -24,6 +24,14 @@
 //!   `NET#<network>` from one client network, `DEVICE#<sha256>` from one trusted device,
 //!   `SESSION#<sid>` the re-authentications of one session, and `TRUST#<sha256>` the trusted
 //!   devices (device tokens by hash).
+//! - `MFA#<id>`: an account's second factors: `FACTORS` (the sealed TOTP secret and its last
+//!   step, the enrolment in progress, the recovery code hashes, the WebAuthn user handle and the
+//!   passkey count), `CODEFAIL` (login's code counter) and `PASSKEY#<credential id>` (each
+//!   passkey: its COSE key, counter, name and times).
+//! - `MFATOKEN#<sha256>` / `MFATOKEN`: a login waiting for its second step.
+//! - `PASSKEY#<credential id>` / `PASSKEY`: the claim on a credential id (its owner): an id is
+//!   registered once, and sign-in finds the account by it.
+//! - `WEBAUTHN#<id>` / `WEBAUTHN`: a passkey ceremony's challenge, until its first use.
 //! - `MAILREQ#<id>` / `MAILREQ`: a mail request (a reset or verification link asked for) behind
 //!   a queued job, which names only its id; deleted once handled.
 //! - `THROTTLE#<key>#<window>` / `THROTTLE`: rate-limit windows (mail caps are keyed by a
