@@ -11,8 +11,8 @@ use crate::http;
 use crate::state::AppState;
 use crate::tokens::{Claims, IssuedTokens};
 use crate::wire::{
-    AccessTokenOut, AdminUserOut, EnvelopeUser, MessageOut, RefreshTokenOut, TokenEnvelope, TokensOut,
-    UserOut,
+    AccessTokenOut, AdminUserOut, EnvelopeUser, MessageOut, PasswordConfirmation, RefreshTokenOut,
+    TokenEnvelope, TokensOut, UserOut,
 };
 
 pub type EndpointResult = Result<Response<Body>, ApiError>;
@@ -57,6 +57,20 @@ pub fn require_aal2(claims: &Claims) -> Result<(), ApiError> {
     } else {
         Err(ApiError::Forbidden(MFA_REQUIRED))
     }
+}
+
+/// The signed-in user managing their second factors (`{"password"}` as the body): a token of a
+/// session that used a second factor (403 `MFA required`, before the body is read), then the
+/// current password (as [`reauthenticate`]).
+pub async fn authenticate_at_aal2_with_password(
+    state: &AppState,
+    req: &Request,
+) -> Result<(User, Claims), ApiError> {
+    let (user, claims) = authenticate(state, req).await?;
+    require_aal2(&claims)?;
+    let PasswordConfirmation { password } = http::body(req)?;
+    reauthenticate(state, &user, &claims.sid, &password).await?;
+    Ok((user, claims))
 }
 
 /// The signed-in `user` of session `sid` confirming a change with their current `password`:

@@ -9,8 +9,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{
-    authenticate, envelope, envelope_user, reauthenticate, require_aal2, require_aal2_if_enrolled,
-    EndpointResult,
+    authenticate, authenticate_at_aal2_with_password, envelope, envelope_user, reauthenticate,
+    require_aal2_if_enrolled, EndpointResult,
 };
 use super::delivery::{Delivery, DeliveryError};
 use super::owed_mail::queue_notice;
@@ -160,10 +160,7 @@ pub async fn confirm_totp(state: &AppState, req: &Request) -> EndpointResult {
         (status = 422, description = "Validation error", body = ValidationErrorOut),
         TooManyWrongPasswords, Unavailable))]
 pub async fn disable_totp(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, claims) = authenticate(state, req).await?;
-    require_aal2(&claims)?;
-    let PasswordConfirmation { password } = http::body(req)?;
-    reauthenticate(state, &user, &claims.sid, &password).await?;
+    let (user, _) = authenticate_at_aal2_with_password(state, req).await?;
     if !state.mfa.disable_totp(user.id).await? {
         return Err(ApiError::Missing(TOTP_NOT_ENABLED));
     }
@@ -184,10 +181,7 @@ pub async fn disable_totp(state: &AppState, req: &Request) -> EndpointResult {
         (status = 422, description = "Validation error", body = ValidationErrorOut),
         TooManyWrongPasswords, Unavailable))]
 pub async fn recovery_codes(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, claims) = authenticate(state, req).await?;
-    require_aal2(&claims)?;
-    let PasswordConfirmation { password } = http::body(req)?;
-    reauthenticate(state, &user, &claims.sid, &password).await?;
+    let (user, _) = authenticate_at_aal2_with_password(state, req).await?;
     let codes = RecoveryCode::generate_set();
     let hashes: Vec<String> = codes.iter().map(|c| c.hash(user.id)).collect();
     if !state.mfa.replace_recovery_codes(user.id, &hashes).await? {

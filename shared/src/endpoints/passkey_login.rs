@@ -59,10 +59,11 @@ pub async fn login_options(state: &AppState, _req: &Request) -> EndpointResult {
         (status = 429, description = "Too many sign-in attempts from this client address", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         Unavailable))]
 pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
+    // A device token it presents is not checked: the device is trusted under a new one (below).
     let PasskeyLoginRequest {
         challenge_id,
         credential,
-        device_token,
+        device_token: _,
     } = http::body(req)?;
     // The first attempt spends the challenge, whatever its outcome.
     let challenge = spend_challenge(state, &challenge_id, Ceremony::Authentication)
@@ -118,9 +119,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         .tokens
         .new_session(user.id, http::seen_from(req), auth.clone());
     let first = state.tokens.new_refresh_token(&session);
-    // The device is trusted from now on (as after a login) under a new token: one it presents
-    // is not checked here, so it is never renewed.
-    let _ = device_token;
+    // The device is trusted from now on (as after a login) under a new token.
     let device_token = randomness::random_token::<32>();
     let device = randomness::token_hash(&device_token);
     let sign_in = PasskeyUse {

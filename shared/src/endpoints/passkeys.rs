@@ -12,7 +12,10 @@ use base64::Engine;
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::common::{authenticate, reauthenticate, require_aal2, require_aal2_if_enrolled, EndpointResult};
+use super::common::{
+    authenticate, authenticate_at_aal2_with_password, reauthenticate, require_aal2_if_enrolled,
+    EndpointResult,
+};
 use super::mfa::{notify, require_verified};
 use super::responses::{JsonBodyRefused, NotAuthenticated, TooManyWrongPasswords, Unavailable};
 use super::sessions::no_content;
@@ -276,10 +279,7 @@ pub async fn list_passkeys(state: &AppState, req: &Request) -> EndpointResult {
         (status = 422, description = "Validation error", body = ValidationErrorOut),
         TooManyWrongPasswords, Unavailable))]
 pub async fn delete_passkey(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, claims) = authenticate(state, req).await?;
-    require_aal2(&claims)?;
-    let PasswordConfirmation { password } = http::body(req)?;
-    reauthenticate(state, &user, &claims.sid, &password).await?;
+    let (user, _) = authenticate_at_aal2_with_password(state, req).await?;
     let id = http::last_path_segment(req);
     // Credential ids are base64url: anything else names none, and is never sent to the store.
     let plausible = !id.is_empty()
