@@ -91,6 +91,20 @@ impl TestApp {
         (r, made)
     }
 
+    /// Each registration, its authenticator's `create` changed as its case says, is refused as
+    /// `Invalid passkey registration`, and the account is left with no passkey.
+    pub async fn refuses_each_registration(&self, access: &str, cases: Vec<(&str, Value)>) {
+        for (case, changes) in cases {
+            let (r, _) = self.add_passkey_with(access, changes).await;
+            assert_eq!(
+                (r.status, r.detail()),
+                (400, "Invalid passkey registration"),
+                "{case}"
+            );
+        }
+        assert_eq!(self.list_passkeys(access).await.body, json!([]));
+    }
+
     /// A passkey registered (ES256, attestation `none`): its key.
     pub async fn add_passkey(&self, access: &str) -> Value {
         let (r, made) = self.add_passkey_with(access, json!({})).await;
