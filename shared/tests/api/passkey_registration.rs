@@ -2,6 +2,9 @@
 //! factor, and the refusal of each WebAuthn and attestation rule. Credentials come from a software
 //! authenticator written apart from authyy (`authenticator.py`).
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
 use crate::helpers::*;
 
 async fn creation_options_ask_for_a_verified_resident_key_and_exclude_the_accounts_passkeys<B: Backend>() {
@@ -294,6 +297,25 @@ async fn a_credential_id_is_registered_once_across_accounts<B: Backend>() {
     assert_eq!(app.list_passkeys(&access2).await.body, json!([]));
 }
 
+async fn a_credential_id_of_the_longest_length_registers_signs_in_and_is_removed<B: Backend>() {
+    let app = app::<B>().await;
+    let (access1, _, _) = app.verified_user("john_doe").await;
+    // 1,023 bytes: the most WebAuthn allows, 1,364 characters of base64url.
+    let long_id = URL_SAFE_NO_PAD.encode([7u8; 1023]);
+    let (r, mut made) = app
+        .add_passkey_with(&access1, json!({"credential_id": long_id}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let aal2 = access(&app.sign_in_with_passkey(&mut made.key).await);
+    let listed = app.list_passkeys(&aal2).await.body;
+    assert_eq!(listed[0]["id"], json!(long_id));
+    assert_eq!(app.delete_passkey(&aal2, &long_id).await.status, 204);
+    assert_eq!(app.list_passkeys(&aal2).await.body, json!([]));
+    // An id longer still names no passkey: 404, whatever the store's key limits.
+    let longer = "A".repeat(1400);
+    assert_eq!(app.delete_passkey(&aal2, &longer).await.status, 404);
+}
+
 async fn registering_needs_a_verified_address_the_password_and_aal2_with_a_factor<B: Backend>() {
     let app = app::<B>().await;
     let (unverified, _, _) = app.user("john_doe").await;
@@ -392,6 +414,7 @@ both_backends!(
     packed_attestations_that_hold_are_accepted,
     a_registration_challenge_works_once_for_five_minutes_and_for_its_user_only,
     a_credential_id_is_registered_once_across_accounts,
+    a_credential_id_of_the_longest_length_registers_signs_in_and_is_removed,
     registering_needs_a_verified_address_the_password_and_aal2_with_a_factor,
     a_credential_of_another_shape_is_422_and_unreadable_contents_are_a_refusal,
 );

@@ -129,9 +129,12 @@ pub(super) fn factors_key(user_id: UserId) -> Item {
 pub(super) fn code_counter_key(user_id: UserId) -> Item {
     key(factors_partition(user_id), "CODEFAIL")
 }
-/// A passkey, in its account's second-factor partition (listing them is one Query).
+/// A passkey, in its account's second-factor partition (listing them is one Query), by the
+/// SHA-256 of its credential id: an id may be 1,023 bytes (1,364 characters of base64url), over
+/// the 1,024 bytes a sort key may hold. (The claim's partition key may hold 2,048.)
 pub(super) fn passkey_key(user_id: UserId, credential_id: &str) -> Item {
-    key(factors_partition(user_id), &format!("PASSKEY#{credential_id}"))
+    let hash = crate::randomness::token_hash(credential_id);
+    key(factors_partition(user_id), &format!("PASSKEY#{hash}"))
 }
 /// The claim on a credential id: which account owns it (an id is registered once, to one
 /// account; sign-in finds the account by it).

@@ -26,8 +26,8 @@
 //!   devices (device tokens by hash).
 //! - `MFA#<id>`: an account's second factors: `FACTORS` (the sealed TOTP secret and its last
 //!   step, the enrolment in progress, the recovery code hashes, the WebAuthn user handle and the
-//!   passkey count), `CODEFAIL` (login's code counter) and `PASSKEY#<credential id>` (each
-//!   passkey: its COSE key, counter, name and times).
+//!   passkey count), `CODEFAIL` (login's code counter) and `PASSKEY#<SHA-256 of the credential
+//!   id>` (each passkey: its COSE key, counter, name and times).
 //! - `MFATOKEN#<sha256>` / `MFATOKEN`: a login waiting for its second step.
 //! - `PASSKEY#<credential id>` / `PASSKEY`: the claim on a credential id (its owner): an id is
 //!   registered once, and sign-in finds the account by it.

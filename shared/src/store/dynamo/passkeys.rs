@@ -1,7 +1,7 @@
-//! Passkeys on DynamoDB: each passkey in its account's `MFA#` partition (`PASSKEY#<id>`), a
-//! claim on its credential id (`PASSKEY#<id>`, naming the owner) that makes the id unique
-//! across accounts, the account's user handle and passkey count on its `FACTORS` item, and
-//! ceremony challenges (`WEBAUTHN#<id>`, with a TTL).
+//! Passkeys on DynamoDB: each passkey in its account's `MFA#` partition (`PASSKEY#<SHA-256 of
+//! the id>`), a claim on its credential id (`PASSKEY#<id>`, naming the owner) that makes the id
+//! unique across accounts, the account's user handle and passkey count on its `FACTORS` item,
+//! and ceremony challenges (`WEBAUTHN#<id>`, with a TTL).
 
 use std::collections::HashMap;
 
@@ -97,8 +97,8 @@ impl DynamoStore {
         let mut keys = vec![];
         for item in &items {
             let sk = opt_s(item, "sk").unwrap_or_default();
-            if let Some(credential_id) = sk.strip_prefix("PASSKEY#") {
-                keys.push(passkey_claim_key(credential_id));
+            if sk.starts_with("PASSKEY#") {
+                keys.push(passkey_claim_key(&get_s(item, "credential_id")?));
             }
             keys.push(key(factors_partition(user_id), &sk));
         }
