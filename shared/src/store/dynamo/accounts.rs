@@ -92,10 +92,25 @@ impl AccountStore for DynamoStore {
     }
 
     async fn delete_account(&self, erasure: &Erasure<'_>) -> StoreResult<bool> {
+        for _ in 0..3 {
+            if let Some(erased) = self.erase_once(erasure).await? {
+                return Ok(erased);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "delete account: second factors kept changing".into(),
+        ))
+    }
+}
+
+impl DynamoStore {
+    /// One attempt at [`AccountStore::delete_account`]: `None` when a passkey was added
+    /// between the listing of the account's items and their deletion (nothing was deleted).
+    async fn erase_once(&self, erasure: &Erasure<'_>) -> StoreResult<Option<bool>> {
         let user = erasure.user;
         let credentials = self.get("read credentials", email_key(&user.email)).await?;
         let Some(credentials) = credentials else {
-            return Ok(false);
+            return Ok(Some(false));
         };
         // The user's partitions: the profile, and its sessions and refresh tokens; and its
         // address's: failed-login counters (every network's, device's and session's) and
@@ -112,7 +127,7 @@ impl AccountStore for DynamoStore {
             .await?;
         let profile = owned.iter().find(|i| opt_s(i, "sk").as_deref() == Some("USER"));
         let Some(profile) = profile else {
-            return Ok(false);
+            return Ok(Some(false));
         };
 
         let username_key = key(
@@ -131,10 +146,12 @@ impl AccountStore for DynamoStore {
             ),
             None => self.delete(email_key(&user.email), Some("user_id = :u"), Some(u())),
         };
+        let factors = self.factor_items(user.id).await?;
         let mut core = vec![
             credentials_unchanged,
             self.delete(user_key(user.id), Some("id = :u"), Some(u())),
             self.delete(username_key, Some("user_id = :u"), Some(u())),
+            self.delete_factors_as_listed(user.id, &factors),
         ];
         // Then what the account owns (as much as fits in the transaction), most personal first: tokens mailed to it, its login
         // counter and mail caps, its sessions (where and how it signed in), its refresh tokens.
@@ -145,12 +162,12 @@ impl AccountStore for DynamoStore {
         }
         // The second factors (the sealed TOTP secret and the passkeys have no TTL: they go in
         // the transaction first).
-        rest.extend([factors_key(user.id), code_counter_key(user.id)]);
+        rest.push(code_counter_key(user.id));
         rest.extend(
-            self.factor_item_keys(user.id)
-                .await?
+            factors
+                .others
                 .into_iter()
-                .filter(|k| *k != factors_key(user.id) && *k != code_counter_key(user.id)),
+                .filter(|k| *k != code_counter_key(user.id)),
         );
         let mut in_partition: Vec<&Item> = by_address
             .iter()
@@ -168,7 +185,9 @@ impl AccountStore for DynamoStore {
         core.extend(rest.into_iter().map(|k| self.delete(k, None, None)));
         match self.transact("delete account", core).await? {
             Tx::Done => {}
-            tx if tx.refused() => return Ok(false),
+            // A passkey added since the listing: list again.
+            tx if tx.failed(3) => return Ok(None),
+            tx if tx.refused() => return Ok(Some(false)),
             Tx::Cancelled(codes) => return Err(cancelled("delete account", codes)),
         }
         // The account is gone and none of its tokens works: what did not fit in the transaction
@@ -176,6 +195,6 @@ impl AccountStore for DynamoStore {
         if let Err(e) = self.batch_delete("delete account items", later).await {
             tracing::warn!(user_id = user.id, error = %e, "account erased; some refresh tokens are left to their TTL");
         }
-        Ok(true)
+        Ok(Some(true))
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
 use super::item::*;
 use super::tx::{cancelled, Tx};
@@ -87,22 +87,54 @@ fn challenge_from(item: &Item) -> StoreResult<PasskeyChallenge> {
     })
 }
 
+/// An account's second-factor items as one Query listed them, for deleting them all.
+pub(super) struct FactorItems {
+    /// Every item but `FACTORS`: the code counter, the passkeys and the claims on their ids.
+    pub others: Vec<Item>,
+    /// The passkey count `FACTORS` held (0 without one).
+    pub passkeys: u32,
+}
+
 impl DynamoStore {
-    /// The keys of every second-factor item of an account: its `MFA#` partition (factors,
-    /// code counter, passkeys) and the claims on its passkeys' credential ids.
-    pub(super) async fn factor_item_keys(&self, user_id: UserId) -> StoreResult<Vec<Item>> {
+    /// The second-factor items of an account: its `MFA#` partition (factors, code counter,
+    /// passkeys) and the claims on its passkeys' credential ids.
+    pub(super) async fn factor_items(&self, user_id: UserId) -> StoreResult<FactorItems> {
         let items = self
             .query_partition("list second factors", &factors_partition(user_id), None)
             .await?;
-        let mut keys = vec![];
+        let mut listed = FactorItems {
+            others: vec![],
+            passkeys: 0,
+        };
         for item in &items {
             let sk = opt_s(item, "sk").unwrap_or_default();
-            if sk.starts_with("PASSKEY#") {
-                keys.push(passkey_claim_key(&get_s(item, "credential_id")?));
+            if sk == "FACTORS" {
+                listed.passkeys = opt_n(item, "passkeys").unwrap_or(0);
+                continue;
             }
-            keys.push(key(factors_partition(user_id), &sk));
+            if sk.starts_with("PASSKEY#") {
+                listed
+                    .others
+                    .push(passkey_claim_key(&get_s(item, "credential_id")?));
+            }
+            listed.others.push(key(factors_partition(user_id), &sk));
         }
-        Ok(keys)
+        Ok(listed)
+    }
+
+    /// Deletes `FACTORS` only while its passkey count is the one listed: a passkey added after
+    /// the listing (its item and claim not in it) makes the write fail, to be listed again,
+    /// rather than outlive the account's factors.
+    pub(super) fn delete_factors_as_listed(
+        &self,
+        user_id: UserId,
+        listed: &FactorItems,
+    ) -> StoreResult<TransactWriteItem> {
+        self.delete(
+            factors_key(user_id),
+            Some("attribute_not_exists(passkeys) OR passkeys = :seen"),
+            Some(HashMap::from([(":seen".to_string(), n(listed.passkeys))])),
+        )
     }
 }
 

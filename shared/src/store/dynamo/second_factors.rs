@@ -213,21 +213,45 @@ impl MfaStore for DynamoStore {
     }
 
     async fn reset_second_factors(&self, user_id: UserId, now_ms: i64) -> StoreResult<bool> {
-        // Every factor item (TOTP and codes, passkeys and their claims, the code counter).
-        let mut writes = vec![self.update(
-            user_key(user_id),
-            "SET sessions_valid_after_ms = :now",
-            Some("attribute_exists(pk) AND (attribute_not_exists(sessions_valid_after_ms) OR sessions_valid_after_ms < :now)"),
-            HashMap::from([(":now".to_string(), n(now_ms))]),
-        )];
-        let keys = self.factor_item_keys(user_id).await?;
-        writes.extend(keys.into_iter().map(|k| self.delete(k, None, None)));
-        let tx = self.transact("reset second factors", writes).await?;
-        match tx {
-            Tx::Done => Ok(true),
-            tx if tx.failed(0) => Ok(self.get("get user", user_key(user_id)).await?.is_some()),
-            Tx::Cancelled(codes) => Err(cancelled("reset second factors", codes)),
+        // Every factor item (TOTP and codes, passkeys and their claims, the code counter) and
+        // the sessions' cut-off, in one transaction that holds only while the account is as
+        // read: a passkey added or a cut-off moved meanwhile means reading again.
+        for _ in 0..3 {
+            let Some(profile) = self.get("get user", user_key(user_id)).await? else {
+                return Ok(false);
+            };
+            let seen: Option<i64> = opt_n(&profile, "sessions_valid_after_ms");
+            let (condition, mut values) = match seen {
+                Some(seen) => (
+                    "sessions_valid_after_ms = :seen",
+                    HashMap::from([(":seen".to_string(), n(seen))]),
+                ),
+                None => (
+                    "attribute_exists(pk) AND attribute_not_exists(sessions_valid_after_ms)",
+                    HashMap::new(),
+                ),
+            };
+            values.insert(":cut".into(), n(now_ms.max(seen.unwrap_or(now_ms))));
+            let listed = self.factor_items(user_id).await?;
+            let mut writes = vec![
+                self.update(
+                    user_key(user_id),
+                    "SET sessions_valid_after_ms = :cut",
+                    Some(condition),
+                    values,
+                ),
+                self.delete_factors_as_listed(user_id, &listed),
+            ];
+            writes.extend(listed.others.into_iter().map(|k| self.delete(k, None, None)));
+            match self.transact("reset second factors", writes).await? {
+                Tx::Done => return Ok(true),
+                tx if tx.failed(0) || tx.failed(1) => continue,
+                Tx::Cancelled(codes) => return Err(cancelled("reset second factors", codes)),
+            }
         }
+        Err(StoreError::Unavailable(
+            "reset second factors: the account kept changing".into(),
+        ))
     }
 
     async fn begin_second_step(
