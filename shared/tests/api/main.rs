@@ -37,6 +37,7 @@ mod verify_email;
 
 mod architecture;
 mod aws_faults;
+mod aws_interleavings;
 mod aws_permissions;
 mod aws_throttling;
 mod fuzz;

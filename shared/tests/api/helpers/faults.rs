@@ -25,6 +25,15 @@ impl Storable for Throttled {
     type Storer = StoreReplace<Self>;
 }
 
+/// Another request's work, run in the middle of one: see [`Faults::before_call_naming`].
+pub struct Interleaved(String, Box<dyn FnOnce() + Send>);
+
+impl std::fmt::Debug for Interleaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Interleaved({:?})", self.0)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Faults {
     calls: AtomicUsize,
@@ -40,6 +49,8 @@ pub struct Faults {
     /// Transactions whose request names this text are answered as throttled.
     throttle_matching: Mutex<Option<String>>,
     closed_port: u16,
+    /// Runs once, before the first call whose request names its text.
+    interleaved: Mutex<Option<Interleaved>>,
     /// Read and write request units the counted calls would consume in DynamoDB on demand,
     /// in thousandths ([`request_units`]).
     read_milli: AtomicUsize,
@@ -94,6 +105,14 @@ impl Faults {
     #[allow(dead_code)]
     pub fn throttle_transactions_naming(&self, text: &str) {
         *self.throttle_matching.lock().unwrap() = Some(text.to_string());
+    }
+
+    /// Before the first call whose request names `text` is sent, `work` runs to its end (once),
+    /// as a request that came in between what a store read and what it writes. `work` may block
+    /// on async code with `tokio::task::block_in_place` (the tests' runtime has two workers).
+    #[allow(dead_code)]
+    pub fn before_call_naming(&self, text: &str, work: impl FnOnce() + Send + 'static) {
+        *self.interleaved.lock().unwrap() = Some(Interleaved(text.to_string(), Box::new(work)));
     }
 
     /// From now on, the `n`th DynamoDB call and every later one fail (counting from now).
@@ -167,6 +186,16 @@ impl Intercept for FaultInterceptor {
                 .as_ref()
                 .is_some_and(|text| body.contains(text.as_str()))
         };
+        let interleaved = {
+            let mut slot = self.0.interleaved.lock().unwrap();
+            match slot.as_ref() {
+                Some(Interleaved(text, _)) if body.contains(text.as_str()) => slot.take(),
+                _ => None,
+            }
+        };
+        if let Some(Interleaved(_, work)) = interleaved {
+            work();
+        }
         let matches = names(&self.0.matching);
         let operation_fails = self.0.operation.lock().unwrap().as_deref() == Some(operation.as_str());
         if matches || operation_fails || self.0.failing.load(Ordering::SeqCst) {
