@@ -281,6 +281,18 @@ async fn an_operator_reset_removes_passkeys<B: Backend>() {
     assert_eq!(app.list_passkeys(&access(&r)).await.body, json!([]));
 }
 
+async fn an_operator_reset_removes_the_factors_even_when_the_cut_off_is_already_later<B: Backend>() {
+    let app = app::<B>().await;
+    let (access1, _, id) = app.verified_user("john_doe").await;
+    let key = app.add_passkey(&access1).await;
+    // The first passkey cut the sessions off at about now: a reset stamped earlier (another
+    // machine's clock) keeps that cut-off and still removes every factor.
+    let earlier = app.clock.now_ms() - 60_000;
+    assert!(app.state.mfa.reset_second_factors(id, earlier).await.unwrap());
+    assert!(!app.state.mfa.second_factors(id).await.unwrap().factors().any());
+    assert_eq!(app.sign_in_with(&key, json!({})).await.status, 401);
+}
+
 async fn the_option_routes_are_limited_per_client_address<B: Backend>() {
     let app = B::app(with(|c| {
         c.passkey_options_limit = Limit {
@@ -310,5 +322,6 @@ both_backends!(
     a_disabled_account_or_an_unverified_one_where_required_cannot_sign_in_with_a_passkey,
     erasing_the_account_removes_its_passkeys,
     an_operator_reset_removes_passkeys,
+    an_operator_reset_removes_the_factors_even_when_the_cut_off_is_already_later,
     the_option_routes_are_limited_per_client_address,
 );
