@@ -20,6 +20,7 @@ use super::mfa::{notify, require_verified};
 use super::responses::{JsonBodyRefused, NotAuthenticated, TooManyWrongPasswords, Unavailable};
 use super::sessions::no_content;
 use crate::clock::rfc3339;
+use crate::domain::webauthn::authenticator_data::MAX_CREDENTIAL_ID;
 use crate::domain::webauthn::{self, RelyingParty, ES256, RS256};
 use crate::domain::RecoveryCode;
 use crate::error::{
@@ -281,9 +282,10 @@ pub async fn list_passkeys(state: &AppState, req: &Request) -> EndpointResult {
 pub async fn delete_passkey(state: &AppState, req: &Request) -> EndpointResult {
     let (user, _) = authenticate_at_aal2_with_password(state, req).await?;
     let id = http::last_path_segment(req);
-    // Credential ids are base64url: anything else names none, and is never sent to the store.
+    // Credential ids are base64url of at most 1,023 bytes: anything else names none, and is
+    // never sent to the store.
     let plausible = !id.is_empty()
-        && id.len() <= 1400
+        && id.len() <= (MAX_CREDENTIAL_ID * 4).div_ceil(3)
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::request::{parsed, request_type, FieldError, FromField, FromJson};
+use crate::domain::webauthn::authenticator_data::MAX_CREDENTIAL_ID;
 use crate::domain::Password;
 
 /// A binary value as WebAuthn's JSON carries it: base64url, without padding.
@@ -110,8 +111,8 @@ fn common(id: &str, raw_id: &str) -> Result<Vec<u8>, String> {
         return Err("id and rawId differ".into());
     }
     let credential_id = bytes("rawId", raw_id)?;
-    if credential_id.is_empty() || credential_id.len() > 1023 {
-        return Err("rawId must be 1 to 1023 bytes".into());
+    if credential_id.is_empty() || credential_id.len() > MAX_CREDENTIAL_ID {
+        return Err(format!("rawId must be 1 to {MAX_CREDENTIAL_ID} bytes"));
     }
     Ok(credential_id)
 }

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::attestation::AttestationObject;
-use super::authenticator_data::{AuthenticatorData, AT, BE, UP, UV};
+use super::authenticator_data::{AuthenticatorData, BE, UP, UV};
 use super::client_data::{self, CREATE, GET};
 use super::cose::CoseKey;
 use super::error::WebauthnError;
@@ -50,10 +50,11 @@ pub fn verify_registration(
     let data = AuthenticatorData::parse(&attestation.auth_data)?;
     rp.check_rp_id_hash(&data)?;
     check_flags(&data)?;
-    let attested = match (&data.attested, data.has(AT)) {
-        (Some(attested), true) => attested,
-        _ => return Err(WebauthnError::Malformed("attested credential data")),
-    };
+    // (Parsed exactly when the AT flag is set.)
+    let attested = data
+        .attested
+        .as_ref()
+        .ok_or(WebauthnError::Malformed("attested credential data"))?;
     if attested.credential_id != credential_id {
         return Err(WebauthnError::WrongCredentialId);
     }

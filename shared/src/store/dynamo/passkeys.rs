@@ -192,17 +192,17 @@ impl PasskeyStore for DynamoStore {
     }
 
     async fn put_passkey_challenge(&self, challenge: &PasskeyChallenge, _now: i64) -> StoreResult<()> {
-        // (Expired challenges go by the table's TTL.)
-        match self
-            .transact(
-                "put passkey challenge",
-                vec![self.put(challenge_item(challenge), Some("attribute_not_exists(pk)"))],
-            )
-            .await?
-        {
-            Tx::Done => Ok(()),
-            Tx::Cancelled(codes) => Err(cancelled("put passkey challenge", codes)),
-        }
+        // One conditional put (a random 128-bit id is never taken); expired challenges go by
+        // the table's TTL.
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(challenge_item(challenge)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("put passkey challenge", e))
     }
 
     async fn take_passkey_challenge(&self, id: &str) -> StoreResult<Option<PasskeyChallenge>> {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
-use super::second_factors::{exists, passkey_count, set_recovery_codes};
+use super::second_factors::{exists, factor_record, set_recovery_codes};
 use super::sessions::{insert_session, trust_device};
 use super::*;
 
@@ -132,17 +132,11 @@ impl PasskeyStore for SqliteStore {
             if taken {
                 return Ok(AddEnd::Duplicate);
             }
-            let count = passkey_count(tx, p.user_id)?;
-            let totp = exists(
-                tx,
-                "SELECT 1 FROM second_factors WHERE user_id = ?1 AND totp_secret IS NOT NULL",
-                [id],
-            )?;
-            let has_factor = totp || count > 0;
-            if has_factor == a.first.is_some() {
+            let record = factor_record(tx, p.user_id)?;
+            if record.factors().any() == a.first.is_some() {
                 return Ok(AddEnd::FactorsChanged);
             }
-            if count >= MAX_PASSKEYS {
+            if record.passkeys >= MAX_PASSKEYS {
                 return Ok(AddEnd::TooMany);
             }
             if let Some(first) = a.first {
@@ -202,13 +196,8 @@ impl PasskeyStore for SqliteStore {
             if removed == 0 {
                 return Ok(false);
             }
-            let totp = exists(
-                tx,
-                "SELECT 1 FROM second_factors WHERE user_id = ?1 AND totp_secret IS NOT NULL",
-                [user_id as i64],
-            )?;
             // The codes go with the last second factor.
-            if !totp && passkey_count(tx, user_id)? == 0 {
+            if !factor_record(tx, user_id)?.factors().any() {
                 set_recovery_codes(tx, user_id, &[])?;
             }
             Ok(true)

@@ -7,7 +7,7 @@ use super::sessions::{insert_session, settle_password_step, trust_device};
 use super::*;
 use crate::config::Backoff;
 
-fn factor_record(c: &Connection, user_id: UserId) -> StoreResult<FactorRecord> {
+pub(super) fn factor_record(c: &Connection, user_id: UserId) -> StoreResult<FactorRecord> {
     let row = c
         .query_row(
             "SELECT totp_secret, totp_last_step, pending_secret, pending_expires_at
