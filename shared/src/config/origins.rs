@@ -62,12 +62,7 @@ fn origin(entry: &str) -> Result<String, String> {
                     .chars()
                     .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
         }
-        None => {
-            !host.is_empty()
-                && host.split('.').all(|label| {
-                    !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                })
-        }
+        None => is_host_name(host),
     };
     if !valid_host {
         return Err(format!("{host:?} is not a host name or address"));
@@ -80,6 +75,14 @@ fn origin(entry: &str) -> Result<String, String> {
         }
         Some(p) => Err(format!("{p:?} is not a port")),
     }
+}
+
+/// Whether `host` is a DNS name: dot-separated, non-empty labels of letters, digits and `-`.
+pub(super) fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 #[cfg(test)]

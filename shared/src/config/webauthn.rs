@@ -8,11 +8,7 @@ use super::origins;
 /// The rp id: a lowercase host name (no scheme, port or path).
 pub fn rp_id(value: &str) -> Result<String, String> {
     let id = value.trim().to_ascii_lowercase();
-    let valid = !id.is_empty()
-        && id
-            .split('.')
-            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-    if valid {
+    if origins::is_host_name(&id) {
         Ok(id)
     } else {
         Err(format!(
