@@ -33,6 +33,13 @@ async fn first_passkey_to_register(
     (work, status, credential_id)
 }
 
+/// Work that runs `future` to its end on the test's runtime, from inside a store's call.
+fn meanwhile<F: std::future::Future + Send + 'static>(future: F) -> impl FnOnce() + Send + 'static {
+    move || {
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future));
+    }
+}
+
 /// Neither the account's passkeys, nor the claim on `credential_id`, nor any factor is left.
 async fn no_passkey_is_left(app: &TestApp, user_id: u64, credential_id: &str) {
     assert!(app.state.passkeys.passkeys(user_id).await.unwrap().is_empty());
@@ -83,4 +90,47 @@ async fn an_erasure_removes_a_passkey_registered_between_its_read_and_its_write(
         "the registration came between"
     );
     no_passkey_is_left(&healthy, id, &credential_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_reset_reads_again_when_the_sessions_were_ended_between_its_read_and_its_write() {
+    let Pair {
+        healthy,
+        faulty,
+        faults,
+    } = pair().await;
+    let healthy = Arc::new(healthy);
+    let (access, _, id) = healthy.verified_user("john_doe").await;
+    let key = healthy.add_passkey(&access).await;
+    let now = healthy.clock.now_ms();
+    // A logout everywhere (its cut-off later than the reset's instant) and nothing else.
+    let app = healthy.clone();
+    let logout_everywhere = async move { app.state.sessions.revoke_all_sessions(id, now + 5).await.unwrap() };
+    faults.before_call_naming("SET sessions_valid_after_ms", meanwhile(logout_everywhere));
+    assert!(faulty.state.mfa.reset_second_factors(id, now).await.unwrap());
+    no_passkey_is_left(&healthy, id, key["credential_id"].as_str().unwrap()).await;
+    let user = healthy.state.users.user_by_id(id).await.unwrap().unwrap();
+    assert_eq!(user.sessions_valid_after_ms, now + 5, "the later cut-off is kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_is_refused_when_the_password_changed_between_its_read_and_its_write() {
+    let Pair {
+        healthy,
+        faulty,
+        faults,
+    } = pair().await;
+    let healthy = Arc::new(healthy);
+    let (access, _, _) = healthy.verified_user("john_doe").await;
+    let app = healthy.clone();
+    let token = access.clone();
+    let change = async move {
+        let r = app.change_password(&token, STRONG, STRONG2).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    };
+    faults.before_call_naming("USERNAME#john_doe", meanwhile(change));
+    let r = faulty.delete_me(&access, STRONG).await;
+    assert_eq!((r.status, r.detail()), (400, "Current password is incorrect"));
+    let r = healthy.login("john_doe@example.com", STRONG2).await;
+    assert_eq!(r.status, 200, "the account is still there: {:?}", r.body);
 }

@@ -94,6 +94,17 @@ async fn a_login_throttled_as_its_session_starts_is_503_not_wrong_credentials() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_throttled_in_its_transaction_is_503_not_a_wrong_password() {
+    let p = pair().await;
+    let (a, _, _) = p.healthy.user("john_doe").await;
+    // Only the erasure's own transaction names the username's item.
+    p.faults.throttle_transactions_naming("USERNAME#john_doe");
+    let r = p.faulty.delete_me(&a, STRONG).await;
+    assert_unavailable(&r, 0);
+    assert_eq!(p.healthy.delete_me(&a, STRONG).await.status, 204);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erasure_too_big_for_one_transaction_erases_the_sessions_in_it() {
     // A transaction of 12 items stands in for DynamoDB's 100: the account's three items, its
     // counters and pending link, and its two sessions fit; its refresh tokens do not, and the
