@@ -26,6 +26,11 @@ say "extracting the DynamoDB table definition from template.yaml"
 "$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json
 export AUTHYY_TABLE_DEFINITION="$ROOT/target/authyy-table.json"
 
+# A real OpenID provider (node's oidc-provider) for the federation tests, on 127.0.0.1.
+command -v npm >/dev/null || { echo "the federation tests need Node.js 20+ with npm" >&2; exit 1; }
+say "installing the test OpenID provider (infra/oidc: oidc-provider, npm ci)"
+(cd infra/oidc && npm ci --silent --no-audit --no-fund)
+
 say "running the test suite on both backends (cargo test --workspace)"
 export AUTHYY_OPENAPI_OUT="$ROOT/target/openapi.json"
 cargo test --workspace

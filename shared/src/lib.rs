@@ -24,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod endpoints;
 pub mod error;
+pub mod federation;
 pub mod hashing;
 pub mod http;
 pub mod keys;

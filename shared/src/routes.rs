@@ -71,6 +71,14 @@ macro_rules! route_table {
                 Some(ClientLimit::PasskeyOptions), false, passkey_login::login_options),
             (PasskeyLogin, POST, "/auth/passkeys/login", "passkey-login", Json, Some(ClientLimit::Login), false,
                 passkey_login::login),
+            // One function for a provider sign-in's three steps: the same provider calls and rights.
+            (OAuthAuthorize, GET, "/auth/oauth/{provider}/authorize", "oauth", Optional, None, false,
+                oauth::authorize),
+            (OAuthCallback, GET, "/auth/oauth/{provider}/callback", "oauth", Optional, None, false,
+                oauth::callback),
+            (OAuthToken, POST, "/auth/oauth/token", "oauth", Json, Some(ClientLimit::Login), false, oauth::token),
+            (ListIdentities, GET, "/auth/identities", "identities", Optional, None, false,
+                identities::list_identities),
         }
     };
 }

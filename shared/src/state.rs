@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::federation::Federation;
 use crate::hashing::Hasher;
 use crate::mail::MailTransport;
 use crate::queue::MailQueue;
 use crate::store::{
-    AccountStore, MailRequestStore, MfaStore, PasskeyStore, ResetStore, SessionStore, Store, ThrottleStore,
-    UserStore, VerifyStore,
+    AccountStore, FederationStore, MailRequestStore, MfaStore, PasskeyStore, ResetStore, SessionStore, Store,
+    ThrottleStore, UserStore, VerifyStore,
 };
 use crate::tokens::TokenIssuer;
 
@@ -27,6 +28,10 @@ pub struct AppState {
     pub mfa: Arc<dyn MfaStore>,
     /// Passkeys and their ceremonies' challenges.
     pub passkeys: Arc<dyn PasskeyStore>,
+    /// Provider identities and the one-time records of a provider sign-in.
+    pub identities: Arc<dyn FederationStore>,
+    /// The providers users sign in with, and the client that reaches them.
+    pub federation: Arc<Federation>,
     pub resets: Arc<dyn ResetStore>,
     pub verifications: Arc<dyn VerifyStore>,
     /// The requests behind queued mail jobs that mint a link.
@@ -49,6 +54,7 @@ impl AppState {
         self.accounts = store.clone();
         self.mfa = store.clone();
         self.passkeys = store.clone();
+        self.identities = store.clone();
         self.resets = store.clone();
         self.verifications = store.clone();
         self.mail_requests = store.clone();

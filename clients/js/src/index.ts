@@ -15,7 +15,7 @@
 import { AuthyyError } from "./errors.js";
 import type {
   RequestBody, ResponseBody, Query, User, AdminUser, SessionInfo, Message, Me, MfaStatus, TotpEnrollment,
-  RecoveryCodes, Passkey, PasskeyRegistration, MfaChallenge, LoginResult, LoginMfaBody, TotpConfirmation, OperationId,
+  RecoveryCodes, Passkey, PasskeyRegistration, Identity, MfaChallenge, LoginResult, LoginMfaBody, TotpConfirmation, OperationId,
 } from "./types.js";
 import { Session } from "./session.js";
 import type { AuthListener, Channel, Clock, Locks, SessionUser, TokenEnvelope } from "./session.js";
@@ -28,6 +28,16 @@ import {
   passkeysSupported,
   requestOptions,
 } from "./webauthn.js";
+
+/** Where {@link AuthyyClient.signInWith} keeps its PKCE verifier until the provider sends the browser back. */
+const OAUTH_VERIFIER_KEY = "authyy.oauth_verifier";
+
+/** Bytes as base64url without padding. */
+function base64url(bytes: Uint8Array): string {
+  let text = "";
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
 
 export { AuthyyError, conditionalMediationAvailable, memoryStorage, passkeysSupported };
 export type { FieldError } from "./errors.js";
@@ -106,6 +116,10 @@ export const OPERATION_METHODS = {
   delete_passkey: "deletePasskey",
   passkey_login_options: "loginWithPasskey",
   passkey_login: "loginWithPasskey",
+  oauth_authorize: "signInWith",
+  oauth_callback: "signInWith",
+  oauth_token: "completeSignInWith",
+  list_identities: "listIdentities",
   list_users: "listUsers",
   openid_configuration: "openidConfiguration",
   jwks: "jwks",
@@ -443,6 +457,49 @@ export class AuthyyClient {
     } as unknown as RequestBody<"passkey_login">;
     const envelope: TokenEnvelope = await this.call("POST", "/auth/passkeys/login", { body: sent });
     return this.signedIn(envelope);
+  }
+
+  /**
+   * Starts a sign-in with another provider (`GET /auth/oauth/{provider}/authorize`): keeps a
+   * PKCE verifier in `sessionStorage` and sends the browser to the provider. The provider
+   * sends it back to `redirectTo` (one of the service's AUTH_OAUTH_REDIRECT_URLS) with
+   * `#code=` or `#error=`; call {@link completeSignInWith} there.
+   */
+  async signInWith(provider: string, redirectTo: string): Promise<void> {
+    const bytes = crypto.getRandomValues(new Uint8Array(32));
+    const verifier = base64url(bytes);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+    sessionStorage.setItem(OAUTH_VERIFIER_KEY, verifier);
+    const query = new URLSearchParams({ redirect_to: redirectTo, code_challenge: base64url(digest) });
+    location.assign(`${this.base}/auth/oauth/${encodeURIComponent(provider)}/authorize?${query}`);
+  }
+
+  /**
+   * On the `redirectTo` page: reads `#code=` (or `#error=`, thrown as an {@link AuthyyError}
+   * of status 400 whose detail is the error's code) from `hash` (default: the page's), clears
+   * it from the address bar, and trades the code for a session (`POST /auth/oauth/token`). An
+   * account with a second factor is refused with 403 `MFA required`.
+   */
+  async completeSignInWith(hash: string = location.hash): Promise<SessionUser> {
+    const params = new URLSearchParams(hash.replace(/^#/, ""));
+    if (typeof history !== "undefined" && hash === location.hash) {
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    const error = params.get("error");
+    if (error) throw new AuthyyError(400, error);
+    const code = params.get("code");
+    const verifier = sessionStorage.getItem(OAUTH_VERIFIER_KEY);
+    sessionStorage.removeItem(OAUTH_VERIFIER_KEY);
+    if (!code || !verifier) throw new AuthyyError(400, "invalid_state");
+    const envelope: TokenEnvelope = await this.call("POST", "/auth/oauth/token", {
+      body: { code, code_verifier: verifier },
+    });
+    return this.signedIn(envelope);
+  }
+
+  /** `GET /auth/identities`: the identities at other providers linked to the account. */
+  listIdentities(): Promise<Identity[]> {
+    return this.call("GET", "/auth/identities", { auth: "access" });
   }
 
   /** `GET /auth/passkeys`: the user's passkeys, oldest first. */

@@ -36,6 +36,8 @@ export type RecoveryCodes = ResponseBody<"recovery_codes", 200>;
 
 /** `listPasskeys()`: a registered passkey (its `id` is what `deletePasskey` takes). */
 export type Passkey = Schemas["PasskeyOut"];
+/** An identity at another provider, linked to the account. */
+export type Identity = Schemas["IdentityOut"];
 /** `registerPasskey()`: the passkey, and `recovery_codes` (to show once) when it is the first second factor. */
 export type PasskeyRegistration = ResponseBody<"register_passkey", 201>;
 

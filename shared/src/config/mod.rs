@@ -15,6 +15,7 @@ mod aws;
 mod backend;
 mod env;
 mod error;
+pub mod federation;
 mod limit;
 pub mod links;
 mod logging;

@@ -94,6 +94,11 @@ pub struct Config {
     pub webauthn_rp_id: String,
     pub webauthn_rp_name: String,
     pub webauthn_origins: Vec<String>,
+    /// The providers users can sign in with (AUTH_OIDC_PROVIDERS), by name.
+    pub oauth_providers: Vec<super::federation::Provider>,
+    /// The frontend pages a provider sign-in may end at (AUTH_OAUTH_REDIRECT_URLS), compared
+    /// with `redirect_to` as strings.
+    pub oauth_redirect_urls: Vec<String>,
     /// Passkey option requests (registration and sign-in) per client address.
     pub passkey_options_limit: Limit,
     pub sqlite_path: PathBuf,
@@ -161,6 +166,11 @@ impl Default for Config {
             webauthn_rp_id: "localhost".into(),
             webauthn_rp_name: "authyy".into(),
             webauthn_origins: vec!["http://localhost:3000".into(), "http://localhost:5173".into()],
+            oauth_providers: vec![],
+            oauth_redirect_urls: vec![
+                "http://localhost:3000/callback".into(),
+                "http://localhost:5173/callback".into(),
+            ],
             passkey_options_limit: Limit {
                 max: 30,
                 window_secs: 60,

@@ -6,7 +6,7 @@ use super::backend::BackendKind;
 use super::env::Env;
 use super::error::ConfigError;
 use super::service::{Config, HashCost};
-use super::{links, origins, webauthn};
+use super::{federation, links, origins, webauthn};
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
@@ -124,6 +124,24 @@ impl Config {
                 reason: "a non-empty name without control characters".into(),
             });
         }
+        let oauth_providers = env
+            .get("AUTH_OIDC_PROVIDERS")
+            .map(federation::providers)
+            .transpose()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "AUTH_OIDC_PROVIDERS",
+                reason,
+            })?
+            .unwrap_or_default();
+        // Local mode's frontends by default; a deployment names its own.
+        let oauth_redirect_urls = match env.get("AUTH_OAUTH_REDIRECT_URLS") {
+            Some(list) => federation::redirect_urls(list).map_err(|reason| ConfigError::Invalid {
+                name: "AUTH_OAUTH_REDIRECT_URLS",
+                reason,
+            })?,
+            None if BackendKind::from_env(env)? == BackendKind::Aws => vec![],
+            None => d.oauth_redirect_urls,
+        };
         let config = Config {
             issuer_from_request: env.get("AUTH_ISSUER").is_none()
                 && BackendKind::from_env(env)? == BackendKind::Aws,
@@ -193,6 +211,8 @@ impl Config {
             webauthn_rp_id,
             webauthn_rp_name,
             webauthn_origins,
+            oauth_providers,
+            oauth_redirect_urls,
             passkey_options_limit: env
                 .parse("AUTH_PASSKEY_OPTIONS_LIMIT")?
                 .unwrap_or(d.passkey_options_limit),

@@ -18,6 +18,8 @@ pub enum AuthMethod {
     Hwk,
     /// A software key (a synced passkey).
     Swk,
+    /// Another provider vouched (a federated sign-in).
+    Fed,
 }
 
 impl AuthMethod {
@@ -28,19 +30,14 @@ impl AuthMethod {
             AuthMethod::Mfa => "mfa",
             AuthMethod::Hwk => "hwk",
             AuthMethod::Swk => "swk",
+            AuthMethod::Fed => "fed",
         }
     }
 
+    const ALL: [AuthMethod; 6] = [Self::Pwd, Self::Otp, Self::Mfa, Self::Hwk, Self::Swk, Self::Fed];
+
     fn parse(s: &str) -> Option<AuthMethod> {
-        [
-            AuthMethod::Pwd,
-            AuthMethod::Otp,
-            AuthMethod::Mfa,
-            AuthMethod::Hwk,
-            AuthMethod::Swk,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -69,38 +66,38 @@ pub struct Authentication {
 }
 
 impl Authentication {
-    /// A password alone.
-    pub fn password(at: i64) -> Authentication {
+    fn of(methods: &[AuthMethod], at: i64) -> Authentication {
         Authentication {
-            methods: vec![AuthMethod::Pwd],
+            methods: methods.to_vec(),
             auth_time: at,
         }
     }
 
+    /// A password alone.
+    pub fn password(at: i64) -> Authentication {
+        Authentication::of(&[AuthMethod::Pwd], at)
+    }
+
     /// A password and a TOTP code.
     pub fn password_and_code(at: i64) -> Authentication {
-        Authentication {
-            methods: vec![AuthMethod::Pwd, AuthMethod::Otp, AuthMethod::Mfa],
-            auth_time: at,
-        }
+        Authentication::of(&[AuthMethod::Pwd, AuthMethod::Otp, AuthMethod::Mfa], at)
     }
 
     /// A passkey with user verification: something held and something known or a biometric,
     /// two factors at once (`swk` for a synced, backup-eligible one, `hwk` otherwise).
     pub fn passkey(at: i64, synced: bool) -> Authentication {
         let key = if synced { AuthMethod::Swk } else { AuthMethod::Hwk };
-        Authentication {
-            methods: vec![key, AuthMethod::Mfa],
-            auth_time: at,
-        }
+        Authentication::of(&[key, AuthMethod::Mfa], at)
     }
 
     /// A password and a recovery code.
     pub fn password_and_recovery_code(at: i64) -> Authentication {
-        Authentication {
-            methods: vec![AuthMethod::Pwd, AuthMethod::Mfa],
-            auth_time: at,
-        }
+        Authentication::of(&[AuthMethod::Pwd, AuthMethod::Mfa], at)
+    }
+
+    /// A sign-in another provider vouched for.
+    pub fn federated(at: i64) -> Authentication {
+        Authentication::of(&[AuthMethod::Fed], at)
     }
 
     pub fn methods(&self) -> &[AuthMethod] {

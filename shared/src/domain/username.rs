@@ -28,6 +28,31 @@ impl Username {
         Ok(Username(name.to_string()))
     }
 
+    /// A valid username made from `hint` (a provider's username, an email's local part):
+    /// characters outside the rules dropped, cut to fit with `suffix` (which makes it unique
+    /// when the plain one is taken), and `user` when too little is left.
+    pub fn derived(hint: &str, suffix: &str) -> Username {
+        let kept: String = hint
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
+            .skip_while(|c| !c.is_ascii_alphanumeric())
+            .collect();
+        let base = if kept.len() < 3 { "user".to_string() } else { kept };
+        let suffix: String = suffix
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect();
+        let suffix = if suffix.is_empty() {
+            suffix
+        } else {
+            format!("-{suffix}")
+        };
+        let mut name: String = base.chars().take(32 - suffix.len()).collect();
+        name.push_str(&suffix);
+        Username(name)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -42,6 +67,19 @@ impl Username {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn derived_usernames_are_valid_and_take_the_suffix() {
+        assert_eq!(Username::derived("alice", "").as_str(), "alice");
+        assert_eq!(Username::derived("Al ice+x", "").as_str(), "Alicex");
+        assert_eq!(Username::derived("__bob", "7").as_str(), "bob-7");
+        assert_eq!(Username::derived("é", "").as_str(), "user");
+        assert_eq!(Username::derived(&"a".repeat(40), "123").as_str().len(), 32);
+        for hint in ["", "..", "a.b", &"x".repeat(100), "日本語"] {
+            let name = Username::derived(hint, "42");
+            assert!(Username::parse(name.as_str()).is_ok(), "{hint:?} -> {name:?}");
+        }
+    }
 
     #[test]
     fn username_rules() {

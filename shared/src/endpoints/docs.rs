@@ -88,7 +88,7 @@ macro_rules! define_api_doc {
             paths($(crate::endpoints::$module::$handler),+),
             components(schemas(ErrorOut, ValidationErrorOut, LocItem)),
             modifiers(&BearerAuth),
-            tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "account", description = "Self-service for the signed-in user: password, sessions, email, erasure"), (name = "mfa", description = "Second factors of the signed-in user: TOTP and recovery codes"), (name = "passkeys", description = "Passkeys (WebAuthn): register, list and remove them, and sign in with one and no password"), (name = "docs", description = "This description"), (name = "discovery", description = "For other services: the OpenID discovery document and the public keys that verify access tokens"))
+            tags((name = "auth", description = "Accounts, sessions and tokens"), (name = "account", description = "Self-service for the signed-in user: password, sessions, email, erasure"), (name = "mfa", description = "Second factors of the signed-in user: TOTP and recovery codes"), (name = "passkeys", description = "Passkeys (WebAuthn): register, list and remove them, and sign in with one and no password"), (name = "federation", description = "Sign-in with another provider (OpenID Connect, GitHub) and the identities linked to the account"), (name = "docs", description = "This description"), (name = "discovery", description = "For other services: the OpenID discovery document and the public keys that verify access tokens"))
         )]
         pub struct ApiDoc;
     };

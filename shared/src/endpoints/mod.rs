@@ -12,6 +12,8 @@
 //!   step.
 //! - [`passkeys`]: the signed-in user's passkeys (register, list, remove); [`passkey_login`]:
 //!   sign-in with a passkey and no username.
+//! - [`oauth`]: sign-in with other providers (OpenID Connect, GitHub); [`identities`]: the
+//!   identities linked to the account.
 //! - [`users`]: the admin listing.
 //! - [`password_reset`]: forgot and reset; forgot only queues the mail.
 //! - [`verify_email`](mod@verify_email): verify an address and resend the link; signup queues the first.
@@ -29,11 +31,13 @@ pub mod delivery;
 pub mod discovery;
 pub mod docs;
 pub mod email_change;
+pub mod identities;
 pub mod login;
 pub mod login_mfa;
 pub mod mail_caps;
 pub mod mail_jobs;
 pub mod mfa;
+pub mod oauth;
 pub mod owed_mail;
 pub mod passkey_login;
 pub mod passkeys;

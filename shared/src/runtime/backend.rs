@@ -10,6 +10,7 @@ use aws_config::SdkConfig;
 use super::BoxError;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AwsSettings, BackendKind, Config, ConfigError, Env};
+use crate::federation::Federation;
 use crate::hashing::Hasher;
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::keys::{CachedKeys, KeyStore};
@@ -34,6 +35,8 @@ fn assemble(
     key_cache: Duration,
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, BoxError> {
+    // Local mode reads no Secrets Manager secret: its providers give `client_secret`.
+    let federation = Arc::new(Federation::new(config.oauth_providers.clone(), None));
     let config = Arc::new(config);
     let private = CachedKeys::private(keys.clone(), Some(key_cache), clock.clone());
     let public = CachedKeys::public(keys, Some(key_cache), clock.clone());
@@ -49,6 +52,8 @@ fn assemble(
         accounts: store.clone(),
         mfa: store.clone(),
         passkeys: store.clone(),
+        identities: store.clone(),
+        federation,
         throttle: store,
         mail_transport,
         queue,
@@ -111,12 +116,13 @@ impl AppState {
             aws_sdk_sqs::Client::new(sdk),
             settings.mail_queue_url.clone(),
         ));
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
         let keys = Arc::new(SecretsManagerKeys::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
+            secrets.clone(),
             settings.signing_secret_id.clone(),
             settings.public_keys_secret_id.clone(),
         ));
-        assemble(
+        let mut state = assemble(
             config,
             store,
             mail_transport,
@@ -124,7 +130,13 @@ impl AppState {
             keys,
             settings.key_cache,
             clock,
-        )
+        )?;
+        // The providers' `client_secret_ref` secrets are read through the same client.
+        state.federation = Arc::new(Federation::new(
+            state.config.oauth_providers.clone(),
+            Some(secrets),
+        ));
+        Ok(state)
     }
 
     /// The state the environment describes (its backend: [`BackendKind::from_env`]). In local mode a task

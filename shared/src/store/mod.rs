@@ -7,6 +7,7 @@
 //! - [`dynamo`]: production, one DynamoDB table, conditional writes and transactions.
 
 pub mod dynamo;
+mod federation;
 mod mailed;
 mod passkeys;
 mod second_factors;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 use crate::config::LoginRules;
 pub use crate::domain::backoff::LoginFailures;
 use crate::domain::{Email, RefreshToken, Role, SeenFrom, Session, User, UserId, Username};
+pub use federation::{CreateEnd, FederationStore, Handoff, Identity, LinkEnd};
 pub use mailed::{
     Consumed, MailRequest, MailRequestKind, PendingEmailChange, Purpose, ResetToken, VerifyToken,
 };
@@ -359,6 +361,7 @@ pub trait Store:
     + ThrottleStore
     + MfaStore
     + PasskeyStore
+    + FederationStore
 {
 }
 impl<T> Store for T where
@@ -371,6 +374,7 @@ impl<T> Store for T where
         + ThrottleStore
         + MfaStore
         + PasskeyStore
+        + FederationStore
 {
 }
 

@@ -3,12 +3,14 @@
 //! description (`GET /auth/openapi.json`) is generated from the same types, so it cannot drift
 //! from the code. This module depends on nothing but the domain's value types.
 
+pub mod oauth;
 pub mod passkey;
 pub mod request;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use oauth::{IdentityOut, OAuthTokenRequest};
 pub use passkey::{PasskeyLoginRequest, PasskeyRegistrationRequest};
 pub use request::{
     ChangeEmailRequest, ChangePasswordRequest, ConfirmTotpRequest, DeleteAccountRequest, FieldError,

@@ -9,7 +9,15 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["domain", "config", "clock", "randomness", "routes"],
     &[
-        "aws", "wire", "hashing", "keys", "mail", "queue", "store", "tokens",
+        "aws",
+        "wire",
+        "hashing",
+        "keys",
+        "mail",
+        "queue",
+        "store",
+        "tokens",
+        "federation",
     ],
     &["error", "http", "state"],
     &["endpoints", "admin"],

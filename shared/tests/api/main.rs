@@ -40,6 +40,7 @@ mod aws_faults;
 mod aws_interleavings;
 mod aws_permissions;
 mod aws_throttling;
+mod federation;
 mod fuzz;
 mod key_retire_races;
 mod key_rotation_aws;

@@ -147,9 +147,22 @@ impl DynamoStore {
             None => self.delete(email_key(&user.email), Some("user_id = :u"), Some(u())),
         };
         let factors = self.factor_items(user.id).await?;
+        let identities = self
+            .query_partition("list identities", &identities_partition(user.id), None)
+            .await?;
+        // The profile counts the identities linked to it: one linked after this listing makes
+        // the deletion fail, to be listed again, rather than outlive the account.
+        let linked = opt_n::<u32>(profile, "identities").unwrap_or(0);
         let mut core = vec![
             credentials_unchanged,
-            self.delete(user_key(user.id), Some("id = :u"), Some(u())),
+            self.delete(
+                user_key(user.id),
+                Some("id = :u AND (attribute_not_exists(identities) OR identities = :linked)"),
+                Some(HashMap::from([
+                    (":u".to_string(), n(user.id)),
+                    (":linked".to_string(), n(linked)),
+                ])),
+            ),
             self.delete(username_key, Some("user_id = :u"), Some(u())),
             self.delete_factors_as_listed(user.id, &factors),
         ];
@@ -162,6 +175,13 @@ impl DynamoStore {
         }
         // The second factors (the sealed TOTP secret and the passkeys have no TTL: they go in
         // the transaction first).
+        for identity in &identities {
+            rest.push(identity_claim_key(
+                &get_s(identity, "issuer")?,
+                &get_s(identity, "subject")?,
+            ));
+            rest.push(key(identities_partition(user.id), &get_s(identity, "sk")?));
+        }
         rest.push(code_counter_key(user.id));
         rest.extend(
             factors
@@ -185,8 +205,8 @@ impl DynamoStore {
         core.extend(rest.into_iter().map(|k| self.delete(k, None, None)));
         match self.transact("delete account", core).await? {
             Tx::Done => {}
-            // A passkey added since the listing: list again.
-            tx if tx.failed(3) => return Ok(None),
+            // A passkey or an identity added since the listing: list again.
+            tx if tx.failed(3) || tx.failed(1) => return Ok(None),
             tx if tx.refused() => return Ok(Some(false)),
             Tx::Cancelled(codes) => return Err(cancelled("delete account", codes)),
         }

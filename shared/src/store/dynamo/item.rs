@@ -260,3 +260,21 @@ pub(super) fn device_item(email: &str, device: &str, verified_hash: &str, expire
     ]);
     item
 }
+
+/// The partition of an account's provider identities (listing them is one Query).
+pub(super) fn identities_partition(user_id: UserId) -> String {
+    format!("FED#{user_id}")
+}
+pub(super) fn identity_key(user_id: UserId, id: &str) -> Item {
+    key(identities_partition(user_id), &format!("IDENTITY#{id}"))
+}
+/// The claim on an identity (issuer, subject): which account it is linked to. Keyed by a digest,
+/// since an issuer and a subject together may be longer than a key holds.
+pub(super) fn identity_claim_key(issuer: &str, subject: &str) -> Item {
+    let hash = crate::randomness::token_hash(&format!("{issuer}\n{subject}"));
+    key(format!("IDENTITY#{hash}"), "IDENTITY")
+}
+/// A one-time record of a provider sign-in (by the SHA-256 of its value), until spent or its TTL.
+pub(super) fn handoff_key(kind: &str, hash: &str) -> Item {
+    key(format!("OAUTH#{hash}"), kind)
+}

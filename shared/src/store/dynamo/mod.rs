@@ -44,6 +44,7 @@
 //! code, since TTL deletion can be days late.
 
 mod accounts;
+mod federation;
 mod item;
 mod mail_requests;
 mod passkeys;

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
 use super::item::*;
 use super::sdk_error;
 use super::tx::{cancelled, Tx};
@@ -16,51 +18,8 @@ use crate::store::*;
 impl UserStore for DynamoStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
         let id = self.next_user_id().await?;
-        let user = User {
-            id,
-            username: new.username.as_str().to_string(),
-            email: new.email.as_str().to_string(),
-            role: Role::User,
-            disabled: false,
-            email_verified: false,
-            created_at: new.created_at,
-            sessions_valid_after_ms: 0,
-        };
-        let mut profile = user_key(id);
-        profile.extend([
-            ("id".into(), n(id)),
-            ("username".into(), s(&user.username)),
-            ("email".into(), s(&user.email)),
-            ("role".into(), s(user.role.as_str())),
-            ("disabled".into(), b(false)),
-            ("email_verified".into(), b(false)),
-            ("created_at".into(), n(user.created_at)),
-            ("sessions_valid_after_ms".into(), n(0)),
-            ("gsi1pk".into(), s("USER")),
-            ("gsi1sk".into(), n(id)),
-        ]);
-        let mut credentials = email_key(&user.email);
-        credentials.extend([
-            ("user_id".into(), n(id)),
-            ("username".into(), s(&user.username)),
-            ("email".into(), s(&user.email)),
-            ("password_hash".into(), s(new.password_hash)),
-            ("disabled".into(), b(false)),
-        ]);
-        let mut sentinel = key(format!("USERNAME#{}", new.username.key()), "USERNAME");
-        sentinel.insert("user_id".into(), n(id));
-        let fresh = Some("attribute_not_exists(pk)");
-        let tx = self
-            .transact(
-                "create user",
-                vec![
-                    self.put(profile, fresh),
-                    self.put(credentials, fresh),
-                    self.put(sentinel, fresh),
-                ],
-            )
-            .await?;
-        match tx {
+        let (user, writes) = self.new_user_writes(id, &new, None);
+        match self.transact("create user", writes).await? {
             Tx::Done => Ok(user),
             tx if tx.failed(1) => Err(StoreError::EmailTaken),
             tx if tx.failed(2) => Err(StoreError::UsernameTaken),
@@ -171,5 +130,62 @@ impl UserStore for DynamoStore {
             None,
         )
         .await
+    }
+}
+
+impl DynamoStore {
+    /// The writes that create user `id` (each refused if its item exists): the profile, the
+    /// credentials by email, and the username's claim, in that order. An account made by a
+    /// provider has its address verified and its `identities` counted.
+    pub(super) fn new_user_writes(
+        &self,
+        id: UserId,
+        new: &NewUser,
+        identities: Option<u32>,
+    ) -> (User, Vec<StoreResult<TransactWriteItem>>) {
+        let email_verified = identities.is_some();
+        let user = User {
+            id,
+            username: new.username.as_str().to_string(),
+            email: new.email.as_str().to_string(),
+            role: Role::User,
+            disabled: false,
+            email_verified,
+            created_at: new.created_at,
+            sessions_valid_after_ms: 0,
+        };
+        let mut profile = user_key(id);
+        profile.extend([
+            ("id".into(), n(id)),
+            ("username".into(), s(&user.username)),
+            ("email".into(), s(&user.email)),
+            ("role".into(), s(user.role.as_str())),
+            ("disabled".into(), b(false)),
+            ("email_verified".into(), b(email_verified)),
+            ("created_at".into(), n(user.created_at)),
+            ("sessions_valid_after_ms".into(), n(0)),
+            ("gsi1pk".into(), s("USER")),
+            ("gsi1sk".into(), n(id)),
+        ]);
+        if let Some(count) = identities {
+            profile.insert("identities".into(), n(count));
+        }
+        let mut credentials = email_key(&user.email);
+        credentials.extend([
+            ("user_id".into(), n(id)),
+            ("username".into(), s(&user.username)),
+            ("email".into(), s(&user.email)),
+            ("password_hash".into(), s(&new.password_hash)),
+            ("disabled".into(), b(false)),
+        ]);
+        let mut sentinel = key(format!("USERNAME#{}", new.username.key()), "USERNAME");
+        sentinel.insert("user_id".into(), n(id));
+        let fresh = Some("attribute_not_exists(pk)");
+        let writes = vec![
+            self.put(profile, fresh),
+            self.put(credentials, fresh),
+            self.put(sentinel, fresh),
+        ];
+        (user, writes)
     }
 }

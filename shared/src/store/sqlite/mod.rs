@@ -8,6 +8,7 @@
 //! keeps local mode's signing keys.
 
 mod accounts;
+mod federation;
 mod keys;
 mod mail_requests;
 mod passkeys;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_bound_mail.sql"),
     include_str!("migrations/0007_second_factors.sql"),
     include_str!("migrations/0008_passkeys.sql"),
+    include_str!("migrations/0009_identities.sql"),
 ];
 
 #[derive(Clone)]

@@ -9,6 +9,7 @@
 pub mod dynamo;
 pub mod faults;
 pub mod mfa;
+pub mod oidc;
 pub use mfa::totp_at;
 pub mod passkeys;
 pub use passkeys::{authenticator, creating, getting};

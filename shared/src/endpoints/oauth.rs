@@ -1,0 +1,496 @@
+//! Sign-in with other providers (OpenID Connect, GitHub): `GET /auth/oauth/{provider}/authorize`
+//! sends the browser to the provider with a single-use `state` (bound to the frontend's
+//! `redirect_to` and `code_challenge`, and to our own PKCE verifier and nonce, all kept here);
+//! `GET /auth/oauth/{provider}/callback` exchanges the provider's code, verifies who signed in,
+//! finds, links or creates the account, and sends the browser back to `redirect_to#code=...`
+//! (never a token in a URL); `POST /auth/oauth/token` trades that code, with the frontend's PKCE
+//! verifier, for the token envelope.
+//!
+//! Who an identity joins (the account-takeover rules):
+//! - a known identity (issuer, subject) signs in its own account;
+//! - a new identity joins an account with the same address only when the provider's entry sets
+//!   `link_by_email`, the provider says it verified the address, the account verified it too,
+//!   and the account has no second factor and is not an admin's; otherwise `account_exists`;
+//! - else, with an address the provider verified, a new account is made (no password);
+//!   otherwise `email_not_verified`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use super::common::{envelope, envelope_user, EndpointResult};
+use super::responses::{JsonBodyRefused, Unavailable};
+use crate::config::federation::Provider;
+use crate::domain::{Authentication, Email, Role, User, UserId, Username};
+use crate::error::{ApiError, MFA_REQUIRED};
+use crate::federation::{AuthorizeRequest, FederationError, ProviderIdentity};
+use crate::http;
+use crate::randomness;
+use crate::state::AppState;
+use crate::store::{CreateEnd, Handoff, Identity, NewUser};
+use crate::wire::{ErrorOut, OAuthTokenRequest, TokenEnvelope, ValidationErrorOut};
+
+/// How long a `state` works: the time to sign in at the provider.
+pub const STATE_TTL_SECS: i64 = 600;
+/// How long the frontend's one-time code works.
+pub const CODE_TTL_SECS: i64 = 60;
+
+pub const UNKNOWN_PROVIDER: &str = "Unknown provider";
+pub const REDIRECT_NOT_ALLOWED: &str = "redirect_to not allowed";
+pub const INVALID_STATE: &str = "Invalid or expired state";
+pub const INVALID_CODE: &str = "Invalid or expired code";
+
+/// What the state keeps between the authorize route and the callback.
+#[derive(Serialize, Deserialize)]
+struct StateRecord {
+    provider: String,
+    redirect_to: String,
+    /// Our PKCE verifier (the provider saw its challenge).
+    verifier: String,
+    nonce: String,
+    /// The frontend's S256 challenge: the code is traded only with its verifier.
+    frontend_challenge: String,
+}
+
+/// What the frontend's one-time code stands for.
+#[derive(Serialize, Deserialize)]
+struct CodeRecord {
+    user_id: UserId,
+    frontend_challenge: String,
+    auth_time: i64,
+}
+
+/// The `{provider}` of `/auth/oauth/{provider}/...`.
+fn provider_segment(req: &Request) -> &str {
+    let path = req.uri().path();
+    path.split_once("/oauth/")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+        .unwrap_or("")
+}
+
+fn provider<'a>(state: &'a AppState, req: &Request) -> Result<&'a Provider, ApiError> {
+    state
+        .federation
+        .provider(provider_segment(req))
+        .ok_or(ApiError::BadRequest(UNKNOWN_PROVIDER))
+}
+
+/// The service's callback URL for `provider` (registered at the provider).
+fn callback_url(state: &AppState, req: &Request, provider: &Provider) -> Result<String, ApiError> {
+    Ok(format!(
+        "{}/oauth/{}/callback",
+        http::issuer(&state.config, req)?,
+        provider.name
+    ))
+}
+
+/// An S256 challenge of RFC 7636: 43 characters of base64url (a SHA-256).
+fn is_s256_challenge(value: &str) -> bool {
+    value.len() == 43 && URL_SAFE_NO_PAD.decode(value).is_ok_and(|b| b.len() == 32)
+}
+
+fn s256(verifier: &str) -> String {
+    use sha2::{Digest, Sha256};
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// A 302 to `location`, neither cached nor leaking the URL it came from.
+fn redirect(location: &str) -> EndpointResult {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::FOUND;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(location).map_err(|e| ApiError::Internal(format!("redirect URL: {e}")))?,
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    Ok(resp)
+}
+
+/// The frontend's page with `name=value` in its fragment.
+fn to_frontend(redirect_to: &str, name: &str, value: &str) -> EndpointResult {
+    let value: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    redirect(&format!("{redirect_to}#{name}={value}"))
+}
+
+/// Start signing in with a provider.
+#[utoipa::path(get, path = "/auth/oauth/{provider}/authorize", tag = "federation", operation_id = "oauth_authorize",
+    params(
+        ("provider" = String, Path, description = "A configured provider's name"),
+        ("redirect_to" = String, Query, description = "The frontend page to come back to: one of AUTH_OAUTH_REDIRECT_URLS, exactly"),
+        ("code_challenge" = String, Query, description = "The frontend's PKCE challenge (S256, 43 characters of base64url); `POST /auth/oauth/token` needs its verifier"),
+    ),
+    responses(
+        (status = 302, description = "To the provider's sign-in page (`state` works once, for 10 minutes); when the provider cannot be reached, to `redirect_to#error=temporarily_unavailable`", headers(("Location" = String, description = "Where to go"))),
+        (status = 400, description = "`Unknown provider`, or `redirect_to not allowed`", body = ErrorOut),
+        (status = 422, description = "Validation error (no or a malformed `code_challenge`)", body = ValidationErrorOut),
+        Unavailable))]
+pub async fn authorize(state: &AppState, req: &Request) -> EndpointResult {
+    let provider = provider(state, req)?;
+    let redirect_to = http::query(req, "redirect_to")
+        .filter(|r| state.config.oauth_redirect_urls.contains(r))
+        .ok_or(ApiError::BadRequest(REDIRECT_NOT_ALLOWED))?;
+    let frontend_challenge = http::query(req, "code_challenge").unwrap_or_default();
+    if !is_s256_challenge(&frontend_challenge) {
+        return Err(ApiError::validation(
+            "value_error",
+            &["query", "code_challenge"],
+            "Value error, code_challenge must be the S256 challenge of a PKCE verifier: 43 characters of base64url",
+        ));
+    }
+    let state_value = randomness::random_token::<32>();
+    let record = StateRecord {
+        provider: provider.name.clone(),
+        redirect_to,
+        verifier: randomness::random_token::<32>(),
+        nonce: randomness::random_token::<16>(),
+        frontend_challenge,
+    };
+    let redirect_uri = callback_url(state, req, provider)?;
+    let authorize = AuthorizeRequest {
+        redirect_uri: &redirect_uri,
+        state: &state_value,
+        nonce: &record.nonce,
+        code_challenge: &s256(&record.verifier),
+    };
+    let url = match state.federation.authorize_url(provider, &authorize).await {
+        Ok(url) => url,
+        Err(e) => {
+            tracing::warn!(provider = %provider.name, error = %e, "provider sign-in not started");
+            return to_frontend(&record.redirect_to, "error", "temporarily_unavailable");
+        }
+    };
+    let payload = serde_json::to_string(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let expires_at = state.clock.now() + STATE_TTL_SECS;
+    state
+        .identities
+        .put_handoff(
+            Handoff::State,
+            &randomness::token_hash(&state_value),
+            &payload,
+            expires_at,
+        )
+        .await?;
+    redirect(&url)
+}
+
+/// Why a provider sign-in ends at the frontend with `#error=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    AccessDenied,
+    InvalidResponse,
+    InvalidState,
+    AccountExists,
+    EmailNotVerified,
+    Unavailable,
+}
+
+impl Refusal {
+    fn code(self) -> &'static str {
+        match self {
+            Refusal::AccessDenied => "access_denied",
+            Refusal::InvalidResponse => "invalid_response",
+            Refusal::InvalidState => "invalid_state",
+            Refusal::AccountExists => "account_exists",
+            Refusal::EmailNotVerified => "email_not_verified",
+            Refusal::Unavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+/// The provider sends the browser back here.
+#[utoipa::path(get, path = "/auth/oauth/{provider}/callback", tag = "federation", operation_id = "oauth_callback",
+    params(
+        ("provider" = String, Path, description = "A configured provider's name"),
+        ("code" = Option<String>, Query, description = "The provider's authorization code"),
+        ("state" = Option<String>, Query, description = "The state the authorize route made"),
+        ("error" = Option<String>, Query, description = "The provider's error (`access_denied` when the user declined)"),
+    ),
+    responses(
+        (status = 302, description = "To `redirect_to#code=<one-time code>` (60 seconds, once), or `redirect_to#error=<access_denied|account_exists|email_not_verified|invalid_response|invalid_state|temporarily_unavailable>`", headers(("Location" = String, description = "Where to go"))),
+        (status = 400, description = "`Unknown provider`, or `Invalid or expired state` (an unknown, spent or stale state: there is no page to go back to)", body = ErrorOut),
+        Unavailable))]
+pub async fn callback(state: &AppState, req: &Request) -> EndpointResult {
+    let provider = provider(state, req)?;
+    let now = state.clock.now();
+    let state_value = http::query(req, "state").unwrap_or_default();
+    let payload = match state_value.is_empty() {
+        true => None,
+        false => {
+            state
+                .identities
+                .take_handoff(Handoff::State, &randomness::token_hash(&state_value), now)
+                .await?
+        }
+    };
+    let record: StateRecord = payload
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .ok_or(ApiError::BadRequest(INVALID_STATE))?;
+    let redirect_to = record.redirect_to.clone();
+    match sign_in(state, req, provider, &record, now).await {
+        Ok(code) => to_frontend(&redirect_to, "code", &code),
+        Err(Outcome::Refused(refusal)) => {
+            tracing::info!(provider = %provider.name, refusal = refusal.code(), "provider sign-in refused");
+            to_frontend(&redirect_to, "error", refusal.code())
+        }
+        Err(Outcome::Failed(e)) => Err(e),
+    }
+}
+
+enum Outcome {
+    Refused(Refusal),
+    Failed(ApiError),
+}
+
+impl From<ApiError> for Outcome {
+    fn from(e: ApiError) -> Self {
+        match e {
+            // A store that cannot be reached ends the flow at the frontend too.
+            ApiError::Unavailable(_) => Outcome::Refused(Refusal::Unavailable),
+            e => Outcome::Failed(e),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Outcome {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// The callback's work: the provider's answer checked, the account found, linked or made, and
+/// the frontend's one-time code stored.
+async fn sign_in(
+    state: &AppState,
+    req: &Request,
+    provider: &Provider,
+    record: &StateRecord,
+    now: i64,
+) -> Result<String, Outcome> {
+    if record.provider != provider.name {
+        return Err(Outcome::Refused(Refusal::InvalidState));
+    }
+    if let Some(error) = http::query(req, "error") {
+        return Err(Outcome::Refused(match error.as_str() {
+            "access_denied" => Refusal::AccessDenied,
+            "temporarily_unavailable" | "server_error" => Refusal::Unavailable,
+            _ => Refusal::InvalidResponse,
+        }));
+    }
+    let code = http::query(req, "code")
+        .filter(|c| !c.is_empty())
+        .ok_or(Outcome::Refused(Refusal::InvalidResponse))?;
+    let redirect_uri = callback_url(state, req, provider)?;
+    let identity = state
+        .federation
+        .sign_in(
+            provider,
+            &code,
+            &redirect_uri,
+            &record.verifier,
+            &record.nonce,
+            now,
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(provider = %provider.name, error = %e, "provider sign-in failed");
+            Outcome::Refused(match e {
+                FederationError::Unreachable(_) => Refusal::Unavailable,
+                FederationError::Refused(_) => Refusal::InvalidResponse,
+            })
+        })?;
+    let user = account_for(state, provider, &identity, now).await?;
+    let code = randomness::random_token::<32>();
+    let grant = CodeRecord {
+        user_id: user.id,
+        frontend_challenge: record.frontend_challenge.clone(),
+        auth_time: now,
+    };
+    let payload = serde_json::to_string(&grant).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state
+        .identities
+        .put_handoff(
+            Handoff::Code,
+            &randomness::token_hash(&code),
+            &payload,
+            now + CODE_TTL_SECS,
+        )
+        .await?;
+    Ok(code)
+}
+
+/// The account `identity` signs in: its own, one it joins, or a new one (see the module's rules).
+async fn account_for(
+    state: &AppState,
+    provider: &Provider,
+    identity: &ProviderIdentity,
+    now: i64,
+) -> Result<User, Outcome> {
+    if let Some((user_id, _)) = state
+        .identities
+        .identity(&identity.issuer, &identity.subject)
+        .await?
+    {
+        return match state.users.user_by_id(user_id).await? {
+            Some(user) if !user.disabled => {
+                tracing::info!(user_id, provider = %provider.name, "sign-in with a provider");
+                Ok(user)
+            }
+            _ => Err(Outcome::Refused(Refusal::AccessDenied)),
+        };
+    }
+    let email = identity
+        .email
+        .as_deref()
+        .and_then(|e| Email::parse(e).ok())
+        .ok_or(Outcome::Refused(Refusal::EmailNotVerified))?;
+    let linked = Identity {
+        id: randomness::random_token::<16>(),
+        provider: provider.name.clone(),
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+        email: Some(email.as_str().to_string()),
+        created_at: now,
+    };
+    if let Some(existing) = state.users.user_by_email(&email).await? {
+        let joins = provider.link_by_email
+            && identity.email_verified
+            && existing.email_verified
+            && !existing.disabled
+            && existing.role != Role::Admin
+            && !state.mfa.second_factors(existing.id).await?.factors().any();
+        if !joins {
+            return Err(Outcome::Refused(Refusal::AccountExists));
+        }
+        return match state.identities.link_identity(existing.id, &linked).await? {
+            crate::store::LinkEnd::Linked | crate::store::LinkEnd::AlreadyLinked => {
+                tracing::info!(user_id = existing.id, provider = %provider.name, "provider identity linked by its verified email");
+                Ok(existing)
+            }
+            crate::store::LinkEnd::Taken | crate::store::LinkEnd::Gone => {
+                Err(Outcome::Refused(Refusal::AccountExists))
+            }
+        };
+    }
+    if !identity.email_verified {
+        return Err(Outcome::Refused(Refusal::EmailNotVerified));
+    }
+    create_account(state, provider, identity, &email, &linked, now).await
+}
+
+/// A new account for `identity`, its username made from the provider's (or the address's),
+/// made unique with a random suffix when taken.
+async fn create_account(
+    state: &AppState,
+    provider: &Provider,
+    identity: &ProviderIdentity,
+    email: &Email,
+    linked: &Identity,
+    now: i64,
+) -> Result<User, Outcome> {
+    let hint = identity
+        .username_hint
+        .clone()
+        .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("").to_string());
+    for attempt in 0..5 {
+        let suffix = if attempt == 0 {
+            String::new()
+        } else {
+            format!("{}", rand::random::<u32>() % 100_000)
+        };
+        let new = NewUser {
+            username: Username::derived(&hint, &suffix),
+            email: email.clone(),
+            password_hash: String::new(),
+            created_at: now,
+        };
+        match state.identities.create_federated_user(&new, linked).await? {
+            CreateEnd::Created(user) => {
+                tracing::info!(user_id = user.id, provider = %provider.name, "account created by a provider sign-in");
+                return Ok(user);
+            }
+            CreateEnd::UsernameTaken => continue,
+            // Made meanwhile by a racing callback, or the address registered meanwhile.
+            CreateEnd::IdentityTaken | CreateEnd::EmailTaken => {
+                return Err(Outcome::Refused(Refusal::AccountExists))
+            }
+        }
+    }
+    Err(Outcome::Failed(ApiError::Unavailable(
+        "no free username found".into(),
+    )))
+}
+
+/// Trade the callback's one-time code for tokens.
+#[utoipa::path(post, path = "/auth/oauth/token", tag = "federation", operation_id = "oauth_token", request_body = OAuthTokenRequest,
+    responses(
+        (status = 200, description = "The token envelope (`amr` `[\"fed\"]`, `aal1`)", body = TokenEnvelope),
+        (status = 400, description = "`Invalid or expired code`: unknown, spent, older than 60 seconds, or not the verifier of its challenge", body = ErrorOut),
+        (status = 403, description = "`MFA required`: the account has a second factor; sign in with the password or a passkey", body = ErrorOut),
+        JsonBodyRefused,
+        (status = 422, description = "Validation error", body = ValidationErrorOut),
+        (status = 429, description = "Too many attempts from this client address", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        Unavailable))]
+pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
+    let OAuthTokenRequest { code, code_verifier } = http::body(req)?;
+    let now = state.clock.now();
+    // The first attempt spends the code, whatever its outcome.
+    let record: CodeRecord = state
+        .identities
+        .take_handoff(Handoff::Code, &randomness::token_hash(&code), now)
+        .await?
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .ok_or(ApiError::BadRequest(INVALID_CODE))?;
+    if s256(&code_verifier) != record.frontend_challenge {
+        return Err(ApiError::BadRequest(INVALID_CODE));
+    }
+    let user = match state.users.user_by_id(record.user_id).await? {
+        Some(user) if !user.disabled => user,
+        _ => return Err(ApiError::BadRequest(INVALID_CODE)),
+    };
+    if state.mfa.second_factors(user.id).await?.factors().any() {
+        // A provider is one factor: the account's second is asked for at its own sign-in.
+        return Err(ApiError::Forbidden(MFA_REQUIRED));
+    }
+    if state.config.require_verified_email && !user.email_verified {
+        return Err(ApiError::Forbidden(crate::error::EMAIL_NOT_VERIFIED));
+    }
+    state.tokens.signing_keys().await?;
+    let auth = Authentication::federated(record.auth_time);
+    let session = state
+        .tokens
+        .new_session(user.id, http::seen_from(req), auth.clone());
+    let first = state.tokens.new_refresh_token(&session);
+    if !state.identities.start_federated_session(&session, &first).await? {
+        return Err(ApiError::BadRequest(INVALID_CODE));
+    }
+    tracing::info!(user_id = user.id, "session started by a provider sign-in");
+    let issuer = http::issuer(&state.config, req)?;
+    let issued = state.tokens.issue(&issuer, &user, &first, &auth).await?;
+    http::json(StatusCode::OK, &envelope(issued, envelope_user(&user)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_challenge_is_43_characters_of_base64url_of_32_bytes() {
+        assert!(is_s256_challenge(&s256("a verifier")));
+        assert!(!is_s256_challenge(""));
+        assert!(!is_s256_challenge(&"a".repeat(42)));
+        assert!(!is_s256_challenge(&"+".repeat(43)));
+    }
+
+    #[test]
+    fn s256_is_rfc_7636s_example() {
+        // RFC 7636, appendix B.
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFWAtCb1cTSMQ1pKQnWPkxvF2GBGBxmQ"
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! The HTTP client that talks to providers (their discovery documents, keys, token and user
+//! endpoints): TLS verified against the machine's roots, built on first use (a function that
+//! never calls a provider never reads the roots), every call bounded in time and size.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::{header, Method, Request};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::OnceCell;
+
+use super::FederationError;
+
+/// No provider answer we read is larger (a JWKS, a discovery document, a user's emails).
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// The provider-facing HTTP client.
+pub struct ProviderHttp {
+    client: OnceCell<Client<Https, Full<Bytes>>>,
+    timeout: Duration,
+}
+
+/// An answer: its status and body.
+pub struct Answer {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// The body as JSON of type `T`, or why not (naming `what`).
+    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, FederationError> {
+        if !(200..300).contains(&self.status) {
+            return Err(FederationError::Refused(format!(
+                "{what}: status {}",
+                self.status
+            )));
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| FederationError::Refused(format!("{what}: not the JSON expected: {e}")))
+    }
+}
+
+impl ProviderHttp {
+    pub fn new(timeout: Duration) -> ProviderHttp {
+        ProviderHttp {
+            client: OnceCell::new(),
+            timeout,
+        }
+    }
+
+    async fn client(&self) -> Result<&Client<Https, Full<Bytes>>, FederationError> {
+        self.client
+            .get_or_try_init(|| async {
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_provider_and_native_roots(std::sync::Arc::new(
+                        rustls::crypto::ring::default_provider(),
+                    ))
+                    .map_err(|e| FederationError::Unreachable(format!("TLS roots: {e}")))?
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                Ok(Client::builder(TokioExecutor::new()).build(connector))
+            })
+            .await
+    }
+
+    /// GET `url` with `accept` and, when given, a bearer token.
+    pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Answer, FederationError> {
+        let mut req = Request::builder()
+            .method(Method::GET)
+            .uri(url)
+            .header(header::ACCEPT, "application/json")
+            .header(header::USER_AGENT, "authyy");
+        if let Some(token) = bearer {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(req, Full::default()).await
+    }
+
+    /// POST a form to `url`, authenticated with HTTP Basic as `client_id:client_secret`
+    /// (`client_secret_basic`, each part form-encoded as RFC 6749 §2.3.1 says).
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: (&str, &str),
+    ) -> Result<Answer, FederationError> {
+        use base64::Engine;
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            encode(basic.0),
+            encode(basic.1)
+        ));
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .header(header::ACCEPT, "application/json")
+            .header(header::USER_AGENT, "authyy")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, format!("Basic {credentials}"));
+        self.send(req, Full::new(Bytes::from(body))).await
+    }
+
+    async fn send(
+        &self,
+        req: hyper::http::request::Builder,
+        body: Full<Bytes>,
+    ) -> Result<Answer, FederationError> {
+        let req = req
+            .body(body)
+            .map_err(|e| FederationError::Refused(format!("a provider URL is unusable: {e}")))?;
+        let host = req.uri().host().unwrap_or("").to_string();
+        let client = self.client().await?;
+        let call = async {
+            let resp = client
+                .request(req)
+                .await
+                .map_err(|e| FederationError::Unreachable(format!("{host}: {e}")))?;
+            let status = resp.status().as_u16();
+            let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| FederationError::Unreachable(format!("{host}: reading the answer: {e}")))?
+                .to_bytes();
+            Ok(Answer { status, body })
+        };
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| FederationError::Unreachable(format!("{host}: no answer in {:?}", self.timeout)))?
+    }
+}

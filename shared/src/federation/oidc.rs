@@ -1,0 +1,251 @@
+//! An OpenID provider: its discovery document and key set (both cached; the keys fetched again,
+//! once, for a key id they do not hold), and the id token's checks (OpenID Connect Core
+//! §3.1.3.7): the signature by one of the provider's keys with an asymmetric algorithm, `iss`,
+//! `aud` holding our client id, `azp` when present (required with several audiences), `exp`,
+//! `iat` not in the future, and `nonce`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::client::ProviderHttp;
+use super::FederationError;
+
+/// How long a discovery document and a key set are trusted before they are read again.
+const CACHE_FOR: Duration = Duration::from_secs(3600);
+/// A key set is fetched again for an unknown key id at most this often.
+const REFETCH_AFTER: Duration = Duration::from_secs(10);
+/// The clock difference tolerated on `exp` and `iat`.
+pub const SKEW_SECS: i64 = 60;
+
+/// What authyy uses of a discovery document.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+}
+
+struct Cached<T> {
+    value: T,
+    at: Instant,
+}
+
+/// The cached documents and keys of every OpenID provider, by issuer.
+#[derive(Default)]
+pub struct OidcCache {
+    discovery: Mutex<HashMap<String, Cached<Discovery>>>,
+    keys: Mutex<HashMap<String, Cached<JwkSet>>>,
+}
+
+impl OidcCache {
+    /// The provider's discovery document, whose `issuer` must be the configured one exactly.
+    pub async fn discovery(&self, http: &ProviderHttp, issuer: &str) -> Result<Discovery, FederationError> {
+        if let Some(c) = self.discovery.lock().await.get(issuer) {
+            if c.at.elapsed() < CACHE_FOR {
+                return Ok(c.value.clone());
+            }
+        }
+        let url = format!("{issuer}/.well-known/openid-configuration");
+        let doc: Discovery = http.get(&url, None).await?.json("discovery document")?;
+        if doc.issuer.trim_end_matches('/') != issuer {
+            return Err(FederationError::Refused(format!(
+                "the discovery document names issuer {:?}, not {issuer:?}",
+                doc.issuer
+            )));
+        }
+        self.discovery.lock().await.insert(
+            issuer.to_string(),
+            Cached {
+                value: doc.clone(),
+                at: Instant::now(),
+            },
+        );
+        Ok(doc)
+    }
+
+    /// The key of id `kid` (or the only signing key, when the token names none).
+    async fn key(
+        &self,
+        http: &ProviderHttp,
+        doc: &Discovery,
+        kid: Option<&str>,
+    ) -> Result<jsonwebtoken::jwk::Jwk, FederationError> {
+        let pick = |set: &JwkSet| -> Option<jsonwebtoken::jwk::Jwk> {
+            let signing = set.keys.iter().filter(|k| {
+                !matches!(
+                    k.common.public_key_use,
+                    Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+                )
+            });
+            match kid {
+                Some(kid) => signing
+                    .clone()
+                    .find(|k| k.common.key_id.as_deref() == Some(kid))
+                    .cloned(),
+                None => {
+                    let all: Vec<_> = signing.collect();
+                    match all.as_slice() {
+                        [only] => Some((*only).clone()),
+                        _ => None,
+                    }
+                }
+            }
+        };
+        let mut keys = self.keys.lock().await;
+        if let Some(c) = keys.get(&doc.issuer) {
+            if c.at.elapsed() < CACHE_FOR {
+                if let Some(key) = pick(&c.value) {
+                    return Ok(key);
+                }
+                if c.at.elapsed() < REFETCH_AFTER {
+                    return Err(FederationError::Refused(
+                        "the id token's key is not the provider's".into(),
+                    ));
+                }
+            }
+        }
+        let set: JwkSet = http.get(&doc.jwks_uri, None).await?.json("key set")?;
+        let key = pick(&set);
+        keys.insert(
+            doc.issuer.clone(),
+            Cached {
+                value: set,
+                at: Instant::now(),
+            },
+        );
+        key.ok_or_else(|| FederationError::Refused("the id token's key is not the provider's".into()))
+    }
+}
+
+/// The claims of an id token that authyy reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    #[serde(default)]
+    pub aud: Audience,
+    pub exp: i64,
+    pub iat: i64,
+    pub nonce: Option<String>,
+    pub azp: Option<String>,
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub email_verified: bool,
+    pub preferred_username: Option<String>,
+}
+
+/// `aud`: one string or several.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn list(&self) -> Vec<&str> {
+        match self {
+            Audience::None => vec![],
+            Audience::One(a) => vec![a],
+            Audience::Many(all) => all.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// `email_verified` as a boolean, or the string some providers send ("true").
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B {
+        B(bool),
+        S(String),
+    }
+    Ok(match Option::<B>::deserialize(d)? {
+        Some(B::B(b)) => b,
+        Some(B::S(s)) => s == "true",
+        None => false,
+    })
+}
+
+/// What an id token must be, besides well signed.
+pub struct Expected<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub nonce: &'a str,
+    pub now: i64,
+}
+
+/// The asymmetric algorithms an id token may be signed with (never `none`, never HMAC).
+fn allowed(alg: Algorithm) -> bool {
+    !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+/// Checks an id token's signature with `key`, then its claims against `expected`.
+pub fn verify_id_token(
+    token: &str,
+    key: &jsonwebtoken::jwk::Jwk,
+    expected: &Expected<'_>,
+) -> Result<IdClaims, FederationError> {
+    let bad = |why: String| FederationError::Refused(format!("id token: {why}"));
+    let header = jsonwebtoken::decode_header(token).map_err(|e| bad(e.to_string()))?;
+    if !allowed(header.alg) {
+        return Err(bad(format!("algorithm {:?} is not allowed", header.alg)));
+    }
+    let decoding = DecodingKey::from_jwk(key).map_err(|e| bad(format!("the provider's key: {e}")))?;
+    // The times are checked below against the service's clock; the rest by hand too, so each
+    // refusal says what it was.
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<IdClaims>(token, &decoding, &validation)
+        .map_err(|e| bad(e.to_string()))?
+        .claims;
+    if claims.iss.trim_end_matches('/') != expected.issuer {
+        return Err(bad(format!("issued by {:?}", claims.iss)));
+    }
+    let audiences = claims.aud.list();
+    if !audiences.contains(&expected.client_id) {
+        return Err(bad("not for this client (aud)".into()));
+    }
+    match &claims.azp {
+        Some(azp) if azp != expected.client_id => return Err(bad("authorized another party (azp)".into())),
+        None if audiences.len() > 1 => return Err(bad("several audiences and no azp".into())),
+        _ => {}
+    }
+    if claims.exp + SKEW_SECS <= expected.now {
+        return Err(bad("expired".into()));
+    }
+    if claims.iat > expected.now + SKEW_SECS {
+        return Err(bad("issued in the future".into()));
+    }
+    if claims.nonce.as_deref() != Some(expected.nonce) {
+        return Err(bad("the nonce is not this sign-in's".into()));
+    }
+    if claims.sub.is_empty() || claims.sub.len() > 255 {
+        return Err(bad("no usable subject".into()));
+    }
+    Ok(claims)
+}
+
+/// The id token's key, then [`verify_id_token`].
+pub async fn verified_claims(
+    cache: &OidcCache,
+    http: &ProviderHttp,
+    doc: &Discovery,
+    token: &str,
+    expected: &Expected<'_>,
+) -> Result<IdClaims, FederationError> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|e| FederationError::Refused(format!("id token: {e}")))?;
+    let key = cache.key(http, doc, header.kid.as_deref()).await?;
+    verify_id_token(token, &key, expected)
+}

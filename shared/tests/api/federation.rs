@@ -1,0 +1,190 @@
+//! Sign-in with another provider, against a real OpenID provider (node's oidc-provider, driven
+//! through its own login and consent pages): the front channel's rules, and who an identity
+//! signs in as (the account-takeover rules).
+
+use crate::helpers::oidc::{self, fragment, FRONTEND, VERIFIER};
+use crate::helpers::*;
+
+async fn a_new_verified_identity_makes_an_account_with_no_password_and_signs_in<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let r = app.oauth_sign_in("newcomer@example.com").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["user"]["email"], "newcomer@example.com");
+    assert_eq!(
+        r.body["user"]["email_verified"], true,
+        "the provider vouched for it"
+    );
+    assert_eq!(r.body["user"]["username"], "newcomer");
+    let access = r.body["tokens"]["access"]["access_token"].as_str().unwrap();
+    let claims = claims_of(access);
+    assert_eq!(claims.amr, Some(vec!["fed".to_string()]));
+    assert_eq!(claims.aal.as_deref(), Some("aal1"));
+    let login = app.login("newcomer@example.com", "").await;
+    assert_ne!(login.status, 200, "no password signs in to it");
+    let listed = app.get(Endpoint::ListIdentities, access).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    assert_eq!(listed.body[0]["provider"], "local");
+    assert_eq!(listed.body[0]["email"], "newcomer@example.com");
+}
+
+async fn a_second_sign_in_finds_the_same_account<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let first = app.oauth_sign_in("twice@example.com").await;
+    let second = app.oauth_sign_in("twice@example.com").await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    assert_eq!(first.body["user"]["id"], second.body["user"]["id"]);
+}
+
+async fn a_state_works_once<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let started = app.oauth_authorize(FRONTEND).await;
+    let at_provider = started.header("location").unwrap().to_string();
+    let back = tokio::task::spawn_blocking(move || oidc::drive(&at_provider, "once@example.com", "consent"))
+        .await
+        .unwrap();
+    assert_eq!(app.oauth_callback(&back).await.status, 302);
+    let replayed = app.oauth_callback(&back).await;
+    assert_eq!(replayed.status, 400);
+    assert_eq!(replayed.detail(), "Invalid or expired state");
+}
+
+async fn a_state_older_than_ten_minutes_is_refused<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let started = app.oauth_authorize(FRONTEND).await;
+    let at_provider = started.header("location").unwrap().to_string();
+    let back = tokio::task::spawn_blocking(move || oidc::drive(&at_provider, "slow@example.com", "consent"))
+        .await
+        .unwrap();
+    app.clock.advance_secs(601);
+    let r = app.oauth_callback(&back).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.detail(), "Invalid or expired state");
+}
+
+async fn a_redirect_to_on_a_foreign_origin_is_refused<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    for foreign in [
+        "https://evil.example/callback",
+        "http://localhost:3000/callback/../x",
+        "",
+    ] {
+        let r = app.oauth_authorize(foreign).await;
+        assert_eq!(r.status, 400, "{foreign}");
+        assert_eq!(r.detail(), "redirect_to not allowed");
+    }
+}
+
+async fn an_unknown_provider_is_refused<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let req = event(
+        "GET",
+        "/auth/oauth/nope/authorize",
+        &format!(
+            "redirect_to={FRONTEND}&code_challenge={}",
+            oidc::challenge(VERIFIER)
+        ),
+        &[],
+        None,
+        "192.0.2.1",
+    );
+    let r = app.call(Endpoint::OAuthAuthorize, req).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.detail(), "Unknown provider");
+}
+
+async fn declined_consent_ends_at_the_frontend_as_access_denied<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let started = app.oauth_authorize(FRONTEND).await;
+    let at_provider = started.header("location").unwrap().to_string();
+    let back = tokio::task::spawn_blocking(move || oidc::drive(&at_provider, "shy@example.com", "deny"))
+        .await
+        .unwrap();
+    let r = app.oauth_callback(&back).await;
+    assert_eq!(r.status, 302);
+    assert!(r.header("location").unwrap().starts_with(FRONTEND));
+    assert_eq!(fragment(&r, "error").as_deref(), Some("access_denied"));
+}
+
+async fn the_code_needs_the_frontends_verifier_and_works_once<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let back = app.oauth_front_channel("pkce@example.com").await;
+    let code = fragment(&back, "code").unwrap();
+    let wrong = app.oauth_token(&code, &"x".repeat(43)).await;
+    assert_eq!(wrong.status, 400);
+    assert_eq!(wrong.detail(), "Invalid or expired code");
+    let back = app.oauth_front_channel("pkce@example.com").await;
+    let code = fragment(&back, "code").unwrap();
+    assert_eq!(app.oauth_token(&code, VERIFIER).await.status, 200);
+    assert_eq!(app.oauth_token(&code, VERIFIER).await.status, 400, "spent");
+}
+
+async fn a_code_older_than_a_minute_is_refused<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let back = app.oauth_front_channel("late@example.com").await;
+    let code = fragment(&back, "code").unwrap();
+    app.clock.advance_secs(61);
+    let r = app.oauth_token(&code, VERIFIER).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.detail(), "Invalid or expired code");
+}
+
+async fn an_unverified_provider_email_makes_no_account<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let back = app.oauth_front_channel("unverified:ghost@example.com").await;
+    assert_eq!(fragment(&back, "error").as_deref(), Some("email_not_verified"));
+}
+
+async fn an_existing_account_is_not_joined_unless_the_provider_links_by_email<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    app.signup("owner", "owner@example.com", "correct horse battery staple 42")
+        .await;
+    let back = app.oauth_front_channel("owner@example.com").await;
+    assert_eq!(fragment(&back, "error").as_deref(), Some("account_exists"));
+}
+
+async fn an_unverified_email_at_the_provider_does_not_join_an_existing_account<B: Backend>() {
+    let app = B::app(oidc::config(true)).await;
+    let (_, _, id) = app.user("victim").await;
+    assert!(app.state.users.set_email_verified(id).await.unwrap());
+    let back = app.oauth_front_channel("unverified:victim@example.com").await;
+    assert_eq!(fragment(&back, "error").as_deref(), Some("account_exists"));
+}
+
+async fn an_unverified_local_account_is_not_joined<B: Backend>() {
+    let app = B::app(oidc::config(true)).await;
+    app.signup(
+        "squatter",
+        "squatted@example.com",
+        "correct horse battery staple 42",
+    )
+    .await;
+    let back = app.oauth_front_channel("squatted@example.com").await;
+    assert_eq!(fragment(&back, "error").as_deref(), Some("account_exists"));
+}
+
+async fn a_verified_account_is_joined_when_the_provider_links_by_email<B: Backend>() {
+    let app = B::app(oidc::config(true)).await;
+    let (_, _, id) = app.user("joiner").await;
+    assert!(app.state.users.set_email_verified(id).await.unwrap());
+    let r = app.oauth_sign_in("joiner@example.com").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["user"]["id"], id);
+}
+
+both_backends!(
+    a_new_verified_identity_makes_an_account_with_no_password_and_signs_in,
+    a_second_sign_in_finds_the_same_account,
+    a_state_works_once,
+    a_state_older_than_ten_minutes_is_refused,
+    a_redirect_to_on_a_foreign_origin_is_refused,
+    an_unknown_provider_is_refused,
+    declined_consent_ends_at_the_frontend_as_access_denied,
+    the_code_needs_the_frontends_verifier_and_works_once,
+    a_code_older_than_a_minute_is_refused,
+    an_unverified_provider_email_makes_no_account,
+    an_existing_account_is_not_joined_unless_the_provider_links_by_email,
+    an_unverified_email_at_the_provider_does_not_join_an_existing_account,
+    an_unverified_local_account_is_not_joined,
+    a_verified_account_is_joined_when_the_provider_links_by_email,
+);
