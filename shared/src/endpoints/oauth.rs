@@ -490,7 +490,7 @@ mod tests {
         // RFC 7636, appendix B.
         assert_eq!(
             s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFWAtCb1cTSMQ1pKQnWPkxvF2GBGBxmQ"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 }
