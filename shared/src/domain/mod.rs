@@ -9,6 +9,7 @@
 //!   authenticated (`amr`, `aal`).
 //! - [`webauthn`]: passkey registrations and assertions, verified.
 
+pub mod authentication;
 pub mod backoff;
 pub mod email;
 pub mod mfa;

@@ -99,6 +99,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
             device: presented_device.clone(),
             trusted_device,
             attempts: 0,
+            federated: false,
             expires_at: attempt.now + MFA_TOKEN_TTL.as_secs() as i64,
         };
         if !state.mfa.begin_second_step(&verified, &challenge).await? {

@@ -78,7 +78,7 @@ pub async fn login_mfa(state: &AppState, req: &Request) -> EndpointResult {
     let (proof, auth) = match presented {
         Presented::Code(code) => {
             let step = totp_step(&keys.hmac, user_id, &factors, &code, now).ok_or_else(invalid_code)?;
-            (step, Authentication::password_and_code(now))
+            (step, Authentication::second_step(challenge.federated, true, now))
         }
         Presented::RecoveryCode(typed) => {
             let hash = RecoveryCode::parse(&typed).map(|c| c.hash(user_id));
@@ -87,7 +87,7 @@ pub async fn login_mfa(state: &AppState, req: &Request) -> EndpointResult {
                 .ok_or_else(invalid_code)?;
             (
                 Proof::RecoveryCode { hash },
-                Authentication::password_and_recovery_code(now),
+                Authentication::second_step(challenge.federated, false, now),
             )
         }
     };

@@ -21,16 +21,17 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use super::common::{envelope, envelope_user, EndpointResult};
+use super::login_mfa::MFA_TOKEN_TTL;
 use super::responses::{JsonBodyRefused, Unavailable};
 use crate::config::federation::Provider;
 use crate::domain::{Authentication, Email, Role, User, UserId, Username};
-use crate::error::{ApiError, MFA_REQUIRED};
+use crate::error::ApiError;
 use crate::federation::{AuthorizeRequest, FederationError, ProviderIdentity};
 use crate::http;
 use crate::randomness;
 use crate::state::AppState;
-use crate::store::{CreateEnd, Handoff, Identity, NewUser};
-use crate::wire::{ErrorOut, OAuthTokenRequest, TokenEnvelope, ValidationErrorOut};
+use crate::store::{CreateEnd, Handoff, Identity, MfaChallenge, NewUser};
+use crate::wire::{ErrorOut, LoginOut, MfaRequiredOut, OAuthTokenRequest, ValidationErrorOut};
 
 /// How long a `state` works: the time to sign in at the provider.
 pub const STATE_TTL_SECS: i64 = 600;
@@ -427,9 +428,9 @@ async fn create_account(
 /// Trade the callback's one-time code for tokens.
 #[utoipa::path(post, path = "/auth/oauth/token", tag = "federation", operation_id = "oauth_token", request_body = OAuthTokenRequest,
     responses(
-        (status = 200, description = "The token envelope (`amr` `[\"fed\"]`, `aal1`)", body = TokenEnvelope),
+        (status = 200, description = "The token envelope (`amr` `[\"fed\"]`, `aal1`); for an account with a second factor, `{\"mfa_required\": true, \"mfa_token\", \"methods\"}` and no tokens (then `POST /auth/login/mfa`, whose session has `amr` `[\"fed\", \"otp\", \"mfa\"]`)", body = LoginOut),
         (status = 400, description = "`Invalid or expired code`: unknown, spent, older than 60 seconds, or not the verifier of its challenge", body = ErrorOut),
-        (status = 403, description = "`MFA required`: the account has a second factor; sign in with the password or a passkey", body = ErrorOut),
+        (status = 403, description = "`Email not verified` (when the service requires a verified address)", body = ErrorOut),
         JsonBodyRefused,
         (status = 422, description = "Validation error", body = ValidationErrorOut),
         (status = 429, description = "Too many attempts from this client address", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -451,12 +452,35 @@ pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
         Some(user) if !user.disabled => user,
         _ => return Err(ApiError::BadRequest(INVALID_CODE)),
     };
-    if state.mfa.second_factors(user.id).await?.factors().any() {
-        // A provider is one factor: the account's second is asked for at its own sign-in.
-        return Err(ApiError::Forbidden(MFA_REQUIRED));
-    }
     if state.config.require_verified_email && !user.email_verified {
         return Err(ApiError::Forbidden(crate::error::EMAIL_NOT_VERIFIED));
+    }
+    let factors = state.mfa.second_factors(user.id).await?.factors();
+    if factors.any() {
+        // A provider is one factor: the account's second completes the sign-in, as after a
+        // password (`POST /auth/login/mfa`).
+        let mfa_token = randomness::random_token::<32>();
+        let challenge = MfaChallenge {
+            hash: randomness::token_hash(&mfa_token),
+            user_id: user.id,
+            email: user.email.clone(),
+            verified_hash: String::new(),
+            device: None,
+            trusted_device: false,
+            attempts: 0,
+            expires_at: now + MFA_TOKEN_TTL.as_secs() as i64,
+            federated: true,
+        };
+        if !state.mfa.begin_federated_second_step(&challenge).await? {
+            return Err(ApiError::BadRequest(INVALID_CODE));
+        }
+        tracing::info!(user_id = user.id, "provider sign-in waits for a second factor");
+        let body = MfaRequiredOut {
+            mfa_required: true,
+            mfa_token,
+            methods: factors.methods(),
+        };
+        return http::json(StatusCode::OK, &body);
     }
     state.tokens.signing_keys().await?;
     let auth = Authentication::federated(record.auth_time);

@@ -79,6 +79,8 @@ pub struct MfaChallenge {
     pub trusted_device: bool,
     /// Codes tried so far.
     pub attempts: u32,
+    /// The first step was a sign-in with another provider, not a password (`amr` `fed`).
+    pub federated: bool,
     /// Epoch seconds.
     pub expires_at: i64,
 }
@@ -203,6 +205,11 @@ pub trait MfaStore: Send + Sync {
     /// account's code counter (backing off by `backoff`; refusing every code after
     /// [`CODE_FAILURE_LIMIT`] failures). Of racing attempts each is counted once.
     async fn reserve_code_attempt(&self, hash: &str, now: i64, backoff: Backoff) -> StoreResult<CodeAttempt>;
+    /// A provider sign-in's first step, for an account with a second factor: stores
+    /// `challenge` (federated) with the account's current password hash as its
+    /// `verified_hash` (empty for an account with none), so the second step starts a session
+    /// only while the account keeps it; only while the account is enabled (false otherwise).
+    async fn begin_federated_second_step(&self, challenge: &MfaChallenge) -> StoreResult<bool>;
     /// In one atomic step: spends the challenge, uses the proof (a TOTP step later than the
     /// last, or an unspent recovery code), clears the code counter, starts the session (only
     /// while the account still has the verified password and is enabled) and trusts the device.

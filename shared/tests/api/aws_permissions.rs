@@ -641,31 +641,6 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     // The mailer function, handed signup's verification job; then the link is used, and
     // resends are asked for an unknown and a (now) verified address.
 
-    // Provider sign-ins: a new account made, then an account joined by its verified email (and
-    // erased, its identity with it).
-    use crate::helpers::oidc::{fragment, FRONTEND, VERIFIER};
-    record!(Endpoint::OAuthAuthorize, app.oauth_authorize(FRONTEND).await);
-    let back = record!(
-        Endpoint::OAuthCallback,
-        app.oauth_front_channel("fed@example.com").await
-    );
-    let code = fragment(&back, "code").expect("a code");
-    let fed = record!(Endpoint::OAuthToken, app.oauth_token(&code, VERIFIER).await);
-    assert_eq!(fed.status, 200, "{:?}", fed.body);
-    record!(
-        Endpoint::ListIdentities,
-        app.get(Endpoint::ListIdentities, &access(&fed)).await
-    );
-    let (joined, _, joined_id) = app.user("joined").await;
-    assert!(app.state.users.set_email_verified(joined_id).await.unwrap());
-    let back = record!(
-        Endpoint::OAuthCallback,
-        app.oauth_front_channel("joined@example.com").await
-    );
-    assert!(fragment(&back, "code").is_some(), "{:?}", back.header("location"));
-    let erased = record!(Endpoint::DeleteAccount, app.delete_me(&joined, STRONG).await);
-    assert_eq!(erased.status, 204, "{:?}", erased.body);
-
     seen.lock().unwrap().clear();
     assert!(app.deliver_queued().await.is_empty());
     merge(used.entry("mailer").or_default(), &seen.lock().unwrap());
@@ -849,6 +824,48 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     });
     let erased = record!(Endpoint::DeleteAccount, app.delete_me(&access(&p), STRONG).await);
     assert_eq!(erased.status, 204, "{:?}", erased.body);
+    // Provider sign-ins: a new account made, then an account joined by its verified email (and
+    // erased, its identity with it).
+    use crate::helpers::oidc::{fragment, FRONTEND, VERIFIER};
+    record!(Endpoint::OAuthAuthorize, app.oauth_authorize(FRONTEND).await);
+    let back = record!(
+        Endpoint::OAuthCallback,
+        app.oauth_front_channel("fed@example.com").await
+    );
+    let code = fragment(&back, "code").expect("a code");
+    let fed = record!(Endpoint::OAuthToken, app.oauth_token(&code, VERIFIER).await);
+    assert_eq!(fed.status, 200, "{:?}", fed.body);
+    record!(
+        Endpoint::ListIdentities,
+        app.get(Endpoint::ListIdentities, &access(&fed)).await
+    );
+    let (joined, _, joined_id) = app.user("joined").await;
+    assert!(app.state.users.set_email_verified(joined_id).await.unwrap());
+    let back = record!(
+        Endpoint::OAuthCallback,
+        app.oauth_front_channel("joined@example.com").await
+    );
+    assert!(fragment(&back, "code").is_some(), "{:?}", back.header("location"));
+    // With a second factor, a provider sign-in waits for it.
+    let secret = app.start_totp(&joined).await.body["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let confirmed = app.confirm_totp(&joined, &app.code_now(&secret), STRONG).await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    clock.advance_ms(1);
+    let back = record!(
+        Endpoint::OAuthCallback,
+        app.oauth_front_channel("joined@example.com").await
+    );
+    let code = fragment(&back, "code").expect("a code");
+    let waits = record!(Endpoint::OAuthToken, app.oauth_token(&code, VERIFIER).await);
+    assert_eq!(waits.body["mfa_required"], true, "{:?}", waits.body);
+    let erased_joined = record!(
+        Endpoint::DeleteAccount,
+        app.delete_me(&access(&confirmed), STRONG).await
+    );
+    assert_eq!(erased_joined.status, 204, "{:?}", erased_joined.body);
     seen.lock().unwrap().clear();
     assert!(app.deliver_queued().await.is_empty());
     merge(used.entry("mailer").or_default(), &seen.lock().unwrap());

@@ -172,7 +172,36 @@ async fn a_verified_account_is_joined_when_the_provider_links_by_email<B: Backen
     assert_eq!(r.body["user"]["id"], id);
 }
 
+async fn a_provider_sign_in_to_an_account_with_a_second_factor_asks_for_it<B: Backend>() {
+    let app = B::app(oidc::config(true)).await;
+    let (_, _, id) = app.verified_user("twofactor").await;
+    let joined = app.oauth_sign_in("twofactor@example.com").await;
+    assert_eq!(joined.body["user"]["id"], id, "{:?}", joined.body);
+    let started = app.start_totp(&access(&joined)).await;
+    let secret = started.body["secret"].as_str().unwrap().to_string();
+    let confirmed = app
+        .confirm_totp(&access(&joined), &app.code_now(&secret), STRONG)
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    app.clock.advance_ms(1);
+
+    let r = app.oauth_sign_in("twofactor@example.com").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["mfa_required"], true);
+    assert!(
+        r.body.get("tokens").is_none(),
+        "no tokens before the second factor"
+    );
+    let token = r.body["mfa_token"].as_str().unwrap();
+    let done = app.login_mfa(token, &app.next_code(&secret)).await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    let claims = claims_of(&access(&done));
+    assert_eq!(claims.amr.unwrap(), ["fed", "otp", "mfa"]);
+    assert_eq!(claims.aal.as_deref(), Some("aal2"));
+}
+
 both_backends!(
+    a_provider_sign_in_to_an_account_with_a_second_factor_asks_for_it,
     a_new_verified_identity_makes_an_account_with_no_password_and_signs_in,
     a_second_sign_in_finds_the_same_account,
     a_state_works_once,

@@ -52,6 +52,7 @@ fn challenge_from(item: &Item) -> StoreResult<MfaChallenge> {
         trusted_device: get_bool(item, "trusted_device"),
         attempts: get_n(item, "attempts")?,
         expires_at: get_n(item, "expires_at")?,
+        federated: get_bool(item, "federated"),
     })
 }
 
@@ -66,6 +67,9 @@ fn challenge_item(c: &MfaChallenge) -> Item {
         ("attempts".into(), n(c.attempts)),
         ("expires_at".into(), n(c.expires_at)),
     ]);
+    if c.federated {
+        item.insert("federated".into(), b(true));
+    }
     if let Some(device) = &c.device {
         item.insert("device".into(), s(device));
     }
@@ -265,6 +269,35 @@ impl MfaStore for DynamoStore {
             Tx::Done => Ok(true),
             tx if tx.failed(0) => Ok(false),
             Tx::Cancelled(codes) => Err(cancelled("begin second step", codes)),
+        }
+    }
+
+    async fn begin_federated_second_step(&self, challenge: &MfaChallenge) -> StoreResult<bool> {
+        let Some(credentials) = self.get("read credentials", email_key(&challenge.email)).await? else {
+            return Ok(false);
+        };
+        let current = opt_s(&credentials, "password_hash").unwrap_or_default();
+        let stored = MfaChallenge {
+            verified_hash: current.clone(),
+            federated: true,
+            ..challenge.clone()
+        };
+        let writes = vec![
+            self.check(
+                email_key(&challenge.email),
+                "password_hash = :h AND disabled = :f AND user_id = :u",
+                HashMap::from([
+                    (":h".to_string(), s(&current)),
+                    (":f".to_string(), b(false)),
+                    (":u".to_string(), n(challenge.user_id)),
+                ]),
+            ),
+            self.put(challenge_item(&stored), Some("attribute_not_exists(pk)")),
+        ];
+        match self.transact("begin federated second step", writes).await? {
+            Tx::Done => Ok(true),
+            tx if tx.failed(0) => Ok(false),
+            Tx::Cancelled(codes) => Err(cancelled("begin federated second step", codes)),
         }
     }
 

@@ -78,7 +78,7 @@ pub(super) fn set_recovery_codes(tx: &Connection, user_id: UserId, hashes: &[Str
 
 fn challenge(c: &Connection, hash: &str) -> StoreResult<Option<MfaChallenge>> {
     c.query_row(
-        "SELECT hash, user_id, email, verified_hash, device, trusted_device, attempts, expires_at
+        "SELECT hash, user_id, email, verified_hash, device, trusted_device, attempts, expires_at, federated
          FROM mfa_challenges WHERE hash = ?1",
         [hash],
         |r| {
@@ -91,6 +91,7 @@ fn challenge(c: &Connection, hash: &str) -> StoreResult<Option<MfaChallenge>> {
                 trusted_device: r.get(5)?,
                 attempts: r.get(6)?,
                 expires_at: r.get(7)?,
+                federated: r.get(8)?,
             })
         },
     )
@@ -223,8 +224,8 @@ impl MfaStore for SqliteStore {
             }
             tx.execute(
                 "INSERT INTO mfa_challenges
-                   (hash, user_id, email, verified_hash, device, trusted_device, attempts, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+                   (hash, user_id, email, verified_hash, device, trusted_device, attempts, expires_at, federated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, 0)",
                 params![
                     ch.hash,
                     ch.user_id as i64,
@@ -234,6 +235,30 @@ impl MfaStore for SqliteStore {
                     ch.trusted_device,
                     ch.expires_at
                 ],
+            )
+            .map_err(backend)?;
+            Ok(true)
+        })
+    }
+
+    async fn begin_federated_second_step(&self, ch: &MfaChallenge) -> StoreResult<bool> {
+        self.write(|tx| {
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT password_hash FROM users WHERE id = ?1 AND disabled = 0",
+                    [ch.user_id as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some(current) = current else {
+                return Ok(false);
+            };
+            tx.execute(
+                "INSERT INTO mfa_challenges
+                   (hash, user_id, email, verified_hash, device, trusted_device, attempts, expires_at, federated)
+                 VALUES (?1, ?2, ?3, ?4, NULL, 0, 0, ?5, 1)",
+                params![ch.hash, ch.user_id as i64, ch.email, current, ch.expires_at],
             )
             .map_err(backend)?;
             Ok(true)

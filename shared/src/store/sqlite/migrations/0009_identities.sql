@@ -11,6 +11,9 @@ CREATE TABLE identities (
 );
 CREATE INDEX identities_by_user ON identities (user_id, created_at);
 
+-- A login's second step whose first was a provider sign-in (not a password).
+ALTER TABLE mfa_challenges ADD COLUMN federated INTEGER NOT NULL DEFAULT 0;
+
 -- The one-time records of a provider sign-in (a state, a code), by the hash of their value.
 CREATE TABLE oauth_handoffs (
     hash TEXT NOT NULL,
