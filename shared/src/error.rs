@@ -23,6 +23,7 @@ pub const USERNAME_TAKEN: &str = "Username already taken";
 pub const WRONG_PASSWORD: &str = "Current password is incorrect";
 pub const SESSION_NOT_FOUND: &str = "Session not found";
 pub const MFA_REQUIRED: &str = "MFA required";
+pub const REAUTHENTICATION_REQUIRED: &str = "Reauthentication required";
 pub const INVALID_CODE: &str = "Invalid code";
 pub const INVALID_MFA_TOKEN: &str = "Invalid or expired MFA token";
 pub const NO_ENROLLMENT: &str = "No enrollment in progress";

@@ -29,7 +29,7 @@ pub async fn delete_account(state: &AppState, req: &Request) -> EndpointResult {
     let (user, claims) = authenticate(state, req).await?;
     require_aal2_if_enrolled(state, &user, &claims).await?;
     let DeleteAccountRequest { password } = http::body(req)?;
-    let password_hash = reauthenticate(state, &user, &claims.sid, &password).await?;
+    let password_hash = reauthenticate(state, &user, &claims, password.as_ref()).await?;
     if !erase(state, &user, Some(&password_hash)).await? {
         return Err(ApiError::BadRequest(WRONG_PASSWORD));
     }

@@ -6,10 +6,11 @@ use lambda_http::{Body, Request, Response};
 
 use crate::clock::rfc3339;
 use crate::domain::{Authentication, RefreshToken, User};
-use crate::error::{ApiError, MFA_REQUIRED, NOT_AUTHENTICATED, WRONG_PASSWORD};
+use crate::error::{ApiError, MFA_REQUIRED, NOT_AUTHENTICATED, REAUTHENTICATION_REQUIRED, WRONG_PASSWORD};
 use crate::http;
 use crate::state::AppState;
 use crate::tokens::{Claims, IssuedTokens};
+use crate::wire::request::CurrentPassword;
 use crate::wire::{
     AccessTokenOut, AdminUserOut, EnvelopeUser, MessageOut, PasswordConfirmation, RefreshTokenOut,
     TokenEnvelope, TokensOut, UserOut,
@@ -69,21 +70,27 @@ pub async fn authenticate_at_aal2_with_password(
     let (user, claims) = authenticate(state, req).await?;
     require_aal2(&claims)?;
     let PasswordConfirmation { password } = http::body(req)?;
-    reauthenticate(state, &user, &claims.sid, &password).await?;
+    reauthenticate(state, &user, &claims, password.as_ref()).await?;
     Ok((user, claims))
 }
 
-/// The signed-in `user` of session `sid` confirming a change with their current `password`:
+/// How recent a sign-in must be to stand for the password of an account that has none.
+pub const REAUTHENTICATION_WINDOW_SECS: i64 = 300;
+
+/// The signed-in `user` (token `claims`) confirming a change with their current `password`:
 /// counted on that session's own failure counter first (429 while it is locked), never on the
 /// account's, so strangers failing at the login form cannot lock a signed-in owner out of their
-/// own account; a wrong one is 400 `Current password is incorrect`. Returns the password hash
-/// that was verified, for the change to be conditional on.
+/// own account; a wrong or missing one is 400 `Current password is incorrect`. An account with
+/// no password (made by another provider) proves itself by a sign-in under 5 minutes old
+/// instead (`auth_time`; else 403 `Reauthentication required`). Returns the password hash that
+/// was verified (empty for none), for the change to be conditional on.
 pub async fn reauthenticate(
     state: &AppState,
     user: &User,
-    sid: &str,
-    password: &crate::domain::Password,
+    claims: &Claims,
+    password: Option<&CurrentPassword>,
 ) -> Result<String, ApiError> {
+    let sid = claims.sid.as_str();
     use crate::store::{LoginStart, Reauthentication};
     let email = crate::domain::Email::parse(&user.email)
         .map_err(|e| ApiError::Internal(format!("stored email unreadable: {e:?}")))?;
@@ -103,6 +110,17 @@ pub async fn reauthenticate(
     let hash = credentials
         .filter(|c| c.user_id == user.id)
         .map(|c| c.password_hash);
+    if hash.as_deref() == Some("") {
+        let now = state.clock.now();
+        if !claims.auth_time.is_some_and(|at| at + REAUTHENTICATION_WINDOW_SECS > now) {
+            return Err(ApiError::Forbidden(REAUTHENTICATION_REQUIRED));
+        }
+        state.sessions.settle_reauthentication(&attempt).await?;
+        return Ok(String::new());
+    }
+    let Some(CurrentPassword(password)) = password else {
+        return Err(ApiError::BadRequest(WRONG_PASSWORD));
+    };
     if !state.hasher.verify(password, hash.as_deref()).await {
         return Err(ApiError::BadRequest(WRONG_PASSWORD));
     }

@@ -80,7 +80,7 @@ pub async fn start_totp(state: &AppState, req: &Request) -> EndpointResult {
         (status = 200, description = "TOTP is on: the recovery codes (shown once; empty when TOTP replaced an earlier one) and the tokens of the caller's new session (every other session has ended)", body = TotpConfirmedOut),
         (status = 400, description = "`Invalid code`, or `Current password is incorrect`", body = ErrorOut),
         NotAuthenticated,
-        (status = 403, description = "`MFA required`, or `Email not verified`", body = ErrorOut),
+        (status = 403, description = "`MFA required`, or `Email not verified`; or `Reauthentication required` (no password, and a sign-in over 5 minutes old)", body = ErrorOut),
         (status = 404, description = "`No enrollment in progress` (none started, or older than 10 minutes)", body = ErrorOut),
         JsonBodyRefused,
         (status = 422, description = "Validation error", body = ValidationErrorOut),
@@ -90,7 +90,7 @@ pub async fn confirm_totp(state: &AppState, req: &Request) -> EndpointResult {
     let ConfirmTotpRequest { code, password } = http::body(req)?;
     require_aal2_if_enrolled(state, &user, &claims).await?;
     require_verified(&user)?;
-    reauthenticate(state, &user, &claims.sid, &password).await?;
+    reauthenticate(state, &user, &claims, password.as_ref()).await?;
 
     let record = state.mfa.second_factors(user.id).await?;
     let now = state.clock.now();
@@ -154,7 +154,7 @@ pub async fn confirm_totp(state: &AppState, req: &Request) -> EndpointResult {
         (status = 204, description = "TOTP and the recovery codes are removed; this session lives on"),
         (status = 400, description = "`Current password is incorrect`", body = ErrorOut),
         NotAuthenticated,
-        (status = 403, description = "`MFA required`: the token's session did not use a second factor", body = ErrorOut),
+        (status = 403, description = "`MFA required`: the token's session did not use a second factor; or `Reauthentication required` (no password, and a sign-in over 5 minutes old)", body = ErrorOut),
         (status = 404, description = "`TOTP is not enabled`", body = ErrorOut),
         JsonBodyRefused,
         (status = 422, description = "Validation error", body = ValidationErrorOut),
@@ -175,7 +175,7 @@ pub async fn disable_totp(state: &AppState, req: &Request) -> EndpointResult {
         (status = 200, description = "Ten new single-use codes (shown once); the old ones no longer work", body = RecoveryCodesOut),
         (status = 400, description = "`Current password is incorrect`", body = ErrorOut),
         NotAuthenticated,
-        (status = 403, description = "`MFA required`: the token's session did not use a second factor", body = ErrorOut),
+        (status = 403, description = "`MFA required`: the token's session did not use a second factor; or `Reauthentication required` (no password, and a sign-in over 5 minutes old)", body = ErrorOut),
         (status = 404, description = "`No second factor`", body = ErrorOut),
         JsonBodyRefused,
         (status = 422, description = "Validation error", body = ValidationErrorOut),

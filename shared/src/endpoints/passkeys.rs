@@ -158,7 +158,7 @@ pub async fn registration_options(state: &AppState, req: &Request) -> EndpointRe
         (status = 201, description = "The passkey; with `recovery_codes` (shown once) when it is the account's first second factor, which also ends every other session", body = PasskeyRegisteredOut),
         (status = 400, description = "`Invalid passkey registration` (signature, origin, rp id, a challenge spent, another ceremony's or over 5 minutes old, no user verification or presence, a credential registered already), or `Current password is incorrect`", body = ErrorOut),
         NotAuthenticated,
-        (status = 403, description = "`MFA required`, or `Email not verified`", body = ErrorOut),
+        (status = 403, description = "`MFA required`, or `Email not verified`; or `Reauthentication required` (no password, and a sign-in over 5 minutes old)", body = ErrorOut),
         (status = 409, description = "`Passkey limit reached` (20 per account)", body = ErrorOut),
         JsonBodyRefused,
         (status = 422, description = "Validation error (a credential that is not `PublicKeyCredential.toJSON()`'s shape)", body = ValidationErrorOut),
@@ -176,7 +176,7 @@ pub async fn register(state: &AppState, req: &Request) -> EndpointResult {
     // The first attempt spends the challenge, whatever its outcome.
     let challenge =
         spend_challenge(state, &challenge_id, Ceremony::Registration { user_id: user.id }).await?;
-    reauthenticate(state, &user, &claims.sid, &password).await?;
+    reauthenticate(state, &user, &claims, password.as_ref()).await?;
     let challenge = challenge
         .ok_or_else(|| refused_registration(user.id, &"challenge unknown, spent, stale or another's"))?;
     let decoded = credential
@@ -274,7 +274,7 @@ pub async fn list_passkeys(state: &AppState, req: &Request) -> EndpointResult {
         (status = 204, description = "The passkey no longer signs in"),
         (status = 400, description = "`Current password is incorrect`", body = ErrorOut),
         NotAuthenticated,
-        (status = 403, description = "`MFA required`: the token's session did not use a second factor", body = ErrorOut),
+        (status = 403, description = "`MFA required`: the token's session did not use a second factor; or `Reauthentication required` (no password, and a sign-in over 5 minutes old)", body = ErrorOut),
         (status = 404, description = "`Passkey not found` (another user's is not found either)", body = ErrorOut),
         JsonBodyRefused,
         (status = 422, description = "Validation error", body = ValidationErrorOut),

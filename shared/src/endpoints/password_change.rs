@@ -38,7 +38,10 @@ pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult 
         device_token,
     } = http::body(req)?;
     // The new password's rules need no secret, so they cost no attempt.
-    if new_password.expose() == current_password.expose() {
+    if current_password
+        .as_ref()
+        .is_some_and(|current| current.0.expose() == new_password.expose())
+    {
         return Err(ApiError::Validation(vec![FieldError::new(
             "value_error",
             &["body", "new_password"],
@@ -53,7 +56,7 @@ pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult 
     )
     .map_err(|e| ApiError::invalid_field("new_password", e))?;
 
-    let old_hash = reauthenticate(state, &user, &claims.sid, &current_password).await?;
+    let old_hash = reauthenticate(state, &user, &claims, current_password.as_ref()).await?;
     let new_hash = state.hasher.hash(&new_password).await?;
     let device = device_token.as_deref().map(crate::randomness::token_hash);
     let change = PasswordChange {

@@ -64,7 +64,7 @@ pub struct Unavailable(ErrorOut);
 #[derive(IntoResponses)]
 #[response(
     status = 403,
-    description = "`MFA required`: the account has a second factor and the token's session did not use it; log in with it"
+    description = "`MFA required`: the account has a second factor and the token's session did not use it; log in with it. `Reauthentication required`: the account has no password and the session signed in over 5 minutes ago; sign in again"
 )]
 #[allow(dead_code)]
 pub struct MfaRequired(ErrorOut);

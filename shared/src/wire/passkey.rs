@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::request::{parsed, request_type, FieldError, FromField, FromJson};
+use super::request::{request_type, CurrentPassword, FieldError, FromField, FromJson};
 use crate::domain::webauthn::authenticator_data::MAX_CREDENTIAL_ID;
-use crate::domain::Password;
 
 /// A binary value as WebAuthn's JSON carries it: base64url, without padding.
 fn bytes(field: &str, text: &str) -> Result<Vec<u8>, String> {
@@ -329,9 +328,10 @@ request_type! {
         /// A name to tell the passkey by (default `Passkey`).
         #[schema(value_type = String, required = false, max_length = 64, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
         pub name: Option<PasskeyName>,
-        /// The account's current password (a wrong one counts on this session's counter).
-        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
-        pub password: Password => Password::for_login,
+        /// The account's current password (a wrong one counts on this session's counter); an
+        /// account with no password sends none, from a session signed in under 5 minutes ago.
+        #[schema(value_type = String, required = false, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub password: Option<CurrentPassword>,
     }
 }
 

@@ -136,6 +136,21 @@ impl<T: FromField> FromField for Option<T> {
     }
 }
 
+/// The account's current password, confirming a change, read as login reads it.
+pub struct CurrentPassword(pub Password);
+
+impl FromField for CurrentPassword {
+    fn from_field(name: &str, value: Option<&Value>) -> Result<Self, FieldError> {
+        parsed(name, value, Password::for_login).map(CurrentPassword)
+    }
+}
+
+impl std::fmt::Debug for CurrentPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CurrentPassword(..)")
+    }
+}
+
 /// The OpenAPI pattern of a username: what [`Username::parse`] accepts, as sent.
 pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$";
 
@@ -283,9 +298,11 @@ request_type! {
     /// `POST /auth/password`
     #[schema(example = json!({"current_password": "correct horse battery staple 42", "new_password": "violet tractor jumps over moon 7"}))]
     pub struct ChangePasswordRequest {
-        /// The password the account has now (a wrong one counts as a failed login).
-        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
-        pub current_password: Password => Password::for_login,
+        /// The password the account has now (a wrong one counts on this session's counter); an
+        /// account with no password (made by a provider) sends none, from a session signed in
+        /// under 5 minutes ago, and this sets its first password.
+        #[schema(value_type = String, required = false, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub current_password: Option<CurrentPassword>,
         /// The new password, under the signup policy, and not the current one.
         #[schema(value_type = String, min_length = 8, max_length = 128, example = "violet tractor jumps over moon 7")]
         pub new_password: Password,
@@ -303,9 +320,10 @@ request_type! {
         /// The address to move the account to; it changes once the link mailed there is used.
         #[schema(value_type = String, format = Email, min_length = 3, max_length = 254, example = "john.new@example.com")]
         pub new_email: Email,
-        /// The account's current password (a wrong one counts as a failed login).
-        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
-        pub password: Password => Password::for_login,
+        /// The account's current password (a wrong one counts on this session's counter); an
+        /// account with no password sends none, from a session signed in under 5 minutes ago.
+        #[schema(value_type = String, required = false, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub password: Option<CurrentPassword>,
     }
 }
 
@@ -313,9 +331,10 @@ request_type! {
     /// `DELETE /auth/me`
     #[schema(example = json!({"password": "correct horse battery staple 42"}))]
     pub struct DeleteAccountRequest {
-        /// The account's current password (a wrong one counts as a failed login).
-        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
-        pub password: Password => Password::for_login,
+        /// The account's current password (a wrong one counts on this session's counter); an
+        /// account with no password sends none, from a session signed in under 5 minutes ago.
+        #[schema(value_type = String, required = false, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub password: Option<CurrentPassword>,
     }
 }
 
@@ -326,9 +345,10 @@ request_type! {
         /// The 6-digit code the authenticator app shows now.
         #[schema(min_length = 1, max_length = 16, example = "123456")]
         pub code: String,
-        /// The account's current password (a wrong one counts on this session's counter).
-        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
-        pub password: Password => Password::for_login,
+        /// The account's current password (a wrong one counts on this session's counter); an
+        /// account with no password sends none, from a session signed in under 5 minutes ago.
+        #[schema(value_type = String, required = false, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub password: Option<CurrentPassword>,
     }
 }
 
@@ -336,9 +356,10 @@ request_type! {
     /// `DELETE /auth/mfa/totp`, `POST /auth/mfa/recovery-codes`
     #[schema(example = json!({"password": "correct horse battery staple 42"}))]
     pub struct PasswordConfirmation {
-        /// The account's current password (a wrong one counts on this session's counter).
-        #[schema(value_type = String, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
-        pub password: Password => Password::for_login,
+        /// The account's current password (a wrong one counts on this session's counter); an
+        /// account with no password sends none, from a session signed in under 5 minutes ago.
+        #[schema(value_type = String, required = false, min_length = 1, max_length = 128, example = "correct horse battery staple 42")]
+        pub password: Option<CurrentPassword>,
     }
 }
 

@@ -200,7 +200,32 @@ async fn a_provider_sign_in_to_an_account_with_a_second_factor_asks_for_it<B: Ba
     assert_eq!(claims.aal.as_deref(), Some("aal2"));
 }
 
+async fn an_account_with_no_password_sets_one_from_a_recent_sign_in<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let r = app.oauth_sign_in("nopassword@example.com").await;
+    let body = json!({"new_password": "violet tractor jumps over moon 7"});
+    let changed = app.with_body_of(Endpoint::ChangePassword, body, &access(&r)).await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    let login = app.login("nopassword@example.com", "violet tractor jumps over moon 7").await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+}
+
+async fn an_account_with_no_password_needs_a_sign_in_under_five_minutes_old<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let r = app.oauth_sign_in("stale@example.com").await;
+    app.clock.advance_secs(301);
+    let body = json!({"new_password": "violet tractor jumps over moon 7"});
+    let refused = app.with_body_of(Endpoint::ChangePassword, body, &access(&r)).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.detail(), "Reauthentication required");
+    let erase = app.with_body_of(Endpoint::DeleteAccount, json!({}), &access(&r)).await;
+    assert_eq!(erase.status, 403);
+    assert_eq!(erase.detail(), "Reauthentication required");
+}
+
 both_backends!(
+    an_account_with_no_password_sets_one_from_a_recent_sign_in,
+    an_account_with_no_password_needs_a_sign_in_under_five_minutes_old,
     a_provider_sign_in_to_an_account_with_a_second_factor_asks_for_it,
     a_new_verified_identity_makes_an_account_with_no_password_and_signs_in,
     a_second_sign_in_finds_the_same_account,
