@@ -38,8 +38,12 @@ export AUTHYY_API="http://127.0.0.1:$API_PORT" APP_URL="http://127.0.0.1:$APP_PO
 # the same app as http://localhost:$APP_PORT, allowed too. Lists go in a file (--env-var splits
 # its value on commas).
 export PASSKEY_APP_URL="http://localhost:$APP_PORT"
+OIDC_PORT=$(free_port)
 printf '%s\n' "AUTH_CORS_ORIGINS=$APP_URL,$PASSKEY_APP_URL" "AUTH_WEBAUTHN_RP_ID=localhost" \
-  "AUTH_WEBAUTHN_ORIGINS=$PASSKEY_APP_URL" > "$WORK/api.env"
+  "AUTH_WEBAUTHN_ORIGINS=$PASSKEY_APP_URL" "AUTH_ISSUER=$AUTHYY_API/auth" \
+  "AUTH_OAUTH_REDIRECT_URLS=$APP_URL/callback,$PASSKEY_APP_URL/callback" \
+  "AUTH_OIDC_PROVIDERS='{\"local\": {\"kind\": \"oidc\", \"issuer\": \"http://127.0.0.1:$OIDC_PORT\", \"client_id\": \"authyy\", \"client_secret\": \"authyy-test-secret\"}}'" \
+  > "$WORK/api.env"
 # The emulator runs from $WORK, so the SQLite file and the outbox are this run's. Only APP_URL
 # (and its localhost name) is an allowed origin; access tokens live 5 seconds, so the tabs refresh all the time; the
 # grace window for a refresh token used twice is 2 seconds (tabs that raced one later would end
@@ -52,11 +56,15 @@ say "starting the API on $AUTHYY_API and the example app on $APP_URL (allowed) a
   --env-var AUTH_REFRESH_GRACE_SECONDS=2 \
   --env-var AUTH_IP_LIMITS=off) > "$WORK/watch.log" 2>&1 &
 WATCH_PID=$!
-PORT=$APP_PORT AUTHYY_API="$AUTHYY_API" AUTHYY_TEST_HOOKS=1 node examples/web/serve.mjs 2> "$WORK/app.log" &
+# A real OpenID provider (node's oidc-provider) the app's "Sign in with local" goes through.
+(cd infra/oidc && npm ci --silent --no-audit --no-fund)
+node infra/oidc/provider.mjs "$OIDC_PORT" "$AUTHYY_API/auth/oauth/local/callback" > "$WORK/oidc.log" 2>&1 &
+OIDC_PID=$!
+PORT=$APP_PORT AUTHYY_API="$AUTHYY_API" AUTHYY_TEST_HOOKS=1 AUTHYY_PROVIDERS=local node examples/web/serve.mjs 2> "$WORK/app.log" &
 APP_PID=$!
 PORT=$OTHER_PORT AUTHYY_API="$AUTHYY_API" node examples/web/serve.mjs 2> "$WORK/other.log" &
 OTHER_PID=$!
-trap 'kill -- -$WATCH_PID 2>/dev/null || true; kill $APP_PID $OTHER_PID 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+trap 'kill -- -$WATCH_PID 2>/dev/null || true; kill $APP_PID $OTHER_PID $OIDC_PID 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 120); do
   curl -sf -o /dev/null "$AUTHYY_API/auth/openapi.json" && break
@@ -69,6 +77,8 @@ for path in users login login/mfa tokens me logout sessions password email forgo
   curl -s -o /dev/null --max-time 120 -X POST -H 'content-type: application/json' -d '{}' "$AUTHYY_API/auth/$path" || true
 done
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/sessions" || true
+curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/oauth/local/callback" || true
+curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/identities" || true
 curl -s -o /dev/null --max-time 120 -X DELETE "$AUTHYY_API/auth/me" || true
 curl -s -o /dev/null --max-time 120 -X DELETE "$AUTHYY_API/auth/mfa/totp" || true
 curl -s -o /dev/null --max-time 120 -X DELETE "$AUTHYY_API/auth/sessions/x" || true

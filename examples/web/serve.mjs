@@ -2,7 +2,8 @@
 // /config.js with the API's address. Paths without a file extension get index.html, so the
 // links the API mails (/reset-password#token=..., /verify-email#token=...) open the app.
 //   PORT (3000), HOST (127.0.0.1), AUTHYY_API (http://localhost:9000),
-//   AUTHYY_TEST_HOOKS=1: the page hands its client to the browser tests as `window.auth`
+//   AUTHYY_PROVIDERS: the API's providers (AUTH_OIDC_PROVIDERS' names, comma-separated) the page
+//   offers "Sign in with" buttons for; AUTHYY_TEST_HOOKS=1: the page hands its client to the browser tests as `window.auth`
 //   (infra/browser-tests.sh only; without it the page exposes nothing on `window`)
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -22,6 +23,7 @@ const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "127.0.0.1";
 const api = process.env.AUTHYY_API ?? "http://localhost:9000";
 const testHooks = process.env.AUTHYY_TEST_HOOKS === "1";
+const providers = (process.env.AUTHYY_PROVIDERS ?? "").split(",").map((p) => p.trim()).filter(Boolean);
 
 /** The file a URL path names under one of the roots (null: outside them, or not a path). */
 function fileFor(pathname) {
@@ -47,7 +49,10 @@ const server = createServer(async (req, res) => {
   };
   if (pathname === "/config.js") {
     res.writeHead(200, { ...headers, "content-type": types[".js"] });
-    res.end(`export const API_BASE = ${JSON.stringify(api)};\nexport const TEST_HOOKS = ${testHooks};\n`);
+    res.end(
+      `export const API_BASE = ${JSON.stringify(api)};\nexport const TEST_HOOKS = ${testHooks};\n` +
+        `export const PROVIDERS = ${JSON.stringify(providers)};\n`,
+    );
     return;
   }
   const file = fileFor(pathname);

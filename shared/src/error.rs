@@ -33,6 +33,9 @@ pub const INVALID_PASSKEY_REGISTRATION: &str = "Invalid passkey registration";
 pub const INVALID_PASSKEY: &str = "Invalid passkey";
 pub const PASSKEY_NOT_FOUND: &str = "Passkey not found";
 pub const PASSKEY_LIMIT: &str = "Passkey limit reached";
+pub const IDENTITY_NOT_FOUND: &str = "Identity not found";
+pub const IDENTITY_TAKEN: &str = "Identity already linked to another account";
+pub const LAST_WAY_TO_SIGN_IN: &str = "Cannot remove the last way to sign in";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

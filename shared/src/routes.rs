@@ -77,8 +77,15 @@ macro_rules! route_table {
             (OAuthCallback, GET, "/auth/oauth/{provider}/callback", "oauth", Optional, None, false,
                 oauth::callback),
             (OAuthToken, POST, "/auth/oauth/token", "oauth", Json, Some(ClientLimit::Login), false, oauth::token),
+            // One function for the signed-in user's identities: the same reads and rights.
             (ListIdentities, GET, "/auth/identities", "identities", Optional, None, false,
                 identities::list_identities),
+            (LinkIdentity, POST, "/auth/oauth/{provider}/link", "identities", Json, Some(ClientLimit::Reauth), true,
+                identities::link),
+            (CompleteLink, POST, "/auth/oauth/{provider}/link/complete", "identities", Json, None, false,
+                identities::complete_link),
+            (DeleteIdentity, DELETE, "/auth/identities/{id}", "identities", Json, Some(ClientLimit::Reauth), true,
+                identities::delete_identity),
         }
     };
 }

@@ -15,7 +15,7 @@
 import { AuthyyError } from "./errors.js";
 import type {
   RequestBody, ResponseBody, Query, User, AdminUser, SessionInfo, Message, Me, MfaStatus, TotpEnrollment,
-  RecoveryCodes, Passkey, PasskeyRegistration, Identity, MfaChallenge, LoginResult, LoginMfaBody, TotpConfirmation, OperationId,
+  RecoveryCodes, Passkey, PasskeyRegistration, Identity, LinkStart, MfaChallenge, LoginResult, LoginMfaBody, TotpConfirmation, OperationId,
 } from "./types.js";
 import { Session } from "./session.js";
 import type { AuthListener, Channel, Clock, Locks, SessionUser, TokenEnvelope } from "./session.js";
@@ -31,6 +31,41 @@ import {
 
 /** Where {@link AuthyyClient.signInWith} keeps its PKCE verifier until the provider sends the browser back. */
 const OAUTH_VERIFIER_KEY = "authyy.oauth_verifier";
+
+/** Where {@link AuthyyClient.linkIdentity} keeps the provider until the browser comes back. */
+const OAUTH_PROVIDER_KEY = "authyy.oauth_provider";
+
+/** A new PKCE verifier, kept in `sessionStorage`; its S256 challenge. */
+async function newOAuthChallenge(): Promise<string> {
+  const verifier = base64url(crypto.getRandomValues(new Uint8Array(32)));
+  sessionStorage.setItem(OAUTH_VERIFIER_KEY, verifier);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  return base64url(new Uint8Array(digest));
+}
+
+/** The kept PKCE verifier, forgotten as it is read. */
+function takeOAuthVerifier(): string {
+  const verifier = sessionStorage.getItem(OAUTH_VERIFIER_KEY);
+  sessionStorage.removeItem(OAUTH_VERIFIER_KEY);
+  if (!verifier) throw new AuthyyError(400, "invalid_state");
+  return verifier;
+}
+
+/**
+ * The `code` of a provider flow's fragment (`#error=` is thrown as a 400 whose detail is the
+ * error's code), cleared from the address bar when it is the page's own.
+ */
+function readOAuthFragment(hash: string): string {
+  const params = new URLSearchParams(hash.replace(/^#/, ""));
+  if (typeof history !== "undefined" && typeof location !== "undefined" && hash === location.hash) {
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  const error = params.get("error");
+  if (error) throw new AuthyyError(400, error);
+  const code = params.get("code");
+  if (!code) throw new AuthyyError(400, "invalid_state");
+  return code;
+}
 
 /** Bytes as base64url without padding. */
 function base64url(bytes: Uint8Array): string {
@@ -120,6 +155,9 @@ export const OPERATION_METHODS = {
   oauth_callback: "signInWith",
   oauth_token: "completeSignInWith",
   list_identities: "listIdentities",
+  link_identity: "linkIdentity",
+  complete_link: "completeLink",
+  delete_identity: "deleteIdentity",
   list_users: "listUsers",
   openid_configuration: "openidConfiguration",
   jwks: "jwks",
@@ -466,35 +504,69 @@ export class AuthyyClient {
    * `#code=` or `#error=`; call {@link completeSignInWith} there.
    */
   async signInWith(provider: string, redirectTo: string): Promise<void> {
-    const bytes = crypto.getRandomValues(new Uint8Array(32));
-    const verifier = base64url(bytes);
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-    sessionStorage.setItem(OAUTH_VERIFIER_KEY, verifier);
-    const query = new URLSearchParams({ redirect_to: redirectTo, code_challenge: base64url(digest) });
+    const challenge = await newOAuthChallenge();
+    const query = new URLSearchParams({ redirect_to: redirectTo, code_challenge: challenge });
     location.assign(`${this.base}/auth/oauth/${encodeURIComponent(provider)}/authorize?${query}`);
+  }
+
+  /**
+   * Starts linking an identity at `provider` to the signed-in account
+   * (`POST /auth/oauth/{provider}/link`, with the current password; an account with no password
+   * sends none, within 5 minutes of signing in): keeps a PKCE verifier in `sessionStorage` and
+   * sends the browser to the provider, which sends it back to `redirectTo` with `#code=`; call
+   * {@link completeLink} there.
+   */
+  async linkIdentity(provider: string, redirectTo: string, password?: string): Promise<void> {
+    const challenge = await newOAuthChallenge();
+    const body: Record<string, string> = { redirect_to: redirectTo, code_challenge: challenge };
+    if (password !== undefined) body.password = password;
+    const { authorize_url }: LinkStart = await this.call("POST", `/auth/oauth/${encodeURIComponent(provider)}/link`, {
+      auth: "access",
+      body: body as RequestBody<"link_identity">,
+    });
+    sessionStorage.setItem(OAUTH_PROVIDER_KEY, provider);
+    location.assign(authorize_url);
+  }
+
+  /**
+   * On the `redirectTo` page of a link: reads `#code=` (or `#error=`, thrown) from `hash` and
+   * links the identity to the signed-in account (`POST /auth/oauth/{provider}/link/complete`).
+   * 409 `Identity already linked to another account`.
+   */
+  async completeLink(hash: string = location.hash): Promise<Identity> {
+    const code = readOAuthFragment(hash);
+    const verifier = takeOAuthVerifier();
+    const provider = sessionStorage.getItem(OAUTH_PROVIDER_KEY) ?? "";
+    sessionStorage.removeItem(OAUTH_PROVIDER_KEY);
+    return this.call("POST", `/auth/oauth/${encodeURIComponent(provider)}/link/complete`, {
+      auth: "access",
+      body: { code, code_verifier: verifier },
+    });
+  }
+
+  /**
+   * `DELETE /auth/identities/{id}` with the current password (none for an account without one,
+   * within 5 minutes of signing in). 409 `Cannot remove the last way to sign in`.
+   */
+  async deleteIdentity(id: string, password?: string): Promise<void> {
+    const body = (password === undefined ? {} : { password }) as RequestBody<"delete_identity">;
+    await this.call("DELETE", `/auth/identities/${encodeURIComponent(id)}`, { auth: "access", body });
   }
 
   /**
    * On the `redirectTo` page: reads `#code=` (or `#error=`, thrown as an {@link AuthyyError}
    * of status 400 whose detail is the error's code) from `hash` (default: the page's), clears
-   * it from the address bar, and trades the code for a session (`POST /auth/oauth/token`). An
-   * account with a second factor is refused with 403 `MFA required`.
+   * it from the address bar, and trades the code for a session (`POST /auth/oauth/token`). For
+   * an account with a second factor the answer is the {@link MfaChallenge} a password login
+   * gives: complete it with {@link loginMfa}.
    */
-  async completeSignInWith(hash: string = location.hash): Promise<SessionUser> {
-    const params = new URLSearchParams(hash.replace(/^#/, ""));
-    if (typeof history !== "undefined" && hash === location.hash) {
-      history.replaceState(null, "", location.pathname + location.search);
-    }
-    const error = params.get("error");
-    if (error) throw new AuthyyError(400, error);
-    const code = params.get("code");
-    const verifier = sessionStorage.getItem(OAUTH_VERIFIER_KEY);
-    sessionStorage.removeItem(OAUTH_VERIFIER_KEY);
-    if (!code || !verifier) throw new AuthyyError(400, "invalid_state");
-    const envelope: TokenEnvelope = await this.call("POST", "/auth/oauth/token", {
+  async completeSignInWith(hash: string = location.hash): Promise<LoginResult> {
+    const code = readOAuthFragment(hash);
+    const verifier = takeOAuthVerifier();
+    const answer: TokenEnvelope | MfaChallenge = await this.call("POST", "/auth/oauth/token", {
       body: { code, code_verifier: verifier },
     });
-    return this.signedIn(envelope);
+    return "mfa_required" in answer ? answer : this.signedIn(answer);
   }
 
   /** `GET /auth/identities`: the identities at other providers linked to the account. */

@@ -38,6 +38,8 @@ export type RecoveryCodes = ResponseBody<"recovery_codes", 200>;
 export type Passkey = Schemas["PasskeyOut"];
 /** An identity at another provider, linked to the account. */
 export type Identity = Schemas["IdentityOut"];
+/** Where to send the browser to link an identity. */
+export type LinkStart = Schemas["LinkOut"];
 /** `registerPasskey()`: the passkey, and `recovery_codes` (to show once) when it is the first second factor. */
 export type PasskeyRegistration = ResponseBody<"register_passkey", 201>;
 

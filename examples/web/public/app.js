@@ -18,6 +18,9 @@ if (config.TEST_HOOKS === true) window.auth = auth;
 
 const $ = (selector) => document.querySelector(selector);
 const views = ["loading", "signed-out", "mfa", "account", "reset", "verify"];
+// The page a provider sends the browser back to (one of the API's AUTH_OAUTH_REDIRECT_URLS).
+const CALLBACK = `${location.origin}/callback`;
+const PROVIDERS = config.PROVIDERS ?? [];
 
 function show(view) {
   for (const v of views) $(`#${v}`).hidden = v !== view;
@@ -70,7 +73,12 @@ function cell(row, text, className) {
 const when = (iso) => new Date(iso).toLocaleString();
 
 async function renderAccount() {
-  const [me, sessions, passkeys] = await Promise.all([auth.me(), auth.listSessions(), auth.listPasskeys()]);
+  const [me, sessions, passkeys, identities] = await Promise.all([
+    auth.me(),
+    auth.listSessions(),
+    auth.listPasskeys(),
+    auth.listIdentities(),
+  ]);
   $("#who").textContent = `Signed in as ${me.username}`;
   $("#me-username").textContent = me.username;
   $("#me-email").textContent = me.email;
@@ -79,6 +87,7 @@ async function renderAccount() {
   $("#me-created").textContent = when(me.created_at);
   renderMfa(me.mfa);
   renderPasskeys(passkeys);
+  renderIdentities(identities);
   const body = $("#sessions tbody");
   body.replaceChildren();
   for (const s of sessions) {
@@ -141,17 +150,22 @@ auth.onAuthChange((event) => {
 /** A login waiting for its second step: login's `{mfa_required, mfa_token, methods}`, or null. */
 let challenge = null;
 
+/** The first step was right (a password, or another provider); the account has a second factor. */
+function askSecondFactor(result) {
+  challenge = result;
+  $("#mfa-code-form").hidden = !result.methods.includes("totp");
+  $("#mfa-recovery-form").hidden = !result.methods.includes("recovery_code");
+  $("#mfa-passkey").hidden = !result.methods.includes("passkey") || !passkeysSupported();
+  say("");
+  show("mfa");
+  $(`#${result.methods.includes("totp") ? "mfa-code-form" : "mfa-recovery-form"} input`).focus();
+}
+
 onSubmit("#login-form", async ({ email, password }) => {
   const result = await auth.login({ email, password });
   if ("mfa_required" in result) {
-    // The password was right; the account has a second factor: no session until a code.
-    challenge = result;
-    $("#mfa-code-form").hidden = !result.methods.includes("totp");
-    $("#mfa-recovery-form").hidden = !result.methods.includes("recovery_code");
-    $("#mfa-passkey").hidden = !result.methods.includes("passkey") || !passkeysSupported();
-    say("");
-    show("mfa");
-    $(`#${result.methods.includes("totp") ? "mfa-code-form" : "mfa-recovery-form"} input`).focus();
+    // No session until a code.
+    askSecondFactor(result);
     return "";
   }
   await render();
@@ -224,6 +238,101 @@ async function passkeySignIn() {
   say("");
   await render();
 }
+// --- Other providers ------------------------------------------------------------------------------
+
+for (const provider of PROVIDERS) {
+  const button = Object.assign(document.createElement("button"), {
+    type: "button",
+    className: "secondary",
+    textContent: `Sign in with ${provider}`,
+  });
+  button.dataset.provider = provider;
+  button.addEventListener("click", () => auth.signInWith(provider, CALLBACK).catch((e) => say(explain(e), { error: true })));
+  $("#provider-logins").append(button);
+}
+
+/** What a provider flow's `#error=` means to the user. */
+const providerErrors = {
+  account_exists: "An account with that address exists: sign in as before, then link the provider from your account page.",
+  email_not_verified: "The provider has not verified your address, so no account was made.",
+  access_denied: "The sign-in was cancelled.",
+  identity_taken: "That identity belongs to another account.",
+  temporarily_unavailable: "The provider did not answer: try again in a moment.",
+};
+
+/** Back from a provider: a sign-in (or its second step), or a link of the signed-in account. */
+async function providerCallback() {
+  const linking = sessionStorage.getItem("authyy.oauth_provider") !== null;
+  try {
+    if (linking) {
+      await auth.restore();
+      const identity = await auth.completeLink();
+      say(`Linked: you can now sign in with ${identity.provider}.`);
+    } else {
+      const result = await auth.completeSignInWith();
+      if (result.mfa_required) {
+        history.replaceState(null, "", "/");
+        askSecondFactor(result);
+        return;
+      }
+      say("");
+    }
+  } catch (e) {
+    const code = e instanceof AuthyyError ? String(e.detail) : "";
+    say(providerErrors[code] ?? explain(e), { error: true });
+  }
+  history.replaceState(null, "", "/");
+  await render();
+}
+
+/** The account's identities, each with a button that removes it, and a button per provider to link. */
+function renderIdentities(identities) {
+  $("#identities-card").hidden = PROVIDERS.length === 0 && identities.length === 0;
+  $("#identities-state").textContent = identities.length
+    ? "You can sign in with these providers too."
+    : "Link a provider to sign in with it too.";
+  const body = $("#identities tbody");
+  body.replaceChildren();
+  const password = () => $("#identity-form [name=password]").value || undefined;
+  for (const i of identities) {
+    const row = body.insertRow();
+    row.dataset.identityId = i.id;
+    cell(row, i.provider, "provider");
+    cell(row, i.email ?? "");
+    cell(row, when(i.created_at));
+    const remove = Object.assign(document.createElement("button"), {
+      type: "button",
+      className: "small secondary",
+      textContent: "Remove",
+    });
+    remove.addEventListener("click", async () => {
+      try {
+        await auth.deleteIdentity(i.id, password());
+        $("#identity-form").reset();
+        await renderAccount();
+        say(`${i.provider} no longer signs in to this account.`);
+      } catch (e) {
+        say(explain(e), { error: true });
+      }
+    });
+    row.insertCell().append(remove);
+  }
+  $("#identities").hidden = identities.length === 0;
+  const links = $("#identity-links");
+  links.replaceChildren();
+  for (const provider of PROVIDERS) {
+    const link = Object.assign(document.createElement("button"), {
+      type: "button",
+      textContent: `Link ${provider}`,
+    });
+    link.dataset.provider = provider;
+    link.addEventListener("click", () =>
+      auth.linkIdentity(provider, CALLBACK, password()).catch((e) => say(explain(e), { error: true })),
+    );
+    links.append(link);
+  }
+}
+
 $("#passkey-login").hidden = !passkeysSupported();
 $("#passkey-login").addEventListener("click", passkeySignIn);
 $("#mfa-passkey-button").addEventListener("click", passkeySignIn);
@@ -439,6 +548,10 @@ async function start() {
   }
   if (location.pathname === "/verify-email") {
     showVerify();
+    return;
+  }
+  if (location.pathname === "/callback") {
+    await providerCallback();
     return;
   }
   try {

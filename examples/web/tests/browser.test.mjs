@@ -713,3 +713,26 @@ test("the example server refuses paths outside its folders and malformed ones, a
   }
   assert.equal((await fetch(`${APP}/reset-password`)).status, 200);
 });
+
+test("signing in with another provider goes through its pages and lands signed in", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  await view(page, "signed-out");
+  const email = `${unique("fed")}@example.com`;
+  await page.click('#provider-logins button[data-provider="local"]');
+  // The provider's own login page (node's oidc-provider), then its consent page.
+  await page.waitForSelector('input[name="login"]');
+  await page.fill('input[name="login"]', email);
+  await page.fill('input[name="password"]', "any");
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('input[name="prompt"][value="consent"]', { state: "attached" });
+  await page.click('button[type="submit"]');
+  await view(page, "account");
+  assert.equal(await page.locator("#me-email").textContent(), email);
+  assert.equal(new URL(page.url()).hash, "", "the code is gone from the address bar");
+  const claims = await accessClaims(page);
+  assert.deepEqual(claims.amr, ["fed"]);
+  assert.equal(await page.locator("#identities tbody tr").count(), 1);
+  await page.screenshot({ path: join(SHOTS, "provider-sign-in.png"), fullPage: true });
+  await context.close();
+});

@@ -1,3 +1,4 @@
-//! The `identities` function: the signed-in user's identities at other providers.
+//! The `identities` function: the signed-in user's identities at other providers (list them,
+//! link one, remove one).
 
-authyy::lambda_main!(ListIdentities);
+authyy::lambda_main!(ListIdentities, LinkIdentity, CompleteLink, DeleteIdentity);

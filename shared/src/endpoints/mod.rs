@@ -38,6 +38,7 @@ pub mod mail_caps;
 pub mod mail_jobs;
 pub mod mfa;
 pub mod oauth;
+pub mod oauth_flow;
 pub mod owed_mail;
 pub mod passkey_login;
 pub mod passkeys;

@@ -14,108 +14,25 @@
 //! - else, with an address the provider verified, a new account is made (no password);
 //!   otherwise `email_not_verified`.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use lambda_http::http::{header, HeaderValue, StatusCode};
-use lambda_http::{Body, Request, Response};
-use serde::{Deserialize, Serialize};
+use lambda_http::http::StatusCode;
+use lambda_http::Request;
 
 use super::common::{envelope, envelope_user, EndpointResult};
 use super::login_mfa::MFA_TOKEN_TTL;
+use super::oauth_flow::{
+    callback_url, new_state, provider, put_code, redirect, start, take_code, to_frontend, CodeRecord,
+    LinkedIdentity, StateRecord, INVALID_CODE, INVALID_STATE,
+};
 use super::responses::{JsonBodyRefused, Unavailable};
 use crate::config::federation::Provider;
-use crate::domain::{Authentication, Email, Role, User, UserId, Username};
+use crate::domain::{Authentication, Email, Role, User, Username};
 use crate::error::ApiError;
-use crate::federation::{AuthorizeRequest, FederationError, ProviderIdentity};
+use crate::federation::{FederationError, ProviderIdentity};
 use crate::http;
 use crate::randomness;
 use crate::state::AppState;
 use crate::store::{CreateEnd, Handoff, Identity, MfaChallenge, NewUser};
 use crate::wire::{ErrorOut, LoginOut, MfaRequiredOut, OAuthTokenRequest, ValidationErrorOut};
-
-/// How long a `state` works: the time to sign in at the provider.
-pub const STATE_TTL_SECS: i64 = 600;
-/// How long the frontend's one-time code works.
-pub const CODE_TTL_SECS: i64 = 60;
-
-pub const UNKNOWN_PROVIDER: &str = "Unknown provider";
-pub const REDIRECT_NOT_ALLOWED: &str = "redirect_to not allowed";
-pub const INVALID_STATE: &str = "Invalid or expired state";
-pub const INVALID_CODE: &str = "Invalid or expired code";
-
-/// What the state keeps between the authorize route and the callback.
-#[derive(Serialize, Deserialize)]
-struct StateRecord {
-    provider: String,
-    redirect_to: String,
-    /// Our PKCE verifier (the provider saw its challenge).
-    verifier: String,
-    nonce: String,
-    /// The frontend's S256 challenge: the code is traded only with its verifier.
-    frontend_challenge: String,
-}
-
-/// What the frontend's one-time code stands for.
-#[derive(Serialize, Deserialize)]
-struct CodeRecord {
-    user_id: UserId,
-    frontend_challenge: String,
-    auth_time: i64,
-}
-
-/// The `{provider}` of `/auth/oauth/{provider}/...`.
-fn provider_segment(req: &Request) -> &str {
-    let path = req.uri().path();
-    path.split_once("/oauth/")
-        .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
-        .unwrap_or("")
-}
-
-fn provider<'a>(state: &'a AppState, req: &Request) -> Result<&'a Provider, ApiError> {
-    state
-        .federation
-        .provider(provider_segment(req))
-        .ok_or(ApiError::BadRequest(UNKNOWN_PROVIDER))
-}
-
-/// The service's callback URL for `provider` (registered at the provider).
-fn callback_url(state: &AppState, req: &Request, provider: &Provider) -> Result<String, ApiError> {
-    Ok(format!(
-        "{}/oauth/{}/callback",
-        http::issuer(&state.config, req)?,
-        provider.name
-    ))
-}
-
-/// An S256 challenge of RFC 7636: 43 characters of base64url (a SHA-256).
-fn is_s256_challenge(value: &str) -> bool {
-    value.len() == 43 && URL_SAFE_NO_PAD.decode(value).is_ok_and(|b| b.len() == 32)
-}
-
-fn s256(verifier: &str) -> String {
-    use sha2::{Digest, Sha256};
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// A 302 to `location`, neither cached nor leaking the URL it came from.
-fn redirect(location: &str) -> EndpointResult {
-    let mut resp = Response::new(Body::Empty);
-    *resp.status_mut() = StatusCode::FOUND;
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::LOCATION,
-        HeaderValue::from_str(location).map_err(|e| ApiError::Internal(format!("redirect URL: {e}")))?,
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    Ok(resp)
-}
-
-/// The frontend's page with `name=value` in its fragment.
-fn to_frontend(redirect_to: &str, name: &str, value: &str) -> EndpointResult {
-    let value: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
-    redirect(&format!("{redirect_to}#{name}={value}"))
-}
 
 /// Start signing in with a provider.
 #[utoipa::path(get, path = "/auth/oauth/{provider}/authorize", tag = "federation", operation_id = "oauth_authorize",
@@ -131,51 +48,18 @@ fn to_frontend(redirect_to: &str, name: &str, value: &str) -> EndpointResult {
         Unavailable))]
 pub async fn authorize(state: &AppState, req: &Request) -> EndpointResult {
     let provider = provider(state, req)?;
-    let redirect_to = http::query(req, "redirect_to")
-        .filter(|r| state.config.oauth_redirect_urls.contains(r))
-        .ok_or(ApiError::BadRequest(REDIRECT_NOT_ALLOWED))?;
-    let frontend_challenge = http::query(req, "code_challenge").unwrap_or_default();
-    if !is_s256_challenge(&frontend_challenge) {
-        return Err(ApiError::validation(
-            "value_error",
-            &["query", "code_challenge"],
-            "Value error, code_challenge must be the S256 challenge of a PKCE verifier: 43 characters of base64url",
-        ));
+    let record = new_state(
+        state,
+        provider,
+        http::query(req, "redirect_to"),
+        http::query(req, "code_challenge"),
+        None,
+        "query",
+    )?;
+    match start(state, req, provider, &record).await? {
+        Ok(url) => redirect(&url),
+        Err(_) => to_frontend(&record.redirect_to, "error", "temporarily_unavailable"),
     }
-    let state_value = randomness::random_token::<32>();
-    let record = StateRecord {
-        provider: provider.name.clone(),
-        redirect_to,
-        verifier: randomness::random_token::<32>(),
-        nonce: randomness::random_token::<16>(),
-        frontend_challenge,
-    };
-    let redirect_uri = callback_url(state, req, provider)?;
-    let authorize = AuthorizeRequest {
-        redirect_uri: &redirect_uri,
-        state: &state_value,
-        nonce: &record.nonce,
-        code_challenge: &s256(&record.verifier),
-    };
-    let url = match state.federation.authorize_url(provider, &authorize).await {
-        Ok(url) => url,
-        Err(e) => {
-            tracing::warn!(provider = %provider.name, error = %e, "provider sign-in not started");
-            return to_frontend(&record.redirect_to, "error", "temporarily_unavailable");
-        }
-    };
-    let payload = serde_json::to_string(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let expires_at = state.clock.now() + STATE_TTL_SECS;
-    state
-        .identities
-        .put_handoff(
-            Handoff::State,
-            &randomness::token_hash(&state_value),
-            &payload,
-            expires_at,
-        )
-        .await?;
-    redirect(&url)
 }
 
 /// Why a provider sign-in ends at the frontend with `#error=`.
@@ -303,24 +187,31 @@ async fn sign_in(
                 FederationError::Refused(_) => Refusal::InvalidResponse,
             })
         })?;
+    if let Some(user_id) = record.link_user {
+        // A link: the identity goes in the code, and is linked when the account's own session
+        // completes it (`POST /auth/oauth/{provider}/link/complete`).
+        let grant = CodeRecord {
+            provider: provider.name.clone(),
+            user_id,
+            frontend_challenge: record.frontend_challenge.clone(),
+            auth_time: now,
+            link: Some(LinkedIdentity {
+                issuer: identity.issuer,
+                subject: identity.subject,
+                email: identity.email,
+            }),
+        };
+        return Ok(put_code(state, &grant).await?);
+    }
     let user = account_for(state, provider, &identity, now).await?;
-    let code = randomness::random_token::<32>();
     let grant = CodeRecord {
+        provider: provider.name.clone(),
         user_id: user.id,
         frontend_challenge: record.frontend_challenge.clone(),
         auth_time: now,
+        link: None,
     };
-    let payload = serde_json::to_string(&grant).map_err(|e| ApiError::Internal(e.to_string()))?;
-    state
-        .identities
-        .put_handoff(
-            Handoff::Code,
-            &randomness::token_hash(&code),
-            &payload,
-            now + CODE_TTL_SECS,
-        )
-        .await?;
-    Ok(code)
+    Ok(put_code(state, &grant).await?)
 }
 
 /// The account `identity` signs in: its own, one it joins, or a new one (see the module's rules).
@@ -438,14 +329,9 @@ async fn create_account(
 pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
     let OAuthTokenRequest { code, code_verifier } = http::body(req)?;
     let now = state.clock.now();
-    // The first attempt spends the code, whatever its outcome.
-    let record: CodeRecord = state
-        .identities
-        .take_handoff(Handoff::Code, &randomness::token_hash(&code), now)
-        .await?
-        .and_then(|p| serde_json::from_str(&p).ok())
-        .ok_or(ApiError::BadRequest(INVALID_CODE))?;
-    if s256(&code_verifier) != record.frontend_challenge {
+    let record = take_code(state, &code, &code_verifier).await?;
+    if record.link.is_some() {
+        // A link's code completes only the link, in its account's session.
         return Err(ApiError::BadRequest(INVALID_CODE));
     }
     let user = match state.users.user_by_id(record.user_id).await? {
@@ -495,26 +381,4 @@ pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
     let issuer = http::issuer(&state.config, req)?;
     let issued = state.tokens.issue(&issuer, &user, &first, &auth).await?;
     http::json(StatusCode::OK, &envelope(issued, envelope_user(&user)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_challenge_is_43_characters_of_base64url_of_32_bytes() {
-        assert!(is_s256_challenge(&s256("a verifier")));
-        assert!(!is_s256_challenge(""));
-        assert!(!is_s256_challenge(&"a".repeat(42)));
-        assert!(!is_s256_challenge(&"+".repeat(43)));
-    }
-
-    #[test]
-    fn s256_is_rfc_7636s_example() {
-        // RFC 7636, appendix B.
-        assert_eq!(
-            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-    }
 }

@@ -249,3 +249,160 @@ pub async fn verified_claims(
     let key = cache.key(http, doc, header.kid.as_deref()).await?;
     verify_id_token(token, &key, expected)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::{json, Value};
+
+    const ISSUER: &str = "https://id.example.com";
+    const NOW: i64 = 1_800_000_000;
+
+    fn signer() -> &'static SigningKey {
+        static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| SigningKey::generate(0).unwrap())
+    }
+
+    fn jwk(key: &SigningKey) -> jsonwebtoken::jwk::Jwk {
+        serde_json::from_value(serde_json::to_value(key.jwk()).unwrap()).unwrap()
+    }
+
+    fn claims() -> Value {
+        json!({"iss": ISSUER, "sub": "248289761001", "aud": "client", "exp": NOW + 300, "iat": NOW,
+               "nonce": "n-0S6_WzA2Mj", "email": "jane@example.com", "email_verified": true})
+    }
+
+    fn signed(claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(signer().kid().to_string());
+        jsonwebtoken::encode(&header, claims, signer().encoding_key()).unwrap()
+    }
+
+    fn expected() -> Expected<'static> {
+        Expected {
+            issuer: ISSUER,
+            client_id: "client",
+            nonce: "n-0S6_WzA2Mj",
+            now: NOW,
+        }
+    }
+
+    fn verify(claims: &Value) -> Result<IdClaims, FederationError> {
+        verify_id_token(&signed(claims), &jwk(signer()), &expected())
+    }
+
+    fn with(change: impl FnOnce(&mut Value)) -> Value {
+        let mut c = claims();
+        change(&mut c);
+        c
+    }
+
+    #[test]
+    fn a_well_formed_id_token_is_accepted() {
+        let c = verify(&claims()).unwrap();
+        assert_eq!(c.sub, "248289761001");
+        assert_eq!(c.email.as_deref(), Some("jane@example.com"));
+        assert!(c.email_verified);
+    }
+
+    #[test]
+    fn another_issuer_is_refused() {
+        assert!(verify(&with(|c| c["iss"] = json!("https://evil.example.com"))).is_err());
+    }
+
+    #[test]
+    fn a_token_for_another_client_is_refused() {
+        assert!(verify(&with(|c| c["aud"] = json!("other"))).is_err());
+        assert!(verify(&with(|c| c["aud"] = json!(["other"]))).is_err());
+        assert!(verify(&with(|c| c
+            .as_object_mut()
+            .unwrap()
+            .remove("aud")
+            .map(|_| ())
+            .unwrap()))
+        .is_err());
+    }
+
+    #[test]
+    fn several_audiences_need_this_client_as_the_authorized_party() {
+        assert!(verify(&with(|c| c["aud"] = json!(["client", "other"]))).is_err());
+        assert!(verify(&with(|c| {
+            c["aud"] = json!(["client", "other"]);
+            c["azp"] = json!("client");
+        }))
+        .is_ok());
+        assert!(verify(&with(|c| c["azp"] = json!("other"))).is_err());
+    }
+
+    #[test]
+    fn an_expired_token_is_refused_past_a_minute_of_skew() {
+        assert!(verify(&with(|c| c["exp"] = json!(NOW - SKEW_SECS))).is_err());
+        assert!(verify(&with(|c| c["exp"] = json!(NOW - SKEW_SECS + 1))).is_ok());
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused_past_a_minute_of_skew() {
+        assert!(verify(&with(|c| c["iat"] = json!(NOW + SKEW_SECS + 1))).is_err());
+        assert!(verify(&with(|c| c["iat"] = json!(NOW + SKEW_SECS))).is_ok());
+    }
+
+    #[test]
+    fn another_sign_ins_nonce_or_none_is_refused() {
+        assert!(verify(&with(|c| c["nonce"] = json!("another"))).is_err());
+        assert!(verify(&with(|c| c
+            .as_object_mut()
+            .unwrap()
+            .remove("nonce")
+            .map(|_| ())
+            .unwrap()))
+        .is_err());
+    }
+
+    #[test]
+    fn a_token_without_a_usable_subject_is_refused() {
+        assert!(verify(&with(|c| c["sub"] = json!(""))).is_err());
+        assert!(verify(&with(|c| c["sub"] = json!("x".repeat(256)))).is_err());
+    }
+
+    #[test]
+    fn a_token_signed_with_a_shared_secret_is_refused() {
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims(),
+            &EncodingKey::from_secret(b"the client secret"),
+        )
+        .unwrap();
+        let err = verify_id_token(&token, &jwk(signer()), &expected()).unwrap_err();
+        assert!(err.to_string().contains("not allowed"), "{err}");
+    }
+
+    #[test]
+    fn a_token_signed_by_another_key_is_refused() {
+        let other = SigningKey::generate(0).unwrap();
+        assert!(verify_id_token(&signed(&claims()), &jwk(&other), &expected()).is_err());
+    }
+
+    #[test]
+    fn email_verified_may_be_the_string_true_and_is_false_when_absent() {
+        assert!(
+            verify(&with(|c| c["email_verified"] = json!("true")))
+                .unwrap()
+                .email_verified
+        );
+        assert!(
+            !verify(&with(|c| c["email_verified"] = json!("false")))
+                .unwrap()
+                .email_verified
+        );
+        let c = verify(&with(|c| {
+            c.as_object_mut()
+                .unwrap()
+                .remove("email_verified")
+                .map(|_| ())
+                .unwrap()
+        }));
+        assert!(!c.unwrap().email_verified);
+    }
+}

@@ -49,6 +49,16 @@ pub enum CreateEnd {
     IdentityTaken,
 }
 
+/// What [`FederationStore::unlink_identity`] came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlinkEnd {
+    Removed,
+    /// The account has no such identity.
+    NotFound,
+    /// It is the account's last way to sign in (no password, no passkey, no other identity).
+    LastWay,
+}
+
 /// What [`FederationStore::link_identity`] came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkEnd {
@@ -80,6 +90,10 @@ pub trait FederationStore: Send + Sync {
     /// (the provider vouched for it), and `identity` linked to it, in one step: no account
     /// without its identity, and no identity linked twice.
     async fn create_federated_user(&self, new: &NewUser, identity: &Identity) -> StoreResult<CreateEnd>;
+    /// Removes the account's identity `id` (the account's address is `email`), unless it is
+    /// the account's last way to sign in; decided and written in one step, so two removals
+    /// racing cannot both pass the rule.
+    async fn unlink_identity(&self, user_id: UserId, email: &str, id: &str) -> StoreResult<UnlinkEnd>;
     /// Starts a session with its first refresh token, only while the account exists and is
     /// enabled (false otherwise, nothing written).
     async fn start_federated_session(&self, session: &Session, first: &RefreshToken) -> StoreResult<bool>;

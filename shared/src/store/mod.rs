@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use crate::config::LoginRules;
 pub use crate::domain::backoff::LoginFailures;
 use crate::domain::{Email, RefreshToken, Role, SeenFrom, Session, User, UserId, Username};
-pub use federation::{CreateEnd, FederationStore, Handoff, Identity, LinkEnd};
+pub use federation::{CreateEnd, FederationStore, Handoff, Identity, LinkEnd, UnlinkEnd};
 pub use mailed::{
     Consumed, MailRequest, MailRequestKind, PendingEmailChange, Purpose, ResetToken, VerifyToken,
 };

@@ -10,7 +10,7 @@ pub mod request;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use oauth::{IdentityOut, OAuthTokenRequest};
+pub use oauth::{IdentityOut, LinkOut, LinkRequest, OAuthTokenRequest};
 pub use passkey::{PasskeyLoginRequest, PasskeyRegistrationRequest};
 pub use request::{
     ChangeEmailRequest, ChangePasswordRequest, ConfirmTotpRequest, DeleteAccountRequest, FieldError,

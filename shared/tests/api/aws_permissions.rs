@@ -846,6 +846,31 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         app.oauth_front_channel("joined@example.com").await
     );
     assert!(fragment(&back, "code").is_some(), "{:?}", back.header("location"));
+    // Another identity linked to it, and removed.
+    let started = record!(
+        Endpoint::LinkIdentity,
+        app.oauth_link(&joined, Some(STRONG)).await
+    );
+    let at_provider = started.body["authorize_url"].as_str().unwrap().to_string();
+    let back = tokio::task::spawn_blocking(move || {
+        crate::helpers::oidc::drive(&at_provider, "extra@example.com", "consent")
+    })
+    .await
+    .unwrap();
+    let back = record!(Endpoint::OAuthCallback, app.oauth_callback(&back).await);
+    let code = fragment(&back, "code").expect("a code");
+    let linked = record!(Endpoint::CompleteLink, app.complete_link(&joined, &code).await);
+    assert_eq!(linked.status, 200, "{:?}", linked.body);
+    let unlinked = record!(
+        Endpoint::DeleteIdentity,
+        app.unlink(
+            &joined,
+            linked.body["id"].as_str().unwrap(),
+            serde_json::json!({"password": STRONG})
+        )
+        .await
+    );
+    assert_eq!(unlinked.status, 204, "{:?}", unlinked.body);
     // With a second factor, a provider sign-in waits for it.
     let secret = app.start_totp(&joined).await.body["secret"]
         .as_str()

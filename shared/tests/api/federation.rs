@@ -204,9 +204,13 @@ async fn an_account_with_no_password_sets_one_from_a_recent_sign_in<B: Backend>(
     let app = B::app(oidc::config(false)).await;
     let r = app.oauth_sign_in("nopassword@example.com").await;
     let body = json!({"new_password": "violet tractor jumps over moon 7"});
-    let changed = app.with_body_of(Endpoint::ChangePassword, body, &access(&r)).await;
+    let changed = app
+        .with_body_of(Endpoint::ChangePassword, body, &access(&r))
+        .await;
     assert_eq!(changed.status, 200, "{:?}", changed.body);
-    let login = app.login("nopassword@example.com", "violet tractor jumps over moon 7").await;
+    let login = app
+        .login("nopassword@example.com", "violet tractor jumps over moon 7")
+        .await;
     assert_eq!(login.status, 200, "{:?}", login.body);
 }
 
@@ -215,15 +219,51 @@ async fn an_account_with_no_password_needs_a_sign_in_under_five_minutes_old<B: B
     let r = app.oauth_sign_in("stale@example.com").await;
     app.clock.advance_secs(301);
     let body = json!({"new_password": "violet tractor jumps over moon 7"});
-    let refused = app.with_body_of(Endpoint::ChangePassword, body, &access(&r)).await;
+    let refused = app
+        .with_body_of(Endpoint::ChangePassword, body, &access(&r))
+        .await;
     assert_eq!(refused.status, 403);
     assert_eq!(refused.detail(), "Reauthentication required");
-    let erase = app.with_body_of(Endpoint::DeleteAccount, json!({}), &access(&r)).await;
+    let erase = app
+        .with_body_of(Endpoint::DeleteAccount, json!({}), &access(&r))
+        .await;
     assert_eq!(erase.status, 403);
     assert_eq!(erase.detail(), "Reauthentication required");
 }
 
+async fn a_github_sign_in_uses_the_primary_verified_address_and_the_numeric_id<B: Backend>() {
+    let app = B::app(with(|c| c.oauth_providers = vec![oidc::github_provider()])).await;
+    let r = app.oauth_sign_in_at("gh", "octo@example.com").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["user"]["email"], "octo@example.com",
+        "the primary address, not a secondary"
+    );
+    assert_eq!(r.body["user"]["username"], "octo");
+    let again = app.oauth_sign_in_at("gh", "octo@example.com").await;
+    assert_eq!(again.body["user"]["id"], r.body["user"]["id"]);
+    let id = r.body["user"]["id"].as_u64().unwrap();
+    let identities = app.state.identities.identities(id).await.unwrap();
+    assert_eq!(identities.len(), 1);
+    assert_eq!(identities[0].provider, "gh");
+    assert_eq!(identities[0].issuer, oidc::github_base(), "keyed by the API URL");
+    assert!(
+        identities[0].subject.bytes().all(|b| b.is_ascii_digit()),
+        "and the numeric id"
+    );
+}
+
+async fn a_github_account_whose_primary_address_is_unverified_makes_no_account<B: Backend>() {
+    let app = B::app(with(|c| c.oauth_providers = vec![oidc::github_provider()])).await;
+    let back = app
+        .oauth_front_channel_at("gh", "unverified:hub@example.com")
+        .await;
+    assert_eq!(fragment(&back, "error").as_deref(), Some("email_not_verified"));
+}
+
 both_backends!(
+    a_github_sign_in_uses_the_primary_verified_address_and_the_numeric_id,
+    a_github_account_whose_primary_address_is_unverified_makes_no_account,
     an_account_with_no_password_sets_one_from_a_recent_sign_in,
     an_account_with_no_password_needs_a_sign_in_under_five_minutes_old,
     a_provider_sign_in_to_an_account_with_a_second_factor_asks_for_it,

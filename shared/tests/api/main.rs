@@ -41,6 +41,7 @@ mod aws_interleavings;
 mod aws_permissions;
 mod aws_throttling;
 mod federation;
+mod federation_linking;
 mod fuzz;
 mod key_retire_races;
 mod key_rotation_aws;

@@ -37,6 +37,9 @@ fn contract(e: Endpoint) -> &'static [u16] {
         Endpoint::OAuthCallback => &[302, 400, 503],
         Endpoint::OAuthToken => &[200, 400, 403, 413, 415, 422, 429, 503],
         Endpoint::ListIdentities => &[200, 401, 503],
+        Endpoint::LinkIdentity => &[200, 400, 401, 403, 413, 415, 422, 429, 503],
+        Endpoint::CompleteLink => &[200, 400, 401, 409, 413, 415, 422, 503],
+        Endpoint::DeleteIdentity => &[204, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503],
         Endpoint::OpenApi | Endpoint::Docs | Endpoint::OpenIdConfiguration => &[200],
         Endpoint::Jwks => &[200, 503],
     }

@@ -14,6 +14,9 @@ use super::{sdk_error, DynamoStore};
 use crate::domain::{RefreshToken, Session, UserId};
 use crate::store::*;
 
+/// How often an unlink reads again when the account changed between its read and its write.
+const UNLINK_ROUNDS: usize = 3;
+
 fn identity_attributes(item: &mut Item, user_id: UserId, i: &Identity) {
     item.extend([
         ("user_id".into(), n(user_id)),
@@ -151,6 +154,80 @@ impl FederationStore for DynamoStore {
             tx if tx.failed(3) => Ok(CreateEnd::IdentityTaken),
             Tx::Cancelled(codes) => Err(cancelled("create federated user", codes)),
         }
+    }
+
+    async fn unlink_identity(&self, user_id: UserId, email: &str, id: &str) -> StoreResult<UnlinkEnd> {
+        for _ in 0..UNLINK_ROUNDS {
+            let Some(item) = self.get("get identity", identity_key(user_id, id)).await? else {
+                return Ok(UnlinkEnd::NotFound);
+            };
+            let identity = identity_from(&item)?;
+            let items = self
+                .batch_get(
+                    "unlink lookup",
+                    vec![email_key(email), factors_key(user_id), user_key(user_id)],
+                )
+                .await?;
+            let credentials = items.get(&item_id(&email_key(email)));
+            let password = credentials
+                .filter(|c| opt_n::<UserId>(c, "user_id") == Some(user_id))
+                .and_then(|c| opt_s(c, "password_hash"))
+                .filter(|h| !h.is_empty());
+            let passkeys: u32 = items
+                .get(&item_id(&factors_key(user_id)))
+                .and_then(|f| opt_n(f, "passkeys"))
+                .unwrap_or(0);
+            let linked: u32 = items
+                .get(&item_id(&user_key(user_id)))
+                .and_then(|p| opt_n(p, "identities"))
+                .unwrap_or(0);
+            // The way that stays, checked in the same transaction; the count of identities
+            // always (a link or unlink meanwhile makes it read again).
+            // (Another identity stays: the count's own condition below holds it.)
+            let stays = if let Some(hash) = &password {
+                Some(self.check(
+                    email_key(email),
+                    "password_hash = :h AND user_id = :u",
+                    HashMap::from([(":h".to_string(), s(hash)), (":u".to_string(), n(user_id))]),
+                ))
+            } else if linked > 1 {
+                None
+            } else if passkeys > 0 {
+                Some(self.check(
+                    factors_key(user_id),
+                    "passkeys = :seen",
+                    HashMap::from([(":seen".to_string(), n(passkeys))]),
+                ))
+            } else {
+                return Ok(UnlinkEnd::LastWay);
+            };
+            let mut writes = vec![
+                self.delete(identity_key(user_id, id), Some("attribute_exists(pk)"), None),
+                self.delete(
+                    identity_claim_key(&identity.issuer, &identity.subject),
+                    None,
+                    None,
+                ),
+                self.update(
+                    user_key(user_id),
+                    "SET identities = :left",
+                    Some("identities = :seen"),
+                    HashMap::from([
+                        (":left".to_string(), n(linked.saturating_sub(1))),
+                        (":seen".to_string(), n(linked)),
+                    ]),
+                ),
+            ];
+            writes.extend(stays);
+            match self.transact("unlink identity", writes).await? {
+                Tx::Done => return Ok(UnlinkEnd::Removed),
+                tx if tx.refused() => continue,
+                Tx::Cancelled(codes) => return Err(cancelled("unlink identity", codes)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "unlink identity: the account kept changing".into(),
+        ))
     }
 
     async fn start_federated_session(&self, session: &Session, first: &RefreshToken) -> StoreResult<bool> {

@@ -177,6 +177,32 @@ impl FederationStore for SqliteStore {
         })
     }
 
+    async fn unlink_identity(&self, user_id: UserId, _email: &str, id: &str) -> StoreResult<UnlinkEnd> {
+        self.write(|tx| {
+            let count = |sql: &str| -> StoreResult<i64> {
+                tx.query_row(sql, params![user_id as i64, id], |r| r.get(0))
+                    .map_err(backend)
+            };
+            if count("SELECT COUNT(*) FROM identities WHERE user_id = ?1 AND id = ?2")? == 0 {
+                return Ok(UnlinkEnd::NotFound);
+            }
+            let other_ways = count(
+                "SELECT (SELECT COUNT(*) FROM users WHERE id = ?1 AND password_hash <> '')
+                      + (SELECT COUNT(*) FROM passkeys WHERE user_id = ?1)
+                      + (SELECT COUNT(*) FROM identities WHERE user_id = ?1 AND id <> ?2)",
+            )?;
+            if other_ways == 0 {
+                return Ok(UnlinkEnd::LastWay);
+            }
+            tx.execute(
+                "DELETE FROM identities WHERE user_id = ?1 AND id = ?2",
+                params![user_id as i64, id],
+            )
+            .map_err(backend)?;
+            Ok(UnlinkEnd::Removed)
+        })
+    }
+
     async fn start_federated_session(&self, session: &Session, first: &RefreshToken) -> StoreResult<bool> {
         self.write(|tx| {
             let enabled = tx

@@ -75,6 +75,49 @@ pub fn provider(link_by_email: bool) -> Provider {
     }
 }
 
+/// The GitHub stand-in's base URL (shared/tests/api/github_standin.py), started on first use;
+/// it ends with the test process.
+pub fn github_base() -> &'static str {
+    static BASE: OnceLock<String> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let python = std::env::var("AUTHYY_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/github_standin.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .args(["authyy-github", "github-test-secret"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python runs the GitHub stand-in");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("its output"))
+            .read_line(&mut line)
+            .expect("it says where it listens");
+        let said: Value = serde_json::from_str(&line).expect("a JSON line");
+        std::mem::forget(child.stdin.take());
+        std::mem::forget(child);
+        said["base"].as_str().expect("a base URL").to_string()
+    })
+}
+
+/// The GitHub stand-in as authyy's configuration names it (`gh`).
+pub fn github_provider() -> Provider {
+    let base = github_base();
+    Provider {
+        name: "gh".into(),
+        kind: ProviderKind::Github {
+            authorize_url: format!("{base}/login/oauth/authorize"),
+            token_url: format!("{base}/login/oauth/access_token"),
+            api_url: base.to_string(),
+        },
+        client_id: "authyy-github".into(),
+        client_secret: ClientSecret::Value("github-test-secret".into()),
+        scopes: "read:user user:email".into(),
+        link_by_email: false,
+    }
+}
+
 /// A configuration with the test provider.
 pub fn config(link_by_email: bool) -> Config {
     with(|c| c.oauth_providers = vec![provider(link_by_email)])
@@ -95,33 +138,40 @@ pub fn drive(authorize_url: &str, login: &str, choice: &str) -> String {
 impl TestApp {
     /// `GET /auth/oauth/local/authorize` for `redirect_to` with the test challenge.
     pub async fn oauth_authorize(&self, redirect_to: &str) -> Resp {
+        self.oauth_authorize_at("local", redirect_to).await
+    }
+
+    /// `GET /auth/oauth/{provider}/authorize` for `redirect_to` with the test challenge.
+    pub async fn oauth_authorize_at(&self, provider: &str, redirect_to: &str) -> Resp {
         let query = format!(
             "redirect_to={}&code_challenge={}",
             form_urlencoded::byte_serialize(redirect_to.as_bytes()).collect::<String>(),
             challenge(VERIFIER)
         );
-        let req = event(
-            "GET",
-            "/auth/oauth/local/authorize",
-            &query,
-            &[],
-            None,
-            "192.0.2.1",
-        );
+        let path = format!("/auth/oauth/{provider}/authorize");
+        let req = event("GET", &path, &query, &[], None, "192.0.2.1");
         self.call(Endpoint::OAuthAuthorize, req).await
     }
 
     /// `GET` the callback URL the provider sent the browser to.
     pub async fn oauth_callback(&self, url: &str) -> Resp {
-        let query = url.split_once('?').map_or("", |(_, q)| q);
-        let req = event("GET", "/auth/oauth/local/callback", query, &[], None, "192.0.2.1");
+        let (path, query) = url
+            .trim_start_matches("http://localhost:9000")
+            .split_once('?')
+            .unwrap_or((url, ""));
+        let req = event("GET", path, query, &[], None, "192.0.2.1");
         self.call(Endpoint::OAuthCallback, req).await
     }
 
     /// The whole front channel as `login`: authorize, the provider's pages, the callback. The
     /// callback's answer (a 302 to the frontend).
     pub async fn oauth_front_channel(&self, login: &str) -> Resp {
-        let started = self.oauth_authorize(FRONTEND).await;
+        self.oauth_front_channel_at("local", login).await
+    }
+
+    /// [`TestApp::oauth_front_channel`] at `provider`.
+    pub async fn oauth_front_channel_at(&self, provider: &str, login: &str) -> Resp {
+        let started = self.oauth_authorize_at(provider, FRONTEND).await;
         assert_eq!(started.status, 302, "{:?}", started.body);
         let at_provider = started.header("location").expect("a location").to_string();
         let back = tokio::task::spawn_blocking({
@@ -144,10 +194,75 @@ impl TestApp {
 
     /// A provider sign-in as `login`, to the token answer.
     pub async fn oauth_sign_in(&self, login: &str) -> Resp {
-        let back = self.oauth_front_channel(login).await;
+        self.oauth_sign_in_at("local", login).await
+    }
+
+    /// [`TestApp::oauth_sign_in`] at `provider`.
+    pub async fn oauth_sign_in_at(&self, provider: &str, login: &str) -> Resp {
+        let back = self.oauth_front_channel_at(provider, login).await;
         let code =
             fragment(&back, "code").unwrap_or_else(|| panic!("no code: {:?}", back.header("location")));
         self.oauth_token(&code, VERIFIER).await
+    }
+}
+
+impl TestApp {
+    /// `POST /auth/oauth/local/link` for the test frontend, with `password` when given.
+    pub async fn oauth_link(&self, access: &str, password: Option<&str>) -> Resp {
+        let mut body = json!({"redirect_to": FRONTEND, "code_challenge": challenge(VERIFIER)});
+        if let Some(password) = password {
+            body["password"] = json!(password);
+        }
+        self.call_at(
+            Endpoint::LinkIdentity,
+            "/auth/oauth/local/link",
+            Some(body),
+            access,
+            "192.0.2.1",
+            "tests",
+        )
+        .await
+    }
+
+    /// The link's front channel as `login` (the provider's pages, the callback): the callback's
+    /// answer.
+    pub async fn oauth_link_front_channel(&self, access: &str, login: &str) -> Resp {
+        let started = self.oauth_link(access, Some(STRONG)).await;
+        assert_eq!(started.status, 200, "{:?}", started.body);
+        let at_provider = started.body["authorize_url"].as_str().unwrap().to_string();
+        let login = login.to_string();
+        let back = tokio::task::spawn_blocking(move || drive(&at_provider, &login, "consent"))
+            .await
+            .expect("the driver ran");
+        self.oauth_callback(&back).await
+    }
+
+    /// `POST /auth/oauth/local/link/complete`.
+    pub async fn complete_link(&self, access: &str, code: &str) -> Resp {
+        let body = json!({"code": code, "code_verifier": VERIFIER});
+        self.call_at(
+            Endpoint::CompleteLink,
+            "/auth/oauth/local/link/complete",
+            Some(body),
+            access,
+            "192.0.2.1",
+            "tests",
+        )
+        .await
+    }
+
+    /// `DELETE /auth/identities/{id}` with `body`.
+    pub async fn unlink(&self, access: &str, id: &str, body: Value) -> Resp {
+        let path = format!("/auth/identities/{id}");
+        self.call_at(
+            Endpoint::DeleteIdentity,
+            &path,
+            Some(body),
+            access,
+            "192.0.2.1",
+            "tests",
+        )
+        .await
     }
 }
 
