@@ -112,10 +112,10 @@ pub async fn reauthenticate(
         .map(|c| c.password_hash);
     if hash.as_deref() == Some("") {
         let now = state.clock.now();
-        if !claims
+        let recent = claims
             .auth_time
-            .is_some_and(|at| at + REAUTHENTICATION_WINDOW_SECS > now)
-        {
+            .is_some_and(|at| at + REAUTHENTICATION_WINDOW_SECS > now);
+        if !recent {
             return Err(ApiError::Forbidden(REAUTHENTICATION_REQUIRED));
         }
         state.sessions.settle_reauthentication(&attempt).await?;
