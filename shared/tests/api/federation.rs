@@ -262,6 +262,7 @@ async fn a_github_account_whose_primary_address_is_unverified_makes_no_account<B
 }
 
 both_backends!(
+    an_unreachable_provider_ends_at_the_frontend_or_as_a_503,
     a_github_sign_in_uses_the_primary_verified_address_and_the_numeric_id,
     a_github_account_whose_primary_address_is_unverified_makes_no_account,
     an_account_with_no_password_sets_one_from_a_recent_sign_in,
@@ -282,3 +283,66 @@ both_backends!(
     an_unverified_local_account_is_not_joined,
     a_verified_account_is_joined_when_the_provider_links_by_email,
 );
+
+async fn an_unreachable_provider_ends_at_the_frontend_or_as_a_503<B: Backend>() {
+    // A provider whose issuer nothing listens on.
+    let mut provider = oidc::provider(false);
+    provider.kind = authyy::config::federation::ProviderKind::Oidc {
+        issuer: "http://127.0.0.1:9".into(),
+    };
+    let app = B::app(with(|c| c.oauth_providers = vec![provider])).await;
+    let r = app.oauth_authorize(oidc::FRONTEND).await;
+    assert_eq!(r.status, 302, "{:?}", r.body);
+    assert!(r.header("location").unwrap().starts_with(oidc::FRONTEND));
+    assert_eq!(fragment(&r, "error").as_deref(), Some("temporarily_unavailable"));
+    let (access, _, _) = app.verified_user("linking").await;
+    let r = app.oauth_link(&access, Some(STRONG)).await;
+    assert_eq!(r.status, 503, "no page to go back to: a clean 503");
+    assert!(!r.detail().contains("127.0.0.1"), "no internals: {}", r.detail());
+}
+
+/// On the AWS backend, a client secret given by reference is read from Secrets Manager.
+mod client_secret_reference {
+    use super::*;
+    use crate::helpers::dynamo::{create_secret, unique, Fixture};
+    use authyy::config::federation::ClientSecret;
+    use std::sync::Arc;
+
+    /// An app on the AWS backend whose provider's secret is the Secrets Manager secret `id`,
+    /// created holding `value` when given.
+    async fn app_with_secret_ref(value: Option<&str>) -> TestApp {
+        let fixture = Fixture::new().await;
+        let id = unique("oauth-client-secret");
+        if let Some(value) = value {
+            create_secret(&fixture.sdk, &id, value.to_string()).await;
+        }
+        let mut provider = oidc::provider(false);
+        provider.client_secret = ClientSecret::Reference(id);
+        let clock = Arc::new(ManualClock::default());
+        let state = fixture.state(with(|c| c.oauth_providers = vec![provider]), clock.clone());
+        TestApp {
+            state,
+            clock,
+            inbox: Arc::new(fixture.inbox()),
+            keys: None,
+            _guard: Box::new(()),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_secret_in_secrets_manager_signs_in() {
+        let app = app_with_secret_ref(Some("authyy-test-secret")).await;
+        let r = app.oauth_sign_in("by-reference@example.com").await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_secret_that_cannot_be_read_ends_at_the_frontend() {
+        let app = app_with_secret_ref(None).await;
+        let back = app.oauth_front_channel("nosecret@example.com").await;
+        assert_eq!(
+            fragment(&back, "error").as_deref(),
+            Some("temporarily_unavailable")
+        );
+    }
+}
