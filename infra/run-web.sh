@@ -2,7 +2,8 @@
 # Serves the example app (examples/web) on http://localhost:3000, against the API that
 # ./infra/run-local.sh runs on http://localhost:9000 (an origin local mode allows). Builds the JS
 # client (clients/js) first: its types are generated from the API's OpenAPI description. Needs
-# Node.js 18+ with npm. PORT and AUTHYY_API change the two addresses.
+# Node.js 18+ with npm. PORT and AUTHYY_API change the two addresses; AUTHYY_PROVIDERS (names of
+# the API's AUTH_OIDC_PROVIDERS, comma-separated) gives the page a "Sign in with" button each.
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 cd "$ROOT"
 command -v npm >/dev/null || { echo "the example app needs Node.js 18+ with npm" >&2; exit 1; }

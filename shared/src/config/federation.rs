@@ -321,6 +321,19 @@ mod tests {
     }
 
     #[test]
+    fn a_client_secret_never_shows_in_debug_output() {
+        let p = providers(
+            r#"{"x": {"kind": "oidc", "issuer": "https://x", "client_id": "c", "client_secret": "s3cr3t-value"}}"#,
+        )
+        .unwrap();
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("Value(..)"), "{shown}");
+        let by_ref = format!("{:?}", ClientSecret::Reference("authyy/x".into()));
+        assert_eq!(by_ref, r#"Reference("authyy/x")"#);
+    }
+
+    #[test]
     fn http_is_allowed_only_on_loopback_hosts() {
         for ok in [
             "http://localhost:3000/cb",
