@@ -55,6 +55,8 @@ if (process.env.AUTHYY_EXIT_WITH_STDIN) {
 }
 
 const server = (await import('node:http')).createServer();
+// Longer than any pause between a test's steps on a loaded machine.
+server.keepAliveTimeout = 60_000;
 server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, configuration);

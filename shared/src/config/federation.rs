@@ -77,10 +77,11 @@ struct RawProvider {
     api_url: Option<String>,
 }
 
-/// Whether `url` may be a provider's endpoint or issuer: https, or http on a loopback host
-/// (a provider run beside a test or a local setup).
+/// Whether `url` (its trailing slashes trimmed, so never a bare `https://`) may be a provider's
+/// endpoint or issuer: https, or http on a loopback host (a provider beside a test or a local
+/// setup).
 fn is_provider_url(url: &str) -> bool {
-    url.starts_with("https://") && url.len() > "https://".len() || is_loopback_http(url)
+    url.starts_with("https://") || is_loopback_http(url)
 }
 
 /// `http://localhost`, `http://127.0.0.1` or `http://[::1]`, with any port and path.

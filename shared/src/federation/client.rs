@@ -9,13 +9,16 @@ use hyper::body::Bytes;
 use hyper::{header, Method, Request};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::OnceCell;
 
 use super::FederationError;
 
 /// No provider answer we read is larger (a JWKS, a discovery document, a user's emails).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// How long an idle connection to a provider is kept for the next call.
+const POOL_IDLE: Duration = Duration::from_secs(4);
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -64,7 +67,12 @@ impl ProviderHttp {
                     .https_or_http()
                     .enable_http1()
                     .build();
-                Ok(Client::builder(TokioExecutor::new()).build(connector))
+                // Idle connections are dropped before a typical server closes them (Node's
+                // default is 5 s), so a reused one is not found closed mid-request.
+                Ok(Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(POOL_IDLE)
+                    .pool_timer(TokioTimer::new())
+                    .build(connector))
             })
             .await
     }
