@@ -70,6 +70,7 @@ enum Refusal {
     InvalidState,
     AccountExists,
     EmailNotVerified,
+    IdentityTaken,
     Unavailable,
 }
 
@@ -81,6 +82,7 @@ impl Refusal {
             Refusal::InvalidState => "invalid_state",
             Refusal::AccountExists => "account_exists",
             Refusal::EmailNotVerified => "email_not_verified",
+            Refusal::IdentityTaken => "identity_taken",
             Refusal::Unavailable => "temporarily_unavailable",
         }
     }
@@ -95,7 +97,7 @@ impl Refusal {
         ("error" = Option<String>, Query, description = "The provider's error (`access_denied` when the user declined)"),
     ),
     responses(
-        (status = 302, description = "To `redirect_to#code=<one-time code>` (60 seconds, once), or `redirect_to#error=<access_denied|account_exists|email_not_verified|invalid_response|invalid_state|temporarily_unavailable>`", headers(("Location" = String, description = "Where to go"))),
+        (status = 302, description = "To `redirect_to#code=<one-time code>` (60 seconds, once), or `redirect_to#error=<access_denied|account_exists|email_not_verified|identity_taken|invalid_response|invalid_state|temporarily_unavailable>` (`identity_taken`: a link's identity is another account's)", headers(("Location" = String, description = "Where to go"))),
         (status = 400, description = "`Unknown provider`, or `Invalid or expired state` (an unknown, spent or stale state: there is no page to go back to)", body = ErrorOut),
         Unavailable))]
 pub async fn callback(state: &AppState, req: &Request) -> EndpointResult {
@@ -189,7 +191,15 @@ async fn sign_in(
         })?;
     if let Some(user_id) = record.link_user {
         // A link: the identity goes in the code, and is linked when the account's own session
-        // completes it (`POST /auth/oauth/{provider}/link/complete`).
+        // completes it (`POST /auth/oauth/{provider}/link/complete`, which checks again). One
+        // that is another account's already ends here.
+        let owner = state
+            .identities
+            .identity(&identity.issuer, &identity.subject)
+            .await?;
+        if owner.is_some_and(|(owner, _)| owner != user_id) {
+            return Err(Outcome::Refused(Refusal::IdentityTaken));
+        }
         let grant = CodeRecord {
             provider: provider.name.clone(),
             user_id,

@@ -29,7 +29,19 @@ async fn an_identity_of_another_account_is_not_linked<B: Backend>() {
     let app = B::app(oidc::config(false)).await;
     assert_eq!(app.oauth_sign_in("first@example.com").await.status, 200);
     let (access, _, _) = app.verified_user("second").await;
-    let r = link(&app, &access, "first@example.com").await;
+    let back = app.oauth_link_front_channel(&access, "first@example.com").await;
+    assert_eq!(fragment(&back, "error").as_deref(), Some("identity_taken"));
+    assert_eq!(app.get(Endpoint::ListIdentities, &access).await.body, json!([]));
+}
+
+async fn an_identity_taken_between_the_callback_and_the_completion_is_a_409<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    let (access, _, _) = app.verified_user("slowpoke").await;
+    let back = app.oauth_link_front_channel(&access, "raced@example.com").await;
+    let code = fragment(&back, "code").unwrap();
+    // Meanwhile the identity signs in on its own, and an account is made for it.
+    assert_eq!(app.oauth_sign_in("raced@example.com").await.status, 200);
+    let r = app.complete_link(&access, &code).await;
     assert_eq!(r.status, 409);
     assert_eq!(r.detail(), "Identity already linked to another account");
     assert_eq!(app.get(Endpoint::ListIdentities, &access).await.body, json!([]));
@@ -127,6 +139,7 @@ async fn another_accounts_identity_is_not_found<B: Backend>() {
 both_backends!(
     a_signed_in_account_links_an_identity_and_signs_in_with_it,
     an_identity_of_another_account_is_not_linked,
+    an_identity_taken_between_the_callback_and_the_completion_is_a_409,
     linking_needs_a_verified_address,
     linking_needs_the_password,
     a_link_code_works_only_for_its_own_account_and_only_to_link,
