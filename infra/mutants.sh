@@ -29,7 +29,8 @@ MUTANTS_VERSION=27.1.0
 TOOLS="$ROOT/target/tools"
 MUTANTS="$TOOLS/bin/cargo-mutants"
 
-# The code that decides who gets in: endpoints, tokens and keys, password and domain rules,
+# The code that decides who gets in: endpoints, tokens and keys, password and domain rules, the
+# providers' answers and their configuration,
 # and the request pipeline.
 DEFAULT_FILES=(
   shared/src/endpoints/*.rs
@@ -37,6 +38,8 @@ DEFAULT_FILES=(
   shared/src/keys/*.rs
   shared/src/domain/*.rs
   shared/src/domain/webauthn/*.rs
+  shared/src/federation/*.rs
+  shared/src/config/federation.rs
   shared/src/runtime/mod.rs
   shared/src/runtime/limits.rs
   shared/src/routes.rs
