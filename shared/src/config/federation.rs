@@ -322,6 +322,17 @@ mod tests {
     }
 
     #[test]
+    fn a_provider_name_is_a_path_segment_of_lowercase_digits_dashes_and_underscores() {
+        let entry = r#"{"kind": "oidc", "issuer": "https://x", "client_id": "c", "client_secret": "s"}"#;
+        for ok in ["google", "okta-2", "my_idp", "a"] {
+            assert!(providers(&format!(r#"{{"{ok}": {entry}}}"#)).is_ok(), "{ok}");
+        }
+        for bad in ["", "Google", "my idp", "a/b", "é", &"a".repeat(33)] {
+            assert!(providers(&format!(r#"{{"{bad}": {entry}}}"#)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_client_secret_never_shows_in_debug_output() {
         let p = providers(
             r#"{"x": {"kind": "oidc", "issuer": "https://x", "client_id": "c", "client_secret": "s3cr3t-value"}}"#,
