@@ -296,6 +296,18 @@ mod tests {
                 "exactly one",
             ),
             (
+                r#"{"x": {"kind": "oidc", "issuer": "https://x", "client_id": "c", "client_secret": ""}}"#,
+                "exactly one",
+            ),
+            (
+                r#"{"x": {"kind": "oidc", "issuer": "https://x", "client_id": "c", "client_secret_ref": ""}}"#,
+                "exactly one",
+            ),
+            (
+                r#"{"x": {"kind": "oidc", "issuer": "https:///", "client_id": "c", "client_secret": "s"}}"#,
+                "https",
+            ),
+            (
                 r#"{"x": {"kind": "oidc", "issuer": "https://x", "client_id": "c", "client_secret": "s", "client_secret_ref": "r"}}"#,
                 "exactly one",
             ),

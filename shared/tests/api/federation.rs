@@ -270,7 +270,39 @@ async fn a_github_account_whose_primary_address_is_unverified_makes_no_account<B
     assert_eq!(fragment(&back, "error").as_deref(), Some("email_not_verified"));
 }
 
+async fn the_providers_own_errors_end_at_the_frontend_as_codes_it_knows<B: Backend>() {
+    let app = B::app(oidc::config(false)).await;
+    for (error, expected) in [
+        ("server_error", "temporarily_unavailable"),
+        ("temporarily_unavailable", "temporarily_unavailable"),
+        ("access_denied", "access_denied"),
+        ("invalid_scope", "invalid_response"),
+    ] {
+        let started = app.oauth_authorize(oidc::FRONTEND).await;
+        let location = started.header("location").unwrap().to_string();
+        let state = form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        let back = app
+            .oauth_callback(&format!("{}?error={error}&state={state}", oidc::CALLBACK))
+            .await;
+        assert_eq!(back.status, 302, "{error}");
+        assert_eq!(fragment(&back, "error").as_deref(), Some(expected), "{error}");
+    }
+}
+
+async fn a_service_that_requires_verified_addresses_signs_in_a_provider_verified_one<B: Backend>() {
+    let mut config = oidc::config(false);
+    config.require_verified_email = true;
+    let app = B::app(config).await;
+    let r = app.oauth_sign_in("strict@example.com").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
 both_backends!(
+    the_providers_own_errors_end_at_the_frontend_as_codes_it_knows,
+    a_service_that_requires_verified_addresses_signs_in_a_provider_verified_one,
     an_unreachable_provider_ends_at_the_frontend_or_as_a_503,
     a_github_sign_in_uses_the_primary_verified_address_and_the_numeric_id,
     a_github_account_whose_primary_address_is_unverified_makes_no_account,
