@@ -390,6 +390,8 @@ mod tests {
             "http://app.example.com/cb",
             "https://app.example.com/#/cb",
             "https://",
+            "https://app.example.com/a b",
+            "https://app.example.com/\u{7}",
         ] {
             assert!(redirect_urls(bad).is_err(), "{bad}");
         }

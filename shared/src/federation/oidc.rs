@@ -76,27 +76,7 @@ impl OidcCache {
         doc: &Discovery,
         kid: Option<&str>,
     ) -> Result<jsonwebtoken::jwk::Jwk, FederationError> {
-        let pick = |set: &JwkSet| -> Option<jsonwebtoken::jwk::Jwk> {
-            let signing = set.keys.iter().filter(|k| {
-                !matches!(
-                    k.common.public_key_use,
-                    Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-                )
-            });
-            match kid {
-                Some(kid) => signing
-                    .clone()
-                    .find(|k| k.common.key_id.as_deref() == Some(kid))
-                    .cloned(),
-                None => {
-                    let all: Vec<_> = signing.collect();
-                    match all.as_slice() {
-                        [only] => Some((*only).clone()),
-                        _ => None,
-                    }
-                }
-            }
-        };
+        let pick = |set: &JwkSet| signing_key(set, kid);
         let mut keys = self.keys.lock().await;
         if let Some(c) = keys.get(&doc.issuer) {
             if c.at.elapsed() < CACHE_FOR {
@@ -120,6 +100,27 @@ impl OidcCache {
             },
         );
         key.ok_or_else(|| FederationError::Refused("the id token's key is not the provider's".into()))
+    }
+}
+
+/// The signing key of id `kid` in `set`, or, for a token that names none, the set's only
+/// signing key (never an encryption key).
+fn signing_key(set: &JwkSet, kid: Option<&str>) -> Option<jsonwebtoken::jwk::Jwk> {
+    let signing = set.keys.iter().filter(|k| {
+        !matches!(
+            k.common.public_key_use,
+            Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+        )
+    });
+    match kid {
+        Some(kid) => signing
+            .clone()
+            .find(|k| k.common.key_id.as_deref() == Some(kid))
+            .cloned(),
+        None => match signing.collect::<Vec<_>>().as_slice() {
+            [only] => Some((*only).clone()),
+            _ => None,
+        },
     }
 }
 
@@ -297,6 +298,38 @@ mod tests {
         let mut c = claims();
         change(&mut c);
         c
+    }
+
+    /// A key set of `(kid, use)` entries, each the test signer's public key.
+    fn set(entries: &[(&str, &str)]) -> JwkSet {
+        let keys = entries
+            .iter()
+            .map(|(kid, use_)| {
+                let mut k = serde_json::to_value(signer().jwk()).unwrap();
+                k["kid"] = json!(kid);
+                k["use"] = json!(use_);
+                k
+            })
+            .collect::<Vec<_>>();
+        serde_json::from_value(json!({ "keys": keys })).unwrap()
+    }
+
+    #[test]
+    fn a_token_names_its_signing_key_and_never_an_encryption_key() {
+        let keys = set(&[("enc1", "enc"), ("sig1", "sig"), ("sig2", "sig")]);
+        let kid = |k: Option<jsonwebtoken::jwk::Jwk>| k.and_then(|k| k.common.key_id);
+        assert_eq!(kid(signing_key(&keys, Some("sig2"))).as_deref(), Some("sig2"));
+        assert_eq!(kid(signing_key(&keys, Some("enc1"))), None);
+        assert_eq!(kid(signing_key(&keys, Some("nope"))), None);
+    }
+
+    #[test]
+    fn a_token_naming_no_key_takes_the_only_signing_key() {
+        let one = set(&[("enc1", "enc"), ("sig1", "sig")]);
+        let kid = |k: Option<jsonwebtoken::jwk::Jwk>| k.and_then(|k| k.common.key_id);
+        assert_eq!(kid(signing_key(&one, None)).as_deref(), Some("sig1"));
+        let two = set(&[("sig1", "sig"), ("sig2", "sig")]);
+        assert_eq!(kid(signing_key(&two, None)), None, "which one would be a guess");
     }
 
     #[test]
