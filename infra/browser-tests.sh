@@ -38,6 +38,8 @@ export AUTHYY_API="http://127.0.0.1:$API_PORT" APP_URL="http://127.0.0.1:$APP_PO
 # the same app as http://localhost:$APP_PORT, allowed too. Lists go in a file (--env-var splits
 # its value on commas).
 export PASSKEY_APP_URL="http://localhost:$APP_PORT"
+# The admin test makes its admin with the CLI, on the emulator's SQLite file.
+export AUTHYY_ADMIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/authyy-admin" AUTHYY_SQLITE="$WORK/.local/authyy.sqlite3"
 OIDC_PORT=$(free_port)
 printf '%s\n' "AUTH_CORS_ORIGINS=$APP_URL,$PASSKEY_APP_URL" "AUTH_WEBAUTHN_RP_ID=localhost" \
   "AUTH_WEBAUTHN_ORIGINS=$PASSKEY_APP_URL" "AUTH_ISSUER=$AUTHYY_API/auth" \
@@ -77,6 +79,7 @@ for path in users login login/mfa tokens me logout sessions password email forgo
   curl -s -o /dev/null --max-time 120 -X POST -H 'content-type: application/json' -d '{}' "$AUTHYY_API/auth/$path" || true
 done
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/sessions" || true
+curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/admin/users/1" || true
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/oauth/local/callback" || true
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/identities" || true
 curl -s -o /dev/null --max-time 120 -X DELETE "$AUTHYY_API/auth/me" || true

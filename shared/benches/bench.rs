@@ -97,6 +97,7 @@ async fn main() {
         amr: Some(vec!["pwd".into()]),
         aal: Some("aal1".into()),
         auth_time: Some(0),
+        app_metadata: None,
     };
     let refresh_claims = Claims {
         token_use: TokenUse::Refresh,

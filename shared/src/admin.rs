@@ -2,12 +2,14 @@
 //! disable, verify and delete accounts, end sessions, list users, list, rotate and retire
 //! signing keys.
 
-use crate::domain::{check_strength, Email, Invalid, Password, Role, User, Username};
+use crate::domain::{check_strength, AppMetadata, Email, Invalid, Password, Role, User, Username};
 use crate::hashing::Hasher;
 use std::time::Duration;
 
 use crate::keys::{random_key, rotation, KeyError, KeyState, KeyStore, LifecycleError};
-use crate::store::{AccountStore, Erasure, MfaStore, NewUser, SessionStore, StoreError, UserStore};
+use crate::store::{
+    AccountStore, Erasure, MfaStore, NewUser, SessionStore, StoreError, UserStore, UserUpdate,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -94,17 +96,40 @@ pub async fn create_admin(
         Err(StoreError::UsernameTaken) => return Err(AdminError::Conflict("Username already taken")),
         Err(e) => return Err(e.into()),
     };
-    store.set_role(user.id, Role::Admin).await?;
+    store.set_role(user.id, Role::Admin, 0).await?;
     Ok(User {
         role: Role::Admin,
         ..user
     })
 }
 
-pub async fn set_role(store: &dyn UserStore, email: &str, role: Role) -> Result<User, AdminError> {
+/// Applies `update` to the user of `email` (see [`UserStore::update_user`]: disabling or
+/// demoting ends every session at once) and answers with the user as it now is.
+pub async fn update(
+    store: &dyn UserStore,
+    email: &str,
+    update: &UserUpdate,
+    now_ms: i64,
+) -> Result<User, AdminError> {
     let user = find(store, email).await?;
-    store.set_role(user.id, role).await?;
-    Ok(User { role, ..user })
+    store
+        .update_user(user.id, update, now_ms)
+        .await?
+        .ok_or(AdminError::NoSuchUser(user.email))
+}
+
+/// A demotion ends every session of the user at once.
+pub async fn set_role(
+    store: &dyn UserStore,
+    email: &str,
+    role: Role,
+    now_ms: i64,
+) -> Result<User, AdminError> {
+    let change = UserUpdate {
+        role: Some(role),
+        ..UserUpdate::default()
+    };
+    update(store, email, &change, now_ms).await
 }
 
 /// Disabling also ends every session of the user at once.
@@ -114,20 +139,36 @@ pub async fn set_disabled(
     disabled: bool,
     now_ms: i64,
 ) -> Result<User, AdminError> {
-    let user = find(store, email).await?;
-    store.set_disabled(user.id, disabled, now_ms).await?;
-    // Read again: disabling also moved the time before which sessions are ended.
-    find(store, email).await
+    let change = UserUpdate {
+        disabled: Some(disabled),
+        ..UserUpdate::default()
+    };
+    update(store, email, &change, now_ms).await
 }
 
 /// Marks the user's address verified, as a verification link would.
 pub async fn verify_email(store: &dyn UserStore, email: &str) -> Result<User, AdminError> {
-    let user = find(store, email).await?;
-    store.set_email_verified(user.id).await?;
-    Ok(User {
-        email_verified: true,
-        ..user
-    })
+    let change = UserUpdate {
+        email_verified: Some(true),
+        ..UserUpdate::default()
+    };
+    update(store, email, &change, 0).await
+}
+
+/// Replaces the user's `app_metadata` with `json` (a JSON object of at most 2 KiB).
+pub async fn set_metadata(store: &dyn UserStore, email: &str, json: &str) -> Result<User, AdminError> {
+    let refused = |reason: String| AdminError::Invalid {
+        what: "app_metadata",
+        value: json.chars().take(80).collect(),
+        reason,
+    };
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| refused(e.to_string()))?;
+    let metadata = AppMetadata::new(value).map_err(|Invalid(reason)| refused(reason))?;
+    let change = UserUpdate {
+        app_metadata: Some(metadata),
+        ..UserUpdate::default()
+    };
+    update(store, email, &change, 0).await
 }
 
 /// Erases the account of `email` and everything it owns, as `DELETE /auth/me` does but
@@ -294,7 +335,7 @@ mod tests {
         .expect("created");
         assert_eq!(admin.role, Role::Admin);
         assert_eq!(stored(&admin).await, admin);
-        let demoted = set_role(&store, email, Role::User).await.expect("demoted");
+        let demoted = set_role(&store, email, Role::User, 1).await.expect("demoted");
         assert_eq!(demoted.role, Role::User);
         assert_eq!(stored(&demoted).await, demoted);
         let disabled = set_disabled(&store, email, true, 1).await.expect("disabled");
@@ -303,7 +344,25 @@ mod tests {
         let verified = verify_email(&store, email).await.expect("verified");
         assert!(verified.email_verified);
         assert_eq!(stored(&verified).await, verified);
-        assert_eq!(list(&store, 10).await.expect("listed"), [verified]);
+        let tagged = set_metadata(&store, email, r#"{"plan":"pro"}"#)
+            .await
+            .expect("set");
+        assert_eq!(tagged.app_metadata.to_json(), r#"{"plan":"pro"}"#);
+        assert_eq!(stored(&tagged).await, tagged);
+        for refused in ["[1]", "{", &format!(r#"{{"k":"{}"}}"#, "x".repeat(2048))] {
+            let err = set_metadata(&store, email, refused).await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    AdminError::Invalid {
+                        what: "app_metadata",
+                        ..
+                    }
+                ),
+                "{refused}"
+            );
+        }
+        assert_eq!(list(&store, 10).await.expect("listed"), [tagged]);
         assert_eq!(list(&store, 0).await.expect("listed"), []);
     }
 

@@ -36,6 +36,8 @@ pub const PASSKEY_LIMIT: &str = "Passkey limit reached";
 pub const IDENTITY_NOT_FOUND: &str = "Identity not found";
 pub const IDENTITY_TAKEN: &str = "Identity already linked to another account";
 pub const LAST_WAY_TO_SIGN_IN: &str = "Cannot remove the last way to sign in";
+pub const USER_NOT_FOUND: &str = "User not found";
+pub const OWN_ACCOUNT: &str = "Cannot change your own account here";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -86,6 +86,15 @@ macro_rules! route_table {
                 identities::complete_link),
             (DeleteIdentity, DELETE, "/auth/identities/{id}", "identities", Json, Some(ClientLimit::Reauth), true,
                 identities::delete_identity),
+            // One function for an administrator reading and changing one user: the same reads
+            // and rights. Erasing is a function of its own: it needs delete rights.
+            (AdminGetUser, GET, "/auth/admin/users/{id}", "admin-users", Optional, None, false, admin_users::get_user),
+            (AdminUpdateUser, PATCH, "/auth/admin/users/{id}", "admin-users", Json, None, false,
+                admin_users::update_user),
+            (AdminEndSessions, DELETE, "/auth/admin/users/{id}/sessions", "admin-users", Optional, None, false,
+                admin_users::end_user_sessions),
+            (AdminDeleteUser, DELETE, "/auth/admin/users/{id}", "admin-delete-user", Optional, None, false,
+                admin_users::delete_user),
         }
     };
 }

@@ -14,7 +14,7 @@
  */
 import { AuthyyError } from "./errors.js";
 import type {
-  RequestBody, ResponseBody, Query, User, AdminUser, SessionInfo, Message, Me, MfaStatus, TotpEnrollment,
+  RequestBody, ResponseBody, Query, User, AdminUser, AdminUserDetail, SessionInfo, Message, Me, MfaStatus, TotpEnrollment,
   RecoveryCodes, Passkey, PasskeyRegistration, Identity, LinkStart, MfaChallenge, LoginResult, LoginMfaBody, TotpConfirmation, OperationId,
 } from "./types.js";
 import { Session } from "./session.js";
@@ -159,6 +159,10 @@ export const OPERATION_METHODS = {
   complete_link: "completeLink",
   delete_identity: "deleteIdentity",
   list_users: "listUsers",
+  admin_get_user: "getUser",
+  admin_update_user: "updateUser",
+  admin_end_user_sessions: "endUserSessions",
+  admin_delete_user: "deleteUser",
   openid_configuration: "openidConfiguration",
   jwks: "jwks",
   openapi_json: "openapi",
@@ -224,6 +228,15 @@ export class AuthyyClient {
   /** The current session's id (as `listSessions` shows it), once an access token is held. */
   get sessionId(): string | null {
     return this.session.sessionId;
+  }
+
+  /**
+   * The current access token's scopes (`user`, `admin`, `aal2`, ...), read without verifying it:
+   * for deciding what a page shows (an admin page), never for deciding what is allowed (the API
+   * checks the stored role on every admin call). Empty until an access token is held.
+   */
+  get scopes(): string[] {
+    return this.session.scopes;
   }
 
   /** Called on every change of the session, in this tab or (with a shared storage) another. */
@@ -596,6 +609,36 @@ export class AuthyyClient {
     const next = /<([^>]*)>\s*;\s*rel="next"/.exec(res.headers.get("link") ?? "");
     const cursor = next ? new URL(next[1] ?? "", "http://link.invalid").searchParams.get("cursor") : null;
     return { users, nextCursor: cursor };
+  }
+
+  /**
+   * `GET /auth/admin/users/{id}` (admins): the user with its role, status, `app_metadata`,
+   * second factors and linked identities.
+   */
+  getUser(id: number): Promise<AdminUserDetail> {
+    return this.call("GET", `/auth/admin/users/${encodeURIComponent(String(id))}`, { auth: "access" });
+  }
+
+  /**
+   * `PATCH /auth/admin/users/{id}` (admins): sets each field given (`app_metadata` replaces the
+   * whole object; `{}` clears it). Disabling or demoting ends the user's sessions at once. An
+   * admin's own `role` and `disabled` are refused (409).
+   */
+  updateUser(id: number, change: RequestBody<"admin_update_user">): Promise<AdminUserDetail> {
+    return this.call("PATCH", `/auth/admin/users/${encodeURIComponent(String(id))}`, {
+      auth: "access",
+      body: change,
+    });
+  }
+
+  /** `DELETE /auth/admin/users/{id}/sessions` (admins): every session of the user ends. */
+  async endUserSessions(id: number): Promise<void> {
+    await this.call("DELETE", `/auth/admin/users/${encodeURIComponent(String(id))}/sessions`, { auth: "access" });
+  }
+
+  /** `DELETE /auth/admin/users/{id}` (admins): erases the user, as `deleteAccount` does. */
+  async deleteUser(id: number): Promise<void> {
+    await this.call("DELETE", `/auth/admin/users/${encodeURIComponent(String(id))}`, { auth: "access" });
   }
 
   /** `GET /auth/.well-known/openid-configuration`. */

@@ -116,6 +116,13 @@ export class Session {
     return this.access?.sid ?? null;
   }
 
+  /** The access token's `scope`, split (empty until an access token is held). */
+  get scopes(): string[] {
+    if (!this.access) return [];
+    const scope = readClaims(this.access.token).scope;
+    return typeof scope === "string" ? scope.split(" ").filter(Boolean) : [];
+  }
+
   onChange(listener: AuthListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -93,6 +93,31 @@ test("listing users reads the next page's cursor from the Link header", async ()
   assert.equal(b.api.calls.at(-1).path, "/auth/users");
 });
 
+test("the admin calls name the user in the path and send only the change", async () => {
+  const b = browser();
+  const admin = createClient(b.options());
+  assert.deepEqual(admin.scopes, []);
+  await admin.login({ email: "john@example.com", password: "right" });
+  assert.deepEqual(admin.scopes, ["user", "admin"]);
+  assert.equal((await admin.getUser(7)).app_metadata.plan, undefined);
+  const changed = await admin.updateUser(7, { app_metadata: { plan: "pro" } });
+  assert.deepEqual(changed.app_metadata, { plan: "pro" });
+  await admin.endUserSessions(7);
+  await admin.deleteUser(7);
+  assert.deepEqual(
+    b.api.calls.slice(-4).map((c) => [c.method, c.path, c.body ?? null]),
+    [
+      ["GET", "/auth/admin/users/7", null],
+      ["PATCH", "/auth/admin/users/7", { app_metadata: { plan: "pro" } }],
+      ["DELETE", "/auth/admin/users/7/sessions", null],
+      ["DELETE", "/auth/admin/users/7", null],
+    ],
+  );
+  const e = await admin.getUser(8).catch((e) => e);
+  assert.equal(e.status, 404);
+  assert.equal(e.detail, "User not found");
+});
+
 test("a link's token is read from the fragment or the query", () => {
   assert.equal(tokenFromUrl("http://localhost:3000/reset-password#token=abc"), "abc");
   assert.equal(tokenFromUrl("http://localhost:3000/reset?token=xyz"), "xyz");

@@ -79,7 +79,8 @@ export class FakeApi {
   /** A token envelope for session `sid`; a login's also carries `device` (refreshes carry none). */
   envelope(sid, device) {
     const now = Math.floor(this.clock.now() / 1000);
-    const access = `h.${b64({ sub: "1", sid, iat: now, exp: now + LIFETIME_S, n: ++this.n })}.s`;
+    const scope = this.sessions.get(sid)?.aal2 ? "user admin aal2 user:aal2 admin:aal2" : "user admin";
+    const access = `h.${b64({ sub: "1", sid, scope, iat: now, exp: now + LIFETIME_S, n: ++this.n })}.s`;
     const refresh = `refresh-${++this.n}`;
     const s = this.sessions.get(sid);
     // A spent refresh token is remembered, so that a second use is reuse.
@@ -225,6 +226,13 @@ export class FakeApi {
     if (key === "DELETE /auth/me") {
       for (const s of this.sessions.values()) s.alive = false;
       return new Response(null, { status: 204 });
+    }
+    const admin = /^\/auth\/admin\/users\/([^/]+)(\/sessions)?$/.exec(url.pathname);
+    if (admin) {
+      if (admin[1] !== "7") return json(404, { detail: "User not found" });
+      if (init.method === "DELETE") return new Response(null, { status: 204 });
+      const user = { id: 7, role: "user", disabled: false, app_metadata: {}, mfa: {}, identities: [] };
+      return json(200, { ...user, ...(body ?? {}) });
     }
     if (key === "GET /auth/users") {
       const cursor = url.searchParams.get("cursor");

@@ -88,6 +88,8 @@ async function renderAccount() {
   renderMfa(me.mfa);
   renderPasskeys(passkeys);
   renderIdentities(identities);
+  // Shown to admins only; the API checks the stored role on every admin call all the same.
+  $("#admin-card").hidden = !auth.scopes.includes("admin");
   const body = $("#sessions tbody");
   body.replaceChildren();
   for (const s of sessions) {
@@ -222,6 +224,68 @@ onSubmit("#reset-form", async ({ password }) => {
   await render();
   return `${message} Sign in with your new password.`;
 });
+// --- Administration -------------------------------------------------------------------------------
+
+/** The user the admin card shows (an `AdminUserDetail`), or null. */
+let managed = null;
+
+function renderManaged(user) {
+  managed = user;
+  $("#admin-user").hidden = !user;
+  if (!user) return;
+  $("#admin-user-name").textContent = `${user.username} <${user.email}> (id ${user.id})`;
+  $("#admin-user-role").textContent = user.role;
+  $("#admin-user-status").textContent = user.disabled ? "disabled" : "active";
+  $("#admin-user-mfa").textContent = user.mfa.totp || user.mfa.passkeys ? "on" : "off";
+  $("#admin-metadata-form [name=app_metadata]").value = JSON.stringify(user.app_metadata, null, 2);
+  $("#admin-disable").textContent = user.disabled ? "Enable" : "Disable (ends every session)";
+}
+
+onSubmit("#admin-find-form", async ({ email }) => {
+  const { users } = await auth.listUsers({ email });
+  if (!users.length) {
+    renderManaged(null);
+    return `No user has the address ${email}.`;
+  }
+  renderManaged(await auth.getUser(users[0].id));
+  return "";
+});
+
+$("#admin-metadata-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  let metadata;
+  try {
+    metadata = JSON.parse($("#admin-metadata-form [name=app_metadata]").value || "{}");
+  } catch {
+    say("app_metadata must be JSON.", { error: true });
+    return;
+  }
+  try {
+    renderManaged(await auth.updateUser(managed.id, { app_metadata: metadata }));
+    say("Saved: the user's next access token carries it.");
+  } catch (e) {
+    say(explain(e), { error: true });
+  }
+});
+
+$("#admin-disable").addEventListener("click", async () => {
+  try {
+    renderManaged(await auth.updateUser(managed.id, { disabled: !managed.disabled }));
+    say(managed.disabled ? "Disabled: every session of that user has ended." : "Enabled.");
+  } catch (e) {
+    say(explain(e), { error: true });
+  }
+});
+
+$("#admin-end-sessions").addEventListener("click", async () => {
+  try {
+    await auth.endUserSessions(managed.id);
+    say("Every session of that user has ended.");
+  } catch (e) {
+    say(explain(e), { error: true });
+  }
+});
+
 // --- Passkeys -------------------------------------------------------------------------------------
 
 /** Signs in with a passkey (no username: the browser offers this site's passkeys). */

@@ -698,6 +698,43 @@ test("passkeys: added from the account page, then a sign-in with no password, a 
   await context.close();
 });
 
+test("an admin finds a user, sets its app_metadata and disables it; a plain user sees no admin card", async () => {
+  const userContext = await browser.newContext();
+  const userPage = await open(userContext);
+  const user = await newVerifiedUser(userPage);
+  await signIn(userPage, user.email);
+  assert.equal(await userPage.locator("#admin-card").isHidden(), true, "no admin card for a plain user");
+
+  const adminContext = await browser.newContext();
+  const page = await open(adminContext);
+  const admin = await newVerifiedUser(page);
+  // Operators make the first admin with the CLI, on the emulator's SQLite file.
+  execFileSync(env("AUTHYY_ADMIN"), ["--sqlite", env("AUTHYY_SQLITE"), "promote", admin.email], { stdio: "ignore" });
+  await signIn(page, admin.email);
+  await page.waitForSelector("#admin-card:not([hidden])");
+  await page.fill("#admin-find-form [name=email]", user.email);
+  await page.click("#admin-find-form button");
+  await page.waitForSelector("#admin-user:not([hidden])");
+  assert.match(await page.locator("#admin-user-name").textContent(), new RegExp(user.username));
+  assert.equal(await page.locator("#admin-user-status").textContent(), "active");
+  await page.fill("#admin-metadata-form [name=app_metadata]", '{"plan": "pro"}');
+  await page.click("#admin-metadata-form button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Saved"));
+  await page.screenshot({ path: join(SHOTS, "admin.png"), fullPage: true });
+  // The user's /me shows it, and so does the next access token.
+  assert.deepEqual(await userPage.evaluate(async () => (await auth.me()).app_metadata), { plan: "pro" });
+  await userPage.evaluate(() => auth.refresh());
+  assert.deepEqual((await accessClaims(userPage)).app_metadata, { plan: "pro" });
+
+  await page.click("#admin-disable");
+  await page.waitForFunction(() => document.querySelector("#admin-user-status").textContent === "disabled");
+  const refused = await userPage.evaluate(() => auth.me().then(() => 200, (e) => e.status));
+  assert.equal(refused, 401, "disabling ended the user's session");
+  await view(userPage, "signed-out");
+  await userContext.close();
+  await adminContext.close();
+});
+
 test("the QR code library is uqr's own file, served by the app as JavaScript", async () => {
   const vendored = readFileSync(new URL("../public/vendor/uqr/index.js", import.meta.url));
   const installed = readFileSync(new URL("../node_modules/uqr/dist/index.mjs", import.meta.url));

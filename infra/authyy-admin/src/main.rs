@@ -71,7 +71,8 @@ enum Command {
         /// The user's email address.
         email: String,
     },
-    /// Take the admin role from a user.
+    /// Take the admin role from a user; every session of it ends at once (its access tokens
+    /// carry the admin scope they were issued with).
     Demote {
         /// The user's email address.
         email: String,
@@ -101,6 +102,14 @@ enum Command {
     EndSessions {
         /// The user's email address.
         email: String,
+    },
+    /// Show a user's app_metadata, or replace it with JSON (an object of at most 2 KiB, which
+    /// access tokens carry from the next one issued; `{}` clears it).
+    Metadata {
+        /// The user's email address.
+        email: String,
+        /// The new app_metadata, e.g. '{"plan":"pro"}'. Without it, the current one is printed.
+        json: Option<String>,
     },
     /// List users in id order.
     List {
@@ -319,12 +328,26 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
         }
         Command::Promote { email } => println!(
             "{} is now admin",
-            admin::set_role(store, email, Role::Admin).await?.email
+            admin::set_role(store, email, Role::Admin, clock.now_ms())
+                .await?
+                .email
         ),
         Command::Demote { email } => println!(
-            "{} is now user",
-            admin::set_role(store, email, Role::User).await?.email
+            "{} is now user; every session of it has ended",
+            admin::set_role(store, email, Role::User, clock.now_ms())
+                .await?
+                .email
         ),
+        Command::Metadata { email, json: None } => {
+            println!("{}", admin::find(store, email).await?.app_metadata.to_json())
+        }
+        Command::Metadata {
+            email,
+            json: Some(json),
+        } => {
+            let user = admin::set_metadata(store, email, json).await?;
+            println!("{} has app_metadata {}", user.email, user.app_metadata.to_json());
+        }
         Command::Disable { email } => {
             let user = admin::set_disabled(store, email, true, clock.now_ms()).await?;
             println!("{} is disabled; every session of it has ended", user.email);

@@ -46,7 +46,7 @@ pub async fn admin_tokens(state: &AppState, login: &Value) -> (String, String) {
     let id = login["user"]["id"].as_u64().unwrap();
     assert!(state
         .users
-        .set_role(id, authyy::domain::Role::Admin)
+        .set_role(id, authyy::domain::Role::Admin, 0)
         .await
         .unwrap());
     (token("access", "access_token"), token("refresh", "refresh_token"))

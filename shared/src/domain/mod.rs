@@ -2,7 +2,7 @@
 //! works on. Nothing here knows about HTTP, storage or AWS.
 //!
 //! - [`email`], [`username`], [`password`]: values parsed from client input.
-//! - [`user`]: accounts and roles.
+//! - [`user`]: accounts and roles; [`metadata`]: the `app_metadata` administrators set.
 //! - [`session`]: session families and their refresh tokens, with the rule for when a
 //!   session's tokens may still be used.
 //! - [`mfa`]: second factors (TOTP, recovery codes) and how strongly a session was
@@ -12,6 +12,7 @@
 pub mod authentication;
 pub mod backoff;
 pub mod email;
+pub mod metadata;
 pub mod mfa;
 pub mod password;
 pub mod session;
@@ -20,6 +21,7 @@ pub mod username;
 pub mod webauthn;
 
 pub use email::Email;
+pub use metadata::{AppMetadata, MAX_APP_METADATA_BYTES};
 pub use mfa::{Aal, Authentication, RecoveryCode, SecondFactors, TotpSecret};
 pub use password::{check_strength, Password};
 pub use session::{RefreshToken, SeenFrom, Session, Successor};

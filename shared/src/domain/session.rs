@@ -113,6 +113,7 @@ mod tests {
             email_verified: false,
             created_at: 0,
             sessions_valid_after_ms: 1_000,
+            app_metadata: Default::default(),
         }
     }
 

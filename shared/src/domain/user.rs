@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::AppMetadata;
+
 /// A user's integer id, as the API contract writes it.
 pub type UserId = u64;
 
@@ -45,6 +47,8 @@ pub struct User {
     pub created_at: i64,
     /// Sessions created at or before this instant (epoch ms) are ended.
     pub sessions_valid_after_ms: i64,
+    /// Set by administrators and hooks only; carried by access tokens while not empty.
+    pub app_metadata: AppMetadata,
 }
 
 #[cfg(test)]

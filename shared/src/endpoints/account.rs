@@ -24,6 +24,7 @@ pub async fn me(state: &AppState, req: &Request) -> EndpointResult {
             passkeys: factors.passkeys,
             recovery_codes: factors.recovery_codes,
         },
+        app_metadata: user.app_metadata.as_map().clone(),
     };
     http::json(StatusCode::OK, &body)
 }

@@ -5,8 +5,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::clock::rfc3339;
-use crate::domain::{Authentication, RefreshToken, User};
-use crate::error::{ApiError, MFA_REQUIRED, NOT_AUTHENTICATED, REAUTHENTICATION_REQUIRED, WRONG_PASSWORD};
+use crate::domain::{Authentication, RefreshToken, Role, User};
+use crate::error::{
+    ApiError, ADMIN_REQUIRED, MFA_REQUIRED, NOT_AUTHENTICATED, REAUTHENTICATION_REQUIRED, WRONG_PASSWORD,
+};
 use crate::http;
 use crate::state::AppState;
 use crate::tokens::{Claims, IssuedTokens};
@@ -32,6 +34,23 @@ pub async fn authenticate(state: &AppState, req: &Request) -> Result<(User, Clai
         (Some(user), Some(session)) if session.is_live(&user, state.clock.now()) => Ok((user, claims)),
         _ => Err(unauthenticated()),
     }
+}
+
+/// The signed-in administrator: with `AUTH_ADMIN_REQUIRES_MFA`, a token of a session that used a
+/// second factor (403 `MFA required`, before anything is looked up); then a live session whose
+/// account holds the admin role as stored now, not as the token's scope says (403 `Admin
+/// privileges required`); and, while the administrator has a second factor, a session that
+/// used it (403 `MFA required`).
+pub async fn authenticate_admin(state: &AppState, req: &Request) -> Result<(User, Claims), ApiError> {
+    let (user, claims) = authenticate(state, req).await?;
+    if state.config.admin_requires_mfa {
+        require_aal2(&claims)?;
+    }
+    if user.role != Role::Admin {
+        return Err(ApiError::Forbidden(ADMIN_REQUIRED));
+    }
+    require_aal2_if_enrolled(state, &user, &claims).await?;
+    Ok((user, claims))
 }
 
 /// Step-up: while `user` has a second factor, what `claims` asks for needs a token of a session
@@ -192,6 +211,7 @@ pub fn admin_user_out(u: &User) -> AdminUserOut {
         user: user_out(u),
         role: u.role.as_str().to_string(),
         disabled: u.disabled,
+        app_metadata: u.app_metadata.as_map().clone(),
     }
 }
 

@@ -14,7 +14,7 @@
 //!   sign-in with a passkey and no username.
 //! - [`oauth`]: sign-in with other providers (OpenID Connect, GitHub); [`identities`]: the
 //!   identities linked to the account.
-//! - [`users`]: the admin listing.
+//! - [`users`]: the admin listing; [`admin_users`]: the admin API for one user.
 //! - [`password_reset`]: forgot and reset; forgot only queues the mail.
 //! - [`verify_email`](mod@verify_email): verify an address and resend the link; signup queues the first.
 //! - [`mail_jobs`]: delivers queued mail jobs (the mailer function, local mode's worker);
@@ -26,6 +26,7 @@
 
 pub mod account;
 pub mod account_deletion;
+pub mod admin_users;
 pub mod common;
 pub mod delivery;
 pub mod discovery;

@@ -5,10 +5,10 @@ use base64::Engine as _;
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::Request;
 
-use super::common::{admin_user_out, authenticate, require_aal2, require_aal2_if_enrolled, EndpointResult};
+use super::common::{admin_user_out, authenticate_admin, EndpointResult};
 use super::responses::{Invalid, NotAuthenticated, Unavailable};
-use crate::domain::{Email, Role, UserId};
-use crate::error::{ApiError, ADMIN_REQUIRED};
+use crate::domain::{Email, UserId};
+use crate::error::ApiError;
 use crate::http;
 use crate::state::AppState;
 use crate::wire::{AdminUserOut, ErrorOut, FieldError};
@@ -45,15 +45,7 @@ pub fn decode_cursor(cursor: &str) -> Option<UserId> {
         Invalid, Unavailable))]
 /// GET /auth/users (admins only): a page in id order, or `?email=` for one exact match.
 pub async fn list_users(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, claims) = authenticate(state, req).await?;
-    // With AUTH_ADMIN_REQUIRES_MFA, admin rights come only with a second factor.
-    if state.config.admin_requires_mfa {
-        require_aal2(&claims)?;
-    }
-    if user.role != Role::Admin {
-        return Err(ApiError::Forbidden(ADMIN_REQUIRED));
-    }
-    require_aal2_if_enrolled(state, &user, &claims).await?;
+    authenticate_admin(state, req).await?;
     let limit = match http::query(req, "limit") {
         None => DEFAULT_PAGE,
         Some(raw) => match raw.parse::<u32>() {

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 use crate::config::LoginRules;
 pub use crate::domain::backoff::LoginFailures;
-use crate::domain::{Email, RefreshToken, Role, SeenFrom, Session, User, UserId, Username};
+use crate::domain::{AppMetadata, Email, RefreshToken, Role, SeenFrom, Session, User, UserId, Username};
 pub use federation::{CreateEnd, FederationStore, Handoff, Identity, LinkEnd, UnlinkEnd};
 pub use mailed::{
     Consumed, MailRequest, MailRequestKind, PendingEmailChange, Purpose, ResetToken, VerifyToken,
@@ -162,6 +162,27 @@ impl UserPage {
     }
 }
 
+/// An administrator's change to an account, for [`UserStore::update_user`]: each field that
+/// is `Some` is set, the others are left as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    pub email_verified: Option<bool>,
+    /// Replaces the whole object.
+    pub app_metadata: Option<AppMetadata>,
+}
+
+impl UserUpdate {
+    /// Whether applying this to `user` ends its sessions: disabling it, or taking away its
+    /// admin role (an access token keeps the scope it was issued with until it expires, so the
+    /// sessions go rather than their tokens outliving the right).
+    pub fn ends_sessions_of(&self, user: &User) -> bool {
+        let demoted = user.role == Role::Admin && self.role == Some(Role::User);
+        self.disabled == Some(true) || demoted
+    }
+}
+
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -172,12 +193,35 @@ pub trait UserStore: Send + Sync {
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// Users in id order, after `after`, at most `limit`.
     async fn list_users(&self, after: Option<UserId>, limit: u32) -> StoreResult<UserPage>;
-    /// Sets the role; false if there is no such user.
-    async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool>;
+    /// Applies `update` to the account in one atomic step and returns it as it now is; when
+    /// the update [ends its sessions](UserUpdate::ends_sessions_of), every session that began
+    /// at or before `now_ms` ends in the same step. None if there is no such user.
+    async fn update_user(&self, id: UserId, update: &UserUpdate, now_ms: i64) -> StoreResult<Option<User>>;
+
+    /// Sets the role (a demotion ends the sessions); false if there is no such user.
+    async fn set_role(&self, id: UserId, role: Role, now_ms: i64) -> StoreResult<bool> {
+        let update = UserUpdate {
+            role: Some(role),
+            ..UserUpdate::default()
+        };
+        Ok(self.update_user(id, &update, now_ms).await?.is_some())
+    }
     /// Disables or re-enables the account; disabling also ends its sessions. False if no user.
-    async fn set_disabled(&self, id: UserId, disabled: bool, now_ms: i64) -> StoreResult<bool>;
+    async fn set_disabled(&self, id: UserId, disabled: bool, now_ms: i64) -> StoreResult<bool> {
+        let update = UserUpdate {
+            disabled: Some(disabled),
+            ..UserUpdate::default()
+        };
+        Ok(self.update_user(id, &update, now_ms).await?.is_some())
+    }
     /// Marks the address verified (by an administrator). False if there is no such user.
-    async fn set_email_verified(&self, id: UserId) -> StoreResult<bool>;
+    async fn set_email_verified(&self, id: UserId) -> StoreResult<bool> {
+        let update = UserUpdate {
+            email_verified: Some(true),
+            ..UserUpdate::default()
+        };
+        Ok(self.update_user(id, &update, 0).await?.is_some())
+    }
 }
 
 /// Login, sessions and refresh tokens.
@@ -392,6 +436,7 @@ mod tests {
             email_verified: false,
             created_at: 0,
             sessions_valid_after_ms: 0,
+            app_metadata: AppMetadata::default(),
         })
         .collect()
     }

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use super::{kid_of, scope_of, sign_access, sign_refresh, verify, Claims, TokenError, TokenUse, Verifier};
+use super::{
+    kid_of, scope_of, sign_access, sign_refresh, verify, Claims, TokenError, TokenUse, Verifier,
+    MAX_TOKEN_BYTES,
+};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Authentication, RefreshToken, SeenFrom, Session, User, UserId};
@@ -133,6 +136,7 @@ impl TokenIssuer {
             amr: Some(auth.methods().iter().map(|m| m.as_str().to_string()).collect()),
             aal: Some(auth.aal().as_str().to_string()),
             auth_time: Some(auth.auth_time),
+            app_metadata: (!user.app_metadata.is_empty()).then(|| user.app_metadata.as_map().clone()),
         };
         let refresh_claims = Claims {
             iss: issuer.to_string(),
@@ -148,9 +152,17 @@ impl TokenIssuer {
             amr: None,
             aal: None,
             auth_time: None,
+            app_metadata: None,
         };
+        let access_token = sign_access(keys.signing_key()?, &access)?;
+        if access_token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Signing(format!(
+                "an access token of {} bytes is over the {MAX_TOKEN_BYTES} a request header can carry",
+                access_token.len()
+            )));
+        }
         Ok(IssuedTokens {
-            access_token: sign_access(keys.signing_key()?, &access)?,
+            access_token,
             refresh_token: sign_refresh(&keys.hmac, &refresh_claims)?,
             refresh_jti: refresh.jti.clone(),
             refresh_expires_at: refresh.expires_at,

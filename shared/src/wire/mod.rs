@@ -8,14 +8,15 @@ pub mod passkey;
 pub mod request;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 pub use oauth::{IdentityOut, LinkOut, LinkRequest, OAuthTokenRequest};
 pub use passkey::{PasskeyLoginRequest, PasskeyRegistrationRequest};
 pub use request::{
-    ChangeEmailRequest, ChangePasswordRequest, ConfirmTotpRequest, DeleteAccountRequest, FieldError,
-    ForgotPasswordRequest, FromJson, LoginMfaRequest, LoginRequest, LogoutRequest, PasswordConfirmation,
-    ResendVerificationRequest, ResetPasswordRequest, SignupRequest, VerifyEmailRequest,
+    AdminUserPatch, ChangeEmailRequest, ChangePasswordRequest, ConfirmTotpRequest, DeleteAccountRequest,
+    FieldError, ForgotPasswordRequest, FromJson, LoginMfaRequest, LoginRequest, LogoutRequest,
+    PasswordConfirmation, ResendVerificationRequest, ResetPasswordRequest, SignupRequest, VerifyEmailRequest,
 };
 
 /// A user.
@@ -38,6 +39,19 @@ pub struct AdminUserOut {
     /// `user` or `admin`.
     pub role: String,
     pub disabled: bool,
+    /// Set by administrators and hooks only (`{}` for none).
+    #[schema(value_type = Object, example = json!({"plan": "pro"}))]
+    pub app_metadata: Map<String, Value>,
+}
+
+/// One user as `GET /auth/admin/users/{id}` shows it: the admin view, its second factors and
+/// its linked identities.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AdminUserDetailOut {
+    #[serde(flatten)]
+    pub user: AdminUserOut,
+    pub mfa: MfaOut,
+    pub identities: Vec<IdentityOut>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -122,6 +136,10 @@ pub struct MeOut {
     #[serde(flatten)]
     pub user: UserOut,
     pub mfa: MfaOut,
+    /// Set by administrators and hooks only (`{}` for none); access tokens carry it while it is
+    /// not empty.
+    #[schema(value_type = Object, example = json!({"plan": "pro"}))]
+    pub app_metadata: Map<String, Value>,
 }
 
 /// A TOTP enrolment to confirm: the secret, and the URI a QR code carries.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::domain::{Email, Invalid, Password, Username};
+use crate::domain::{AppMetadata, Email, Invalid, Password, Role, Username};
 
 /// One validation error, in FastAPI's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -132,6 +132,33 @@ impl<T: FromField> FromField for Option<T> {
         match value {
             None => Ok(None),
             Some(v) => T::from_field(name, Some(v)).map(Some),
+        }
+    }
+}
+
+/// A role, by its name: `user` or `admin`.
+impl FromField for Role {
+    fn from_field(name: &str, value: Option<&Value>) -> Result<Self, FieldError> {
+        parsed(name, value, |raw| match raw {
+            "user" => Ok(Role::User),
+            "admin" => Ok(Role::Admin),
+            _ => Err(Invalid("role must be \"user\" or \"admin\"".into())),
+        })
+    }
+}
+
+/// `app_metadata`: a JSON object of at most 2 KiB serialized.
+impl FromField for AppMetadata {
+    fn from_field(name: &str, value: Option<&Value>) -> Result<Self, FieldError> {
+        match value {
+            None => Err(FieldError::new("missing", &["body", name], "Field required")),
+            Some(Value::Object(_)) => AppMetadata::new(value.cloned().unwrap_or_default())
+                .map_err(|e| FieldError::invalid(&["body", name], e)),
+            Some(_) => Err(FieldError::new(
+                "dict_type",
+                &["body", name],
+                "Input should be a valid dictionary",
+            )),
         }
     }
 }
@@ -379,6 +406,25 @@ request_type! {
         /// This device's `device_token`, if it has one (as at login).
         #[schema(value_type = String, required = false)]
         pub device_token: Option<String>,
+    }
+}
+
+request_type! {
+    /// `PATCH /auth/admin/users/{id}`: each field sent is set; the others stay as they are.
+    #[schema(example = json!({"app_metadata": {"plan": "pro", "tenant": "acme"}}))]
+    pub struct AdminUserPatch {
+        /// `user` or `admin`; taking `admin` away ends the user's sessions.
+        #[schema(value_type = String, required = false, pattern = "^(user|admin)$", example = "user")]
+        pub role: Option<Role>,
+        /// Disabling ends every session of the user at once.
+        #[schema(value_type = bool, required = false)]
+        pub disabled: Option<bool>,
+        #[schema(value_type = bool, required = false)]
+        pub email_verified: Option<bool>,
+        /// Replaces the whole object: a JSON object of at most 2048 bytes serialized (`{}`
+        /// clears it).
+        #[schema(value_type = Object, required = false)]
+        pub app_metadata: Option<AppMetadata>,
     }
 }
 

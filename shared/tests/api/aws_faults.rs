@@ -235,6 +235,7 @@ async fn every_endpoint(app: &TestApp) -> Vec<(Endpoint, Resp)> {
         amr: None,
         aal: None,
         auth_time: None,
+        app_metadata: None,
     };
     let rsa = keys.lifecycle().unwrap();
     let a = authyy::tokens::sign_access(&rsa.current, &claims(authyy::tokens::TokenUse::Access)).unwrap();

@@ -839,6 +839,84 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         Endpoint::ListIdentities,
         app.get(Endpoint::ListIdentities, &access(&fed)).await
     );
+    // The admin API, on that account once it also has TOTP, recovery codes and a passkey: read,
+    // changed (each field, a demotion's cut-off, `disabled` on the credentials item too), its
+    // sessions ended, then erased with everything it owns.
+    let secret = app.start_totp(&access(&fed)).await.body["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fed_aal2 = app
+        .confirm_totp(&access(&fed), &app.code_now(&secret), STRONG)
+        .await;
+    assert_eq!(fed_aal2.status, 200, "{:?}", fed_aal2.body);
+    let (r, _) = app
+        .add_passkey_with(&access(&fed_aal2), serde_json::json!({}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let (root, _) = app.admin("root").await;
+    let fed_id = fed.body["user"]["id"].as_u64().unwrap();
+    let shown = record!(Endpoint::AdminGetUser, app.admin_get(&root, fed_id).await);
+    assert_eq!(
+        shown.body["identities"].as_array().unwrap().len(),
+        1,
+        "{:?}",
+        shown.body
+    );
+    record!(Endpoint::AdminGetUser, app.admin_get(&root, 999_999).await);
+    for change in [
+        serde_json::json!({"app_metadata": {"plan": "pro"}, "email_verified": true}),
+        serde_json::json!({"disabled": true}),
+        serde_json::json!({"disabled": false, "role": "admin"}),
+        serde_json::json!({"role": "user"}),
+    ] {
+        let r = record!(
+            Endpoint::AdminUpdateUser,
+            app.admin_patch(&root, fed_id, change).await
+        );
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    record!(
+        Endpoint::AdminUpdateUser,
+        app.admin_patch(&root, 999_999, serde_json::json!({})).await
+    );
+    let ended = record!(
+        Endpoint::AdminEndSessions,
+        app.admin_end_sessions(&root, fed_id).await
+    );
+    assert_eq!(ended.status, 204, "{:?}", ended.body);
+    let erased = record!(Endpoint::AdminDeleteUser, app.admin_delete(&root, fed_id).await);
+    assert_eq!(erased.status, 204, "{:?}", erased.body);
+    record!(Endpoint::AdminDeleteUser, app.admin_delete(&root, fed_id).await);
+    // And an account with a password that holds every other kind of item an erasure removes:
+    // failed-login counters, a session's own counter, a reset token, a pending email change with
+    // its link, TOTP, recovery codes and a passkey.
+    let target = app.enrolled("erased").await;
+    let aal2 = access(&target.confirmed);
+    let (r, _) = app.add_passkey_with(&aal2, serde_json::json!({})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(app.login(&target.email, "wrong password").await.status, 401);
+    app.forgot(&target.email).await;
+    app.change_email(&aal2, "erased.new@example.com", "wrong password")
+        .await;
+    assert_eq!(
+        app.change_email(&aal2, "erased.new@example.com", STRONG)
+            .await
+            .status,
+        202
+    );
+    assert!(app.deliver_queued().await.is_empty());
+    let erased = record!(
+        Endpoint::AdminDeleteUser,
+        app.admin_delete(&root, target.id).await
+    );
+    assert_eq!(erased.status, 204, "{:?}", erased.body);
+    // A small account's items all fit in the erasure's transaction (single deletes, where the
+    // large ones above spilled into batches).
+    let (_, _, small) = app.user("small").await;
+    assert_eq!(app.login("small@example.com", "wrong password").await.status, 401);
+    let erased = record!(Endpoint::AdminDeleteUser, app.admin_delete(&root, small).await);
+    assert_eq!(erased.status, 204, "{:?}", erased.body);
     let (joined, _, joined_id) = app.user("joined").await;
     assert!(app.state.users.set_email_verified(joined_id).await.unwrap());
     let back = record!(

@@ -117,6 +117,7 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
             amr: None,
             aal: None,
             auth_time: None,
+            app_metadata: None,
         },
     )
     .unwrap();

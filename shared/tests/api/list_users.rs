@@ -106,7 +106,7 @@ async fn demoted_admin_is_refused_at_once<B: Backend>() {
     assert_eq!(app.get(Endpoint::ListUsers, &access).await.status, 200);
     app.state
         .users
-        .set_role(id, authyy::domain::Role::User)
+        .set_role(id, authyy::domain::Role::User, 0)
         .await
         .unwrap();
     assert_eq!(app.get(Endpoint::ListUsers, &access).await.status, 403);

@@ -14,6 +14,7 @@
 mod helpers;
 
 mod access_tokens;
+mod admin_api;
 mod bad_input;
 mod client_limits;
 mod hardening;

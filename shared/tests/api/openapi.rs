@@ -40,6 +40,10 @@ fn contract(e: Endpoint) -> &'static [u16] {
         Endpoint::LinkIdentity => &[200, 400, 401, 403, 413, 415, 422, 429, 503],
         Endpoint::CompleteLink => &[200, 400, 401, 409, 413, 415, 422, 503],
         Endpoint::DeleteIdentity => &[204, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503],
+        Endpoint::AdminGetUser => &[200, 401, 403, 404, 503],
+        Endpoint::AdminUpdateUser => &[200, 401, 403, 404, 409, 413, 415, 422, 503],
+        Endpoint::AdminEndSessions => &[204, 401, 403, 404, 503],
+        Endpoint::AdminDeleteUser => &[204, 401, 403, 404, 409, 503],
         Endpoint::OpenApi | Endpoint::Docs | Endpoint::OpenIdConfiguration => &[200],
         Endpoint::Jwks => &[200, 503],
     }

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::{Authentication, RefreshToken, Role, SeenFrom, Session, Successor, User, UserId};
+use crate::domain::{
+    AppMetadata, Authentication, RefreshToken, Role, SeenFrom, Session, Successor, User, UserId,
+};
 use crate::store::{StoreError, StoreResult};
 
 /// One DynamoDB item (or key).
@@ -165,6 +167,9 @@ pub(super) fn user_from(item: &Item) -> StoreResult<User> {
         sessions_valid_after_ms: opt_n(item, "sessions_valid_after_ms").unwrap_or(0),
         // Accounts made before verification existed have no attribute: not verified.
         email_verified: get_bool(item, "email_verified"),
+        // Accounts made before metadata existed have none.
+        app_metadata: AppMetadata::from_stored(opt_s(item, "app_metadata").as_deref())
+            .map_err(|e| malformed(&format!("app_metadata: {e}")))?,
     })
 }
 

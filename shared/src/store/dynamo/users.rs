@@ -76,60 +76,69 @@ impl UserStore for DynamoStore {
         Ok(UserPage::from_overfetch(users, limit))
     }
 
-    async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool> {
-        let values = HashMap::from([(":r".to_string(), s(role.as_str()))]);
-        let names = Some(("#r", "role"));
-        self.update_if(
-            "set role",
-            user_key(id),
-            "SET #r = :r",
-            "attribute_exists(pk)",
-            values,
-            names,
-        )
-        .await
-    }
-
-    async fn set_disabled(&self, id: UserId, disabled: bool, now_ms: i64) -> StoreResult<bool> {
-        let Some(user) = self.user_by_id(id).await? else {
-            return Ok(false);
-        };
-        let (expression, mut values) = if disabled {
-            (
-                "SET disabled = :d, sessions_valid_after_ms = :now",
-                HashMap::from([(":now".to_string(), n(now_ms))]),
-            )
-        } else {
-            ("SET disabled = :d", HashMap::new())
-        };
-        values.insert(":d".into(), b(disabled));
-        let tx = self
-            .transact(
-                "set disabled",
-                vec![
-                    self.update(user_key(id), expression, Some("attribute_exists(pk)"), values),
-                    self.update(
-                        email_key(&user.email),
-                        "SET disabled = :d",
-                        Some("attribute_exists(pk)"),
-                        HashMap::from([(":d".to_string(), b(disabled))]),
-                    ),
-                ],
-            )
-            .await?;
-        Ok(matches!(tx, Tx::Done))
-    }
-
-    async fn set_email_verified(&self, id: UserId) -> StoreResult<bool> {
-        self.update_if(
-            "set email verified",
-            user_key(id),
-            "SET email_verified = :t REMOVE verify_hash",
-            "attribute_exists(pk)",
-            HashMap::from([(":t".to_string(), b(true))]),
-            None,
-        )
-        .await
+    async fn update_user(&self, id: UserId, update: &UserUpdate, now_ms: i64) -> StoreResult<Option<User>> {
+        // The profile is written only while its address is the one read, so the credentials
+        // item updated beside it (which holds `disabled` for login) is the account's own; an
+        // address changed in between is read again.
+        for _ in 0..3 {
+            let Some(user) = self.user_by_id(id).await? else {
+                return Ok(None);
+            };
+            let mut set = vec![];
+            let mut values = HashMap::from([(":e".to_string(), s(&user.email))]);
+            if let Some(role) = update.role {
+                set.push("#r = :r");
+                values.insert(":r".into(), s(role.as_str()));
+            }
+            if let Some(disabled) = update.disabled {
+                set.push("disabled = :d");
+                values.insert(":d".into(), b(disabled));
+            }
+            if let Some(verified) = update.email_verified {
+                set.push("email_verified = :v");
+                values.insert(":v".into(), b(verified));
+            }
+            if let Some(metadata) = &update.app_metadata {
+                set.push("app_metadata = :m");
+                values.insert(":m".into(), s(metadata.to_json()));
+            }
+            if update.ends_sessions_of(&user) {
+                set.push("sessions_valid_after_ms = :now");
+                values.insert(":now".into(), n(now_ms.max(user.sessions_valid_after_ms)));
+            }
+            if set.is_empty() {
+                return Ok(Some(user));
+            }
+            let mut expression = format!("SET {}", set.join(", "));
+            if update.email_verified == Some(true) {
+                // Verified: an outstanding verification link has nothing left to do.
+                expression.push_str(" REMOVE verify_hash");
+            }
+            let role_name = update.role.map(|_| ("#r", "role"));
+            let mut writes = vec![self.update_named(
+                user_key(id),
+                &expression,
+                Some("attribute_exists(pk) AND email = :e"),
+                values,
+                role_name,
+            )];
+            if let Some(disabled) = update.disabled {
+                writes.push(self.update(
+                    email_key(&user.email),
+                    "SET disabled = :d",
+                    Some("attribute_exists(pk)"),
+                    HashMap::from([(":d".to_string(), b(disabled))]),
+                ));
+            }
+            match self.transact("update user", writes).await? {
+                Tx::Done => return self.user_by_id(id).await,
+                tx if tx.refused() => continue,
+                Tx::Cancelled(codes) => return Err(cancelled("update user", codes)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "update user: the account kept changing".into(),
+        ))
     }
 }
 
@@ -153,6 +162,7 @@ impl DynamoStore {
             email_verified,
             created_at: new.created_at,
             sessions_valid_after_ms: 0,
+            app_metadata: AppMetadata::default(),
         };
         let mut profile = user_key(id);
         profile.extend([

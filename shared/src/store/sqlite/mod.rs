@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
-use crate::domain::{Authentication, Email, RefreshToken, Role, SeenFrom, Session, Successor, User, UserId};
+use crate::domain::{
+    AppMetadata, Authentication, Email, RefreshToken, Role, SeenFrom, Session, Successor, User, UserId,
+};
 use crate::store::*;
 
 const MIGRATIONS: &[&str] = &[
@@ -38,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_second_factors.sql"),
     include_str!("migrations/0008_passkeys.sql"),
     include_str!("migrations/0009_identities.sql"),
+    include_str!("migrations/0010_app_metadata.sql"),
 ];
 
 #[derive(Clone)]
@@ -53,7 +56,7 @@ fn backend(e: rusqlite::Error) -> StoreError {
 }
 
 const USER_COLUMNS: &str =
-    "id, username, email, role, disabled, created_at, sessions_valid_after_ms, email_verified";
+    "id, username, email, role, disabled, created_at, sessions_valid_after_ms, email_verified, app_metadata";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -65,6 +68,9 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: row.get(5)?,
         sessions_valid_after_ms: row.get(6)?,
         email_verified: row.get(7)?,
+        app_metadata: AppMetadata::from_stored(row.get::<_, Option<String>>(8)?.as_deref()).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
+        })?,
     })
 }
 

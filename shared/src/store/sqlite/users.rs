@@ -50,36 +50,38 @@ impl UserStore for SqliteStore {
         Ok(UserPage::from_overfetch(users, limit))
     }
 
-    async fn set_role(&self, id: UserId, role: Role) -> StoreResult<bool> {
+    async fn update_user(&self, id: UserId, update: &UserUpdate, now_ms: i64) -> StoreResult<Option<User>> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE users SET role = ?1 WHERE id = ?2",
-                params![role.as_str(), id as i64],
-            )
-            .map(|n| n == 1)
-            .map_err(backend)
-        })
-    }
-
-    async fn set_disabled(&self, id: UserId, disabled: bool, now_ms: i64) -> StoreResult<bool> {
-        self.write(|tx| {
-            let sql = if disabled {
-                "UPDATE users SET disabled = 1, sessions_valid_after_ms = MAX(sessions_valid_after_ms, ?2) WHERE id = ?1"
-            } else {
-                "UPDATE users SET disabled = 0 WHERE id = ?1 AND ?2 = ?2"
+            let Some(user) = user_by(tx, "id = ?1", [id as i64]).map_err(backend)? else {
+                return Ok(None);
             };
-            tx.execute(sql, params![id as i64, now_ms]).map(|n| n == 1).map_err(backend)
-        })
-    }
-
-    async fn set_email_verified(&self, id: UserId) -> StoreResult<bool> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE users SET email_verified = 1, verify_hash = NULL WHERE id = ?1",
-                [id as i64],
-            )
-            .map(|n| n == 1)
-            .map_err(backend)
+            let id = id as i64;
+            let run = |sql: &str, value: &dyn rusqlite::ToSql| {
+                tx.execute(sql, params![id, value]).map(drop).map_err(backend)
+            };
+            if let Some(role) = update.role {
+                run("UPDATE users SET role = ?2 WHERE id = ?1", &role.as_str())?;
+            }
+            if let Some(disabled) = update.disabled {
+                run("UPDATE users SET disabled = ?2 WHERE id = ?1", &disabled)?;
+            }
+            if let Some(verified) = update.email_verified {
+                // Verified: an outstanding verification link has nothing left to do.
+                run(
+                    "UPDATE users SET email_verified = ?2, verify_hash = CASE WHEN ?2 THEN NULL ELSE verify_hash END WHERE id = ?1",
+                    &verified,
+                )?;
+            }
+            if let Some(metadata) = &update.app_metadata {
+                run("UPDATE users SET app_metadata = ?2 WHERE id = ?1", &metadata.to_json())?;
+            }
+            if update.ends_sessions_of(&user) {
+                run(
+                    "UPDATE users SET sessions_valid_after_ms = MAX(sessions_valid_after_ms, ?2) WHERE id = ?1",
+                    &now_ms,
+                )?;
+            }
+            user_by(tx, "id = ?1", [id]).map_err(backend)
         })
     }
 }

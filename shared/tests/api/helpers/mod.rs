@@ -6,6 +6,7 @@
 //! module's `both_backends!(...)`. A case left off the list is dead code, which the lint run
 //! (`cargo clippy --all-targets -D warnings`) refuses, so no case can silently not run.
 
+pub mod admin;
 pub mod dynamo;
 pub mod faults;
 pub mod mfa;
@@ -337,7 +338,7 @@ impl TestApp {
         assert!(self
             .state
             .users
-            .set_role(id, authyy::domain::Role::Admin)
+            .set_role(id, authyy::domain::Role::Admin, 0)
             .await
             .unwrap());
     }
