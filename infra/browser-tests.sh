@@ -45,7 +45,12 @@ printf '%s\n' "AUTH_CORS_ORIGINS=$APP_URL,$PASSKEY_APP_URL" "AUTH_WEBAUTHN_RP_ID
   "AUTH_WEBAUTHN_ORIGINS=$PASSKEY_APP_URL" "AUTH_ISSUER=$AUTHYY_API/auth" \
   "AUTH_OAUTH_REDIRECT_URLS=$APP_URL/callback,$PASSKEY_APP_URL/callback" \
   "AUTH_OIDC_PROVIDERS='{\"local\": {\"kind\": \"oidc\", \"issuer\": \"http://127.0.0.1:$OIDC_PORT\", \"client_id\": \"authyy\", \"client_secret\": \"authyy-test-secret\"}}'" \
+  "AUTH_HOOK_BEFORE_SIGNUP=lambda:authyy-example-hooks" "AUTH_HOOK_TOKEN=lambda:authyy-example-hooks" \
+  "ALLOWED_DOMAINS=example.com" \
   > "$WORK/api.env"
+# Both hooks are the example Lambda function (examples/hooks), which the emulator serves through
+# the Lambda Invoke API as AWS would: only addresses at example.com sign up, each starting on the
+# "free" plan, and access tokens carry the plan as a claim.
 # The emulator runs from $WORK, so the SQLite file and the outbox are this run's. Only APP_URL
 # (and its localhost name) is an allowed origin; access tokens live 5 seconds, so the tabs refresh all the time; the
 # grace window for a refresh token used twice is 2 seconds (tabs that raced one later would end
@@ -80,6 +85,8 @@ for path in users login login/mfa tokens me logout sessions password email forgo
 done
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/sessions" || true
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/admin/users/1" || true
+curl -s -o /dev/null --max-time 120 -X POST -d '{"event": "before_signup", "email": "warm@example.com"}' \
+  "$AUTHYY_API/2015-03-31/functions/authyy-example-hooks/invocations" || true
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/oauth/local/callback" || true
 curl -s -o /dev/null --max-time 120 "$AUTHYY_API/auth/identities" || true
 curl -s -o /dev/null --max-time 120 -X DELETE "$AUTHYY_API/auth/me" || true

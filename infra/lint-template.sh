@@ -8,6 +8,7 @@
 #                            (and the statements as infra/iam_sync.py writes them), the mail queue's
 #                            senders, CORS methods
 #   5-7. steps 1-3 again on examples/protected-api/template.yaml, the example API that trusts authyy's tokens
+#   8-9. steps 2-3 on examples/hooks/template.yaml, the example hook function
 # No AWS account or network is needed once the tools are installed (dummy credentials, fixed region).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
@@ -101,3 +102,10 @@ say "sam validate --lint: $EXAMPLE"
 
 say "cfn-lint $("$VENV/bin/cfn-lint" --version | awk '{print $2}'): $EXAMPLE"
 "$VENV/bin/cfn-lint" --include-checks I -- "$EXAMPLE"
+
+# The example hook's stack (examples/hooks): the same checks.
+HOOKS=examples/hooks/template.yaml
+say "sam validate --lint: $HOOKS"
+"$SAM_VENV/bin/sam" validate --lint --template "$HOOKS"
+say "cfn-lint $("$VENV/bin/cfn-lint" --version | awk '{print $2}'): $HOOKS"
+"$VENV/bin/cfn-lint" --include-checks I -- "$HOOKS"

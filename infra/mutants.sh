@@ -30,7 +30,7 @@ TOOLS="$ROOT/target/tools"
 MUTANTS="$TOOLS/bin/cargo-mutants"
 
 # The code that decides who gets in: endpoints, tokens and keys, password and domain rules, the
-# providers' answers and their configuration,
+# providers' answers and their configuration, the hooks' contracts and their configuration,
 # and the request pipeline.
 DEFAULT_FILES=(
   shared/src/endpoints/*.rs
@@ -40,6 +40,8 @@ DEFAULT_FILES=(
   shared/src/domain/webauthn/*.rs
   shared/src/federation/*.rs
   shared/src/config/federation.rs
+  shared/src/hooks/*.rs
+  shared/src/config/hooks.rs
   shared/src/runtime/mod.rs
   shared/src/runtime/limits.rs
   shared/src/routes.rs
@@ -112,6 +114,7 @@ ensure_module jwt "$PYJWT_REQ"
 ensure_module pyotp "$PYOTP_REQ"
 # A software WebAuthn authenticator for the passkey tests (shared/tests/api/authenticator.py).
 ensure_module cbor2 "$CBOR2_REQ"
+ensure_module standardwebhooks "$STANDARDWEBHOOKS_REQ"
 export AUTHYY_PYTHON="$VENV/bin/python"
 test_args=(--lib --test api --)
 if [ "$both" = 1 ]; then

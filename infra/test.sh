@@ -21,6 +21,8 @@ ensure_module jwt "$PYJWT_REQ"
 ensure_module pyotp "$PYOTP_REQ"
 # A software WebAuthn authenticator for the passkey tests (shared/tests/api/authenticator.py).
 ensure_module cbor2 "$CBOR2_REQ"
+# The Standard Webhooks library, which verifies the HTTP hooks' signatures in the hook tests.
+ensure_module standardwebhooks "$STANDARDWEBHOOKS_REQ"
 export AUTHYY_PYTHON="$VENV/bin/python"
 say "extracting the DynamoDB table definition from template.yaml"
 "$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json

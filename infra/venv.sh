@@ -40,4 +40,6 @@ PYJWT_REQ="PyJWT[crypto]==2.10.1"
 PYOTP_REQ="pyotp==2.9.0"
 # CBOR for the tests' software WebAuthn authenticator (its crypto is cryptography's, from moto).
 CBOR2_REQ="cbor2==5.6.5"
+# The Standard Webhooks reference library, to verify the signatures of authyy's HTTP hooks.
+STANDARDWEBHOOKS_REQ="standardwebhooks==1.3.0"
 SCHEMATHESIS_REQ="schemathesis==4.32.5"

@@ -98,6 +98,7 @@ async fn main() {
         aal: Some("aal1".into()),
         auth_time: Some(0),
         app_metadata: None,
+        extra: Default::default(),
     };
     let refresh_claims = Claims {
         token_use: TokenUse::Refresh,
@@ -165,6 +166,34 @@ async fn main() {
             event("POST", "/auth/login", None, Some(&login_body)),
         );
         async move { assert_eq!(c.await.status(), 200) }
+    })
+    .await;
+    // The same login with a token hook: an HTTP hook on loopback that answers at once, so the
+    // difference is authyy's side of a hook (the user view's reads, signing the request, the
+    // call, checking the answer and the token's size).
+    let mut hooked = state.clone();
+    hooked.hooks = Arc::new(authyy::hooks::Hooks::new(
+        authyy::config::hooks::HookSettings {
+            token: Some(authyy::config::hooks::HookTarget::Http {
+                url: format!("{}/token", loopback_hook().await),
+                secret: authyy::config::hooks::WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                    .unwrap(),
+            }),
+            ..Default::default()
+        },
+        authyy::hooks::LambdaAccess::Local(String::new()),
+    ));
+    measure("POST /auth/login + HTTP token hook (loopback)", 300, |_| {
+        let (hooked, b) = (hooked.clone(), login_body.clone());
+        async move {
+            let r = authyy::handle(
+                &hooked,
+                Endpoint::Login,
+                event("POST", "/auth/login", None, Some(&b)),
+            )
+            .await;
+            assert_eq!(r.status(), 200)
+        }
     })
     .await;
     let login = body(
@@ -316,4 +345,50 @@ async fn reset_job(state: &AppState, email: &str) -> String {
     };
     state.mail_requests.put_mail_request(&request).await.unwrap();
     authyy::queue::MailJob::PasswordReset { request: request.id }.to_json()
+}
+
+/// An HTTP token hook on 127.0.0.1 that answers every request at once with a claim (keep-alive,
+/// as the hook client's pool uses it); its base URL.
+async fn loopback_hook() -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if stream.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let answer = r#"{"claims":{"tenant":"acme"}}"#;
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if stream.get_mut().write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    base
 }

@@ -88,6 +88,7 @@ pub async fn create_admin(
             email,
             password_hash,
             created_at: now,
+            app_metadata: AppMetadata::default(),
         })
         .await
     {

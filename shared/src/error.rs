@@ -49,6 +49,9 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// 403 with a detail of the team's own (a before-signup hook's refusal).
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("not found")]
     NotFound,
     /// 404 for a thing the route names that does not exist (or is not the caller's).
@@ -68,6 +71,9 @@ pub enum ApiError {
     /// A dependency (store, key source) is unreachable, throttled or timed out.
     #[error("dependency unavailable: {0}")]
     Unavailable(String),
+    /// A hook erred, timed out or answered outside its contract: the request failed closed.
+    #[error("hook failed: {0}")]
+    HookFailed(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -94,6 +100,13 @@ impl From<crate::hashing::HashError> for ApiError {
     }
 }
 
+impl From<crate::hooks::HookError> for ApiError {
+    /// A hook that failed fails the request closed: 503, as any dependency down.
+    fn from(e: crate::hooks::HookError) -> Self {
+        ApiError::HookFailed(e.to_string())
+    }
+}
+
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
         ApiError::Unavailable(e.to_string())
@@ -117,14 +130,14 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::Missing(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::HookFailed(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -144,6 +157,7 @@ impl ApiError {
             | ApiError::Forbidden(m)
             | ApiError::Missing(m)
             | ApiError::Conflict(m) => *m,
+            ApiError::Refused(detail) => detail.as_str(),
             ApiError::NotFound => "Not Found",
             ApiError::MethodNotAllowed => "Method Not Allowed",
             ApiError::PayloadTooLarge => "Request body too large (limit 64 KiB)",
@@ -151,6 +165,9 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "Too many requests, try again later",
             ApiError::Unavailable(_) => {
                 "Service temporarily unavailable: a backing service did not answer, please retry"
+            }
+            ApiError::HookFailed(_) => {
+                "Service temporarily unavailable: a hook did not answer as it should, please retry"
             }
             ApiError::Internal(_) => "Internal server error",
         };

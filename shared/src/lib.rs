@@ -8,6 +8,8 @@
 //! - [`endpoints`]: the endpoint logic, over the state.
 //! - [`state`], [`http`], [`error`], [`wire`]: what an endpoint works with: the state, request
 //!   and response helpers, the one error type, and the request/response types.
+//! - [`federation`], [`hooks`]: calls out of the service, to the providers users sign in with
+//!   and to the team's own hooks, over [`outbound`] (an HTTP client bounded in time and size).
 //! - [`tokens`], [`hashing`], [`mail`], [`queue`], [`keys`], [`store`]: token issuing and
 //!   verification, password hashing, and the mail, mail queue, key and storage traits, each with
 //!   its backends beside it (`store::sqlite`, `store::dynamo`, `mail::ses`, `queue::sqs`,
@@ -26,9 +28,11 @@ pub mod endpoints;
 pub mod error;
 pub mod federation;
 pub mod hashing;
+pub mod hooks;
 pub mod http;
 pub mod keys;
 pub mod mail;
+pub mod outbound;
 pub mod queue;
 pub mod randomness;
 pub mod routes;

@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::federation::Federation;
 use crate::hashing::Hasher;
+use crate::hooks::Hooks;
 use crate::mail::MailTransport;
 use crate::queue::MailQueue;
 use crate::store::{
@@ -32,6 +33,8 @@ pub struct AppState {
     pub identities: Arc<dyn FederationStore>,
     /// The providers users sign in with, and the client that reaches them.
     pub federation: Arc<Federation>,
+    /// The team's hooks (before signup, at token issuance) and what calls them.
+    pub hooks: Arc<Hooks>,
     pub resets: Arc<dyn ResetStore>,
     pub verifications: Arc<dyn VerifyStore>,
     /// The requests behind queued mail jobs that mint a link.

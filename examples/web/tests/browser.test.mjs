@@ -717,6 +717,8 @@ test("an admin finds a user, sets its app_metadata and disables it; a plain user
   await page.waitForSelector("#admin-user:not([hidden])");
   assert.match(await page.locator("#admin-user-name").textContent(), new RegExp(user.username));
   assert.equal(await page.locator("#admin-user-status").textContent(), "active");
+  // The before-signup hook (the example Lambda function) started the account on the free plan.
+  assert.deepEqual(JSON.parse(await page.inputValue("#admin-metadata-form [name=app_metadata]")), { plan: "free" });
   await page.fill("#admin-metadata-form [name=app_metadata]", '{"plan": "pro"}');
   await page.click("#admin-metadata-form button");
   await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Saved"));
@@ -724,7 +726,9 @@ test("an admin finds a user, sets its app_metadata and disables it; a plain user
   // The user's /me shows it, and so does the next access token.
   assert.deepEqual(await userPage.evaluate(async () => (await auth.me()).app_metadata), { plan: "pro" });
   await userPage.evaluate(() => auth.refresh());
-  assert.deepEqual((await accessClaims(userPage)).app_metadata, { plan: "pro" });
+  const claims = await accessClaims(userPage);
+  assert.deepEqual(claims.app_metadata, { plan: "pro" });
+  assert.equal(claims.plan, "pro", "the token hook (the example Lambda function) made it a claim");
 
   await page.click("#admin-disable");
   await page.waitForFunction(() => document.querySelector("#admin-user-status").textContent === "disabled");
@@ -733,6 +737,24 @@ test("an admin finds a user, sets its app_metadata and disables it; a plain user
   await view(userPage, "signed-out");
   await userContext.close();
   await adminContext.close();
+});
+
+test("a signup the before-signup hook refuses shows its reason and makes no account", async () => {
+  const context = await browser.newContext();
+  const page = await open(context);
+  await view(page, "signed-out");
+  const username = unique("outsider");
+  await page.fill("#signup-form [name=username]", username);
+  await page.fill("#signup-form [name=email]", `${username}@elsewhere.test`);
+  await page.fill("#signup-form [name=password]", PASSWORD);
+  await page.click("#signup-form button");
+  await page.waitForFunction(() => document.querySelector("#status").classList.contains("error"));
+  assert.equal(await status(page), "Sign up with an address at example.com");
+  await page.fill("#login-form [name=email]", `${username}@elsewhere.test`);
+  await page.fill("#login-form [name=password]", PASSWORD);
+  await page.click("#login-form button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("Invalid"));
+  await context.close();
 });
 
 test("the QR code library is uqr's own file, served by the app as JavaScript", async () => {

@@ -86,6 +86,7 @@ impl Target {
                 email: Email::parse(email).unwrap(),
                 password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
                 created_at: 1_754_735_400,
+                app_metadata: Default::default(),
             })
             .await
             .unwrap()
@@ -223,8 +224,37 @@ async fn every_command_works(t: Target) {
     let acts_on = String::from_utf8_lossy(&promote.stderr);
     assert!(acts_on.contains(&t.acts_on), "{acts_on}");
     assert_eq!(t.user("john@example.com").await.role, Role::Admin);
-    t.ok(&["demote", "JOHN@example.com"]);
-    assert_eq!(t.user("john@example.com").await.role, Role::User);
+    let before_demote = t.user("john@example.com").await.sessions_valid_after_ms;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert!(t
+        .ok(&["demote", "JOHN@example.com"])
+        .contains("every session of it has ended"));
+    let demoted = t.user("john@example.com").await;
+    assert_eq!(demoted.role, Role::User);
+    assert!(
+        demoted.sessions_valid_after_ms > before_demote,
+        "a demotion ends the sessions"
+    );
+
+    // metadata prints app_metadata, or replaces it with a JSON object of at most 2 KiB.
+    assert_eq!(t.ok(&["metadata", "john@example.com"]).trim(), "{}");
+    assert!(t
+        .ok(&["metadata", "john@example.com", r#"{"plan": "pro"}"#])
+        .contains(r#"{"plan":"pro"}"#));
+    assert_eq!(
+        t.ok(&["metadata", "john@example.com"]).trim(),
+        r#"{"plan":"pro"}"#
+    );
+    assert!(t
+        .fails(&["metadata", "john@example.com", "[1]"])
+        .contains("app_metadata"));
+    assert!(t
+        .fails(&["metadata", "john@example.com", "{"])
+        .contains("app_metadata"));
+    assert_eq!(
+        t.user("john@example.com").await.app_metadata.to_json(),
+        r#"{"plan":"pro"}"#
+    );
 
     // disable ends every session; enable lets the user back in.
     let before = t.user("john@example.com").await.sessions_valid_after_ms;
@@ -365,6 +395,7 @@ fn every_command_has_help() {
         "verify",
         "delete",
         "end-sessions",
+        "metadata",
         "list",
         "keys",
     ];

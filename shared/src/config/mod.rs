@@ -16,6 +16,7 @@ mod backend;
 mod env;
 mod error;
 pub mod federation;
+pub mod hooks;
 mod limit;
 pub mod links;
 mod logging;

@@ -99,6 +99,8 @@ pub struct Config {
     /// The frontend pages a provider sign-in may end at (AUTH_OAUTH_REDIRECT_URLS), compared
     /// with `redirect_to` as strings.
     pub oauth_redirect_urls: Vec<String>,
+    /// The hooks that run the team's own code (AUTH_HOOK_*), and their budget.
+    pub hooks: super::hooks::HookSettings,
     /// Passkey option requests (registration and sign-in) per client address.
     pub passkey_options_limit: Limit,
     pub sqlite_path: PathBuf,
@@ -171,6 +173,7 @@ impl Default for Config {
                 "http://localhost:3000/callback".into(),
                 "http://localhost:5173/callback".into(),
             ],
+            hooks: super::hooks::HookSettings::default(),
             passkey_options_limit: Limit {
                 max: 30,
                 window_secs: 60,

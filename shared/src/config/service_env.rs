@@ -213,6 +213,7 @@ impl Config {
             webauthn_origins,
             oauth_providers,
             oauth_redirect_urls,
+            hooks: super::hooks::from_env(env)?,
             passkey_options_limit: env
                 .parse("AUTH_PASSKEY_OPTIONS_LIMIT")?
                 .unwrap_or(d.passkey_options_limit),

@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::clock::rfc3339;
-use crate::domain::{Authentication, RefreshToken, Role, User};
+use crate::domain::{Role, User};
 use crate::error::{
     ApiError, ADMIN_REQUIRED, MFA_REQUIRED, NOT_AUTHENTICATED, REAUTHENTICATION_REQUIRED, WRONG_PASSWORD,
 };
@@ -149,20 +149,6 @@ pub async fn reauthenticate(
     let hash = hash.ok_or(ApiError::BadRequest(WRONG_PASSWORD))?;
     state.sessions.settle_reauthentication(&attempt).await?;
     Ok(hash)
-}
-
-/// Signs an access token (scoped by the user's role, and saying how the session began: `auth`)
-/// and `refresh` for `user`, and answers with the envelope.
-pub async fn token_response(
-    state: &AppState,
-    req: &Request,
-    user: &User,
-    refresh: &RefreshToken,
-    auth: &Authentication,
-) -> EndpointResult {
-    let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, user, refresh, auth).await?;
-    http::json(StatusCode::OK, &envelope(issued, envelope_user(user)))
 }
 
 /// The login/refresh response body.

@@ -4,6 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{envelope, envelope_user, EndpointResult};
+use super::issuance;
 use super::login_mfa::MFA_TOKEN_TTL;
 use super::responses::{Invalid, JsonBodyRefused, Unavailable};
 use crate::domain::{Authentication, Email, Password};
@@ -119,14 +120,15 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         .tokens
         .new_session(credentials.user_id, http::seen_from(req), auth.clone());
     let first = state.tokens.new_refresh_token(&session);
+    // Decided (with the token hook) before anything is written.
+    let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     if !state.sessions.start_session(&verified, &session, &first).await? {
         // The password changed (or the account was disabled) while we were verifying.
         return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
     }
     rehash_if_due(state, &email, &password, &credentials.password_hash).await;
     tracing::info!(user_id = credentials.user_id, "login");
-    let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, &user, &first, &auth).await?;
+    let issued = issuance::sign(state, &access, &first).await?;
     let mut body = envelope(issued, envelope_user(&user));
     body.device_token = Some(answered_device);
     http::json(StatusCode::OK, &body)

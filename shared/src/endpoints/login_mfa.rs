@@ -12,6 +12,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{envelope, envelope_user, EndpointResult};
+use super::issuance;
 use super::mfa::notify;
 use super::responses::{JsonBodyRefused, Unavailable};
 use crate::domain::{Authentication, RecoveryCode, TotpSecret};
@@ -99,6 +100,8 @@ pub async fn login_mfa(state: &AppState, req: &Request) -> EndpointResult {
         .tokens
         .new_session(user_id, http::seen_from(req), auth.clone());
     let first = state.tokens.new_refresh_token(&session);
+    // Decided (with the token hook) before anything is written.
+    let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     // The device trusted at the first step keeps its token (renewed); any other gets a new one.
     let device_token = match device_token {
         Some(token)
@@ -128,8 +131,7 @@ pub async fn login_mfa(state: &AppState, req: &Request) -> EndpointResult {
     if matches!(proof, Proof::RecoveryCode { .. }) {
         notify(state, &user, FactorNotice::RecoveryCodeUsed).await;
     }
-    let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, &user, &first, &auth).await?;
+    let issued = issuance::sign(state, &access, &first).await?;
     let mut body = envelope(issued, envelope_user(&user));
     body.device_token = Some(device_token);
     http::json(StatusCode::OK, &body)

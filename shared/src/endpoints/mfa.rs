@@ -13,6 +13,7 @@ use super::common::{
     require_aal2_if_enrolled, EndpointResult,
 };
 use super::delivery::{Delivery, DeliveryError};
+use super::issuance;
 use super::owed_mail::queue_notice;
 use super::responses::{JsonBodyRefused, NotAuthenticated, TooManyWrongPasswords, Unavailable};
 use super::sessions::no_content;
@@ -118,6 +119,8 @@ pub async fn confirm_totp(state: &AppState, req: &Request) -> EndpointResult {
         .new_session(user.id, http::seen_from(req), auth.clone());
     session.valid_from_ms = cut_ms + 1;
     let first = state.tokens.new_refresh_token(&session);
+    // Decided (with the token hook) before anything is written.
+    let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     let confirmation = TotpConfirmation {
         user_id: user.id,
         pending,
@@ -137,8 +140,7 @@ pub async fn confirm_totp(state: &AppState, req: &Request) -> EndpointResult {
     }
     tracing::info!(user_id = user.id, "totp turned on; every other session ended");
     notify(state, &user, FactorNotice::TotpEnabled).await;
-    let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, &user, &first, &auth).await?;
+    let issued = issuance::sign(state, &access, &first).await?;
     let envelope = envelope(issued, envelope_user(&user));
     let body = TotpConfirmedOut {
         recovery_codes: codes.iter().flatten().map(RecoveryCode::display).collect(),

@@ -21,7 +21,8 @@
 //!   [`delivery`]: what a delivery comes to.
 //! - [`docs`]: the OpenAPI description, assembled from every handler's annotation.
 //! - [`discovery`]: the OpenID discovery document and the public key set (JWKS).
-//! - [`common`]: what several endpoints share (authentication, the token envelope, views).
+//! - [`common`]: what several endpoints share (authentication, the token envelope, views);
+//!   [`issuance`]: every token pair's claims (with the token hook) and signature.
 //! - [`mail_caps`]: the per-address mail caps; [`owed_mail`]: the requests behind mail jobs.
 
 pub mod account;
@@ -33,6 +34,7 @@ pub mod discovery;
 pub mod docs;
 pub mod email_change;
 pub mod identities;
+pub mod issuance;
 pub mod login;
 pub mod login_mfa;
 pub mod mail_caps;

@@ -18,6 +18,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{envelope, envelope_user, EndpointResult};
+use super::issuance;
 use super::login_mfa::MFA_TOKEN_TTL;
 use super::oauth_flow::{
     callback_url, new_state, provider, put_code, redirect, start, take_code, to_frontend, CodeRecord,
@@ -25,9 +26,11 @@ use super::oauth_flow::{
 };
 use super::responses::{JsonBodyRefused, Unavailable};
 use crate::config::federation::Provider;
+use crate::domain::SeenFrom;
 use crate::domain::{Authentication, Email, Role, User, Username};
 use crate::error::ApiError;
 use crate::federation::{FederationError, ProviderIdentity};
+use crate::hooks::signup::{SignupAttempt, SignupMethod, Verdict};
 use crate::http;
 use crate::randomness;
 use crate::state::AppState;
@@ -135,8 +138,8 @@ enum Outcome {
 impl From<ApiError> for Outcome {
     fn from(e: ApiError) -> Self {
         match e {
-            // A store that cannot be reached ends the flow at the frontend too.
-            ApiError::Unavailable(_) => Outcome::Refused(Refusal::Unavailable),
+            // A store or a hook that cannot be reached ends the flow at the frontend too.
+            ApiError::Unavailable(_) | ApiError::HookFailed(_) => Outcome::Refused(Refusal::Unavailable),
             e => Outcome::Failed(e),
         }
     }
@@ -213,7 +216,7 @@ async fn sign_in(
         };
         return Ok(put_code(state, &grant).await?);
     }
-    let user = account_for(state, provider, &identity, now).await?;
+    let user = account_for(state, provider, &identity, &http::seen_from(req), now).await?;
     let grant = CodeRecord {
         provider: provider.name.clone(),
         user_id: user.id,
@@ -229,6 +232,7 @@ async fn account_for(
     state: &AppState,
     provider: &Provider,
     identity: &ProviderIdentity,
+    seen: &SeenFrom,
     now: i64,
 ) -> Result<User, Outcome> {
     if let Some((user_id, _)) = state
@@ -280,23 +284,46 @@ async fn account_for(
     if !identity.email_verified {
         return Err(Outcome::Refused(Refusal::EmailNotVerified));
     }
-    create_account(state, provider, identity, &email, &linked, now).await
+    create_account(state, provider, identity, &email, &linked, seen, now).await
 }
 
 /// A new account for `identity`, its username made from the provider's (or the address's),
-/// made unique with a random suffix when taken.
+/// made unique with a random suffix when taken; the before-signup hook is asked first (a refusal
+/// ends at the frontend as `access_denied`, a failure as `temporarily_unavailable`).
 async fn create_account(
     state: &AppState,
     provider: &Provider,
     identity: &ProviderIdentity,
     email: &Email,
     linked: &Identity,
+    seen: &SeenFrom,
     now: i64,
 ) -> Result<User, Outcome> {
     let hint = identity
         .username_hint
         .clone()
         .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("").to_string());
+    let username = Username::derived(&hint, "");
+    let attempt = SignupAttempt {
+        email: email.as_str(),
+        username: username.as_str(),
+        ip: &seen.ip,
+        user_agent: &seen.user_agent,
+        method: SignupMethod::Oauth,
+        email_verified: true,
+    };
+    let app_metadata = match state
+        .hooks
+        .before_signup(&attempt)
+        .await
+        .map_err(ApiError::from)?
+    {
+        Verdict::Allow { app_metadata } => app_metadata,
+        Verdict::Deny { .. } => {
+            tracing::info!(provider = %provider.name, "provider sign-in refused by the before-signup hook");
+            return Err(Outcome::Refused(Refusal::AccessDenied));
+        }
+    };
     for attempt in 0..5 {
         let suffix = if attempt == 0 {
             String::new()
@@ -308,6 +335,7 @@ async fn create_account(
             email: email.clone(),
             password_hash: String::new(),
             created_at: now,
+            app_metadata: app_metadata.clone(),
         };
         match state.identities.create_federated_user(&new, linked).await? {
             CreateEnd::Created(user) => {
@@ -384,11 +412,12 @@ pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
         .tokens
         .new_session(user.id, http::seen_from(req), auth.clone());
     let first = state.tokens.new_refresh_token(&session);
+    // Decided (with the token hook) before anything is written.
+    let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     if !state.identities.start_federated_session(&session, &first).await? {
         return Err(ApiError::BadRequest(INVALID_CODE));
     }
     tracing::info!(user_id = user.id, "session started by a provider sign-in");
-    let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, &user, &first, &auth).await?;
+    let issued = issuance::sign(state, &access, &first).await?;
     http::json(StatusCode::OK, &envelope(issued, envelope_user(&user)))
 }

@@ -10,6 +10,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
 use super::common::{envelope, envelope_user, EndpointResult};
+use super::issuance;
 use super::passkeys::{new_challenge, relying_party, spend_challenge, CHALLENGE_TTL};
 use super::responses::{JsonBodyRefused, Unavailable};
 use crate::domain::webauthn::{self, Assertion, StoredCredential, WebauthnError};
@@ -119,6 +120,8 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         .tokens
         .new_session(user.id, http::seen_from(req), auth.clone());
     let first = state.tokens.new_refresh_token(&session);
+    // Decided (with the token hook) before anything is written.
+    let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     // The device is trusted from now on (as after a login) under a new token.
     let device_token = randomness::random_token::<32>();
     let device = randomness::token_hash(&device_token);
@@ -138,8 +141,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         UseEnd::Gone => return Err(refused(&"account disabled or gone")),
     }
     tracing::info!(user_id, "login with a passkey");
-    let issuer = http::issuer(&state.config, req)?;
-    let issued = state.tokens.issue(&issuer, &user, &first, &auth).await?;
+    let issued = issuance::sign(state, &access, &first).await?;
     let mut body = envelope(issued, envelope_user(&user));
     body.device_token = Some(device_token);
     http::json(StatusCode::OK, &body)

@@ -1,14 +1,17 @@
 //! Refresh: `POST /auth/tokens`, rotating the refresh token.
 
+use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
-use super::common::{token_response, EndpointResult};
+use super::common::{envelope, envelope_user, EndpointResult};
+use super::issuance;
 use super::responses::Unavailable;
+use crate::domain::{RefreshToken, User};
 use crate::error::{ApiError, INVALID_REFRESH};
 use crate::http;
 use crate::state::AppState;
 use crate::store::Rotation;
-use crate::tokens::TokenError;
+use crate::tokens::{Claims, TokenError};
 use crate::wire::{ErrorOut, TokenEnvelope};
 
 fn refused() -> ApiError {
@@ -50,8 +53,9 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
         return Err(refused());
     }
 
-    // Spend the token only if the answer can be signed.
+    // Spend the token only if the answer can be signed, with what the token hook adds.
     state.tokens.signing_keys().await?;
+    let access = issuance::access_claims(state, req, &user, &session.sid, &session.auth).await?;
     let current = if stored.rotated_at_ms.is_none() {
         let successor = state.tokens.new_refresh_token(&session);
         match state
@@ -59,7 +63,7 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
             .rotate_refresh(&stored, &successor, state.clock.now_ms(), &http::seen_from(req))
             .await?
         {
-            Rotation::Rotated => return token_response(state, req, &user, &successor, &session.auth).await,
+            Rotation::Rotated => return answer(state, &user, &access, &successor).await,
             Rotation::AlreadyRotated(current) => current,
             Rotation::Refused => return Err(refused()),
         }
@@ -69,7 +73,7 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
 
     let grace_ms = state.config.refresh_grace.as_millis() as i64;
     match current.successor_within_grace(state.clock.now_ms(), grace_ms) {
-        Some(successor) => token_response(state, req, &user, &successor, &session.auth).await,
+        Some(successor) => answer(state, &user, &access, &successor).await,
         None => {
             tracing::warn!(
                 user_id = user.id,
@@ -82,4 +86,10 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
             Err(refused())
         }
     }
+}
+
+/// The envelope of `access` and `refresh`.
+async fn answer(state: &AppState, user: &User, access: &Claims, refresh: &RefreshToken) -> EndpointResult {
+    let issued = issuance::sign(state, access, refresh).await?;
+    http::json(StatusCode::OK, &envelope(issued, envelope_user(user)))
 }

@@ -8,6 +8,7 @@ use super::responses::{Invalid, JsonBodyRefused, TooManyRequests, Unavailable};
 use super::verify_email::queue_verification;
 use crate::domain::check_strength;
 use crate::error::{ApiError, EMAIL_TAKEN, USERNAME_TAKEN};
+use crate::hooks::signup::{SignupAttempt, SignupMethod, Verdict};
 use crate::http;
 use crate::state::AppState;
 use crate::store::{NewUser, StoreError};
@@ -17,6 +18,7 @@ use crate::wire::{ErrorOut, SignupRequest, UserOut};
 #[utoipa::path(post, path = "/auth/users", tag = "auth", request_body = SignupRequest,
     responses(
         (status = 201, description = "Created", body = UserOut),
+        (status = 403, description = "Refused by the before-signup hook, with its detail", body = ErrorOut),
         (status = 409, description = "`Email already registered` or `Username already taken`", body = ErrorOut),
         JsonBodyRefused, Invalid, TooManyRequests, Unavailable))]
 pub async fn signup(state: &AppState, req: &Request) -> EndpointResult {
@@ -33,12 +35,30 @@ pub async fn signup(state: &AppState, req: &Request) -> EndpointResult {
     )
     .map_err(|e| ApiError::invalid_field("password", e))?;
 
+    // The team's hook decides first (503 if it fails: nothing is created).
+    let seen = http::seen_from(req);
+    let attempt = SignupAttempt {
+        email: email.as_str(),
+        username: username.as_str(),
+        ip: &seen.ip,
+        user_agent: &seen.user_agent,
+        method: SignupMethod::Password,
+        email_verified: false,
+    };
+    let app_metadata = match state.hooks.before_signup(&attempt).await? {
+        Verdict::Allow { app_metadata } => app_metadata,
+        Verdict::Deny { detail } => {
+            tracing::info!("signup refused by the before-signup hook");
+            return Err(ApiError::Refused(detail));
+        }
+    };
     let password_hash = state.hasher.hash(&password).await?;
     let new = NewUser {
         username,
         email,
         password_hash,
         created_at: state.clock.now(),
+        app_metadata,
     };
     let email = new.email.clone();
     match state.users.create_user(new).await {

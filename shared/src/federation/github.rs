@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use super::client::ProviderHttp;
 use super::{FederationError, ProviderIdentity};
+use crate::outbound::OutboundHttp;
 
 #[derive(Deserialize)]
 struct TokenAnswer {
@@ -33,7 +33,7 @@ pub struct Endpoints<'a> {
 
 /// Exchanges `code` and reads who signed in.
 pub async fn sign_in(
-    http: &ProviderHttp,
+    http: &OutboundHttp,
     endpoints: &Endpoints<'_>,
     client: (&str, &str),
     code: &str,

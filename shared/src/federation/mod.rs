@@ -6,7 +6,6 @@
 //! Identities are keyed by (issuer, subject), never by provider name or email: a provider
 //! renamed in the configuration keeps its users, and two providers cannot collide.
 
-mod client;
 pub mod github;
 pub mod oidc;
 
@@ -17,7 +16,8 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use crate::config::federation::{ClientSecret, Provider, ProviderKind};
-pub use client::ProviderHttp;
+use crate::outbound::OutboundError;
+pub use crate::outbound::OutboundHttp;
 
 /// How long a provider has to answer one call.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,6 +30,15 @@ pub enum FederationError {
     /// The provider answered, but not with what a sign-in needs (a refused code, a bad token).
     #[error("provider answer refused: {0}")]
     Refused(String),
+}
+
+impl From<OutboundError> for FederationError {
+    fn from(e: OutboundError) -> Self {
+        match e {
+            OutboundError::Unreachable(m) => FederationError::Unreachable(m),
+            OutboundError::Refused(m) => FederationError::Refused(m),
+        }
+    }
 }
 
 /// Who signed in at the provider, as the provider vouches.
@@ -60,7 +69,7 @@ pub struct AuthorizeRequest<'a> {
 /// The providers, their cached documents and keys, and the client that reaches them.
 pub struct Federation {
     providers: Vec<Provider>,
-    http: ProviderHttp,
+    http: OutboundHttp,
     oidc: oidc::OidcCache,
     secrets: Option<aws_sdk_secretsmanager::Client>,
     secret_cache: Mutex<HashMap<String, String>>,
@@ -76,7 +85,7 @@ impl Federation {
     pub fn new(providers: Vec<Provider>, secrets: Option<aws_sdk_secretsmanager::Client>) -> Federation {
         Federation {
             providers,
-            http: ProviderHttp::new(PROVIDER_TIMEOUT),
+            http: OutboundHttp::new(PROVIDER_TIMEOUT),
             oidc: oidc::OidcCache::default(),
             secrets,
             secret_cache: Mutex::new(HashMap::new()),

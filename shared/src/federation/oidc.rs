@@ -12,8 +12,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::client::ProviderHttp;
 use super::FederationError;
+use crate::outbound::OutboundHttp;
 
 /// How long a discovery document and a key set are trusted before they are read again. (The
 /// cache's times change how often a provider is asked, never what is accepted: mutating their
@@ -47,7 +47,7 @@ pub struct OidcCache {
 
 impl OidcCache {
     /// The provider's discovery document, whose `issuer` must be the configured one exactly.
-    pub async fn discovery(&self, http: &ProviderHttp, issuer: &str) -> Result<Discovery, FederationError> {
+    pub async fn discovery(&self, http: &OutboundHttp, issuer: &str) -> Result<Discovery, FederationError> {
         if let Some(c) = self.discovery.lock().await.get(issuer) {
             if c.at.elapsed() < CACHE_FOR {
                 return Ok(c.value.clone());
@@ -74,7 +74,7 @@ impl OidcCache {
     /// The key of id `kid` (or the only signing key, when the token names none).
     async fn key(
         &self,
-        http: &ProviderHttp,
+        http: &OutboundHttp,
         doc: &Discovery,
         kid: Option<&str>,
     ) -> Result<jsonwebtoken::jwk::Jwk, FederationError> {
@@ -242,7 +242,7 @@ pub fn verify_id_token(
 /// The id token's key, then [`verify_id_token`].
 pub async fn verified_claims(
     cache: &OidcCache,
-    http: &ProviderHttp,
+    http: &OutboundHttp,
     doc: &Discovery,
     token: &str,
     expected: &Expected<'_>,

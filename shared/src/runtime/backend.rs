@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{AwsSettings, BackendKind, Config, ConfigError, Env};
 use crate::federation::Federation;
 use crate::hashing::Hasher;
+use crate::hooks::{Hooks, LambdaAccess};
 use crate::keys::secrets_manager::SecretsManagerKeys;
 use crate::keys::{CachedKeys, KeyStore};
 use crate::mail::{FileOutbox, MailTransport, Sender, SesTransport};
@@ -37,6 +38,11 @@ fn assemble(
 ) -> Result<AppState, BoxError> {
     // Local mode reads no Secrets Manager secret: its providers give `client_secret`.
     let federation = Arc::new(Federation::new(config.oauth_providers.clone(), None));
+    // Local mode's Lambda hooks run under the emulator, which serves the Invoke API.
+    let hooks = Arc::new(Hooks::new(
+        config.hooks.clone(),
+        LambdaAccess::Local(config.hooks.local_lambda_endpoint.clone()),
+    ));
     let config = Arc::new(config);
     let private = CachedKeys::private(keys.clone(), Some(key_cache), clock.clone());
     let public = CachedKeys::public(keys, Some(key_cache), clock.clone());
@@ -54,6 +60,7 @@ fn assemble(
         passkeys: store.clone(),
         identities: store.clone(),
         federation,
+        hooks,
         throttle: store,
         mail_transport,
         queue,
@@ -135,6 +142,11 @@ impl AppState {
         state.federation = Arc::new(Federation::new(
             state.config.oauth_providers.clone(),
             Some(secrets),
+        ));
+        // Lambda hooks are invoked with the function's own credentials and region.
+        state.hooks = Arc::new(Hooks::new(
+            state.config.hooks.clone(),
+            LambdaAccess::Aws(Box::new(sdk.clone())),
         ));
         Ok(state)
     }

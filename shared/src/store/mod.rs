@@ -51,6 +51,8 @@ pub struct NewUser {
     pub email: Email,
     pub password_hash: String,
     pub created_at: i64,
+    /// What the before-signup hook gave the account (empty for none).
+    pub app_metadata: AppMetadata,
 }
 
 /// What login needs, read by email in one call.

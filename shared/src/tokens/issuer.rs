@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::domain::{Authentication, RefreshToken, SeenFrom, Session, User, UserId};
 use crate::keys::{CachedKeys, KeyError, PrivateKeys, PublicKeys};
 use crate::randomness::new_id;
+use serde_json::Map;
 
 /// A verifier meeting a `kid` it does not know reads the public set again, at most this often
 /// (and a signer whose copy has no RSA key yet reads the private set again).
@@ -109,27 +110,19 @@ impl TokenIssuer {
         }
     }
 
-    /// Signs a new access token for the session of `refresh`, and `refresh` itself (signing a
-    /// stored refresh token again gives the very same JWT, so a grace-window answer matches).
-    /// `issuer` is the `iss` of the access token (see [`crate::http::issuer`]); `auth` is how
-    /// the session began (its `amr`, `aal` and `auth_time`).
-    pub async fn issue(
-        &self,
-        issuer: &str,
-        user: &User,
-        refresh: &RefreshToken,
-        auth: &Authentication,
-    ) -> Result<IssuedTokens, TokenError> {
-        let keys = self.signing_keys().await?;
+    /// The claims of a new access token for `user` in session `sid`: `issuer` is its `iss` (see
+    /// [`crate::http::issuer`]), `auth` how the session began (its `amr`, `aal` and
+    /// `auth_time`). Nothing is signed yet: the token hook may add claims first.
+    pub fn access_claims(&self, issuer: &str, user: &User, sid: &str, auth: &Authentication) -> Claims {
         let now = self.clock.now();
-        let access = Claims {
+        Claims {
             iss: issuer.to_string(),
             aud: self.config.audience.clone(),
             sub: user.id.to_string(),
             iat: now,
             exp: now + self.config.access_ttl.as_secs() as i64,
             jti: new_id(),
-            sid: refresh.sid.clone(),
+            sid: sid.to_string(),
             token_use: TokenUse::Access,
             scope: Some(scope_of(user.role, auth.aal(), self.config.admin_requires_mfa)),
             email_verified: Some(user.email_verified),
@@ -137,9 +130,17 @@ impl TokenIssuer {
             aal: Some(auth.aal().as_str().to_string()),
             auth_time: Some(auth.auth_time),
             app_metadata: (!user.app_metadata.is_empty()).then(|| user.app_metadata.as_map().clone()),
-        };
+            extra: Map::new(),
+        }
+    }
+
+    /// Signs `access` (claims from [`TokenIssuer::access_claims`]) and `refresh` (signing a
+    /// stored refresh token again gives the very same JWT, so a grace-window answer matches).
+    /// An access token over [`MAX_TOKEN_BYTES`] is refused: no request header could carry it.
+    pub async fn sign(&self, access: &Claims, refresh: &RefreshToken) -> Result<IssuedTokens, TokenError> {
+        let keys = self.signing_keys().await?;
         let refresh_claims = Claims {
-            iss: issuer.to_string(),
+            iss: access.iss.clone(),
             aud: self.config.audience.clone(),
             sub: refresh.user_id.to_string(),
             iat: refresh.issued_at,
@@ -153,8 +154,9 @@ impl TokenIssuer {
             aal: None,
             auth_time: None,
             app_metadata: None,
+            extra: Map::new(),
         };
-        let access_token = sign_access(keys.signing_key()?, &access)?;
+        let access_token = sign_access(keys.signing_key()?, access)?;
         if access_token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Signing(format!(
                 "an access token of {} bytes is over the {MAX_TOKEN_BYTES} a request header can carry",
@@ -167,6 +169,26 @@ impl TokenIssuer {
             refresh_jti: refresh.jti.clone(),
             refresh_expires_at: refresh.expires_at,
         })
+    }
+
+    /// The size of the access token `access` would sign to: over [`MAX_TOKEN_BYTES`], [`TokenIssuer::sign`]
+    /// refuses it. For claims a hook added, checked before anything is written.
+    pub async fn access_token_len(&self, access: &Claims) -> Result<usize, TokenError> {
+        let keys = self.signing_keys().await?;
+        Ok(sign_access(keys.signing_key()?, access)?.len())
+    }
+
+    /// [`TokenIssuer::access_claims`] and [`TokenIssuer::sign`] in one, with no hook: for tests
+    /// and tools. Endpoints go through `endpoints::issuance`, which asks the token hook.
+    pub async fn issue(
+        &self,
+        issuer: &str,
+        user: &User,
+        refresh: &RefreshToken,
+        auth: &Authentication,
+    ) -> Result<IssuedTokens, TokenError> {
+        let access = self.access_claims(issuer, user, &refresh.sid, auth);
+        self.sign(&access, refresh).await
     }
 
     /// The claims of `token` if it is a valid, unexpired access token of `issuer`.

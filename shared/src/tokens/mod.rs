@@ -64,6 +64,9 @@ pub struct Claims {
     /// Access tokens: the user's `app_metadata`, when it is not empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_metadata: Option<Map<String, Value>>,
+    /// Access tokens: the claims the token hook added (never one of the above).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl Claims {
@@ -208,6 +211,7 @@ mod tests {
             aal: None,
             auth_time: None,
             app_metadata: None,
+            extra: Map::new(),
         }
     }
 

@@ -236,6 +236,7 @@ async fn every_endpoint(app: &TestApp) -> Vec<(Endpoint, Resp)> {
         aal: None,
         auth_time: None,
         app_metadata: None,
+        extra: Default::default(),
     };
     let rsa = keys.lifecycle().unwrap();
     let a = authyy::tokens::sign_access(&rsa.current, &claims(authyy::tokens::TokenUse::Access)).unwrap();

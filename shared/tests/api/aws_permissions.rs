@@ -584,6 +584,9 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     let clock = Arc::new(ManualClock::default());
     let mut config = test_config();
     config.oauth_providers = vec![crate::helpers::oidc::provider(true)];
+    // Both hooks set: every account starts with the before-signup hook's metadata, and every
+    // issuance reads what the token hook is shown (the account's factors and identities).
+    config.hooks = crate::helpers::hooks::hook_settings(Some("/metadata"), Some("/claims"));
     let mut state = fixture.state(config, clock.clone());
     // Transactions of at most 8 items, so that erasing an account shows the batch deletes that
     // follow a full transaction.

@@ -118,6 +118,7 @@ async fn the_rotation_function_makes_the_first_keys_and_an_upgrade_logs_nobody_o
             aal: None,
             auth_time: None,
             app_metadata: None,
+            extra: Default::default(),
         },
     )
     .unwrap();

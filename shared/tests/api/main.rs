@@ -18,6 +18,7 @@ mod admin_api;
 mod bad_input;
 mod client_limits;
 mod hardening;
+mod hooks;
 mod http;
 mod key_lifecycle;
 mod list_users;

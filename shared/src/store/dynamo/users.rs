@@ -162,7 +162,7 @@ impl DynamoStore {
             email_verified,
             created_at: new.created_at,
             sessions_valid_after_ms: 0,
-            app_metadata: AppMetadata::default(),
+            app_metadata: new.app_metadata.clone(),
         };
         let mut profile = user_key(id);
         profile.extend([
@@ -179,6 +179,10 @@ impl DynamoStore {
         ]);
         if let Some(count) = identities {
             profile.insert("identities".into(), n(count));
+        }
+        // Only a hook's gives an account metadata at creation.
+        if !user.app_metadata.is_empty() {
+            profile.insert("app_metadata".into(), s(user.app_metadata.to_json()));
         }
         let mut credentials = email_key(&user.email);
         credentials.extend([

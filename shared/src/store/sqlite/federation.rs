@@ -158,13 +158,14 @@ impl FederationStore for SqliteStore {
                 return Ok(CreateEnd::UsernameTaken);
             }
             tx.execute(
-                "INSERT INTO users (username, username_key, email, password_hash, created_at, email_verified)
-                 VALUES (?1, ?2, ?3, '', ?4, 1)",
+                "INSERT INTO users (username, username_key, email, password_hash, created_at, email_verified, app_metadata)
+                 VALUES (?1, ?2, ?3, '', ?4, 1, ?5)",
                 params![
                     new.username.as_str(),
                     new.username.key(),
                     new.email.as_str(),
-                    new.created_at
+                    new.created_at,
+                    stored_metadata(&new.app_metadata)
                 ],
             )
             .map_err(backend)?;

@@ -74,6 +74,15 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// `app_metadata` as the `users` table holds it: empty text for none.
+fn stored_metadata(metadata: &AppMetadata) -> String {
+    if metadata.is_empty() {
+        String::new()
+    } else {
+        metadata.to_json()
+    }
+}
+
 const SESSION_COLUMNS: &str =
     "sid, user_id, created_ms, expires_at, revoked, valid_from_ms, last_used_ms, ip, user_agent, amr, auth_time";
 

@@ -19,8 +19,15 @@ impl UserStore for SqliteStore {
                 return Err(StoreError::UsernameTaken);
             }
             tx.execute(
-                "INSERT INTO users (username, username_key, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![new.username.as_str(), new.username.key(), new.email.as_str(), new.password_hash, new.created_at],
+                "INSERT INTO users (username, username_key, email, password_hash, created_at, app_metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    new.username.as_str(),
+                    new.username.key(),
+                    new.email.as_str(),
+                    new.password_hash,
+                    new.created_at,
+                    stored_metadata(&new.app_metadata)
+                ],
             )
             .map_err(backend)?;
             let id = tx.last_insert_rowid();

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod dynamo;
 pub mod faults;
+pub mod hooks;
 pub mod mfa;
 pub mod oidc;
 pub use mfa::totp_at;

@@ -1,6 +1,7 @@
-//! The HTTP client that talks to providers (their discovery documents, keys, token and user
-//! endpoints): TLS verified against the machine's roots, built on first use (a function that
-//! never calls a provider never reads the roots), every call bounded in time and size.
+//! The HTTP client for calls out of the service: to the providers users sign in with (their
+//! discovery documents, keys, token and user endpoints) and to the team's HTTP hooks. TLS
+//! verified against the machine's roots, built on first use (a function that never calls out
+//! never reads the roots), every call bounded in time and size, redirects never followed.
 
 use std::time::Duration;
 
@@ -12,18 +13,27 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::OnceCell;
 
-use super::FederationError;
+/// Why a call out did not give an answer to use.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    /// No answer (in time): worth a retry.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// An answer, but not one to use (a status, a body that is not the JSON expected).
+    #[error("answer refused: {0}")]
+    Refused(String),
+}
 
-/// No provider answer we read is larger (a JWKS, a discovery document, a user's emails).
+/// No answer we read is larger (a JWKS, a discovery document, a user's emails, a hook's).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
-/// How long an idle connection to a provider is kept for the next call.
+/// How long an idle connection is kept for the next call.
 const POOL_IDLE: Duration = Duration::from_secs(4);
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
-/// The provider-facing HTTP client.
-pub struct ProviderHttp {
+/// The outbound HTTP client.
+pub struct OutboundHttp {
     client: OnceCell<Client<Https, Full<Bytes>>>,
     timeout: Duration,
 }
@@ -36,34 +46,31 @@ pub struct Answer {
 
 impl Answer {
     /// The body as JSON of type `T`, or why not (naming `what`).
-    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, FederationError> {
+    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, OutboundError> {
         if !(200..300).contains(&self.status) {
-            return Err(FederationError::Refused(format!(
-                "{what}: status {}",
-                self.status
-            )));
+            return Err(OutboundError::Refused(format!("{what}: status {}", self.status)));
         }
         serde_json::from_slice(&self.body)
-            .map_err(|e| FederationError::Refused(format!("{what}: not the JSON expected: {e}")))
+            .map_err(|e| OutboundError::Refused(format!("{what}: not the JSON expected: {e}")))
     }
 }
 
-impl ProviderHttp {
-    pub fn new(timeout: Duration) -> ProviderHttp {
-        ProviderHttp {
+impl OutboundHttp {
+    pub fn new(timeout: Duration) -> OutboundHttp {
+        OutboundHttp {
             client: OnceCell::new(),
             timeout,
         }
     }
 
-    async fn client(&self) -> Result<&Client<Https, Full<Bytes>>, FederationError> {
+    async fn client(&self) -> Result<&Client<Https, Full<Bytes>>, OutboundError> {
         self.client
             .get_or_try_init(|| async {
                 let connector = hyper_rustls::HttpsConnectorBuilder::new()
                     .with_provider_and_native_roots(std::sync::Arc::new(
                         rustls::crypto::ring::default_provider(),
                     ))
-                    .map_err(|e| FederationError::Unreachable(format!("TLS roots: {e}")))?
+                    .map_err(|e| OutboundError::Unreachable(format!("TLS roots: {e}")))?
                     .https_or_http()
                     .enable_http1()
                     .build();
@@ -78,7 +85,7 @@ impl ProviderHttp {
     }
 
     /// GET `url` with `accept` and, when given, a bearer token.
-    pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Answer, FederationError> {
+    pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Answer, OutboundError> {
         let mut req = Request::builder()
             .method(Method::GET)
             .uri(url)
@@ -90,6 +97,25 @@ impl ProviderHttp {
         self.send(req, Full::default()).await
     }
 
+    /// POST `body` (JSON) to `url` with `headers`.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, OutboundError> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .header(header::ACCEPT, "application/json")
+            .header(header::USER_AGENT, "authyy")
+            .header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.send(req, Full::new(Bytes::from(body))).await
+    }
+
     /// POST a form to `url`, authenticated with HTTP Basic as `client_id:client_secret`
     /// (`client_secret_basic`, each part form-encoded as RFC 6749 §2.3.1 says).
     pub async fn post_form(
@@ -97,7 +123,7 @@ impl ProviderHttp {
         url: &str,
         form: &[(&str, &str)],
         basic: (&str, &str),
-    ) -> Result<Answer, FederationError> {
+    ) -> Result<Answer, OutboundError> {
         use base64::Engine;
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
@@ -122,27 +148,27 @@ impl ProviderHttp {
         &self,
         req: hyper::http::request::Builder,
         body: Full<Bytes>,
-    ) -> Result<Answer, FederationError> {
+    ) -> Result<Answer, OutboundError> {
         let req = req
             .body(body)
-            .map_err(|e| FederationError::Refused(format!("a provider URL is unusable: {e}")))?;
+            .map_err(|e| OutboundError::Refused(format!("a URL is unusable: {e}")))?;
         let host = req.uri().host().unwrap_or("").to_string();
         let client = self.client().await?;
         let call = async {
             let resp = client
                 .request(req)
                 .await
-                .map_err(|e| FederationError::Unreachable(format!("{host}: {e}")))?;
+                .map_err(|e| OutboundError::Unreachable(format!("{host}: {e}")))?;
             let status = resp.status().as_u16();
             let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
-                .map_err(|e| FederationError::Unreachable(format!("{host}: reading the answer: {e}")))?
+                .map_err(|e| OutboundError::Unreachable(format!("{host}: reading the answer: {e}")))?
                 .to_bytes();
             Ok(Answer { status, body })
         };
         tokio::time::timeout(self.timeout, call)
             .await
-            .map_err(|_| FederationError::Unreachable(format!("{host}: no answer in {:?}", self.timeout)))?
+            .map_err(|_| OutboundError::Unreachable(format!("{host}: no answer in {:?}", self.timeout)))?
     }
 }
