@@ -1,7 +1,7 @@
 //! The token hook: asked at every issuance of an access token (login, refresh, the second
 //! factor, a passkey, a provider sign-in), before the request writes anything, it adds claims of
-//! the team's own. It cannot change a reserved claim (echoing one unchanged is allowed), may add
-//! at most [`MAX_ADDED_CLAIMS_BYTES`], and the token it makes must still fit a request header.
+//! the team's own. It cannot change a reserved claim (echoing one unchanged is allowed) and may add
+//! at most [`MAX_ADDED_CLAIMS_BYTES`], so the token still fits a request header.
 //!
 //! Sent: `{"event": "token", "user": {id, username, email, email_verified, role, created_at,
 //! app_metadata, mfa, identities}, "claims": {...}}`, the user never holding a hash, secret, code

@@ -171,13 +171,6 @@ impl TokenIssuer {
         })
     }
 
-    /// The size of the access token `access` would sign to: over [`MAX_TOKEN_BYTES`], [`TokenIssuer::sign`]
-    /// refuses it. For claims a hook added, checked before anything is written.
-    pub async fn access_token_len(&self, access: &Claims) -> Result<usize, TokenError> {
-        let keys = self.signing_keys().await?;
-        Ok(sign_access(keys.signing_key()?, access)?.len())
-    }
-
     /// [`TokenIssuer::access_claims`] and [`TokenIssuer::sign`] in one, with no hook: for tests
     /// and tools. Endpoints go through `endpoints::issuance`, which asks the token hook.
     pub async fn issue(

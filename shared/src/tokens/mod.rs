@@ -239,6 +239,29 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_token_metadata_and_a_hook_can_make_fits_a_request_header() {
+        // 2 KiB of app_metadata and 2 KiB of hook claims (their bounds, as compact JSON), every
+        // other claim at its longest likely (a 255-character issuer and audience, admin at aal2).
+        let mut c = claims(TokenUse::Access, 2000);
+        c.iss = format!("https://{}/auth", "i".repeat(242));
+        c.aud = "a".repeat(255);
+        c.scope = Some(scope_of(Role::Admin, Aal::Aal2, false));
+        c.amr = Some(vec!["pwd".into(), "otp".into(), "mfa".into()]);
+        c.aal = Some("aal2".into());
+        c.auth_time = Some(1_800_000_000);
+        let metadata = json!({"k": "m".repeat(crate::domain::MAX_APP_METADATA_BYTES - 8)});
+        c.app_metadata = metadata.as_object().cloned();
+        let added = json!({"k2": "h".repeat(crate::hooks::token::MAX_ADDED_CLAIMS_BYTES - 9)});
+        c.extra = added.as_object().cloned().unwrap();
+        assert_eq!(
+            serde_json::to_string(&c.extra).unwrap().len(),
+            crate::hooks::token::MAX_ADDED_CLAIMS_BYTES
+        );
+        let (token, _) = access(&c);
+        assert!(token.len() <= MAX_TOKEN_BYTES, "{} bytes", token.len());
+    }
+
+    #[test]
     fn the_kid_is_read_from_tokens_of_up_to_8192_bytes_and_not_from_longer_ones() {
         // A longer token is refused unread: it cannot make a verifier read the key set again.
         let kid = "k".repeat(43);
