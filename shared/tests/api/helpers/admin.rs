@@ -12,35 +12,33 @@ impl TestApp {
 
     /// `GET /auth/admin/users/{id}`.
     pub async fn admin_get(&self, access: &str, id: impl std::fmt::Display) -> Resp {
-        let path = format!("/auth/admin/users/{id}");
-        self.call_at(Endpoint::AdminGetUser, &path, None, access, "192.0.2.1", "tests")
-            .await
+        self.admin_call(
+            Endpoint::AdminGetUser,
+            &format!("/auth/admin/users/{id}"),
+            None,
+            access,
+        )
+        .await
     }
 
     /// `PATCH /auth/admin/users/{id}` with `body`.
     pub async fn admin_patch(&self, access: &str, id: impl std::fmt::Display, body: Value) -> Resp {
-        let path = format!("/auth/admin/users/{id}");
-        self.call_at(
+        self.admin_call(
             Endpoint::AdminUpdateUser,
-            &path,
+            &format!("/auth/admin/users/{id}"),
             Some(body),
             access,
-            "192.0.2.1",
-            "tests",
         )
         .await
     }
 
     /// `DELETE /auth/admin/users/{id}`.
     pub async fn admin_delete(&self, access: &str, id: impl std::fmt::Display) -> Resp {
-        let path = format!("/auth/admin/users/{id}");
-        self.call_at(
+        self.admin_call(
             Endpoint::AdminDeleteUser,
-            &path,
+            &format!("/auth/admin/users/{id}"),
             None,
             access,
-            "192.0.2.1",
-            "tests",
         )
         .await
     }
@@ -48,15 +46,14 @@ impl TestApp {
     /// `DELETE /auth/admin/users/{id}/sessions`.
     pub async fn admin_end_sessions(&self, access: &str, id: impl std::fmt::Display) -> Resp {
         let path = format!("/auth/admin/users/{id}/sessions");
-        self.call_at(
-            Endpoint::AdminEndSessions,
-            &path,
-            None,
-            access,
-            "192.0.2.1",
-            "tests",
-        )
-        .await
+        self.admin_call(Endpoint::AdminEndSessions, &path, None, access)
+            .await
+    }
+
+    /// One admin route, from the tests' usual client address.
+    async fn admin_call(&self, endpoint: Endpoint, path: &str, body: Option<Value>, access: &str) -> Resp {
+        self.call_at(endpoint, path, body, access, "192.0.2.1", "tests")
+            .await
     }
 
     /// Each admin route on user `id` with `access` (PATCH with an empty change).
