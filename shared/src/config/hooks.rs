@@ -200,6 +200,8 @@ mod tests {
             "https://",
             "http://hooks.example.com/x",
             "my-hook",
+            "https://hooks.example.com/a b",
+            "https://hooks.example.com/\u{1}",
         ] {
             assert!(target(bad, Some(SECRET)).is_err(), "{bad:?}");
         }

@@ -12,8 +12,6 @@ mod call;
 pub mod signup;
 pub mod token;
 
-use std::time::Duration;
-
 use serde_json::{Map, Value};
 
 pub use crate::config::hooks::{HookSettings, HookTarget};
@@ -56,14 +54,6 @@ impl Hooks {
             lambda: call::LambdaClient::new(lambda, timeout),
             settings,
         }
-    }
-
-    pub fn settings(&self) -> &HookSettings {
-        &self.settings
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.settings.timeout
     }
 
     /// Calls `target` (the hook called `name`) with `event`: its answer, a JSON object.

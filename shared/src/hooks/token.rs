@@ -103,7 +103,8 @@ pub fn added_claims(claims: &Claims, answer: &Map<String, Value>) -> Result<Map<
 }
 
 impl Hooks {
-    /// Whether a token hook is set (its user view costs reads: build it only then).
+    /// Whether a token hook is set (its user view costs reads: build it only then). Were it
+    /// always true, nothing but the cost would change: with no hook, `token_claims` adds nothing.
     pub fn has_token_hook(&self) -> bool {
         self.settings.token.is_some()
     }
