@@ -18,6 +18,17 @@ exits when its standard input closes. Paths (POST):
   /garbage    200, not JSON
   /redirect   302 to /allow
 
+It also stands in for the Lambda Invoke API (POST /2015-03-31/functions/NAME/invocations, the
+request signed with SigV4, which is not checked), answering by function name:
+
+  metadata    {"allow": true, "app_metadata": {"plan": "trial", "source": "lambda"}}
+  deny        {"allow": false, "detail": "Sign up with your work address"}
+  claims      {"claims": {"via": "lambda"}}
+  crash       the function's own error (X-Amz-Function-Error: Unhandled)
+  (other)     404 ResourceNotFoundException
+
+These are listed with "path": "lambda:NAME" and "verified": whether a SigV4 header came.
+
 GET /received?contains=TEXT lists what was received whose body contains TEXT, each as
 {"path", "event", "verified"}: a request whose signature did not verify is answered 401 and
 listed with "verified": false.
@@ -28,11 +39,12 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 WEBHOOK = Webhook(sys.argv[1])
+INVOKE_PREFIX = "/2015-03-31/functions/"
 RECEIVED = []
 LOCK = threading.Lock()
 
@@ -62,6 +74,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("content-length", "0") or 0))
         path = urlsplit(self.path).path
         headers = {k.lower(): v for k, v in self.headers.items()}
+        if path.startswith(INVOKE_PREFIX) and path.endswith("/invocations"):
+            return self.invoke(unquote(path[len(INVOKE_PREFIX):-len("/invocations")]), raw, headers)
         try:
             event = WEBHOOK.verify(raw, headers)
             verified = True
@@ -94,6 +108,26 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/redirect":
             return self.answer(302, {}, [("location", "/allow")])
         return self.answer(404, {"error": "no such hook"})
+
+    def invoke(self, function, raw, headers):
+        signed = headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 ")
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            event = None
+        with LOCK:
+            RECEIVED.append({"path": f"lambda:{function}", "event": event, "verified": signed, "raw": raw.decode("utf-8", "replace")})
+        if function == "metadata":
+            return self.answer(200, {"allow": True, "app_metadata": {"plan": "trial", "source": "lambda"}})
+        if function == "deny":
+            return self.answer(200, {"allow": False, "detail": "Sign up with your work address"})
+        if function == "claims":
+            return self.answer(200, {"claims": {"via": "lambda"}})
+        if function == "crash":
+            error = {"errorMessage": "hook crashed", "errorType": "Error"}
+            return self.answer(200, error, [("x-amz-function-error", "Unhandled")])
+        message = {"__type": "ResourceNotFoundException", "Message": f"Function not found: {function}"}
+        return self.answer(404, message, [("x-amzn-errortype", "ResourceNotFoundException")])
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -1,7 +1,8 @@
 //! Hooks: the before-signup hook allows, refuses or sets metadata; the token hook adds claims at
 //! every issuance and cannot change a reserved one; a hook that fails, dawdles or answers
 //! nonsense fails the request closed (503) with nothing created. The receiver verifies every
-//! signature with the Standard Webhooks reference library.
+//! signature with the Standard Webhooks reference library, and stands in for the Lambda Invoke
+//! API for the Lambda kind.
 
 use crate::helpers::hooks::*;
 use crate::helpers::*;
@@ -244,7 +245,55 @@ async fn a_provider_sign_in_the_hook_refuses_ends_in_access_denied_with_no_accou
     assert!(!app.exists(&email).await);
 }
 
+async fn a_lambda_hook_is_invoked_through_the_invoke_api<B: Backend>() {
+    let mut app = B::app(test_config()).await;
+    app.set_lambda_hooks(Some("metadata"), Some("claims"));
+    let name = unique("hook_lambda");
+    let email = format!("{name}@example.com");
+    assert_eq!(app.signup(&name, &email, STRONG).await.status, 201);
+    let login = app.login(&email, STRONG).await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    let claims = claims_of(&access(&login));
+    assert_eq!(claims.extra.get("via"), Some(&json!("lambda")));
+    assert_eq!(
+        claims.app_metadata.map(Value::Object),
+        Some(json!({"plan": "trial", "source": "lambda"}))
+    );
+    let seen = received(&email).await;
+    let called: Vec<_> = seen.iter().map(|r| r["path"].as_str().unwrap_or("")).collect();
+    assert_eq!(called, ["lambda:metadata", "lambda:claims"], "{seen:?}");
+    assert!(
+        seen.iter().all(|r| r["verified"] == true),
+        "SigV4-signed: {seen:?}"
+    );
+    assert_eq!(seen[0]["event"]["event"], "before_signup");
+    assert_eq!(seen[1]["event"]["user"]["email"], json!(email));
+}
+
+async fn a_lambda_hook_that_refuses_crashes_or_is_missing_creates_nothing<B: Backend>() {
+    let mut app = B::app(test_config()).await;
+    let other = unique("hook_lambda_tok");
+    app.user(&other).await;
+    app.set_lambda_hooks(Some("deny"), None);
+    let name = unique("hook_lambda_no");
+    let email = format!("{name}@example.com");
+    let r = app.signup(&name, &email, STRONG).await;
+    assert_eq!((r.status, r.detail()), (403, "Sign up with your work address"));
+    for function in ["crash", "missing"] {
+        app.set_lambda_hooks(Some(function), None);
+        let r = app.signup(&name, &email, STRONG).await;
+        assert_eq!(r.status, 503, "{function}: {:?}", r.body);
+        assert!(r.detail().contains("hook"), "{function}: {}", r.detail());
+    }
+    assert!(!app.exists(&email).await);
+    app.set_lambda_hooks(None, Some("crash"));
+    let login = app.login(&format!("{other}@example.com"), STRONG).await;
+    assert_eq!(login.status, 503, "{:?}", login.body);
+}
+
 both_backends!(
+    a_lambda_hook_is_invoked_through_the_invoke_api,
+    a_lambda_hook_that_refuses_crashes_or_is_missing_creates_nothing,
     a_provider_sign_in_asks_the_before_signup_hook_then_the_token_hook,
     a_provider_sign_in_the_hook_refuses_ends_in_access_denied_with_no_account,
     the_before_signup_hook_is_signed_and_told_the_attempt,

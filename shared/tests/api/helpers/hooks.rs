@@ -82,6 +82,19 @@ impl TestApp {
         ));
     }
 
+    /// Runs the app's requests from now on with these Lambda hooks (function names the
+    /// receiver answers as the Lambda Invoke API: `metadata`, `deny`, `claims`, `crash`).
+    pub fn set_lambda_hooks(&mut self, before_signup: Option<&str>, token: Option<&str>) {
+        let lambda = |name: &str| HookTarget::Lambda(name.to_string());
+        let settings = HookSettings {
+            before_signup: before_signup.map(lambda),
+            token: token.map(lambda),
+            timeout: Duration::from_millis(500),
+            ..HookSettings::default()
+        };
+        self.state.hooks = Arc::new(Hooks::new(settings, LambdaAccess::Local(receiver().to_string())));
+    }
+
     /// Whether an account with `email` exists.
     pub async fn exists(&self, email: &str) -> bool {
         let email = authyy::domain::Email::parse(email).unwrap();
