@@ -49,9 +49,14 @@ pub fn http_hook(path: &str) -> HookTarget {
 
 /// Hook settings with these hooks (receiver paths) and a budget of 500 ms.
 pub fn hook_settings(before_signup: Option<&str>, token: Option<&str>) -> HookSettings {
+    settings_of(before_signup.map(http_hook), token.map(http_hook))
+}
+
+/// Hook settings with these targets and a budget of 500 ms.
+fn settings_of(before_signup: Option<HookTarget>, token: Option<HookTarget>) -> HookSettings {
     HookSettings {
-        before_signup: before_signup.map(http_hook),
-        token: token.map(http_hook),
+        before_signup,
+        token,
         timeout: Duration::from_millis(500),
         ..HookSettings::default()
     }
@@ -86,12 +91,7 @@ impl TestApp {
     /// receiver answers as the Lambda Invoke API: `metadata`, `deny`, `claims`, `crash`).
     pub fn set_lambda_hooks(&mut self, before_signup: Option<&str>, token: Option<&str>) {
         let lambda = |name: &str| HookTarget::Lambda(name.to_string());
-        let settings = HookSettings {
-            before_signup: before_signup.map(lambda),
-            token: token.map(lambda),
-            timeout: Duration::from_millis(500),
-            ..HookSettings::default()
-        };
+        let settings = settings_of(before_signup.map(lambda), token.map(lambda));
         self.state.hooks = Arc::new(Hooks::new(settings, LambdaAccess::Local(receiver().to_string())));
     }
 
