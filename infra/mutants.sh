@@ -48,7 +48,8 @@ DEFAULT_FILES=(
   shared/src/config/backend.rs
   shared/src/http.rs
   shared/src/randomness.rs
-  shared/src/hashing.rs
+  shared/src/hashing/*.rs
+  shared/src/import.rs
 )
 
 files=()
@@ -115,6 +116,7 @@ ensure_module pyotp "$PYOTP_REQ"
 # A software WebAuthn authenticator for the passkey tests (shared/tests/api/authenticator.py).
 ensure_module cbor2 "$CBOR2_REQ"
 ensure_module standardwebhooks "$STANDARDWEBHOOKS_REQ"
+ensure_module bcrypt "$BCRYPT_REQ"
 export AUTHYY_PYTHON="$VENV/bin/python"
 test_args=(--lib --test api --)
 if [ "$both" = 1 ]; then

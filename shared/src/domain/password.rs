@@ -6,8 +6,13 @@ use zxcvbn::feedback::Warning;
 use super::Invalid;
 
 /// A password of acceptable length, NFKC-normalised so that the same password typed on
-/// different keyboards or platforms hashes the same. Never printed.
-pub struct Password(String);
+/// different keyboards or platforms hashes the same; the text as received is kept too, for
+/// hashes made elsewhere (imported, or checked by the user-migration hook) that never saw the
+/// normalised form. Never printed.
+pub struct Password {
+    normalised: String,
+    received: String,
+}
 
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,11 +53,20 @@ impl Password {
         if chars < min {
             return Err(Invalid(format!("password must be at least {}", characters(min))));
         }
-        Ok(Password(raw.nfkc().collect()))
+        Ok(Password {
+            normalised: raw.nfkc().collect(),
+            received: raw.to_string(),
+        })
     }
 
+    /// The normalised password: what authyy hashes and verifies.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.normalised
+    }
+
+    /// The password exactly as the client sent it.
+    pub fn as_received(&self) -> &str {
+        &self.received
     }
 }
 

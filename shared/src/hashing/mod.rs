@@ -1,6 +1,10 @@
 //! Argon2id password hashing, off the async executor, with a discarded argon2 run for unknown
 //! accounts and padding for hashes of an older, cheaper cost, so that timing does not reveal
-//! which emails are registered.
+//! which emails are registered. Hashes imported from other systems ([`imported`]) are verified
+//! with their own scheme until the first login replaces them.
+
+mod foreign;
+pub mod imported;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,24 +56,49 @@ impl Hasher {
     /// account: with no hash (unknown account), or one that cannot be read, the password is
     /// run through argon2 at the configured cost all the same (`discarded_run`); a hash of weaker
     /// (older) parameters is followed by [`padding`], so a wrong password costs about what an
-    /// unknown email does.
+    /// unknown email does. An imported hash of another scheme is checked against the password
+    /// as received, then its normalised form (the other system may have hashed either), and a
+    /// miss is followed by a full discarded run: at least the unknown email's work.
     pub async fn verify(&self, password: &Password, phc: Option<&str>) -> bool {
         let secret = password.expose().to_string();
+        let received = password.as_received().to_string();
         let current = self.params.clone();
         let stored = phc.map(str::to_string);
         let memory = self.memory.clone();
         tokio::task::spawn_blocking(move || {
-            let stored = stored.as_deref().and_then(|p| PasswordHash::new(p).ok());
+            let foreign = stored.as_deref().map(foreign::Foreign::parse);
+            if let Some(Ok(Some(foreign))) = foreign {
+                let matched = foreign.matches(received.as_bytes())
+                    || (received != secret && foreign.matches(secret.as_bytes()));
+                if !matched {
+                    #[cfg(test)]
+                    tests::PADDED_KIB.fetch_add(work(&current), Ordering::SeqCst);
+                    discarded_run(&current, secret.as_bytes(), &memory);
+                }
+                return matched;
+            }
+            // Another scheme's hash out of its bounds, or no argon2 hash: as no account.
+            let stored = stored
+                .as_deref()
+                .filter(|_| !matches!(foreign, Some(Err(_))))
+                .and_then(|p| PasswordHash::new(p).ok())
+                .filter(|h| Algorithm::try_from(h.algorithm).is_ok());
             let Some(stored) = stored else {
                 // What verifying a hash of the configured cost is, less the comparison: an
                 // unknown email costs what a wrong password does, with no dummy hash to make.
-                #[cfg(test)]
-                tests::STAND_IN_KIB.fetch_add(work(&current), Ordering::SeqCst);
-                discarded_run(&current, secret.as_bytes(), &memory);
+                // (Twice when the password as received differs from its normalised form, as
+                // a real hash is then checked against both.)
+                for _ in 0..if received == secret { 1 } else { 2 } {
+                    #[cfg(test)]
+                    tests::STAND_IN_KIB.fetch_add(work(&current), Ordering::SeqCst);
+                    discarded_run(&current, secret.as_bytes(), &memory);
+                }
                 return false;
             };
-            // The stored hash's own parameters are what verifying it costs.
-            let matched = matches(&stored, secret.as_bytes(), &memory);
+            // The stored hash's own parameters are what verifying it costs; an argon2 hash made
+            // elsewhere may be of the password as received.
+            let matched = matches(&stored, secret.as_bytes(), &memory)
+                || (received != secret && matches(&stored, received.as_bytes(), &memory));
             if let Some(pad) = Params::try_from(&stored)
                 .ok()
                 .and_then(|old| padding(&current, &old))
@@ -408,6 +437,40 @@ mod tests {
         let wrong = Password::new("wrong password here").unwrap();
         assert!(!current.verify(&wrong, Some(&phc)).await);
         assert!(!current.verify(&strong(), Some("not a phc string")).await);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_on_an_imported_hash_costs_a_full_run_more() {
+        // bcrypt at cost 4 is about a millisecond: the miss is followed by an argon2 run at the
+        // configured cost, so it costs at least what an unknown email does.
+        let current = Hasher::new(HashCost::default()).unwrap();
+        let bcrypt = bcrypt::hash(strong().expose(), 4).unwrap();
+        let wrong = Password::new("wrong password here").unwrap();
+        let before = PADDED_KIB.load(Ordering::SeqCst);
+        assert!(!current.verify(&wrong, Some(&bcrypt)).await);
+        assert!(PADDED_KIB.load(Ordering::SeqCst) - before >= 19_456 * 2);
+        // A match is not padded (the login goes on to re-hash it).
+        assert!(current.verify(&strong(), Some(&bcrypt)).await);
+        assert!(current.needs_rehash(&bcrypt));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_imported_hash_is_an_unknown_account() {
+        let current = Hasher::new(HashCost::default()).unwrap();
+        // Costs no import lets in, and a scheme argon2 does not know: not run, and the stand-in
+        // run is spent instead.
+        for costly in [
+            "$2b$20$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+            "$scrypt$ln=20,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$zvBXJzyiZ1cDEPVUXbhPbgqUFBsd0yuj5EbQTzqBOWU",
+            "$sha256$c2FsdHNhbHRzYWx0c2FsdA$zvBXJzyiZ1cDEPVUXbhPbgqUFBsd0yuj5EbQTzqBOWU",
+        ] {
+            let kib = STAND_IN_KIB.load(Ordering::SeqCst);
+            assert!(!current.verify(&strong(), Some(costly)).await, "{costly}");
+            assert!(
+                STAND_IN_KIB.load(Ordering::SeqCst) - kib >= 19_456 * 2,
+                "{costly}"
+            );
+        }
     }
 
     #[tokio::test]
