@@ -89,6 +89,8 @@ pub async fn create_admin(
             password_hash,
             created_at: now,
             app_metadata: AppMetadata::default(),
+            role: Role::Admin,
+            email_verified: false,
         })
         .await
     {
@@ -97,11 +99,7 @@ pub async fn create_admin(
         Err(StoreError::UsernameTaken) => return Err(AdminError::Conflict("Username already taken")),
         Err(e) => return Err(e.into()),
     };
-    store.set_role(user.id, Role::Admin, 0).await?;
-    Ok(User {
-        role: Role::Admin,
-        ..user
-    })
+    Ok(user)
 }
 
 /// Applies `update` to the user of `email` (see [`UserStore::update_user`]: disabling or

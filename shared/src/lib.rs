@@ -30,6 +30,7 @@ pub mod federation;
 pub mod hashing;
 pub mod hooks;
 pub mod http;
+pub mod import;
 pub mod keys;
 pub mod mail;
 pub mod outbound;

@@ -111,6 +111,18 @@ enum Command {
         /// The new app_metadata, e.g. '{"plan":"pro"}'. Without it, the current one is printed.
         json: Option<String>,
     },
+    /// Import accounts from another system: a JSON Lines file (`-` for standard input), one
+    /// account per line, `{"email", "username", "password_hash"?, "email_verified"?,
+    /// "created_at"?, "role"?, "app_metadata"?}`. Every line is checked first; any bad line
+    /// stops the import before anything is written. A line whose email is registered is
+    /// skipped, so a second run of the same file creates nothing. See docs/migrating.md.
+    Import {
+        /// The file, or `-` for standard input.
+        file: PathBuf,
+        /// Check the file and say what would be created and skipped; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List users in id order.
     List {
         /// How many users to show at most.
@@ -290,6 +302,74 @@ async fn backend(cli: &Cli) -> Result<(Box<dyn Store>, Box<dyn KeyStore>), Admin
     Ok((Box::new(DynamoStore::new(dynamo, table.clone())), Box::new(keys)))
 }
 
+/// The import file's text: the file, or standard input for `-`.
+fn read_import(file: &std::path::Path) -> Result<String, AdminError> {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = if file.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text))
+    };
+    read.map_err(|e| AdminError::Other(format!("cannot read {}: {e}", file.display())))?;
+    Ok(text)
+}
+
+/// `import`: check every line, then write (or, with `dry_run`, say what would be written).
+async fn import(
+    store: &dyn Store,
+    file: &std::path::Path,
+    dry_run: bool,
+    now: i64,
+) -> Result<(), AdminError> {
+    let text = read_import(file)?;
+    let plan = match authyy::import::check(&text, now) {
+        Ok(plan) => plan,
+        Err(bad) => {
+            for line in &bad {
+                eprintln!("{line}");
+            }
+            return Err(AdminError::Other(format!(
+                "{} bad line(s); nothing was imported",
+                bad.len()
+            )));
+        }
+    };
+    let total = plan.accounts.len();
+    if dry_run {
+        let (created, skipped) = authyy::import::preview(store, &plan).await?;
+        for line in &skipped {
+            println!("{line}");
+        }
+        println!(
+            "dry run: {total} account(s) read; would create {created}, skip {} (email already registered); nothing written",
+            skipped.len()
+        );
+        return Ok(());
+    }
+    // A bar on a terminal only (indicatif draws nothing when standard error is not one).
+    let bar = indicatif::ProgressBar::new(total as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} accounts {elapsed} (eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let summary = authyy::import::write(store, plan, &mut |done| bar.set_position(done as u64)).await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    for (line, asked, given) in &summary.renamed {
+        println!("line {line}: username {asked} is taken; imported as {given}");
+    }
+    for line in &summary.skipped {
+        println!("{line}");
+    }
+    println!(
+        "created {}, skipped {}, renamed {} (username taken)",
+        summary.created,
+        summary.skipped.len(),
+        summary.renamed.len()
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), AdminError> {
     if matches!(cli.command, Command::Keys(_))
         && cli.table.is_some()
@@ -378,6 +458,7 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             let user = admin::end_sessions(store, store, email, clock.now_ms()).await?;
             println!("every session of {} has ended", user.email);
         }
+        Command::Import { file, dry_run } => import(store, file, *dry_run, clock.now()).await?,
         Command::List { limit } => {
             let users = admin::list(store, *limit).await?;
             println!(

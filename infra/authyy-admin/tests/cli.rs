@@ -87,6 +87,8 @@ impl Target {
                 password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
                 created_at: 1_754_735_400,
                 app_metadata: Default::default(),
+                role: Role::User,
+                email_verified: false,
             })
             .await
             .unwrap()
@@ -380,6 +382,120 @@ async fn every_command_works_on_the_sqlite_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_works_on_dynamodb_and_secrets_manager() {
     every_command_works(dynamo_target().await).await;
+}
+
+/// A bcrypt hash (cost 4) of PASSWORD, as another system would export it.
+const BCRYPT: &str = "$2b$04$iyUVccztb7fCPAx3tbAiN.ZbQiI5TlXwOkW5eapVWzR8WdRh2yBsG";
+
+/// Writes `lines` as a JSON Lines file in `dir`.
+fn import_file(dir: &Path, name: &str, lines: &[String]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path.display().to_string()
+}
+
+async fn import_checks_every_line_first_then_writes_and_skips_what_exists(t: Target) {
+    let dir = tempfile::tempdir().unwrap();
+    t.add_user("taken", "taken@example.com").await;
+    // One bad line among good ones: each bad line named, nothing written.
+    let bad = import_file(
+        dir.path(),
+        "bad.jsonl",
+        &[
+            r#"{"email": "ada@example.com", "username": "ada"}"#.into(),
+            r#"{"email": "not-an-email", "username": "bob"}"#.into(),
+            format!(
+                r#"{{"email": "cy@example.com", "username": "cyd", "password_hash": "{}"}}"#,
+                BCRYPT.replace("$04$", "$14$")
+            ),
+        ],
+    );
+    let err = t.fails(&["import", &bad]);
+    assert!(err.contains("line 2: email"), "{err}");
+    assert!(err.contains("line 3: password_hash: bcrypt: cost 14"), "{err}");
+    assert!(err.contains("2 bad line(s); nothing was imported"), "{err}");
+    assert!(!err.contains("iyUVcczt"), "a hash is never quoted: {err}");
+    let ada = Email::parse("ada@example.com").unwrap();
+    assert!(t.store.user_by_email(&ada).await.unwrap().is_none());
+
+    let good = import_file(
+        dir.path(),
+        "good.jsonl",
+        &[
+            format!(
+                r#"{{"email": "ada@example.com", "username": "ada", "password_hash": "{BCRYPT}", "email_verified": true}}"#
+            ),
+            r#"{"email": "bob@example.com", "username": "Taken", "role": "admin"}"#.into(),
+            r#"{"email": "TAKEN@example.com", "username": "other"}"#.into(),
+        ],
+    );
+    // A dry run says what would happen and writes nothing.
+    let out = t.ok(&["import", "--dry-run", &good]);
+    assert!(out.contains("line 3: email already registered"), "{out}");
+    assert!(out.contains("would create 2, skip 1"), "{out}");
+    assert!(t.store.user_by_email(&ada).await.unwrap().is_none());
+    // The import: created, renamed, skipped, each said.
+    let out = t.ok(&["import", &good]);
+    assert!(
+        out.contains("line 2: username Taken is taken; imported as Taken-"),
+        "{out}"
+    );
+    assert!(out.contains("line 3: email already registered"), "{out}");
+    assert!(out.contains("created 2, skipped 1"), "{out}");
+    let imported = t.user("ada@example.com").await;
+    assert!(imported.email_verified);
+    let bob = t.user("bob@example.com").await;
+    assert!(bob.username.starts_with("Taken-"));
+    assert_eq!(bob.role, Role::Admin);
+    // The same file again, from standard input: nothing changes.
+    let text = std::fs::read_to_string(&good).unwrap();
+    let out = t.run(&["import", "-"], Some(&text));
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("created 0, skipped 3"), "{said}");
+    assert_eq!(t.user("bob@example.com").await, bob);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_checks_every_line_first_then_writes_and_skips_what_exists_on_the_sqlite_file() {
+    import_checks_every_line_first_then_writes_and_skips_what_exists(sqlite_target()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_checks_every_line_first_then_writes_and_skips_what_exists_on_dynamodb() {
+    import_checks_every_line_first_then_writes_and_skips_what_exists(dynamo_target().await).await;
+}
+
+/// 10,000 accounts with hashes, imported by the binary; the time is printed (a figure for the
+/// docs, not an assertion).
+async fn ten_thousand_lines_import(t: Target, backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (0..10_000)
+        .map(|i| {
+            format!(
+                r#"{{"email": "user{i}@example.com", "username": "user{i}", "password_hash": "{BCRYPT}"}}"#
+            )
+        })
+        .collect();
+    let file = import_file(dir.path(), "many.jsonl", &lines);
+    let started = std::time::Instant::now();
+    let out = t.ok(&["import", &file]);
+    eprintln!(
+        "import of 10,000 lines on {backend}: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(out.contains("created 10000, skipped 0"), "{out}");
+    assert_eq!(t.user("user9999@example.com").await.username, "user9999");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_lines_import_on_the_sqlite_file() {
+    ten_thousand_lines_import(sqlite_target(), "SQLite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_lines_import_on_dynamodb() {
+    ten_thousand_lines_import(dynamo_target().await, "DynamoDB (the local AWS server)").await;
 }
 
 #[test]

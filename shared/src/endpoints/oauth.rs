@@ -336,6 +336,8 @@ async fn create_account(
             password_hash: String::new(),
             created_at: now,
             app_metadata: app_metadata.clone(),
+            role: Role::User,
+            email_verified: true,
         };
         match state.identities.create_federated_user(&new, linked).await? {
             CreateEnd::Created(user) => {

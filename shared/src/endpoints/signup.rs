@@ -6,7 +6,7 @@ use lambda_http::Request;
 use super::common::{user_out, EndpointResult};
 use super::responses::{Invalid, JsonBodyRefused, TooManyRequests, Unavailable};
 use super::verify_email::queue_verification;
-use crate::domain::check_strength;
+use crate::domain::{check_strength, Role};
 use crate::error::{ApiError, EMAIL_TAKEN, USERNAME_TAKEN};
 use crate::hooks::signup::{SignupAttempt, SignupMethod, Verdict};
 use crate::http;
@@ -59,6 +59,8 @@ pub async fn signup(state: &AppState, req: &Request) -> EndpointResult {
         password_hash,
         created_at: state.clock.now(),
         app_metadata,
+        role: Role::User,
+        email_verified: false,
     };
     let email = new.email.clone();
     match state.users.create_user(new).await {

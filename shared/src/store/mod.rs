@@ -46,6 +46,7 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+#[derive(Clone)]
 pub struct NewUser {
     pub username: Username,
     pub email: Email,
@@ -53,6 +54,10 @@ pub struct NewUser {
     pub created_at: i64,
     /// What the before-signup hook gave the account (empty for none).
     pub app_metadata: AppMetadata,
+    /// `User` but for an operator's account or an import.
+    pub role: Role,
+    /// Whether the address is known to be the user's already (an import, a migration hook).
+    pub email_verified: bool,
 }
 
 /// What login needs, read by email in one call.
@@ -185,12 +190,31 @@ impl UserUpdate {
     }
 }
 
+/// What became of one account of an import ([`UserStore::import_users`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    Created(UserId),
+    /// The address is registered: the line is skipped.
+    EmailTaken,
+    /// The username is taken: nothing written for this line (the caller may try another).
+    UsernameTaken,
+}
+
+/// How many accounts [`UserStore::import_users`] takes at once: 25 users are 75 items of one
+/// DynamoDB transaction (at most 100).
+pub const IMPORT_BATCH: usize = 25;
+
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates the user with the next integer id; [`StoreError::EmailTaken`] or
     /// [`StoreError::UsernameTaken`] if either is registered (exactly one of racing calls wins).
     async fn create_user(&self, new: NewUser) -> StoreResult<User>;
+    /// Creates up to [`IMPORT_BATCH`] users, each as [`UserStore::create_user`] would (the same
+    /// conditions, so a signup racing the import is settled as between two signups), in far
+    /// fewer writes: what became of each, in order. Emails and usernames within `users` must
+    /// differ (the import checks its file first).
+    async fn import_users(&self, users: &[NewUser]) -> StoreResult<Vec<Imported>>;
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// Users in id order, after `after`, at most `limit`.

@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "hooks",
     ],
     &["error", "http", "state"],
-    &["endpoints", "admin"],
+    &["endpoints", "admin", "import"],
     &["runtime"],
 ];
 

@@ -134,3 +134,43 @@ async fn an_erasure_is_refused_when_the_password_changed_between_its_read_and_it
     let r = healthy.login("john_doe@example.com", STRONG2).await;
     assert_eq!(r.status, 200, "the account is still there: {:?}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_skips_an_address_registered_between_its_lookup_and_its_write() {
+    let Pair {
+        healthy,
+        faulty,
+        faults,
+    } = pair().await;
+    let healthy = Arc::new(healthy);
+    let lines: Vec<String> = ["ann", "racer", "cat"]
+        .iter()
+        .map(|name| json!({"email": format!("{name}@example.com"), "username": name}).to_string())
+        .collect();
+    let plan = authyy::import::check(&lines.join("\n"), healthy.clock.now()).unwrap();
+    // The import's one transaction (after its lookup found none of the three) meets a signup.
+    let signup = healthy.clone();
+    faults.before_call_naming(
+        "TransactItems",
+        meanwhile(async move {
+            assert_eq!(
+                signup.signup("racer", "racer@example.com", STRONG).await.status,
+                201
+            );
+        }),
+    );
+    let summary = authyy::import::write(faulty.state.users.as_ref(), plan, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.created, 2);
+    assert_eq!(summary.skipped.len(), 1);
+    assert_eq!(
+        (summary.skipped[0].line, summary.skipped[0].reason.as_str()),
+        (2, "email already registered")
+    );
+    // The signup's account is the one that stands; the two others were written on their own.
+    assert_eq!(healthy.login("racer@example.com", STRONG).await.status, 200);
+    for name in ["ann", "cat"] {
+        assert!(healthy.exists(&format!("{name}@example.com")).await, "{name}");
+    }
+}

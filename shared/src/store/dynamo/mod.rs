@@ -313,6 +313,12 @@ impl DynamoStore {
     }
 
     pub(super) async fn next_user_id(&self) -> StoreResult<UserId> {
+        self.reserve_user_ids(1).await
+    }
+
+    /// Reserves `count` consecutive user ids (at least 1) in one counter update: the first.
+    pub(super) async fn reserve_user_ids(&self, count: u64) -> StoreResult<UserId> {
+        let count = count.max(1);
         let out = self
             .client
             .update_item()
@@ -320,15 +326,17 @@ impl DynamoStore {
             .set_key(Some(key("COUNTER#users", "COUNTER")))
             .update_expression("ADD #v :one")
             .expression_attribute_names("#v", "value")
-            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":one", n(count))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
             .map_err(|e| sdk_error("next user id", e))?;
-        out.attributes
+        let last: UserId = out
+            .attributes
             .as_ref()
             .and_then(|a| opt_n(a, "value"))
-            .ok_or_else(|| malformed("counter value"))
+            .ok_or_else(|| malformed("counter value"))?;
+        Ok(last + 1 - count)
     }
 }
 

@@ -27,6 +27,71 @@ impl UserStore for DynamoStore {
         }
     }
 
+    async fn import_users(&self, users: &[NewUser]) -> StoreResult<Vec<Imported>> {
+        // What is registered already: one consistent read of the batch's emails and usernames.
+        let keys = users
+            .iter()
+            .flat_map(|new| [email_key(new.email.as_str()), username_key(&new.username)])
+            .collect();
+        let found = self.batch_get("import lookup", keys).await?;
+        let registered = |key: Item| found.contains_key(&item_id(&key));
+        let mut ends: Vec<Option<Imported>> = users
+            .iter()
+            .map(|new| {
+                if registered(email_key(new.email.as_str())) {
+                    Some(Imported::EmailTaken)
+                } else if registered(username_key(&new.username)) {
+                    Some(Imported::UsernameTaken)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let fresh: Vec<(&mut Option<Imported>, &NewUser)> = ends
+            .iter_mut()
+            .zip(users)
+            .filter(|(end, _)| end.is_none())
+            .collect();
+        if !fresh.is_empty() {
+            // Their ids in one counter update, then their items in as few transactions as fit.
+            let first = self.reserve_user_ids(fresh.len() as u64).await?;
+            let mut numbered: Vec<(&mut Option<Imported>, &NewUser, UserId)> = fresh
+                .into_iter()
+                .zip(first..)
+                .map(|((end, new), id)| (end, new, id))
+                .collect();
+            for group in numbered.chunks_mut((self.max_tx_items / 3).max(1)) {
+                let writes = group
+                    .iter()
+                    .flat_map(|(_, new, id)| self.new_user_writes(*id, new, None).1)
+                    .collect();
+                match self.transact("import users", writes).await? {
+                    Tx::Done => {
+                        for (end, _, id) in group.iter_mut() {
+                            **end = Some(Imported::Created(*id));
+                        }
+                    }
+                    // Someone registered one of these meanwhile: each on its own, as a signup.
+                    tx if tx.refused() => {
+                        for (end, new, id) in group.iter_mut() {
+                            let (_, writes) = self.new_user_writes(*id, new, None);
+                            **end = Some(match self.transact("import user", writes).await? {
+                                Tx::Done => Imported::Created(*id),
+                                tx if tx.failed(1) => Imported::EmailTaken,
+                                tx if tx.failed(2) => Imported::UsernameTaken,
+                                Tx::Cancelled(codes) => return Err(cancelled("import user", codes)),
+                            });
+                        }
+                    }
+                    Tx::Cancelled(codes) => return Err(cancelled("import users", codes)),
+                }
+            }
+        }
+        ends.into_iter()
+            .map(|end| end.ok_or_else(|| StoreError::Backend("import: a line left undecided".into())))
+            .collect()
+    }
+
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
         self.get("get user", user_key(id))
             .await?
@@ -152,12 +217,12 @@ impl DynamoStore {
         new: &NewUser,
         identities: Option<u32>,
     ) -> (User, Vec<StoreResult<TransactWriteItem>>) {
-        let email_verified = identities.is_some();
+        let email_verified = new.email_verified || identities.is_some();
         let user = User {
             id,
             username: new.username.as_str().to_string(),
             email: new.email.as_str().to_string(),
-            role: Role::User,
+            role: new.role,
             disabled: false,
             email_verified,
             created_at: new.created_at,
@@ -192,7 +257,7 @@ impl DynamoStore {
             ("password_hash".into(), s(&new.password_hash)),
             ("disabled".into(), b(false)),
         ]);
-        let mut sentinel = key(format!("USERNAME#{}", new.username.key()), "USERNAME");
+        let mut sentinel = username_key(&new.username);
         sentinel.insert("user_id".into(), n(id));
         let fresh = Some("attribute_not_exists(pk)");
         let writes = vec![
@@ -202,4 +267,9 @@ impl DynamoStore {
         ];
         (user, writes)
     }
+}
+
+/// A username's uniqueness sentinel.
+fn username_key(username: &Username) -> Item {
+    key(format!("USERNAME#{}", username.key()), "USERNAME")
 }

@@ -8,32 +8,22 @@ use super::*;
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        self.write(|tx| insert_user(tx, &new))
+    }
+
+    async fn import_users(&self, users: &[NewUser]) -> StoreResult<Vec<Imported>> {
+        // One transaction for the batch: each line is decided against the accounts as they
+        // stand, the batch's earlier lines included.
         self.write(|tx| {
-            let taken = |sql: &str, v: &str| -> StoreResult<bool> {
-                tx.query_row(sql, [v], |_| Ok(())).optional().map(|r| r.is_some()).map_err(backend)
-            };
-            if taken("SELECT 1 FROM users WHERE email = ?1", new.email.as_str())? {
-                return Err(StoreError::EmailTaken);
-            }
-            if taken("SELECT 1 FROM users WHERE username_key = ?1", &new.username.key())? {
-                return Err(StoreError::UsernameTaken);
-            }
-            tx.execute(
-                "INSERT INTO users (username, username_key, email, password_hash, created_at, app_metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    new.username.as_str(),
-                    new.username.key(),
-                    new.email.as_str(),
-                    new.password_hash,
-                    new.created_at,
-                    stored_metadata(&new.app_metadata)
-                ],
-            )
-            .map_err(backend)?;
-            let id = tx.last_insert_rowid();
-            user_by(tx, "id = ?1", [id])
-                .map_err(backend)?
-                .ok_or_else(|| StoreError::Backend("inserted user not found".into()))
+            users
+                .iter()
+                .map(|new| match insert_user(tx, new) {
+                    Ok(user) => Ok(Imported::Created(user.id)),
+                    Err(StoreError::EmailTaken) => Ok(Imported::EmailTaken),
+                    Err(StoreError::UsernameTaken) => Ok(Imported::UsernameTaken),
+                    Err(e) => Err(e),
+                })
+                .collect()
         })
     }
 
@@ -91,4 +81,38 @@ impl UserStore for SqliteStore {
             user_by(tx, "id = ?1", [id]).map_err(backend)
         })
     }
+}
+
+/// Inserts `new`, unless its email or username is registered.
+fn insert_user(tx: &rusqlite::Connection, new: &NewUser) -> StoreResult<User> {
+    let taken = |sql: &str, v: &str| -> StoreResult<bool> {
+        tx.query_row(sql, [v], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(backend)
+    };
+    if taken("SELECT 1 FROM users WHERE email = ?1", new.email.as_str())? {
+        return Err(StoreError::EmailTaken);
+    }
+    if taken("SELECT 1 FROM users WHERE username_key = ?1", &new.username.key())? {
+        return Err(StoreError::UsernameTaken);
+    }
+    tx.execute(
+        "INSERT INTO users (username, username_key, email, password_hash, created_at, app_metadata, role, email_verified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            new.username.as_str(),
+            new.username.key(),
+            new.email.as_str(),
+            new.password_hash,
+            new.created_at,
+            stored_metadata(&new.app_metadata),
+            new.role.as_str(),
+            new.email_verified
+        ],
+    )
+    .map_err(backend)?;
+    let id = tx.last_insert_rowid();
+    user_by(tx, "id = ?1", [id])
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::Backend("inserted user not found".into()))
 }
