@@ -23,6 +23,8 @@ ensure_module pyotp "$PYOTP_REQ"
 ensure_module cbor2 "$CBOR2_REQ"
 # The Standard Webhooks library, which verifies the HTTP hooks' signatures in the hook tests.
 ensure_module standardwebhooks "$STANDARDWEBHOOKS_REQ"
+# bcrypt (and hashlib's scrypt and PBKDF2) make the hashes the import tests bring in.
+ensure_module bcrypt "$BCRYPT_REQ"
 export AUTHYY_PYTHON="$VENV/bin/python"
 say "extracting the DynamoDB table definition from template.yaml"
 "$VENV/bin/python" infra/local_aws.py table-definition > target/authyy-table.json

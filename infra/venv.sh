@@ -42,4 +42,6 @@ PYOTP_REQ="pyotp==2.9.0"
 CBOR2_REQ="cbor2==5.6.5"
 # The Standard Webhooks reference library, to verify the signatures of authyy's HTTP hooks.
 STANDARDWEBHOOKS_REQ="standardwebhooks==1.3.0"
+# bcrypt hashes made by another implementation, for the tests of imported password hashes.
+BCRYPT_REQ="bcrypt==4.2.1"
 SCHEMATHESIS_REQ="schemathesis==4.32.5"

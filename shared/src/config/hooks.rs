@@ -1,5 +1,5 @@
-//! Hooks: the team's own code, called at signup (`AUTH_HOOK_BEFORE_SIGNUP`) and at every token
-//! issuance (`AUTH_HOOK_TOKEN`). Each value is `lambda:<function name or ARN>` (the Lambda Invoke
+//! Hooks: the team's own code, called at signup (`AUTH_HOOK_BEFORE_SIGNUP`), at every token
+//! issuance (`AUTH_HOOK_TOKEN`) and for an email authyy does not know (`AUTH_HOOK_USER_MIGRATION`). Each value is `lambda:<function name or ARN>` (the Lambda Invoke
 //! API) or an `https://` URL (`http://` only on a loopback host) called with a Standard Webhooks
 //! signature under `AUTH_HOOK_<NAME>_SECRET`, else `AUTH_HOOK_SECRET` (`whsec_` and base64).
 //! `AUTH_HOOK_TIMEOUT_MS` (default 2000) bounds every call. All of it is checked at startup.
@@ -57,6 +57,7 @@ impl std::fmt::Debug for WebhookSecret {
 pub struct HookSettings {
     pub before_signup: Option<HookTarget>,
     pub token: Option<HookTarget>,
+    pub user_migration: Option<HookTarget>,
     /// Where local mode reaches the Lambda Invoke API: `AWS_ENDPOINT_URL_LAMBDA` if set, else the
     /// emulator that runs the function (`cargo lambda watch` serves the Invoke API where it
     /// serves its runtime API, which it names in `AWS_LAMBDA_RUNTIME_API`), else
@@ -71,6 +72,7 @@ impl Default for HookSettings {
         HookSettings {
             before_signup: None,
             token: None,
+            user_migration: None,
             local_lambda_endpoint: DEFAULT_LOCAL_LAMBDA_ENDPOINT.into(),
             timeout: Duration::from_millis(2000),
         }
@@ -148,15 +150,10 @@ pub fn from_env(env: &super::Env) -> Result<HookSettings, super::ConfigError> {
             )))
         }
     };
-    // Not in this version: set, it would be ignored, and a team would believe its users migrate.
-    if env.get("AUTH_HOOK_USER_MIGRATION").is_some() {
-        return Err(invalid("AUTH_HOOK_USER_MIGRATION")(
-            "the user-migration hook is not available in this version of authyy".into(),
-        ));
-    }
     Ok(HookSettings {
         before_signup: hook("AUTH_HOOK_BEFORE_SIGNUP", "AUTH_HOOK_BEFORE_SIGNUP_SECRET")?,
         token: hook("AUTH_HOOK_TOKEN", "AUTH_HOOK_TOKEN_SECRET")?,
+        user_migration: hook("AUTH_HOOK_USER_MIGRATION", "AUTH_HOOK_USER_MIGRATION_SECRET")?,
         local_lambda_endpoint: local_lambda_endpoint(
             env.get("AWS_ENDPOINT_URL_LAMBDA"),
             env.get("AWS_LAMBDA_RUNTIME_API"),
@@ -217,6 +214,8 @@ mod tests {
             ("AUTH_HOOK_BEFORE_SIGNUP", "https://hooks.example.com/signup"),
             ("AUTH_HOOK_TOKEN", "https://hooks.example.com/token"),
             ("AUTH_HOOK_TOKEN_SECRET", other),
+            ("AUTH_HOOK_USER_MIGRATION", "https://hooks.example.com/migrate"),
+            ("AUTH_HOOK_USER_MIGRATION_SECRET", other),
             ("AUTH_HOOK_SECRET", SECRET),
             ("AUTH_HOOK_TIMEOUT_MS", "500"),
         ]);
@@ -230,6 +229,10 @@ mod tests {
             WebhookSecret::parse(SECRET).unwrap()
         );
         assert_eq!(secret_of(settings.token), WebhookSecret::parse(other).unwrap());
+        assert_eq!(
+            secret_of(settings.user_migration),
+            WebhookSecret::parse(other).unwrap()
+        );
         assert_eq!(settings.timeout, Duration::from_millis(500));
     }
 
@@ -241,7 +244,7 @@ mod tests {
             ("AUTH_HOOK_TIMEOUT_MS", "0"),
             ("AUTH_HOOK_TIMEOUT_MS", "10001"),
             ("AUTH_HOOK_TIMEOUT_MS", "soon"),
-            ("AUTH_HOOK_USER_MIGRATION", "lambda:migrate"),
+            ("AUTH_HOOK_USER_MIGRATION", "http://hooks.example.com/migrate"),
         ] {
             let err = from_env(&super::super::Env::from_pairs([(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");

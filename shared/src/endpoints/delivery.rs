@@ -24,4 +24,7 @@ pub enum DeliveryError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Mail(#[from] MailError),
+    /// The user-migration hook (or the account it asked for) failed.
+    #[error("user migration failed: {0}")]
+    Migration(String),
 }

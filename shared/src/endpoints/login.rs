@@ -6,13 +6,14 @@ use lambda_http::Request;
 use super::common::{envelope, envelope_user, EndpointResult};
 use super::issuance;
 use super::login_mfa::MFA_TOKEN_TTL;
+use super::migration::{self, Migration};
 use super::responses::{Invalid, JsonBodyRefused, Unavailable};
 use crate::domain::{Authentication, Email, Password};
 use crate::error::{ApiError, EMAIL_NOT_VERIFIED, INVALID_CREDENTIALS};
 use crate::http;
 use crate::randomness;
 use crate::state::AppState;
-use crate::store::{LoginAttempt, LoginStart, MfaChallenge, VerifiedLogin};
+use crate::store::{Credentials, LoginAttempt, LoginStart, MfaChallenge, VerifiedLogin};
 use crate::wire::{ErrorOut, LoginOut, LoginRequest, MfaRequiredOut};
 
 /// Log in: starts a session and returns an access token and a refresh token.
@@ -55,10 +56,21 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
 
     // The same work, status and body whether the email is unknown or the password wrong. A
     // failure needs no further write: the reservation is its record.
-    let matched = state
-        .hasher
-        .verify(&password, credentials.as_ref().map(|c| c.password_hash.as_str()))
-        .await;
+    let (credentials, matched) = match credentials {
+        // An unknown email may be a user of the team's old system (asked only once the attempt
+        // is counted, so the hook is asked no faster than passwords are checked).
+        None if state.hooks.migrates_users() => {
+            match migrate_at_login(state, req, &email, &password).await? {
+                Some(migrated) => (Some(migrated), true),
+                None => (None, state.hasher.verify(&password, None).await),
+            }
+        }
+        credentials => {
+            let stored = credentials.as_ref().map(|c| c.password_hash.as_str());
+            let matched = state.hasher.verify(&password, stored).await;
+            (credentials, matched)
+        }
+    };
     let credentials = match credentials {
         Some(c) if matched && !c.disabled => c,
         _ => return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS)),
@@ -81,22 +93,35 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         _ => randomness::random_token::<32>(),
     };
     let device = randomness::token_hash(&answered_device);
+    let factors = state.mfa.second_factors(user.id).await?.factors();
+    let auth = Authentication::password(attempt.now);
+    let session = state
+        .tokens
+        .new_session(credentials.user_id, http::seen_from(req), auth.clone());
+    // Decided (with the token hook) before anything is written; not needed for a second step.
+    let access = if factors.any() {
+        None
+    } else {
+        Some(issuance::access_claims(state, req, &user, &session.sid, &auth).await?)
+    };
+    // A hash of older parameters, or of another system (an import), is replaced now, so the
+    // session, the second step and the device are bound to the hash the account keeps.
+    let verified_hash = rehash_if_due(state, &email, &password, &credentials.password_hash).await;
     let verified = VerifiedLogin {
         attempt: &attempt,
-        verified_hash: &credentials.password_hash,
+        verified_hash: &verified_hash,
         trusted_device,
         device: &device,
         device_expires_at: attempt.now + state.config.login_device_ttl.as_secs() as i64,
     };
-    let factors = state.mfa.second_factors(user.id).await?.factors();
-    if factors.any() {
+    let Some(access) = access else {
         // No session yet: the second step starts it (see `login_mfa`).
         let mfa_token = randomness::random_token::<32>();
         let challenge = MfaChallenge {
             hash: randomness::token_hash(&mfa_token),
             user_id: user.id,
             email: email.as_str().to_string(),
-            verified_hash: credentials.password_hash.clone(),
+            verified_hash: verified_hash.clone(),
             device: presented_device.clone(),
             trusted_device,
             attempts: 0,
@@ -106,7 +131,6 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         if !state.mfa.begin_second_step(&verified, &challenge).await? {
             return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
         }
-        rehash_if_due(state, &email, &password, &credentials.password_hash).await;
         tracing::info!(user_id = user.id, "login waits for a second factor");
         let body = MfaRequiredOut {
             mfa_required: true,
@@ -114,19 +138,12 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
             methods: factors.methods(),
         };
         return http::json(StatusCode::OK, &body);
-    }
-    let auth = Authentication::password(attempt.now);
-    let session = state
-        .tokens
-        .new_session(credentials.user_id, http::seen_from(req), auth.clone());
+    };
     let first = state.tokens.new_refresh_token(&session);
-    // Decided (with the token hook) before anything is written.
-    let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     if !state.sessions.start_session(&verified, &session, &first).await? {
         // The password changed (or the account was disabled) while we were verifying.
         return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
     }
-    rehash_if_due(state, &email, &password, &credentials.password_hash).await;
     tracing::info!(user_id = credentials.user_id, "login");
     let issued = issuance::sign(state, &access, &first).await?;
     let mut body = envelope(issued, envelope_user(&user));
@@ -134,18 +151,45 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     http::json(StatusCode::OK, &body)
 }
 
-/// Stores the password hashed with today's parameters if `hash` was made with older ones (best
-/// effort: the login stands either way).
-async fn rehash_if_due(state: &AppState, email: &Email, password: &Password, hash: &str) {
+/// Stores the password hashed as argon2id with today's parameters if `hash` is not (older
+/// parameters, or an imported hash of another scheme), only while the account still has `hash`
+/// (a password change meanwhile wins): the hash the account has now. Best effort: if the new
+/// hash is not saved, the login goes on with the old one.
+async fn rehash_if_due(state: &AppState, email: &Email, password: &Password, hash: &str) -> String {
     if !state.hasher.needs_rehash(hash) {
-        return;
+        return hash.to_string();
     }
     match state.hasher.hash(password).await {
-        Ok(new_hash) => {
-            if let Err(e) = state.sessions.upgrade_password_hash(email, hash, &new_hash).await {
-                tracing::warn!(error = %e, "password re-hash not saved");
-            }
-        }
+        Ok(new_hash) => match state.sessions.upgrade_password_hash(email, hash, &new_hash).await {
+            Ok(true) => return new_hash,
+            Ok(false) => tracing::info!("password re-hash skipped: the password changed meanwhile"),
+            Err(e) => tracing::warn!(error = %e, "password re-hash not saved"),
+        },
         Err(e) => tracing::warn!(error = %e, "password re-hash failed"),
+    }
+    hash.to_string()
+}
+
+/// The credentials of the account the user-migration hook moved over for this login, if the
+/// old system has the user (its password was checked there); a refusal by the before-signup
+/// hook is a 403 with its detail.
+async fn migrate_at_login(
+    state: &AppState,
+    req: &Request,
+    email: &Email,
+    password: &Password,
+) -> Result<Option<Credentials>, ApiError> {
+    match migration::migrate(state, email, Some(password), &http::seen_from(req)).await? {
+        Migration::Created { user, password_hash } => Ok(Some(Credentials {
+            user_id: user.id,
+            username: user.username,
+            email: user.email,
+            password_hash,
+            disabled: false,
+        })),
+        Migration::Refused(detail) => Err(ApiError::Refused(detail)),
+        // Made by a racing login meanwhile: this attempt fails as a wrong password would, and
+        // the next one finds the account.
+        Migration::NoSuchUser | Migration::Raced => Ok(None),
     }
 }

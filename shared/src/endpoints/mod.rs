@@ -2,7 +2,8 @@
 //! and the request, reads a typed body or token, and answers with a wire type or an
 //! [`ApiError`](crate::error::ApiError); the pipeline ([`crate::runtime`]) does the rest.
 //!
-//! - [`signup`](mod@signup), [`login`](mod@login), [`refresh`](mod@refresh): accounts and sessions.
+//! - [`signup`](mod@signup), [`login`](mod@login), [`refresh`](mod@refresh): accounts and sessions;
+//!   [`migration`]: accounts moving over from a team's old system (the user-migration hook).
 //! - [`account`]: the signed-in user (`/me`, logout).
 //! - [`password_change`], [`sessions`](mod@sessions), [`email_change`], [`account_deletion`]:
 //!   self-service (change the password, see and end sessions, change the email, erase the
@@ -40,6 +41,7 @@ pub mod login_mfa;
 pub mod mail_caps;
 pub mod mail_jobs;
 pub mod mfa;
+pub mod migration;
 pub mod oauth;
 pub mod oauth_flow;
 pub mod owed_mail;

@@ -6,9 +6,10 @@ use lambda_http::Request;
 use super::common::{message, EndpointResult};
 use super::delivery::{Delivery, DeliveryError};
 use super::mail_caps::MailCap;
+use super::migration::{migrate, Migration};
 use super::owed_mail::request_mail;
 use super::responses::{Invalid, JsonBodyRefused, TooManyRequests, Unavailable};
-use crate::domain::{check_strength, Email};
+use crate::domain::{check_strength, Email, SeenFrom};
 use crate::error::{ApiError, INVALID_RESET};
 use crate::http;
 use crate::mail::templates::reset_mail;
@@ -43,9 +44,34 @@ pub async fn forgot_password(state: &AppState, req: &Request) -> EndpointResult 
 /// account, a new reset token (stored as its hash only; it supersedes the older ones) and the
 /// mail with its link. An error (store or mail) leaves the job to be tried again; a retry
 /// makes a new token, so only the newest mail's link works.
+///
+/// An unknown email is asked about to the user-migration hook, when one is set: here, off the
+/// request path, so the client's answer is the same for every address. A user of the old
+/// system gets an account with no password, and the mail that sets one. A hook that fails
+/// leaves the job to be tried again.
 pub async fn deliver_password_reset(state: &AppState, email: &Email) -> Result<Delivery, DeliveryError> {
-    let Some(user) = state.users.user_by_email(email).await? else {
-        return Ok(Delivery::Skipped("no such account"));
+    let user = match state.users.user_by_email(email).await? {
+        Some(user) => user,
+        None if state.hooks.migrates_users() => {
+            // The request's client is not known here: the before-signup hook gets no address.
+            let seen = SeenFrom {
+                ip: String::new(),
+                user_agent: String::new(),
+            };
+            match migrate(state, email, None, &seen)
+                .await
+                .map_err(|e| DeliveryError::Migration(e.to_string()))?
+            {
+                Migration::Created { user, .. } => user,
+                Migration::Raced => match state.users.user_by_email(email).await? {
+                    Some(user) => user,
+                    None => return Ok(Delivery::Skipped("no such account")),
+                },
+                Migration::NoSuchUser => return Ok(Delivery::Skipped("no such account")),
+                Migration::Refused(_) => return Ok(Delivery::Skipped("user migration refused")),
+            }
+        }
+        None => return Ok(Delivery::Skipped("no such account")),
     };
     if user.disabled {
         return Ok(Delivery::Skipped("account disabled"));

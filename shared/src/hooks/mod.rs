@@ -1,6 +1,7 @@
 //! Hooks: the team's own code, run by the service at signup ([`signup`]: allow, deny, or set the
-//! new account's `app_metadata`) and at every token issuance ([`token`]: claims of its own in the
-//! access token). A hook is a Lambda function, called through the Lambda Invoke API, or an HTTP
+//! new account's `app_metadata`), at every token issuance ([`token`]: claims of its own in the
+//! access token) and for an email it does not know ([`migration`]: the user moves over from the
+//! team's old system). A hook is a Lambda function, called through the Lambda Invoke API, or an HTTP
 //! endpoint, called with a Standard Webhooks signature ([`call`]). Settings: `config::hooks`.
 //!
 //! Every call is bounded by `AUTH_HOOK_TIMEOUT_MS` and never retried (a retry could run a
@@ -9,6 +10,7 @@
 //! asks its hook before any write). What a hook was sent is never logged: it holds addresses.
 
 mod call;
+pub mod migration;
 pub mod signup;
 pub mod token;
 

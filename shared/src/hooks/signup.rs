@@ -1,5 +1,5 @@
 //! The before-signup hook: asked before every account is created (a signup, a provider's first
-//! sign-in), it allows the account, optionally with its first `app_metadata`,
+//! sign-in, a user moving over through the user-migration hook; not an import), it allows the account, optionally with its first `app_metadata`,
 //! or refuses it with a detail the client is shown. It cannot grant a role.
 //!
 //! Sent: `{"event": "before_signup", "email", "username", "ip", "user_agent", "method",
@@ -28,6 +28,8 @@ pub enum SignupMethod {
     Password,
     /// A provider's first sign-in.
     Oauth,
+    /// The user-migration hook found the user in the team's old system.
+    UserMigration,
 }
 
 /// An account about to be created, as the hook is told of it.

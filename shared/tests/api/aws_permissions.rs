@@ -587,6 +587,8 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     // Both hooks set: every account starts with the before-signup hook's metadata, and every
     // issuance reads what the token hook is shown (the account's factors and identities).
     config.hooks = crate::helpers::hooks::hook_settings(Some("/metadata"), Some("/claims"));
+    // And the user-migration hook: login and the mailer create the accounts it finds.
+    config.hooks.user_migration = Some(crate::helpers::hooks::http_hook("/migrate"));
     let mut state = fixture.state(config, clock.clone());
     // Transactions of at most 8 items, so that erasing an account shows the batch deletes that
     // follow a full transaction.
@@ -683,6 +685,31 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     merge(used.entry("mailer").or_default(), &seen.lock().unwrap());
     let resets = crate::helpers::resets(app.inbox.mails_to("john@example.com").await);
     let token = crate::helpers::token_in(resets.last().unwrap()).unwrap();
+    // Users of an old system: one moved over at login, one at forgot-password (by the mailer),
+    // and one imported with a bcrypt hash, re-hashed at its first login.
+    let migrated = record!(
+        Endpoint::Login,
+        app.login("legacy.login@example.com", crate::migration::LEGACY_PASSWORD)
+            .await
+    );
+    assert_eq!(migrated.status, 200, "{:?}", migrated.body);
+    record!(
+        Endpoint::ForgotPassword,
+        app.forgot("legacy.reset@example.com").await
+    );
+    seen.lock().unwrap().clear();
+    assert!(app.deliver_queued().await.is_empty());
+    merge(used.entry("mailer").or_default(), &seen.lock().unwrap());
+    assert!(app.exists("legacy.reset@example.com").await);
+    let bcrypt = crate::migration::foreign_hashes(STRONG)["bcrypt_2b"].clone();
+    let line =
+        serde_json::json!({"email": "imported@example.com", "username": "imported", "password_hash": bcrypt});
+    let plan = authyy::import::check(&line.to_string(), clock.now()).unwrap();
+    authyy::import::write(app.state.users.as_ref(), plan, &mut |_| {})
+        .await
+        .unwrap();
+    let imported = record!(Endpoint::Login, app.login("imported@example.com", STRONG).await);
+    assert_eq!(imported.status, 200, "{:?}", imported.body);
     record!(Endpoint::ResetPassword, app.reset("bad", STRONG2).await);
     clock.advance_ms(1);
     // From the device that logged in above: it stays trusted with the new password.

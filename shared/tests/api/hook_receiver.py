@@ -13,6 +13,9 @@ exits when its standard input closes. Paths (POST):
   /claims     {"claims": {"tenant": <the user's app_metadata.tenant>, "sub": <echoed>}}
   /reserved   {"claims": {"scope": "user admin"}}
   /large      {"claims": {"blob": 3000 characters}}
+  /migrate    user_migration: {"user": {"username": "legacy.user", "email_verified": true,
+              "app_metadata": {"source": "legacy"}}} for an email that starts with "legacy"
+              and no password, or the password LEGACY_PASSWORD exactly; else {"user": null}
   /slow       waits 3 s, then {"allow": true, "claims": {}}
   /fail       500
   /garbage    200, not JSON
@@ -45,6 +48,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 WEBHOOK = Webhook(sys.argv[1])
 INVOKE_PREFIX = "/2015-03-31/functions/"
+# The old system's password of every "legacy" user (with U+FB01, which NFKC would change).
+LEGACY_PASSWORD = "old system \ufb01ne password"
 RECEIVED = []
 LOCK = threading.Lock()
 
@@ -91,6 +96,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, {"allow": False, "detail": "Sign up with your work address"})
         if path == "/metadata":
             return self.answer(200, {"allow": True, "app_metadata": {"plan": "trial", "source": "hook"}})
+        if path == "/migrate":
+            known = event["email"].startswith("legacy") and event.get("password", LEGACY_PASSWORD) == LEGACY_PASSWORD
+            user = {"username": "legacy.user", "email_verified": True, "app_metadata": {"source": "legacy"}}
+            return self.answer(200, {"user": user if known else None})
         if path == "/claims":
             user, claims = event["user"], event["claims"]
             return self.answer(200, {"claims": {"tenant": user["app_metadata"].get("tenant"), "sub": claims["sub"]}})

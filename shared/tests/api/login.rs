@@ -166,6 +166,47 @@ async fn login_rehashes_a_hash_of_older_parameters<B: Backend>() {
     assert_eq!(app.login("john@example.com", STRONG).await.status, 200);
 }
 
+/// Argon2 parameters cheaper than the configured ones: a hash made with them is re-hashed at
+/// the next login.
+fn older_cost() -> authyy::config::HashCost {
+    authyy::config::HashCost {
+        memory_kib: 8192,
+        iterations: 1,
+        parallelism: 1,
+    }
+}
+
+async fn a_login_that_rehashes_completes_its_second_step<B: Backend>() {
+    let mut app = app::<B>().await;
+    let cost = app.state.config.hash_cost;
+    app.state.hasher = authyy::hashing::Hasher::new(older_cost()).unwrap();
+    let enrolled = app.enrolled("john_doe").await;
+    app.state.hasher = authyy::hashing::Hasher::new(cost).unwrap();
+    // The re-hash is written before the second step begins, which is bound to the new hash.
+    let r = app.login_with_code(&enrolled.email, &enrolled.secret).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (after, _) = stored_credentials(&app, &enrolled.email).await;
+    assert!(!app.state.hasher.needs_rehash(&after.password_hash));
+}
+
+async fn a_login_that_rehashes_keeps_its_device_trusted<B: Backend>() {
+    let mut app = app::<B>().await;
+    let cost = app.state.config.hash_cost;
+    app.state.hasher = authyy::hashing::Hasher::new(older_cost()).unwrap();
+    app.signup("john_doe", "john@example.com", STRONG).await;
+    let first = app.login("john@example.com", STRONG).await;
+    let device = first.body["device_token"].as_str().unwrap().to_string();
+    app.state.hasher = authyy::hashing::Hasher::new(cost).unwrap();
+    // This login re-hashes: the device it presents stays trusted with the new hash, as the
+    // device token it answers says (a device no longer trusted is given a new one).
+    let body = json!({"email": "john@example.com", "password": STRONG, "device_token": device});
+    let rehashed = app.post(Endpoint::Login, body.clone()).await;
+    assert_eq!(rehashed.status, 200, "{:?}", rehashed.body);
+    assert_eq!(rehashed.body["device_token"], device.as_str());
+    let again = app.post(Endpoint::Login, body).await;
+    assert_eq!(again.body["device_token"], device.as_str(), "still trusted");
+}
+
 async fn a_password_changed_while_verifying_starts_no_session<B: Backend>() {
     let app = app::<B>().await;
     app.signup("john_doe", "john@example.com", STRONG).await;
@@ -207,6 +248,8 @@ async fn a_password_changed_while_verifying_starts_no_session<B: Backend>() {
 
 both_backends!(
     login_rehashes_a_hash_of_older_parameters,
+    a_login_that_rehashes_completes_its_second_step,
+    a_login_that_rehashes_keeps_its_device_trusted,
     a_password_changed_while_verifying_starts_no_session,
     login_returns_the_token_envelope_with_no_store,
     login_with_wrong_password_is_401_with_www_authenticate,

@@ -28,6 +28,7 @@ mod logout;
 mod mail_abuse;
 mod mail_queue;
 mod mfa;
+mod migration;
 mod passkey_registration;
 mod passkey_sign_in;
 mod password_reset;
