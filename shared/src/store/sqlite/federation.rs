@@ -145,36 +145,15 @@ impl FederationStore for SqliteStore {
             {
                 return Ok(CreateEnd::IdentityTaken);
             }
-            let taken = |sql: &str, v: &str| -> StoreResult<bool> {
-                tx.query_row(sql, [v], |_| Ok(()))
-                    .optional()
-                    .map(|r| r.is_some())
-                    .map_err(backend)
+            // The account as any other (its `new` says verified, no password), then its identity.
+            let user = match super::users::insert_user(tx, new) {
+                Ok(user) => user,
+                Err(StoreError::EmailTaken) => return Ok(CreateEnd::EmailTaken),
+                Err(StoreError::UsernameTaken) => return Ok(CreateEnd::UsernameTaken),
+                Err(e) => return Err(e),
             };
-            if taken("SELECT 1 FROM users WHERE email = ?1", new.email.as_str())? {
-                return Ok(CreateEnd::EmailTaken);
-            }
-            if taken("SELECT 1 FROM users WHERE username_key = ?1", &new.username.key())? {
-                return Ok(CreateEnd::UsernameTaken);
-            }
-            tx.execute(
-                "INSERT INTO users (username, username_key, email, password_hash, created_at, email_verified, app_metadata)
-                 VALUES (?1, ?2, ?3, '', ?4, 1, ?5)",
-                params![
-                    new.username.as_str(),
-                    new.username.key(),
-                    new.email.as_str(),
-                    new.created_at,
-                    stored_metadata(&new.app_metadata)
-                ],
-            )
-            .map_err(backend)?;
-            let id = tx.last_insert_rowid();
-            insert_identity(tx, id, identity).map_err(backend)?;
-            user_by(tx, "id = ?1", [id])
-                .map_err(backend)?
-                .map(CreateEnd::Created)
-                .ok_or_else(|| StoreError::Backend("inserted user not found".into()))
+            insert_identity(tx, user.id as i64, identity).map_err(backend)?;
+            Ok(CreateEnd::Created(user))
         })
     }
 

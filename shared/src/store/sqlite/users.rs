@@ -84,7 +84,7 @@ impl UserStore for SqliteStore {
 }
 
 /// Inserts `new`, unless its email or username is registered.
-fn insert_user(tx: &rusqlite::Connection, new: &NewUser) -> StoreResult<User> {
+pub(super) fn insert_user(tx: &rusqlite::Connection, new: &NewUser) -> StoreResult<User> {
     let taken = |sql: &str, v: &str| -> StoreResult<bool> {
         tx.query_row(sql, [v], |_| Ok(()))
             .optional()
