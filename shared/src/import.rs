@@ -172,6 +172,11 @@ pub struct Summary {
 /// How many other usernames a line whose username is taken is tried with.
 const RENAME_ATTEMPTS: usize = 5;
 
+/// Whether a line whose username was taken after `tries` other names gets another.
+fn may_rename(tries: usize) -> bool {
+    tries < RENAME_ATTEMPTS
+}
+
 /// Creates the plan's accounts, [`IMPORT_BATCH`] at a time; `progress` is told how many lines
 /// are done after each batch. A store failure stops it: what was written stays, and a second
 /// run skips it.
@@ -179,6 +184,16 @@ pub async fn write(
     store: &dyn UserStore,
     plan: Plan,
     progress: &mut dyn FnMut(usize),
+) -> Result<Summary, StoreError> {
+    write_with(store, plan, progress, &mut || rand::random::<u32>() % 100_000).await
+}
+
+/// [`write`], with the numbers that make a taken username unique drawn from `suffix`.
+async fn write_with(
+    store: &dyn UserStore,
+    plan: Plan,
+    progress: &mut dyn FnMut(usize),
+    suffix: &mut dyn FnMut() -> u32,
 ) -> Result<Summary, StoreError> {
     let mut summary = Summary::default();
     let mut done = 0;
@@ -207,7 +222,7 @@ pub async fn write(
                     });
                     done += 1;
                 }
-                Imported::UsernameTaken if tries < RENAME_ATTEMPTS => {
+                Imported::UsernameTaken if may_rename(tries) => {
                     let mut account = account;
                     let asked = summary
                         .renamed
@@ -215,8 +230,7 @@ pub async fn write(
                         .position(|(line, ..)| *line == account.line)
                         .map(|i| summary.renamed.swap_remove(i).1)
                         .unwrap_or_else(|| account.new.username.as_str().to_string());
-                    let suffix = format!("{}", rand::random::<u32>() % 100_000);
-                    account.new.username = Username::derived(&asked, &suffix);
+                    account.new.username = Username::derived(&asked, &suffix().to_string());
                     summary
                         .renamed
                         .push((account.line, asked, account.new.username.as_str().to_string()));
@@ -263,6 +277,139 @@ mod tests {
 
     fn lines(lines: &[&str]) -> String {
         lines.join("\n")
+    }
+
+    #[test]
+    fn a_taken_username_is_tried_with_five_other_names_then_the_line_is_skipped() {
+        assert!((0..5).all(may_rename));
+        assert!(!may_rename(5));
+    }
+
+    fn sqlite() -> (tempfile::TempDir, crate::store::sqlite::SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("authyy.sqlite3")).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn a_taken_username_is_renamed_and_the_name_asked_for_is_reported() {
+        let (_dir, store) = sqlite();
+        let taken = r#"{"email": "first@example.com", "username": "ada"}"#;
+        write(&store, check(taken, NOW).unwrap(), &mut |_| {})
+            .await
+            .unwrap();
+        let file = lines(&[
+            r#"{"email": "b@example.com", "username": "bob"}"#,
+            r#"{"email": "ada@example.com", "username": "ada"}"#,
+        ]);
+        let mut numbers = [7, 42].into_iter();
+        let summary = write_with(&store, check(&file, NOW).unwrap(), &mut |_| {}, &mut || {
+            numbers.next().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(summary.created, 2);
+        assert_eq!(summary.renamed, [(2, "ada".to_string(), "ada-7".to_string())]);
+        assert!(summary.skipped.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_line_whose_every_name_is_taken_is_skipped_after_five_renames() {
+        let (_dir, store) = sqlite();
+        let taken = lines(&[
+            r#"{"email": "first@example.com", "username": "ada"}"#,
+            r#"{"email": "second@example.com", "username": "ada-7"}"#,
+        ]);
+        write(&store, check(&taken, NOW).unwrap(), &mut |_| {})
+            .await
+            .unwrap();
+        let file = lines(&[
+            r#"{"email": "ada@example.com", "username": "ada"}"#,
+            r#"{"email": "b@example.com", "username": "bob"}"#,
+        ]);
+        let mut drawn = 0;
+        let mut told = Vec::new();
+        let summary = write_with(
+            &store,
+            check(&file, NOW).unwrap(),
+            &mut |done| told.push(done),
+            &mut || {
+                drawn += 1;
+                7
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(drawn, 5, "five other names tried, each from the name asked for");
+        assert_eq!(summary.created, 1);
+        assert!(summary.renamed.is_empty(), "{:?}", summary.renamed);
+        assert_eq!(
+            summary.skipped,
+            [BadLine {
+                line: 1,
+                reason: "no free username found".into()
+            }]
+        );
+        assert_eq!(told.last(), Some(&2), "the skipped line counts as done");
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_counts_what_would_be_created_and_names_what_would_be_skipped() {
+        let (_dir, store) = sqlite();
+        write(
+            &store,
+            check(r#"{"email": "old@example.com", "username": "old"}"#, NOW).unwrap(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+        let file = lines(&[
+            r#"{"email": "a@example.com", "username": "a-one"}"#,
+            r#"{"email": "OLD@example.com", "username": "other"}"#,
+            r#"{"email": "c@example.com", "username": "c-three"}"#,
+        ]);
+        let (created, skipped) = preview(&store, &check(&file, NOW).unwrap()).await.unwrap();
+        assert_eq!(created, 2);
+        assert_eq!(
+            skipped,
+            [BadLine {
+                line: 2,
+                reason: "email already registered".into()
+            }]
+        );
+        assert!(
+            store
+                .user_by_email(&Email::parse("a@example.com").unwrap())
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing written"
+        );
+    }
+
+    #[tokio::test]
+    async fn progress_is_told_the_lines_done_after_each_batch() {
+        let (_dir, store) = sqlite();
+        let file: Vec<String> = (0..IMPORT_BATCH + 5)
+            .map(|i| format!(r#"{{"email": "u{i}@example.com", "username": "user{i}"}}"#))
+            .collect();
+        let file = file.join("\n");
+        let mut told = Vec::new();
+        let summary = write(&store, check(&file, NOW).unwrap(), &mut |done| told.push(done))
+            .await
+            .unwrap();
+        assert_eq!(told, [IMPORT_BATCH, IMPORT_BATCH + 5]);
+        assert_eq!(summary.created, IMPORT_BATCH + 5);
+        let mut told = Vec::new();
+        let again = write(&store, check(&file, NOW).unwrap(), &mut |done| told.push(done))
+            .await
+            .unwrap();
+        assert_eq!(
+            told,
+            [IMPORT_BATCH, IMPORT_BATCH + 5],
+            "a skipped line is done too"
+        );
+        assert_eq!((again.created, again.skipped.len()), (0, IMPORT_BATCH + 5));
     }
 
     #[test]

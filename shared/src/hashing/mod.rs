@@ -198,6 +198,8 @@ struct WorkingMemory {
     kept: Mutex<Vec<Vec<Block>>>,
     /// How many buffers were allocated (or grown), for the tests.
     made: AtomicUsize,
+    /// How many argon2 runs were made, for the tests.
+    runs: AtomicUsize,
 }
 
 const KEPT_BUFFERS: usize = 1;
@@ -206,6 +208,7 @@ impl WorkingMemory {
     /// One argon2 run of `argon` into `out`, in a kept buffer.
     fn run(&self, argon: &Argon2<'_>, pwd: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), argon2::Error> {
         let needed = argon.params().block_count();
+        self.runs.fetch_add(1, Ordering::Relaxed);
         let mut blocks = self
             .kept
             .lock()
@@ -351,6 +354,95 @@ mod tests {
             STAND_IN_KIB.load(Ordering::SeqCst) - kib >= 2 * 19_456 * 2,
             "two runs of 19456 KiB x 2 passes"
         );
+    }
+
+    /// A password NFKC changes ("ﬁ" becomes "fi"), and one it leaves as typed.
+    fn ligature(text: &str) -> Password {
+        let p = Password::new(text).unwrap();
+        assert_ne!(p.as_received(), p.expose());
+        p
+    }
+
+    fn runs(h: &Hasher) -> usize {
+        h.memory.runs.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_costs_one_run_per_form_of_the_password() {
+        let h = Hasher::new(HashCost::default()).unwrap();
+        assert!(!h.verify(&strong(), None).await);
+        assert_eq!(runs(&h), 1, "typed as normalised: one run");
+        assert!(!h.verify(&ligature("a \u{fb01}ne old password"), None).await);
+        assert_eq!(
+            runs(&h),
+            3,
+            "typed otherwise: a run per form, as a real hash checks both"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_costs_one_run_when_typed_as_normalised() {
+        let h = Hasher::new(HashCost::default()).unwrap();
+        let phc = h.hash(&strong()).await.unwrap();
+        let before = runs(&h);
+        assert!(
+            !h.verify(&Password::new("wrong password here").unwrap(), Some(&phc))
+                .await
+        );
+        assert_eq!(runs(&h) - before, 1);
+    }
+
+    #[tokio::test]
+    async fn an_argon2_hash_of_the_password_as_typed_verifies() {
+        use argon2::password_hash::PasswordHasher as _;
+        let h = Hasher::new(HashCost::default()).unwrap();
+        let typed = ligature("a \u{fb01}ne old password");
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let elsewhere = Argon2::default()
+            .hash_password(typed.as_received().as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(h.verify(&typed, Some(&elsewhere)).await);
+        assert!(
+            !h.verify(&ligature("a \u{fb01}ne new password"), Some(&elsewhere))
+                .await
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_on_another_schemes_hash_is_refused_in_either_form() {
+        let h = Hasher::new(HashCost::default()).unwrap();
+        let typed = ligature("a \u{fb01}ne old password");
+        let theirs = bcrypt::hash(typed.as_received(), 4).unwrap();
+        assert!(h.verify(&typed, Some(&theirs)).await);
+        let normalised = bcrypt::hash(typed.expose(), 4).unwrap();
+        assert!(h.verify(&typed, Some(&normalised)).await);
+        for wrong in [
+            ligature("a \u{fb01}ne new password"),
+            Password::new("a fine new password").unwrap(),
+        ] {
+            assert!(!h.verify(&wrong, Some(&theirs)).await);
+            assert!(!h.verify(&wrong, Some(&normalised)).await);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_other_parameters_or_variant_needs_a_rehash() {
+        use argon2::password_hash::PasswordHasher as _;
+        let h = Hasher::new(HashCost::default()).unwrap();
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let of = |algorithm, m, t, p| {
+            Argon2::new(algorithm, Version::V0x13, Params::new(m, t, p, None).unwrap())
+                .hash_password(b"x", &salt)
+                .unwrap()
+                .to_string()
+        };
+        assert!(!h.needs_rehash(&of(Algorithm::Argon2id, 19_456, 2, 1)));
+        assert!(h.needs_rehash(&of(Algorithm::Argon2i, 19_456, 2, 1)), "argon2i");
+        assert!(h.needs_rehash(&of(Algorithm::Argon2id, 8_192, 2, 1)), "memory");
+        assert!(h.needs_rehash(&of(Algorithm::Argon2id, 19_456, 3, 1)), "passes");
+        assert!(h.needs_rehash(&of(Algorithm::Argon2id, 19_456, 2, 2)), "lanes");
+        assert!(h.needs_rehash(&bcrypt::hash("x", 4).unwrap()), "another scheme");
     }
 
     #[test]

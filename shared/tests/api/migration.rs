@@ -253,10 +253,7 @@ async fn the_migration_hook_moves_a_user_over_at_their_first_login<B: Backend>()
         "the password exactly as typed"
     );
     let me = app.me(&access(&r)).await.body;
-    assert!(
-        me["username"].as_str().unwrap().starts_with("legacy.user"),
-        "{me}"
-    );
+    assert_eq!(me["username"], "legacy.user", "the name the old system gave");
     assert_eq!(me["email_verified"], true);
     assert_eq!(me["app_metadata"], json!({"source": "legacy"}));
     assert!(is_todays_argon2id(&stored_hash(&app, &email).await));
@@ -315,6 +312,18 @@ async fn the_before_signup_hook_may_refuse_a_migrating_user<B: Backend>() {
     assert_eq!(asked[1]["event"]["method"], "user_migration", "{asked:?}");
 }
 
+async fn the_before_signup_hooks_metadata_wins_over_the_migration_hooks<B: Backend>() {
+    let app = B::app(with(|c| {
+        c.hooks = hook_settings(Some("/metadata"), None);
+        c.hooks.user_migration = Some(http_hook("/migrate"));
+    }))
+    .await;
+    let r = app.login(&legacy_email(), LEGACY_PASSWORD).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let me = app.me(&access(&r)).await.body;
+    assert_eq!(me["app_metadata"], json!({"plan": "trial", "source": "hook"}));
+}
+
 async fn the_mailer_asks_the_migration_hook_at_forgot_password_and_mails_the_reset<B: Backend>() {
     let app = B::app(migration_config("/migrate")).await;
     let email = legacy_email();
@@ -362,6 +371,7 @@ both_backends!(
     a_failing_migration_hook_is_503_and_creates_nothing,
     a_migrated_username_already_taken_is_made_unique,
     the_before_signup_hook_may_refuse_a_migrating_user,
+    the_before_signup_hooks_metadata_wins_over_the_migration_hooks,
     the_mailer_asks_the_migration_hook_at_forgot_password_and_mails_the_reset,
     a_failing_migration_hook_at_forgot_password_keeps_the_job_and_creates_nothing,
 );
