@@ -365,4 +365,18 @@ mod tests {
         assert!(django(1_500_001).is_err());
         assert!(django(999).is_err());
     }
+
+    #[test]
+    fn a_salt_under_8_bytes_or_a_hash_under_16_is_refused() {
+        let phc = |salt: usize, hash: usize| {
+            Foreign::parse(&format!(
+                "$pbkdf2-sha256$i=1000${}${}",
+                b64(&vec![1; salt]),
+                b64(&vec![2; hash])
+            ))
+        };
+        assert!(phc(8, 16).is_ok());
+        assert!(phc(7, 16).unwrap_err().contains("salt of 7 bytes"));
+        assert!(phc(8, 15).unwrap_err().contains("hash of 15 bytes"));
+    }
 }
