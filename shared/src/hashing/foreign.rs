@@ -379,4 +379,13 @@ mod tests {
         assert!(phc(7, 16).unwrap_err().contains("salt of 7 bytes"));
         assert!(phc(8, 15).unwrap_err().contains("hash of 15 bytes"));
     }
+
+    #[test]
+    fn a_django_salt_empty_or_over_128_characters_is_refused() {
+        let with_salt =
+            |salt: &str| Foreign::parse(&django_of(1000).replace("$pepper1234$", &format!("${salt}$")));
+        assert!(with_salt(&"s".repeat(128)).is_ok());
+        assert!(with_salt(&"s".repeat(129)).unwrap_err().contains("over 128"));
+        assert!(with_salt("").unwrap_err().contains("empty"));
+    }
 }

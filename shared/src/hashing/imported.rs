@@ -40,17 +40,6 @@ impl Scheme {
             Foreign::Pbkdf2 { .. } => Scheme::Pbkdf2Sha256,
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Argon2 => "argon2",
-            Scheme::Bcrypt => "bcrypt",
-            Scheme::Scrypt => "scrypt",
-            Scheme::Pbkdf2Sha256 => "pbkdf2-sha256",
-            Scheme::Pbkdf2Sha512 => "pbkdf2-sha512",
-            Scheme::Django => "django pbkdf2_sha256",
-        }
-    }
 }
 
 /// A hash an import may store: one of the [`Scheme`]s, well formed, within its bounds.
@@ -184,5 +173,16 @@ mod tests {
             let err = ImportedHash::parse(bad).unwrap_err();
             assert!(bad.is_empty() || !err.contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn an_argon2_hash_without_its_salt_or_its_output_is_refused() {
+        let salt = "c2FsdHNhbHRzYWx0c2FsdA";
+        assert!(
+            ImportedHash::parse(&format!("$argon2id$v=19$m=19456,t=2,p=1${salt}"))
+                .unwrap_err()
+                .contains("a salt and a hash")
+        );
+        assert!(ImportedHash::parse("$argon2id$v=19$m=19456,t=2,p=1").is_err());
     }
 }
