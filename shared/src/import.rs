@@ -185,6 +185,7 @@ pub async fn write(
     plan: Plan,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Summary, StoreError> {
+    // Up to five digits: any number would do (the store is what finds a name free).
     write_with(store, plan, progress, &mut || rand::random::<u32>() % 100_000).await
 }
 

@@ -53,7 +53,8 @@ pub fn migrated_user(answer: &Map<String, Value>) -> Result<Option<MigratedUser>
 }
 
 impl Hooks {
-    /// Whether the user-migration hook is set.
+    /// Whether the user-migration hook is set. (Only spares asking: with no hook,
+    /// [`Hooks::migrate_user`] answers "no such user" all the same.)
     pub fn migrates_users(&self) -> bool {
         self.settings.user_migration.is_some()
     }
