@@ -172,11 +172,6 @@ pub struct Summary {
 /// How many other usernames a line whose username is taken is tried with.
 const RENAME_ATTEMPTS: usize = 5;
 
-/// Whether a line whose username was taken after `tries` other names gets another.
-fn may_rename(tries: usize) -> bool {
-    tries < RENAME_ATTEMPTS
-}
-
 /// Creates the plan's accounts, [`IMPORT_BATCH`] at a time; `progress` is told how many lines
 /// are done after each batch. A store failure stops it: what was written stays, and a second
 /// run skips it.
@@ -185,16 +180,15 @@ pub async fn write(
     plan: Plan,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Summary, StoreError> {
-    // Up to five digits: any number would do (the store is what finds a name free).
-    write_with(store, plan, progress, &mut || rand::random::<u32>() % 100_000).await
+    write_with(store, plan, progress, &mut Username::with_random_suffix).await
 }
 
-/// [`write`], with the numbers that make a taken username unique drawn from `suffix`.
+/// [`write`], with the next name to try for a taken one made by `rename`.
 async fn write_with(
     store: &dyn UserStore,
     plan: Plan,
     progress: &mut dyn FnMut(usize),
-    suffix: &mut dyn FnMut() -> u32,
+    rename: &mut dyn FnMut(&str) -> Username,
 ) -> Result<Summary, StoreError> {
     let mut summary = Summary::default();
     let mut done = 0;
@@ -223,7 +217,7 @@ async fn write_with(
                     });
                     done += 1;
                 }
-                Imported::UsernameTaken if may_rename(tries) => {
+                Imported::UsernameTaken if tries < RENAME_ATTEMPTS => {
                     let mut account = account;
                     let asked = summary
                         .renamed
@@ -231,7 +225,7 @@ async fn write_with(
                         .position(|(line, ..)| *line == account.line)
                         .map(|i| summary.renamed.swap_remove(i).1)
                         .unwrap_or_else(|| account.new.username.as_str().to_string());
-                    account.new.username = Username::derived(&asked, &suffix().to_string());
+                    account.new.username = rename(&asked);
                     summary
                         .renamed
                         .push((account.line, asked, account.new.username.as_str().to_string()));
@@ -280,12 +274,6 @@ mod tests {
         lines.join("\n")
     }
 
-    #[test]
-    fn a_taken_username_is_tried_with_five_other_names_then_the_line_is_skipped() {
-        assert!((0..5).all(may_rename));
-        assert!(!may_rename(5));
-    }
-
     fn sqlite() -> (tempfile::TempDir, crate::store::sqlite::SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("authyy.sqlite3")).unwrap();
@@ -304,8 +292,8 @@ mod tests {
             r#"{"email": "ada@example.com", "username": "ada"}"#,
         ]);
         let mut numbers = [7, 42].into_iter();
-        let summary = write_with(&store, check(&file, NOW).unwrap(), &mut |_| {}, &mut || {
-            numbers.next().unwrap()
+        let summary = write_with(&store, check(&file, NOW).unwrap(), &mut |_| {}, &mut |asked| {
+            Username::derived(asked, &numbers.next().unwrap().to_string())
         })
         .await
         .unwrap();
@@ -334,9 +322,10 @@ mod tests {
             &store,
             check(&file, NOW).unwrap(),
             &mut |done| told.push(done),
-            &mut || {
+            &mut |asked| {
                 drawn += 1;
-                7
+                assert_eq!(asked, "ada", "each new name is made from the one asked for");
+                Username::derived(asked, "7")
             },
         )
         .await

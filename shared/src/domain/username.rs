@@ -53,6 +53,12 @@ impl Username {
         Username(name)
     }
 
+    /// [`Username::derived`] from `hint` with a random number of up to five digits: the next
+    /// name to try when `hint`'s is taken (the store decides whether it is free).
+    pub fn with_random_suffix(hint: &str) -> Username {
+        Username::derived(hint, &(rand::random::<u32>() % 100_000).to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -78,6 +84,17 @@ mod tests {
         for hint in ["", "..", "a.b", &"x".repeat(100), "日本語"] {
             let name = Username::derived(hint, "42");
             assert!(Username::parse(name.as_str()).is_ok(), "{hint:?} -> {name:?}");
+        }
+    }
+
+    #[test]
+    fn a_random_suffix_is_up_to_five_digits_on_a_valid_name() {
+        for hint in ["ada", &"x".repeat(40), "é"] {
+            let name = Username::with_random_suffix(hint);
+            let (base, digits) = name.as_str().rsplit_once('-').unwrap();
+            assert!(!base.is_empty() && (1..=5).contains(&digits.len()), "{name:?}");
+            assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{name:?}");
+            assert!(Username::parse(name.as_str()).is_ok(), "{name:?}");
         }
     }
 

@@ -63,10 +63,7 @@ pub async fn migrate(
         let username = if attempt == 0 {
             migrated.username.clone()
         } else {
-            Username::derived(
-                migrated.username.as_str(),
-                &format!("{}", rand::random::<u32>() % 100_000),
-            )
+            Username::with_random_suffix(migrated.username.as_str())
         };
         let new = NewUser {
             username,

@@ -325,13 +325,12 @@ async fn create_account(
         }
     };
     for attempt in 0..5 {
-        let suffix = if attempt == 0 {
-            String::new()
-        } else {
-            format!("{}", rand::random::<u32>() % 100_000)
-        };
         let new = NewUser {
-            username: Username::derived(&hint, &suffix),
+            username: if attempt == 0 {
+                Username::derived(&hint, "")
+            } else {
+                Username::with_random_suffix(&hint)
+            },
             email: email.clone(),
             password_hash: String::new(),
             created_at: now,
