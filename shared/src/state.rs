@@ -13,6 +13,8 @@ use crate::hashing::Hasher;
 use crate::hooks::Hooks;
 use crate::mail::MailTransport;
 use crate::queue::MailQueue;
+use crate::store::audit::AuditStore;
+use crate::store::devices::DeviceStore;
 use crate::store::{
     AccountStore, FederationStore, MailRequestStore, MfaStore, PasskeyStore, ResetStore, SessionStore, Store,
     ThrottleStore, UserStore, VerifyStore,
@@ -40,6 +42,10 @@ pub struct AppState {
     /// The requests behind queued mail jobs that mint a link.
     pub mail_requests: Arc<dyn MailRequestStore>,
     pub throttle: Arc<dyn ThrottleStore>,
+    /// Whether a device token is one an account knows.
+    pub devices: Arc<dyn DeviceStore>,
+    /// Each account's security log.
+    pub audit: Arc<dyn AuditStore>,
     /// Sends rendered mail (used by the mailer, which delivers queued jobs).
     pub mail_transport: Arc<dyn MailTransport>,
     /// Where endpoints leave the mail they owe (forgot-password), for the mailer to deliver.
@@ -61,6 +67,8 @@ impl AppState {
         self.resets = store.clone();
         self.verifications = store.clone();
         self.mail_requests = store.clone();
+        self.audit = store.clone();
+        self.devices = store.clone();
         self.throttle = store;
     }
 }

@@ -8,7 +8,9 @@
 //! - [`mfa`]: second factors (TOTP, recovery codes) and how strongly a session was
 //!   authenticated (`amr`, `aal`).
 //! - [`webauthn`]: passkey registrations and assertions, verified.
+//! - [`audit`]: the events of an account's security log.
 
+pub mod audit;
 pub mod authentication;
 pub mod backoff;
 pub mod email;

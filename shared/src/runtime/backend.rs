@@ -61,6 +61,8 @@ fn assemble(
         identities: store.clone(),
         federation,
         hooks,
+        audit: store.clone(),
+        devices: store.clone(),
         throttle: store,
         mail_transport,
         queue,

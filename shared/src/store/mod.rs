@@ -1,11 +1,13 @@
 //! Storage: small traits by capability (users, sessions, reset and verification tokens,
-//! throttle counters, second factors, passkeys),
+//! throttle counters, second factors, passkeys, the audit trail),
 //! shaped for DynamoDB (conditional writes, one item per token) and mirrored by SQLite. Every
 //! race the API allows is settled inside one store call, never in endpoint code.
 //!
 //! - [`sqlite`]: local mode, one file, immediate transactions.
 //! - [`dynamo`]: production, one DynamoDB table, conditional writes and transactions.
 
+pub mod audit;
+pub mod devices;
 pub mod dynamo;
 mod federation;
 mod mailed;
@@ -340,6 +342,10 @@ pub struct Erasure<'a> {
     /// Erase only while the account still has this password hash (the one verified); `None`
     /// erases whatever the password (an operator's deletion).
     pub password_hash: Option<&'a str>,
+    /// The one event that outlives the account's log (`account_deleted`, holding no client),
+    /// written with the erasure, and kept until `record_expires_at` (epoch seconds).
+    pub record: &'a crate::domain::audit::AuditEvent,
+    pub record_expires_at: i64,
 }
 
 /// The signed-in user's own changes to the account.
@@ -422,7 +428,9 @@ pub trait ThrottleStore: Send + Sync {
 /// A complete backend, for the places that build one (the state, the admin tool). Code that
 /// uses a store names the capability it needs instead.
 pub trait Store:
-    UserStore
+    audit::AuditStore
+    + devices::DeviceStore
+    + UserStore
     + SessionStore
     + AccountStore
     + ResetStore
@@ -435,7 +443,9 @@ pub trait Store:
 {
 }
 impl<T> Store for T where
-    T: UserStore
+    T: audit::AuditStore
+        + devices::DeviceStore
+        + UserStore
         + SessionStore
         + AccountStore
         + ResetStore

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+use super::audit::{audit_pk, event_item};
 use super::item::*;
 use super::tx::{cancelled, Tx};
 use super::DynamoStore;
@@ -122,6 +123,10 @@ impl DynamoStore {
             self.query_partition("list account sessions", &sessions_partition(user.id), None)
                 .await?,
         );
+        owned.extend(
+            self.query_partition("list account events", &audit_pk(user.id), None)
+                .await?,
+        );
         let by_address = self
             .query_partition("list address items", &address_partition(&user.email), None)
             .await?;
@@ -165,6 +170,9 @@ impl DynamoStore {
             ),
             self.delete(username_key, Some("user_id = :u"), Some(u())),
             self.delete_factors_as_listed(user.id, &factors),
+            // What outlives the log (its other events go below, or to their TTL).
+            event_item(user.id, erasure.record, erasure.record_expires_at)
+                .and_then(|item| self.put(item, None)),
         ];
         // Then what the account owns (as much as fits in the transaction), most personal first: tokens mailed to it, its login
         // counter and mail caps, its sessions (where and how it signed in), its refresh tokens.

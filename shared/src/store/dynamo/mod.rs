@@ -34,6 +34,9 @@
 //! - `WEBAUTHN#<id>` / `WEBAUTHN`: a passkey ceremony's challenge, until its first use.
 //! - `MAILREQ#<id>` / `MAILREQ`: a mail request (a reset or verification link asked for) behind
 //!   a queued job, which names only its id; deleted once handled.
+//! - `AUDIT#<id>` / `EVENT#<time ms, 13 digits>#<event id>`: the account's security log (the
+//!   event as JSON in `event`, TTL at the end of its retention), in a partition of its own so
+//!   that every function that records an event is granted `AUDIT#` items and nothing more.
 //! - `THROTTLE#<key>#<window>` / `THROTTLE`: rate-limit windows (mail caps are keyed by a
 //!   digest of the address, and outlive an erasure until their window ends).
 //!
@@ -44,6 +47,8 @@
 //! code, since TTL deletion can be days late.
 
 mod accounts;
+mod audit;
+mod devices;
 mod federation;
 mod item;
 mod mail_requests;

@@ -130,6 +130,15 @@ impl AccountStore for SqliteStore {
             ] {
                 tx.execute(sql, [email]).map_err(backend)?;
             }
+            // The account's log goes, but for the one event that outlives it.
+            tx.execute("DELETE FROM audit_events WHERE user_id = ?1", [id])
+                .map_err(backend)?;
+            let record = serde_json::to_string(erasure.record).map_err(|e| StoreError::Backend(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO audit_events (user_id, sort_key, event, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, erasure.record.sort_key(), record, erasure.record_expires_at],
+            )
+            .map_err(backend)?;
             // The email and username are unique columns of this row: both are free now.
             tx.execute("DELETE FROM users WHERE id = ?1", [id])
                 .map_err(backend)?;

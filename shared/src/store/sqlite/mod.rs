@@ -8,6 +8,8 @@
 //! keeps local mode's signing keys.
 
 mod accounts;
+mod audit;
+mod devices;
 mod federation;
 mod keys;
 mod mail_requests;
@@ -41,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_passkeys.sql"),
     include_str!("migrations/0009_identities.sql"),
     include_str!("migrations/0010_app_metadata.sql"),
+    include_str!("migrations/0011_audit_events.sql"),
 ];
 
 #[derive(Clone)]
