@@ -24,6 +24,7 @@ macro_rules! route_table {
             (Signup, POST, "/auth/users", "signup", Json, Some(ClientLimit::Signup), false, signup::signup),
             (Login, POST, "/auth/login", "login", Json, Some(ClientLimit::Login), false, login::login),
             (Me, GET, "/auth/me", "me", Optional, None, false, account::me),
+            (MyEvents, GET, "/auth/me/events", "me", Optional, None, false, events::my_events),
             (ListUsers, GET, "/auth/users", "list-users", Optional, None, false, users::list_users),
             (Refresh, POST, "/auth/tokens", "refresh", Optional, None, false, refresh::refresh),
             (ForgotPassword, POST, "/auth/forgot-password", "forgot-password", Json, Some(ClientLimit::Forgot), false,
@@ -93,6 +94,8 @@ macro_rules! route_table {
                 admin_users::update_user),
             (AdminEndSessions, DELETE, "/auth/admin/users/{id}/sessions", "admin-users", Optional, None, false,
                 admin_users::end_user_sessions),
+            (AdminUserEvents, GET, "/auth/admin/users/{id}/events", "admin-users", Optional, None, false,
+                events::user_events),
             (AdminDeleteUser, DELETE, "/auth/admin/users/{id}", "admin-delete-user", Optional, None, false,
                 admin_users::delete_user),
         }

@@ -78,6 +78,13 @@ pub struct Config {
     pub login_account_backoff_max: Duration,
     /// How long a device token (returned by login) keeps its device trusted.
     pub login_device_ttl: Duration,
+    /// How long each account's security log keeps an event (AUTH_AUDIT_RETENTION_DAYS).
+    pub audit_retention: Duration,
+    /// Whether a sign-in from a new device mails the address (AUTH_NEW_DEVICE_MAIL).
+    pub new_device_mail: bool,
+    /// The frontend page that lists the account's sessions, linked from the new sign-in mail
+    /// (AUTH_SESSIONS_URL; empty for no link).
+    pub sessions_url: Option<String>,
     pub password_min_score: u8,
     pub hash_cost: HashCost,
     pub mail_from: String,
@@ -159,6 +166,9 @@ impl Default for Config {
             login_account_backoff_base: Duration::from_secs(1),
             login_account_backoff_max: Duration::from_secs(15 * 60),
             login_device_ttl: Duration::from_secs(90 * 24 * 3600),
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
+            new_device_mail: true,
+            sessions_url: Some("http://localhost:3000/account".into()),
             password_min_score: 3,
             hash_cost: HashCost::default(),
             mail_from: "no-reply@localhost".into(),

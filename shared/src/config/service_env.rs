@@ -49,6 +49,17 @@ impl Config {
                 reason: "must be an absolute http(s) URL of the frontend's verification page".into(),
             });
         }
+        let sessions_url = match env.get("AUTH_SESSIONS_URL") {
+            None => d.sessions_url,
+            Some("") => None,
+            Some(url) if links::is_absolute_http(url) => Some(url.to_string()),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "AUTH_SESSIONS_URL",
+                    reason: "must be empty or an absolute http(s) URL of the frontend's sessions page".into(),
+                })
+            }
+        };
         let product_name = env
             .get("AUTH_PRODUCT_NAME")
             .map(str::to_string)
@@ -188,6 +199,9 @@ impl Config {
                 d.login_account_backoff_max,
             )?,
             login_device_ttl: env.secs("AUTH_LOGIN_DEVICE_TTL_SECONDS", d.login_device_ttl)?,
+            audit_retention: audit_retention(env, d.audit_retention)?,
+            new_device_mail: env.on_off("AUTH_NEW_DEVICE_MAIL", d.new_device_mail)?,
+            sessions_url,
             password_min_score,
             hash_cost: HashCost {
                 memory_kib: env
@@ -240,10 +254,38 @@ impl Config {
     }
 }
 
+/// AUTH_AUDIT_RETENTION_DAYS: whole days, 1 to 3653 (ten years, CloudWatch's longest).
+fn audit_retention(env: &Env, default: std::time::Duration) -> Result<std::time::Duration, ConfigError> {
+    const NAME: &str = "AUTH_AUDIT_RETENTION_DAYS";
+    match env.parse::<u64>(NAME)? {
+        None => Ok(default),
+        Some(days @ 1..=3653) => Ok(std::time::Duration::from_secs(days * 86_400)),
+        Some(_) => Err(ConfigError::Invalid {
+            name: NAME,
+            reason: "must be a number of days from 1 to 3653".into(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn audit_retention_is_whole_days_from_one_to_ten_years() {
+        let days = |v: &str| Config::from_env(&Env::from_pairs([("AUTH_AUDIT_RETENTION_DAYS", v)]));
+        assert_eq!(days("1").unwrap().audit_retention, Duration::from_secs(86400));
+        assert_eq!(
+            days("3653").unwrap().audit_retention,
+            Duration::from_secs(3653 * 86400)
+        );
+        for bad in ["0", "3654", "-1", "1.5", "ninety"] {
+            assert!(days(bad).is_err(), "{bad}");
+        }
+        let off = Config::from_env(&Env::from_pairs([("AUTH_NEW_DEVICE_MAIL", "off")])).unwrap();
+        assert!(!off.new_device_mail);
+    }
 
     #[test]
     fn defaults_follow_the_design() {
@@ -253,6 +295,8 @@ mod tests {
         assert_eq!(c.refresh_grace, Duration::from_secs(10));
         assert_eq!(c.reset_ttl, Duration::from_secs(1800));
         assert_eq!(c.login_max_failures, 5);
+        assert_eq!(c.audit_retention, Duration::from_secs(90 * 86400));
+        assert!(c.new_device_mail);
         assert!(c.ip_limits_enabled);
         assert_eq!(
             c.hash_cost,

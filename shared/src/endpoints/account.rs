@@ -1,5 +1,7 @@
 //! The signed-in user: `GET /auth/me` and `POST /auth/logout`.
 
+use super::audit;
+use crate::domain::audit::EventType;
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
@@ -49,6 +51,17 @@ pub async fn logout(state: &AppState, req: &Request) -> EndpointResult {
         state.sessions.revoke_session(user.id, &claims.sid).await?;
         tracing::info!(user_id = user.id, "logged out");
     }
+    let kind = if all {
+        EventType::LogoutAll
+    } else {
+        EventType::Logout
+    };
+    audit::record(
+        state,
+        user.id,
+        audit::by_owner(state, req, kind).session(&claims.sid),
+    )
+    .await;
     let message = if all {
         "Logged out of every session."
     } else {

@@ -4,11 +4,13 @@
 
 use lambda_http::Request;
 
+use super::audit;
 use super::common::{authenticate, reauthenticate, require_aal2_if_enrolled, EndpointResult};
 use super::responses::{
     Invalid, JsonBodyRefused, MfaRequired, NotAuthenticated, TooManyWrongPasswords, Unavailable,
 };
 use super::sessions::no_content;
+use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::User;
 use crate::error::{ApiError, WRONG_PASSWORD};
 use crate::http;
@@ -30,15 +32,31 @@ pub async fn delete_account(state: &AppState, req: &Request) -> EndpointResult {
     require_aal2_if_enrolled(state, &user, &claims).await?;
     let DeleteAccountRequest { password } = http::body(req)?;
     let password_hash = reauthenticate(state, &user, &claims, password.as_ref()).await?;
-    if !erase(state, &user, Some(&password_hash)).await? {
+    if !erase(state, &user, Some(&password_hash), Actor::Owner).await? {
         return Err(ApiError::BadRequest(WRONG_PASSWORD));
     }
     tracing::info!(user_id = user.id, "account deleted by its user");
     Ok(no_content())
 }
 
-/// Erases `user` while its password hash is `password_hash`.
-async fn erase(state: &AppState, user: &User, password_hash: Option<&str>) -> Result<bool, ApiError> {
-    let erasure = Erasure { user, password_hash };
-    Ok(state.accounts.delete_account(&erasure).await?)
+/// Erases `user` (while its password hash is `password_hash`, if given), leaving in its log
+/// only the record that `actor` deleted it.
+pub(super) async fn erase(
+    state: &AppState,
+    user: &User,
+    password_hash: Option<&str>,
+    actor: Actor,
+) -> Result<bool, ApiError> {
+    let record = AuditEvent::deletion_record(actor, state.clock.now_ms());
+    let erasure = Erasure {
+        user,
+        password_hash,
+        record: &record,
+        record_expires_at: audit::expires_at(state),
+    };
+    let erased = state.accounts.delete_account(&erasure).await?;
+    if erased {
+        audit::log(user.id, &record);
+    }
+    Ok(erased)
 }

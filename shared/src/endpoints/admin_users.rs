@@ -8,20 +8,23 @@
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
+use super::account_deletion::erase;
+use super::audit;
 use super::common::{admin_user_out, authenticate_admin, EndpointResult};
 use super::responses::{Invalid, JsonBodyRefused, NotAuthenticated, Unavailable};
 use super::sessions::no_content;
 use crate::clock::rfc3339;
+use crate::domain::audit::{Actor, Details, EventType};
 use crate::domain::{User, UserId};
 use crate::error::{ApiError, OWN_ACCOUNT, USER_NOT_FOUND};
 use crate::http;
 use crate::state::AppState;
-use crate::store::{Erasure, UserUpdate};
+use crate::store::UserUpdate;
 use crate::wire::{AdminUserDetailOut, AdminUserPatch, ErrorOut, IdentityOut, MfaOut};
 
 /// The id the path names (`/auth/admin/users/{id}` or `.../{id}/sessions`), or 404 `User not
 /// found` for a segment that is no user id.
-fn target(req: &Request) -> Result<UserId, ApiError> {
+pub(super) fn target(req: &Request) -> Result<UserId, ApiError> {
     let path = req.uri().path();
     let after = path
         .split_once("/admin/users/")
@@ -36,7 +39,7 @@ fn target(req: &Request) -> Result<UserId, ApiError> {
 }
 
 /// The user `id`, or 404 `User not found`.
-async fn existing(state: &AppState, id: UserId) -> Result<User, ApiError> {
+pub(super) async fn existing(state: &AppState, id: UserId) -> Result<User, ApiError> {
     state
         .users
         .user_by_id(id)
@@ -100,7 +103,7 @@ pub async fn get_user(state: &AppState, req: &Request) -> EndpointResult {
         Invalid,
         Unavailable))]
 pub async fn update_user(state: &AppState, req: &Request) -> EndpointResult {
-    let (admin, _) = authenticate_admin(state, req).await?;
+    let (admin, claims) = authenticate_admin(state, req).await?;
     let id = target(req)?;
     let AdminUserPatch {
         role,
@@ -133,6 +136,13 @@ pub async fn update_user(state: &AppState, req: &Request) -> EndpointResult {
         app_metadata_set = update.app_metadata.is_some(),
         "user updated by an admin"
     );
+    let event = audit::event(state, req, EventType::UserUpdated, Actor::Admin(admin.id))
+        .session(&claims.sid)
+        .details(Details {
+            changed: update.changed(),
+            ..Details::default()
+        });
+    audit::record(state, id, event).await;
     http::json(StatusCode::OK, &detail(state, &user).await?)
 }
 
@@ -153,11 +163,7 @@ pub async fn delete_user(state: &AppState, req: &Request) -> EndpointResult {
         return Err(ApiError::Conflict(OWN_ACCOUNT));
     }
     let user = existing(state, id).await?;
-    let erasure = Erasure {
-        user: &user,
-        password_hash: None,
-    };
-    if !state.accounts.delete_account(&erasure).await? {
+    if !erase(state, &user, None, Actor::Admin(admin.id)).await? {
         return Err(ApiError::Missing(USER_NOT_FOUND));
     }
     tracing::info!(actor = admin.id, user_id = id, "user deleted by an admin");
@@ -174,12 +180,14 @@ pub async fn delete_user(state: &AppState, req: &Request) -> EndpointResult {
         (status = 404, description = "`User not found`", body = ErrorOut),
         Unavailable))]
 pub async fn end_user_sessions(state: &AppState, req: &Request) -> EndpointResult {
-    let (admin, _) = authenticate_admin(state, req).await?;
+    let (admin, claims) = authenticate_admin(state, req).await?;
     let user = existing(state, target(req)?).await?;
     state
         .sessions
         .revoke_all_sessions(user.id, state.clock.now_ms())
         .await?;
+    let event = audit::event(state, req, EventType::LogoutAll, Actor::Admin(admin.id)).session(&claims.sid);
+    audit::record(state, user.id, event).await;
     tracing::info!(actor = admin.id, user_id = user.id, "sessions ended by an admin");
     Ok(no_content())
 }

@@ -6,6 +6,8 @@
 //! verification-token rules. The answer is the same whether or not the new address is
 //! registered: the mailer tells the owner of a taken address instead of minting a link.
 
+use super::audit;
+use crate::domain::audit::EventType;
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
@@ -67,6 +69,8 @@ pub async fn change_email(state: &AppState, req: &Request) -> EndpointResult {
             request: change.request,
         };
         state.queue.enqueue(&job).await?;
+        let event = audit::by_owner(state, req, EventType::EmailChangeRequested).session(&claims.sid);
+        audit::record(state, user.id, event).await;
     }
     tracing::info!(user_id = user.id, "email change asked");
     http::json(

@@ -4,6 +4,8 @@
 //! never the account's last way to sign in. Linking and removing confirm the password (or, for
 //! an account with none, a recent sign-in) and need a verified address to add.
 
+use super::audit;
+use crate::domain::audit::{Details, EventType};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
@@ -96,8 +98,10 @@ pub async fn link(state: &AppState, req: &Request) -> EndpointResult {
         (status = 422, description = "Validation error", body = ValidationErrorOut),
         Unavailable))]
 pub async fn complete_link(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, _) = authenticate(state, req).await?;
-    let OAuthTokenRequest { code, code_verifier } = http::body(req)?;
+    let (user, claims) = authenticate(state, req).await?;
+    let OAuthTokenRequest {
+        code, code_verifier, ..
+    } = http::body(req)?;
     let record = take_code(state, &code, &code_verifier).await?;
     let provider = provider(state, req)?;
     let link = record
@@ -108,6 +112,14 @@ pub async fn complete_link(state: &AppState, req: &Request) -> EndpointResult {
     match state.identities.link_identity(user.id, &identity).await? {
         LinkEnd::Linked => {
             tracing::info!(user_id = user.id, provider = %provider.name, "provider identity linked");
+            let event = audit::by_owner(state, req, EventType::IdentityLinked)
+                .session(&claims.sid)
+                .details(Details {
+                    provider: Some(provider.name.clone()),
+                    credential: Some(identity.id.clone()),
+                    ..Details::default()
+                });
+            audit::record(state, user.id, event).await;
             http::json(StatusCode::OK, &identity_out(identity))
         }
         LinkEnd::AlreadyLinked => {
@@ -144,6 +156,13 @@ pub async fn delete_identity(state: &AppState, req: &Request) -> EndpointResult 
     match state.identities.unlink_identity(user.id, &user.email, id).await? {
         UnlinkEnd::Removed => {
             tracing::info!(user_id = user.id, "provider identity unlinked");
+            let event = audit::by_owner(state, req, EventType::IdentityUnlinked)
+                .session(&claims.sid)
+                .details(Details {
+                    credential: Some(id.to_string()),
+                    ..Details::default()
+                });
+            audit::record(state, user.id, event).await;
             Ok(no_content())
         }
         UnlinkEnd::NotFound => Err(ApiError::Missing(IDENTITY_NOT_FOUND)),

@@ -1,5 +1,9 @@
 //! Log in: `POST /auth/login`.
 
+use super::audit;
+use super::new_device::{self, SignedIn};
+use crate::domain::audit::{Details, EventType, Method, Reason};
+use crate::domain::UserId;
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
@@ -47,7 +51,11 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         .begin_login(&attempt, &state.config.login_rules())
         .await?
     {
-        LoginStart::Locked { retry_after } => return Err(ApiError::TooManyRequests { retry_after }),
+        LoginStart::Locked { retry_after } => {
+            // The backoff answers before the account is looked at: no account's log has it.
+            audit::log_unknown_login(state, req, &email, Reason::Locked).await;
+            return Err(ApiError::TooManyRequests { retry_after });
+        }
         LoginStart::Reserved {
             credentials,
             trusted_device,
@@ -73,7 +81,18 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     };
     let credentials = match credentials {
         Some(c) if matched && !c.disabled => c,
-        _ => return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS)),
+        Some(c) => {
+            let reason = if matched {
+                Reason::AccountDisabled
+            } else {
+                Reason::WrongPassword
+            };
+            return Err(login_failed(state, req, c.user_id, reason).await);
+        }
+        None => {
+            audit::log_unknown_login(state, req, &email, Reason::WrongPassword).await;
+            return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
+        }
     };
 
     // The role (the token's scope) and whether the address is verified live on the user
@@ -83,6 +102,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     };
     // Only someone with the password learns that the address is unverified.
     if state.config.require_verified_email && !user.email_verified {
+        login_failed(state, req, user.id, Reason::EmailNotVerified).await;
         return Err(ApiError::Forbidden(EMAIL_NOT_VERIFIED));
     }
     // Start a session only if the answer can be signed.
@@ -129,7 +149,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
             expires_at: attempt.now + MFA_TOKEN_TTL.as_secs() as i64,
         };
         if !state.mfa.begin_second_step(&verified, &challenge).await? {
-            return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
+            return Err(login_failed(state, req, user.id, Reason::AccountChanged).await);
         }
         tracing::info!(user_id = user.id, "login waits for a second factor");
         let body = MfaRequiredOut {
@@ -142,13 +162,28 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     let first = state.tokens.new_refresh_token(&session);
     if !state.sessions.start_session(&verified, &session, &first).await? {
         // The password changed (or the account was disabled) while we were verifying.
-        return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
+        return Err(login_failed(state, req, user.id, Reason::AccountChanged).await);
     }
     tracing::info!(user_id = credentials.user_id, "login");
+    let signed_in = SignedIn {
+        user: &user,
+        sid: &session.sid,
+        method: Method::Password,
+        second: None,
+        new_device: !trusted_device,
+    };
+    new_device::signed_in(state, req, &signed_in).await;
     let issued = issuance::sign(state, &access, &first).await?;
     let mut body = envelope(issued, envelope_user(&user));
     body.device_token = Some(answered_device);
     http::json(StatusCode::OK, &body)
+}
+
+/// Records a failed login on the account's log: the answer to give.
+async fn login_failed(state: &AppState, req: &Request, user_id: UserId, reason: Reason) -> ApiError {
+    let event = audit::by_owner(state, req, EventType::LoginFailed).details(Details::reason(reason));
+    audit::record(state, user_id, event).await;
+    ApiError::Unauthenticated(INVALID_CREDENTIALS)
 }
 
 /// Stores the password hashed as argon2id with today's parameters if `hash` is not (older

@@ -6,6 +6,10 @@
 //! 100 until a password reset); so a stolen password cannot try a million codes across many
 //! `mfa_token`s. A wrong, replayed or spent code is the same 400 after the same work.
 
+use super::audit;
+use super::new_device::{self, SignedIn};
+use crate::domain::audit::{Details, EventType, Method, Reason};
+use crate::domain::UserId;
 use std::time::Duration;
 
 use lambda_http::http::StatusCode;
@@ -76,21 +80,25 @@ pub async fn login_mfa(state: &AppState, req: &Request) -> EndpointResult {
     };
     let keys = state.tokens.signing_keys().await?;
     let user_id = challenge.user_id;
-    let (proof, auth) = match presented {
-        Presented::Code(code) => {
-            let step = totp_step(&keys.hmac, user_id, &factors, &code, now).ok_or_else(invalid_code)?;
-            (step, Authentication::second_step(challenge.federated, true, now))
-        }
-        Presented::RecoveryCode(typed) => {
-            let hash = RecoveryCode::parse(&typed).map(|c| c.hash(user_id));
-            let hash = hash
-                .filter(|h| factors.recovery_codes.contains(h))
-                .ok_or_else(invalid_code)?;
-            (
-                Proof::RecoveryCode { hash },
-                Authentication::second_step(challenge.federated, false, now),
-            )
-        }
+    let method = match presented {
+        Presented::Code(_) => Method::Totp,
+        Presented::RecoveryCode(_) => Method::RecoveryCode,
+    };
+    let checked = match presented {
+        Presented::Code(code) => totp_step(&keys.hmac, user_id, &factors, &code, now)
+            .map(|step| (step, Authentication::second_step(challenge.federated, true, now))),
+        Presented::RecoveryCode(typed) => RecoveryCode::parse(&typed)
+            .map(|c| c.hash(user_id))
+            .filter(|h| factors.recovery_codes.contains(h))
+            .map(|hash| {
+                (
+                    Proof::RecoveryCode { hash },
+                    Authentication::second_step(challenge.federated, false, now),
+                )
+            }),
+    };
+    let Some((proof, auth)) = checked else {
+        return Err(code_failed(state, req, user_id, method, Reason::WrongCode).await);
     };
 
     let Some(user) = state.users.user_by_id(user_id).await? else {
@@ -103,14 +111,14 @@ pub async fn login_mfa(state: &AppState, req: &Request) -> EndpointResult {
     // Decided (with the token hook) before anything is written.
     let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     // The device trusted at the first step keeps its token (renewed); any other gets a new one.
-    let device_token = match device_token {
+    let (device_token, new_device) = match device_token {
         Some(token)
             if challenge.trusted_device
                 && challenge.device.as_deref() == Some(&randomness::token_hash(&token)) =>
         {
-            token
+            (token, false)
         }
-        _ => randomness::random_token::<32>(),
+        _ => (randomness::random_token::<32>(), true),
     };
     let device = randomness::token_hash(&device_token);
     let step = SecondStep {
@@ -124,17 +132,51 @@ pub async fn login_mfa(state: &AppState, req: &Request) -> EndpointResult {
     };
     match state.mfa.finish_second_step(&step).await? {
         SecondStepEnd::Started => {}
-        SecondStepEnd::CodeRefused => return Err(invalid_code()),
+        SecondStepEnd::CodeRefused => {
+            return Err(code_failed(state, req, user_id, method, Reason::CodeReplayed).await)
+        }
         SecondStepEnd::Gone => return Err(ApiError::Unauthenticated(INVALID_MFA_TOKEN)),
     }
     tracing::info!(user_id, "login completed with a second factor");
     if matches!(proof, Proof::RecoveryCode { .. }) {
+        let event = audit::by_owner(state, req, EventType::RecoveryCodeUsed).session(&session.sid);
+        audit::record(state, user_id, event).await;
         notify(state, &user, FactorNotice::RecoveryCodeUsed).await;
     }
+    let first_factor = if challenge.federated {
+        Method::Provider
+    } else {
+        Method::Password
+    };
+    let signed_in = SignedIn {
+        user: &user,
+        sid: &session.sid,
+        method: first_factor,
+        second: Some(method),
+        new_device,
+    };
+    new_device::signed_in(state, req, &signed_in).await;
     let issued = issuance::sign(state, &access, &first).await?;
     let mut body = envelope(issued, envelope_user(&user));
     body.device_token = Some(device_token);
     http::json(StatusCode::OK, &body)
+}
+
+/// Records a wrong (or replayed) code on the account's log: the error to answer with.
+async fn code_failed(
+    state: &AppState,
+    req: &Request,
+    user_id: UserId,
+    method: Method,
+    reason: Reason,
+) -> ApiError {
+    let event = audit::by_owner(state, req, EventType::MfaFailed).details(Details {
+        reason: Some(reason),
+        method: Some(method),
+        ..Details::default()
+    });
+    audit::record(state, user_id, event).await;
+    invalid_code()
 }
 
 /// The TOTP step `code` proves, if it is right and later than the last step accepted. The same

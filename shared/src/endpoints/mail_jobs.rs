@@ -7,6 +7,7 @@
 use super::delivery::{Delivery, DeliveryError};
 use super::email_change::{deliver_email_change, deliver_email_changed};
 use super::mfa::deliver_factor_notice;
+use super::new_device::deliver_new_sign_in;
 use super::owed_mail::deliver_notice_summary;
 use super::password_change::deliver_password_changed;
 use super::password_reset::deliver_password_reset;
@@ -30,6 +31,12 @@ pub async fn deliver(state: &AppState, body: &str) -> Result<Delivery, DeliveryE
         MailJob::PasswordChanged { email } => deliver_password_changed(state, &email).await,
         MailJob::SecondFactor { email, notice } => deliver_factor_notice(state, &email, notice).await,
         MailJob::NoticeSummary { email } => deliver_notice_summary(state, &email).await,
+        MailJob::NewSignIn {
+            email,
+            at,
+            client,
+            ip,
+        } => deliver_new_sign_in(state, &email, at, &client, &ip).await,
     }
 }
 

@@ -3,6 +3,8 @@
 //! While the account has a second factor each needs a token of a session that used one
 //! (`aal2`); the changes ask for the password again. Adding a factor needs a verified address.
 
+use super::audit;
+use crate::domain::audit::{Details, EventType, Method};
 use std::time::Duration;
 
 use lambda_http::http::StatusCode;
@@ -139,6 +141,10 @@ pub async fn confirm_totp(state: &AppState, req: &Request) -> EndpointResult {
         ConfirmEnd::SessionsEnded => return Err(ApiError::Unauthenticated(NOT_AUTHENTICATED)),
     }
     tracing::info!(user_id = user.id, "totp turned on; every other session ended");
+    let event = audit::by_owner(state, req, EventType::MfaEnabled)
+        .session(&session.sid)
+        .details(Details::method(Method::Totp));
+    audit::record(state, user.id, event).await;
     notify(state, &user, FactorNotice::TotpEnabled).await;
     let issued = issuance::sign(state, &access, &first).await?;
     let envelope = envelope(issued, envelope_user(&user));
@@ -162,11 +168,15 @@ pub async fn confirm_totp(state: &AppState, req: &Request) -> EndpointResult {
         (status = 422, description = "Validation error", body = ValidationErrorOut),
         TooManyWrongPasswords, Unavailable))]
 pub async fn disable_totp(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, _) = authenticate_at_aal2_with_password(state, req).await?;
+    let (user, claims) = authenticate_at_aal2_with_password(state, req).await?;
     if !state.mfa.disable_totp(user.id).await? {
         return Err(ApiError::Missing(TOTP_NOT_ENABLED));
     }
     tracing::info!(user_id = user.id, "totp turned off");
+    let event = audit::by_owner(state, req, EventType::MfaDisabled)
+        .session(&claims.sid)
+        .details(Details::method(Method::Totp));
+    audit::record(state, user.id, event).await;
     notify(state, &user, FactorNotice::TotpDisabled).await;
     Ok(no_content())
 }
@@ -183,13 +193,15 @@ pub async fn disable_totp(state: &AppState, req: &Request) -> EndpointResult {
         (status = 422, description = "Validation error", body = ValidationErrorOut),
         TooManyWrongPasswords, Unavailable))]
 pub async fn recovery_codes(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, _) = authenticate_at_aal2_with_password(state, req).await?;
+    let (user, claims) = authenticate_at_aal2_with_password(state, req).await?;
     let codes = RecoveryCode::generate_set();
     let hashes: Vec<String> = codes.iter().map(|c| c.hash(user.id)).collect();
     if !state.mfa.replace_recovery_codes(user.id, &hashes).await? {
         return Err(ApiError::Missing(NO_SECOND_FACTOR));
     }
     tracing::info!(user_id = user.id, "recovery codes replaced");
+    let event = audit::by_owner(state, req, EventType::RecoveryCodesRegenerated).session(&claims.sid);
+    audit::record(state, user.id, event).await;
     let body = RecoveryCodesOut {
         recovery_codes: codes.iter().map(RecoveryCode::display).collect(),
     };

@@ -2,6 +2,8 @@
 //! ([`crate::hooks::migration`]): at the login of an unknown email, with the password the client
 //! sent, and at a forgot-password for one, from the mailer, without a password.
 
+use super::audit;
+use crate::domain::audit::{Actor, AuditEvent, Details, EventType, Method};
 use crate::domain::{Email, Password, SeenFrom, User, Username};
 use crate::error::ApiError;
 use crate::hooks::signup::{SignupAttempt, SignupMethod, Verdict};
@@ -77,6 +79,9 @@ pub async fn migrate(
         match state.users.create_user(new).await {
             Ok(user) => {
                 tracing::info!(user_id = user.id, "account moved over by the user-migration hook");
+                let event = AuditEvent::new(EventType::Signup, Actor::System, state.clock.now_ms(), seen)
+                    .details(Details::method(Method::Migration));
+                audit::record(state, user.id, event).await;
                 return Ok(Migration::Created { user, password_hash });
             }
             Err(StoreError::UsernameTaken) => continue,

@@ -14,6 +14,9 @@
 //! - else, with an address the provider verified, a new account is made (no password);
 //!   otherwise `email_not_verified`.
 
+use super::audit;
+use super::new_device::{self, SignedIn};
+use crate::domain::audit::{Actor, AuditEvent, Details, EventType, Method, Reason};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
@@ -274,6 +277,18 @@ async fn account_for(
         return match state.identities.link_identity(existing.id, &linked).await? {
             crate::store::LinkEnd::Linked | crate::store::LinkEnd::AlreadyLinked => {
                 tracing::info!(user_id = existing.id, provider = %provider.name, "provider identity linked by its verified email");
+                let event = AuditEvent::new(
+                    EventType::IdentityLinked,
+                    Actor::Owner,
+                    state.clock.now_ms(),
+                    seen,
+                )
+                .details(Details {
+                    provider: Some(provider.name.clone()),
+                    credential: Some(linked.id.clone()),
+                    ..Details::default()
+                });
+                audit::record(state, existing.id, event).await;
                 Ok(existing)
             }
             crate::store::LinkEnd::Taken | crate::store::LinkEnd::Gone => {
@@ -341,6 +356,14 @@ async fn create_account(
         match state.identities.create_federated_user(&new, linked).await? {
             CreateEnd::Created(user) => {
                 tracing::info!(user_id = user.id, provider = %provider.name, "account created by a provider sign-in");
+                let event = AuditEvent::new(EventType::Signup, Actor::Owner, state.clock.now_ms(), seen)
+                    .details(Details {
+                        method: Some(Method::Provider),
+                        provider: Some(provider.name.clone()),
+                        credential: Some(linked.id.clone()),
+                        ..Details::default()
+                    });
+                audit::record(state, user.id, event).await;
                 return Ok(user);
             }
             CreateEnd::UsernameTaken => continue,
@@ -366,7 +389,11 @@ async fn create_account(
         (status = 429, description = "Too many attempts from this client address", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         Unavailable))]
 pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
-    let OAuthTokenRequest { code, code_verifier } = http::body(req)?;
+    let OAuthTokenRequest {
+        code,
+        code_verifier,
+        device_token,
+    } = http::body(req)?;
     let now = state.clock.now();
     let record = take_code(state, &code, &code_verifier).await?;
     if record.link.is_some() {
@@ -378,8 +405,21 @@ pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
         _ => return Err(ApiError::BadRequest(INVALID_CODE)),
     };
     if state.config.require_verified_email && !user.email_verified {
+        let event = audit::by_owner(state, req, EventType::LoginFailed).details(Details {
+            reason: Some(Reason::EmailNotVerified),
+            method: Some(Method::Provider),
+            ..Details::default()
+        });
+        audit::record(state, user.id, event).await;
         return Err(ApiError::Forbidden(crate::error::EMAIL_NOT_VERIFIED));
     }
+    // A provider sign-in writes no device token, but a device the account knows (from a login)
+    // is not a new device.
+    let device = device_token.as_deref().map(randomness::token_hash);
+    let known_device = match &device {
+        Some(hash) => state.devices.knows_device(&user.email, hash, now).await?,
+        None => false,
+    };
     let factors = state.mfa.second_factors(user.id).await?.factors();
     if factors.any() {
         // A provider is one factor: the account's second completes the sign-in, as after a
@@ -390,8 +430,8 @@ pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
             user_id: user.id,
             email: user.email.clone(),
             verified_hash: String::new(),
-            device: None,
-            trusted_device: false,
+            device,
+            trusted_device: known_device,
             attempts: 0,
             expires_at: now + MFA_TOKEN_TTL.as_secs() as i64,
             federated: true,
@@ -419,6 +459,14 @@ pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
         return Err(ApiError::BadRequest(INVALID_CODE));
     }
     tracing::info!(user_id = user.id, "session started by a provider sign-in");
+    let signed_in = SignedIn {
+        user: &user,
+        sid: &session.sid,
+        method: Method::Provider,
+        second: None,
+        new_device: !known_device,
+    };
+    new_device::signed_in(state, req, &signed_in).await;
     let issued = issuance::sign(state, &access, &first).await?;
     http::json(StatusCode::OK, &envelope(issued, envelope_user(&user)))
 }

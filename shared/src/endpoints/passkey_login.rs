@@ -4,6 +4,9 @@
 //! handle). A passkey with user verification is two factors at once: `aal2`, as login's second
 //! step, which it also completes for an account whose password login asks for a second factor.
 
+use super::audit;
+use super::new_device::{self, SignedIn};
+use crate::domain::audit::{Details, EventType, Method, Reason};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use lambda_http::http::StatusCode;
@@ -60,11 +63,10 @@ pub async fn login_options(state: &AppState, _req: &Request) -> EndpointResult {
         (status = 429, description = "Too many sign-in attempts from this client address", body = ErrorOut, headers(("Retry-After" = u64, description = "Seconds to wait"))),
         Unavailable))]
 pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
-    // A device token it presents is not checked: the device is trusted under a new one (below).
     let PasskeyLoginRequest {
         challenge_id,
         credential,
-        device_token: _,
+        device_token,
     } = http::body(req)?;
     // The first attempt spends the challenge, whatever its outcome.
     let challenge = spend_challenge(state, &challenge_id, Ceremony::Authentication)
@@ -107,9 +109,24 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     };
     let user = match state.users.user_by_id(user_id).await? {
         Some(user) if !user.disabled => user,
-        _ => return Err(refused(&"account disabled or gone")),
+        Some(user) => {
+            let event = audit::by_owner(state, req, EventType::LoginFailed).details(Details {
+                reason: Some(Reason::AccountDisabled),
+                method: Some(Method::Passkey),
+                ..Details::default()
+            });
+            audit::record(state, user.id, event).await;
+            return Err(refused(&"account disabled"));
+        }
+        None => return Err(refused(&"account gone")),
     };
     if state.config.require_verified_email && !user.email_verified {
+        let event = audit::by_owner(state, req, EventType::LoginFailed).details(Details {
+            reason: Some(Reason::EmailNotVerified),
+            method: Some(Method::Passkey),
+            ..Details::default()
+        });
+        audit::record(state, user.id, event).await;
         return Err(ApiError::Forbidden(EMAIL_NOT_VERIFIED));
     }
     // Start a session only if the answer can be signed.
@@ -122,8 +139,16 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     let first = state.tokens.new_refresh_token(&session);
     // Decided (with the token hook) before anything is written.
     let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
-    // The device is trusted from now on (as after a login) under a new token.
-    let device_token = randomness::random_token::<32>();
+    // The device is trusted from now on (as after a login): a device the account knows keeps
+    // its token (renewed), any other gets a new one.
+    let known = match device_token.as_deref().map(randomness::token_hash) {
+        Some(hash) => state.devices.knows_device(&user.email, &hash, now).await?,
+        None => false,
+    };
+    let device_token = match device_token {
+        Some(token) if known => token,
+        _ => randomness::random_token::<32>(),
+    };
     let device = randomness::token_hash(&device_token);
     let sign_in = PasskeyUse {
         passkey: &passkey,
@@ -141,6 +166,14 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         UseEnd::Gone => return Err(refused(&"account disabled or gone")),
     }
     tracing::info!(user_id, "login with a passkey");
+    let signed_in = SignedIn {
+        user: &user,
+        sid: &session.sid,
+        method: Method::Passkey,
+        second: None,
+        new_device: !known,
+    };
+    new_device::signed_in(state, req, &signed_in).await;
     let issued = issuance::sign(state, &access, &first).await?;
     let mut body = envelope(issued, envelope_user(&user));
     body.device_token = Some(device_token);

@@ -5,6 +5,8 @@
 //! first passkey is its first second factor: it brings the recovery codes, and every other
 //! session ends.
 
+use super::audit;
+use crate::domain::audit::{Details, EventType};
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -247,6 +249,13 @@ pub async fn register(state: &AppState, req: &Request) -> EndpointResult {
         first_factor = recovery_codes.is_some(),
         "passkey registered"
     );
+    let event = audit::by_owner(state, req, EventType::PasskeyAdded)
+        .session(&claims.sid)
+        .details(Details {
+            credential: Some(passkey.credential_id.clone()),
+            ..Details::default()
+        });
+    audit::record(state, user.id, event).await;
     notify(state, &user, FactorNotice::PasskeyAdded).await;
     let body = PasskeyRegisteredOut {
         passkey: passkey_out(&passkey),
@@ -280,7 +289,7 @@ pub async fn list_passkeys(state: &AppState, req: &Request) -> EndpointResult {
         (status = 422, description = "Validation error", body = ValidationErrorOut),
         TooManyWrongPasswords, Unavailable))]
 pub async fn delete_passkey(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, _) = authenticate_at_aal2_with_password(state, req).await?;
+    let (user, claims) = authenticate_at_aal2_with_password(state, req).await?;
     let id = http::last_path_segment(req);
     // Credential ids are base64url of at most 1,023 bytes: anything else names none, and is
     // never sent to the store.
@@ -293,6 +302,13 @@ pub async fn delete_passkey(state: &AppState, req: &Request) -> EndpointResult {
         return Err(ApiError::Missing(PASSKEY_NOT_FOUND));
     }
     tracing::info!(user_id = user.id, "passkey removed");
+    let event = audit::by_owner(state, req, EventType::PasskeyRemoved)
+        .session(&claims.sid)
+        .details(Details {
+            credential: Some(id.to_string()),
+            ..Details::default()
+        });
+    audit::record(state, user.id, event).await;
     notify(state, &user, FactorNotice::PasskeyRemoved).await;
     Ok(no_content())
 }

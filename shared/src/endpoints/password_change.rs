@@ -2,6 +2,8 @@
 //! (a wrong one counts on the session's own failure counter); every other session ends at once, this one lives
 //! on, and the address gets a notice.
 
+use super::audit;
+use crate::domain::audit::EventType;
 use lambda_http::Request;
 
 use super::common::{authenticate, message, reauthenticate, require_aal2_if_enrolled, EndpointResult};
@@ -75,6 +77,8 @@ pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult 
         return Err(ApiError::Unauthenticated(NOT_AUTHENTICATED));
     }
     tracing::info!(user_id = user.id, "password changed; other sessions ended");
+    let event = audit::by_owner(state, req, EventType::PasswordChanged).session(&claims.sid);
+    audit::record(state, user.id, event).await;
     if let Ok(email) = Email::parse(&user.email) {
         queue_notice(state, &email, MailJob::PasswordChanged { email: email.clone() }).await;
     }

@@ -1,6 +1,8 @@
 //! Password reset: `POST /auth/forgot-password` queues a mail with a single-use link (which
 //! the mailer delivers), `POST /auth/reset-password` spends it.
 
+use super::audit;
+use crate::domain::audit::{Actor, AuditEvent, EventType};
 use lambda_http::Request;
 
 use super::common::{message, EndpointResult};
@@ -90,6 +92,14 @@ pub async fn deliver_password_reset(state: &AppState, email: &Email) -> Result<D
     let mail = reset_mail(&config.product_name, &user.email, &link, config.reset_ttl);
     state.mail_transport.send(&mail, &link).await?;
     tracing::info!(user_id = user.id, "password reset mail sent");
+    // The mail job does not carry the request's client.
+    let event = AuditEvent::new(
+        EventType::PasswordResetRequested,
+        Actor::Owner,
+        state.clock.now_ms(),
+        &SeenFrom::default(),
+    );
+    audit::record(state, user.id, event).await;
     Ok(Delivery::Sent)
 }
 
@@ -134,6 +144,12 @@ pub async fn reset_password(state: &AppState, req: &Request) -> EndpointResult {
     {
         Some(user_id) => {
             tracing::info!(user_id, "password reset; every session ended");
+            audit::record(
+                state,
+                user_id,
+                audit::by_owner(state, req, EventType::PasswordReset),
+            )
+            .await;
             message(RESET_MESSAGE)
         }
         None => Err(ApiError::BadRequest(INVALID_RESET)),

@@ -1,5 +1,7 @@
 //! Refresh: `POST /auth/tokens`, rotating the refresh token.
 
+use super::audit;
+use crate::domain::audit::{Actor, EventType};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
@@ -83,6 +85,9 @@ pub async fn refresh(state: &AppState, req: &Request) -> EndpointResult {
                 .sessions
                 .revoke_session(current.user_id, &current.sid)
                 .await?;
+            let event = audit::event(state, req, EventType::RefreshReuseDetected, Actor::System)
+                .session(&current.sid);
+            audit::record(state, current.user_id, event).await;
             Err(refused())
         }
     }

@@ -1,6 +1,8 @@
 //! The signed-in user's sessions: `GET /auth/sessions` lists the live ones, newest first;
 //! `DELETE /auth/sessions/{id}` ends one at once.
 
+use super::audit;
+use crate::domain::audit::{Details, EventType};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
@@ -46,7 +48,7 @@ pub async fn list_sessions(state: &AppState, req: &Request) -> EndpointResult {
         (status = 404, description = "`Session not found`: no live session of this user has that id (another user's is not found either)", body = ErrorOut),
         Unavailable))]
 pub async fn end_session(state: &AppState, req: &Request) -> EndpointResult {
-    let (user, _) = authenticate(state, req).await?;
+    let (user, claims) = authenticate(state, req).await?;
     let sid = http::last_path_segment(req);
     if !is_session_id(sid) {
         return Err(ApiError::Missing(SESSION_NOT_FOUND));
@@ -59,6 +61,13 @@ pub async fn end_session(state: &AppState, req: &Request) -> EndpointResult {
         return Err(ApiError::Missing(SESSION_NOT_FOUND));
     }
     tracing::info!(user_id = user.id, "session ended by its user");
+    let event = audit::by_owner(state, req, EventType::SessionEnded)
+        .session(&claims.sid)
+        .details(Details {
+            ended_session: Some(sid.to_string()),
+            ..Details::default()
+        });
+    audit::record(state, user.id, event).await;
     Ok(no_content())
 }
 

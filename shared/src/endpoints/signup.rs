@@ -1,5 +1,7 @@
 //! Sign up: `POST /auth/users`.
 
+use super::audit;
+use crate::domain::audit::{Details, EventType, Method};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 
@@ -66,6 +68,9 @@ pub async fn signup(state: &AppState, req: &Request) -> EndpointResult {
     match state.users.create_user(new).await {
         Ok(user) => {
             tracing::info!(user_id = user.id, "user created");
+            let event =
+                audit::by_owner(state, req, EventType::Signup).details(Details::method(Method::Password));
+            audit::record(state, user.id, event).await;
             queue_verification(state, email).await;
             http::json(StatusCode::CREATED, &user_out(&user))
         }

@@ -29,6 +29,22 @@ pub fn decode_cursor(cursor: &str) -> Option<UserId> {
     text.strip_prefix("u:")?.parse().ok()
 }
 
+/// The page size a listing asks for: `limit`, 1 to [`MAX_PAGE`] (default [`DEFAULT_PAGE`]), or
+/// 422.
+pub(super) fn page_limit(req: &Request) -> Result<u32, ApiError> {
+    match http::query(req, "limit") {
+        None => Ok(DEFAULT_PAGE),
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            _ => Err(ApiError::validation(
+                "less_than_equal",
+                &["query", "limit"],
+                format!("Input should be a whole number from 1 to {MAX_PAGE}"),
+            )),
+        },
+    }
+}
+
 /// List users (admins only): a page in id order, or the one user with `email`.
 #[utoipa::path(get, path = "/auth/users", tag = "auth", security(("bearer" = [])),
     params(
@@ -46,19 +62,7 @@ pub fn decode_cursor(cursor: &str) -> Option<UserId> {
 /// GET /auth/users (admins only): a page in id order, or `?email=` for one exact match.
 pub async fn list_users(state: &AppState, req: &Request) -> EndpointResult {
     authenticate_admin(state, req).await?;
-    let limit = match http::query(req, "limit") {
-        None => DEFAULT_PAGE,
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                return Err(ApiError::validation(
-                    "less_than_equal",
-                    &["query", "limit"],
-                    format!("Input should be a whole number from 1 to {MAX_PAGE}"),
-                ))
-            }
-        },
-    };
+    let limit = page_limit(req)?;
     if let Some(raw) = http::query(req, "email") {
         let email = Email::parse(&raw)
             .map_err(|e| ApiError::Validation(vec![FieldError::invalid(&["query", "email"], e)]))?;

@@ -3,6 +3,8 @@
 //! The token follows the reset-token rules: 256-bit random, only its SHA-256 stored, single
 //! use, `AUTH_VERIFY_TTL_SECONDS` (24 h), and a newer one supersedes the older ones.
 
+use super::audit;
+use crate::domain::audit::EventType;
 use lambda_http::Request;
 
 use super::common::{message, EndpointResult};
@@ -45,6 +47,12 @@ pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
     {
         Consumed::Verified(user_id) => {
             tracing::info!(user_id, "email verified");
+            audit::record(
+                state,
+                user_id,
+                audit::by_owner(state, req, EventType::EmailVerified),
+            )
+            .await;
             message(VERIFIED_MESSAGE)
         }
         Consumed::EmailChanged {
@@ -53,6 +61,12 @@ pub async fn verify_email(state: &AppState, req: &Request) -> EndpointResult {
             new_email,
         } => {
             tracing::info!(user_id, "email changed");
+            audit::record(
+                state,
+                user_id,
+                audit::by_owner(state, req, EventType::EmailChanged),
+            )
+            .await;
             if let (Ok(email), Ok(new_email)) = (Email::parse(&old_email), Email::parse(&new_email)) {
                 let job = MailJob::EmailChanged {
                     email: email.clone(),

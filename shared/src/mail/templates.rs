@@ -22,7 +22,8 @@ struct Link<'a> {
     /// The button's label (HTML) and the line before the link (text).
     button: &'a str,
     href: &'a str,
-    lifetime: Duration,
+    /// How long a one-time link works (none for a plain page).
+    lifetime: Option<Duration>,
 }
 
 /// The verification message sent at signup (and on resend) for `link`.
@@ -36,7 +37,7 @@ pub fn verification_mail(product: &str, to: &str, link: &str, lifetime: Duration
             link: Some(Link {
                 button: "Confirm your email",
                 href: link,
-                lifetime,
+                lifetime: Some(lifetime),
             }),
             not_you: format!(
                 "If you did not sign up for {product}, ignore this message: without this link \
@@ -57,7 +58,7 @@ pub fn reset_mail(product: &str, to: &str, link: &str, lifetime: Duration) -> Ma
             link: Some(Link {
                 button: "Choose a new password",
                 href: link,
-                lifetime,
+                lifetime: Some(lifetime),
             }),
             not_you: "If it was not you, ignore this message: your password stays as it is.".into(),
         },
@@ -79,7 +80,7 @@ pub fn email_change_mail(product: &str, to: &str, username: &str, link: &str, li
             link: Some(Link {
                 button: "Confirm your new email",
                 href: link,
-                lifetime,
+                lifetime: Some(lifetime),
             }),
             not_you: "If it was not you, ignore this message: without this link nothing changes.".into(),
         },
@@ -205,6 +206,38 @@ pub fn factor_notice_mail(product: &str, to: &str, notice: crate::queue::FactorN
     )
 }
 
+/// The notice of a sign-in from a device the account did not know: when, from what (a browser
+/// and system named from a fixed list, never the client's own words) and where, with a link to
+/// the page that lists the account's sessions, if the deployment has one.
+pub fn new_sign_in_mail(
+    product: &str,
+    to: &str,
+    when: &str,
+    client: &str,
+    ip: &str,
+    sessions_url: Option<&str>,
+) -> Mail {
+    render(
+        product,
+        to,
+        Action {
+            subject: format!("New sign-in to your {product} account"),
+            intro: format!(
+                "The {product} account of {to} was signed in to from a new device at {when}: \
+                 {client}, from the address {ip}."
+            ),
+            link: sessions_url.map(|href| Link {
+                button: "See where you are signed in",
+                href,
+                lifetime: None,
+            }),
+            not_you: "If this was not you, reset your password at once with \"Forgot password\" on \
+                      the sign-in page, and sign out the sessions you do not know."
+                .into(),
+        },
+    )
+}
+
 /// The summary of the security notices that went over their caps in a window.
 pub fn notice_summary_mail(product: &str, to: &str) -> Mail {
     render(
@@ -215,7 +248,8 @@ pub fn notice_summary_mail(product: &str, to: &str) -> Mail {
             intro: format!(
                 "More security changes were made to the {product} account of {to} in the last \
                  few minutes than we send one mail each for: its password, its email address or \
-                 its two-step sign-in changed, or recovery codes were used. Look over the \
+                 its two-step sign-in changed, recovery codes were used, or it was signed in to from new \
+                 devices. Look over the \
                  account's settings and where it is signed in."
             ),
             link: None,
@@ -230,9 +264,17 @@ fn render(product: &str, to: &str, a: Action<'_>) -> Mail {
     let e = html_escape;
     let (text_link, html_link) = match &a.link {
         Some(link) => {
-            let lifetime = format!("The link works once, for {}.", human_duration(link.lifetime));
+            let lifetime = link
+                .lifetime
+                .map(|l| format!("The link works once, for {}.", human_duration(l)))
+                .unwrap_or_default();
+            let text_lifetime = if lifetime.is_empty() {
+                String::new()
+            } else {
+                format!("{lifetime}\n\n")
+            };
             (
-                format!("{}:\n\n{}\n\n{lifetime}\n\n", link.button, link.href),
+                format!("{}:\n\n{}\n\n{text_lifetime}", link.button, link.href),
                 format!(
                     "<tr><td style=\"padding:16px 0\"><a href=\"{href}\" style=\"display:inline-block;background:#2563eb;color:#ffffff;text-decoration:none;padding:12px 20px;border-radius:6px;font-weight:600\">{button}</a></td></tr>\n\
                      <tr><td style=\"font-size:13px;line-height:1.5;color:#57606a\"><p>{lifetime} If the button does not work, copy this address into your browser:<br>\

@@ -70,6 +70,16 @@ pub enum MailJob {
         #[serde(with = "email_string")]
         email: Email,
     },
+    /// A notice to `email` that the account was signed in to from a new device at `at` (epoch
+    /// seconds): `client` is the browser and system named from a fixed list, `ip` the address
+    /// API Gateway saw.
+    NewSignIn {
+        #[serde(with = "email_string")]
+        email: Email,
+        at: i64,
+        client: String,
+        ip: String,
+    },
     /// A notice to `email` that a second factor of the account changed or was used.
     SecondFactor {
         #[serde(with = "email_string")]
@@ -153,6 +163,7 @@ impl MailJob {
             MailJob::PasswordChanged { .. } => "password_changed",
             MailJob::SecondFactor { notice, .. } => notice.as_str(),
             MailJob::NoticeSummary { .. } => "notice_summary",
+            MailJob::NewSignIn { .. } => "new_sign_in",
         }
     }
 }

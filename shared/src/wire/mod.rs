@@ -210,6 +210,39 @@ pub struct SessionOut {
     pub current: bool,
 }
 
+/// One event of an account's security log.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "9sQ2v7bYtq1xXyQ4n2mJ0w", "type": "login_succeeded", "at": "2026-12-04T10:30:00Z", "ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "session_id": "kq0bXrX0m3k9r8n1b2c3dA", "actor": "self", "details": {"method": "password", "new_device": true}}))]
+pub struct EventOut {
+    pub id: String,
+    /// `signup`, `login_succeeded`, `login_failed`, `mfa_failed`, `refresh_reuse_detected`,
+    /// `logout`, `logout_all`, `session_ended`, `password_changed`, `password_reset_requested`,
+    /// `password_reset`, `email_change_requested`, `email_changed`, `email_verified`,
+    /// `mfa_enabled`, `mfa_disabled`, `recovery_code_used`, `recovery_codes_regenerated`,
+    /// `passkey_added`, `passkey_removed`, `identity_linked`, `identity_unlinked`,
+    /// `account_deleted` or `user_updated` (an administrator's change).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// The client address API Gateway saw (empty when the event had no request, as a reset
+    /// mail's).
+    pub ip: String,
+    /// The `User-Agent` (at most 256 characters).
+    pub user_agent: String,
+    /// The session the event happened in, or began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// `self`, `admin:<id>` (`admin` in the user's own list), or `system`.
+    pub actor: String,
+    /// From fixed vocabularies: `reason` of a failure, `method`, `second_factor`, `provider`,
+    /// `ended_session`, `credential` (a passkey's or identity's id), `changed` (fields an
+    /// administrator set), `new_device`. Empty for an administrator's action in the user's own
+    /// list.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MessageOut {
     pub message: String,

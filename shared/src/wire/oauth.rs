@@ -17,6 +17,10 @@ request_type! {
         /// The verifier of the `code_challenge` given to the authorize route (RFC 7636).
         #[schema(min_length = 43, max_length = 128)]
         pub code_verifier: String,
+        /// This device's `device_token`, if it has one (from a login): a device the account
+        /// knows is not told of as a new sign-in.
+        #[schema(value_type = String, required = false)]
+        pub device_token: Option<String>,
     }
 }
 
