@@ -6,6 +6,10 @@ use crate::domain::{check_strength, AppMetadata, Email, Invalid, Password, Role,
 use crate::hashing::Hasher;
 use std::time::Duration;
 
+use crate::domain::audit::{Actor, AuditEvent, Details, EventType, Method};
+use crate::domain::{SeenFrom, UserId};
+use crate::store::audit::AuditStore;
+
 use crate::keys::{random_key, rotation, KeyError, KeyState, KeyStore, LifecycleError};
 use crate::store::{
     AccountStore, Erasure, MfaStore, NewUser, SessionStore, StoreError, UserStore, UserUpdate,
@@ -33,6 +37,33 @@ pub enum AdminError {
     Other(String),
 }
 
+/// Where the operator's actions are recorded: each account's log, as `system` (the tool acts
+/// with the operator's AWS credentials, not as an account), kept `retention`.
+#[derive(Clone, Copy)]
+pub struct OperatorLog<'a> {
+    pub audit: &'a dyn AuditStore,
+    pub retention: Duration,
+}
+
+impl OperatorLog<'_> {
+    fn event(kind: EventType, now_ms: i64) -> AuditEvent {
+        AuditEvent::new(kind, Actor::System, now_ms, &SeenFrom::default())
+    }
+
+    fn expires_at(&self, now_ms: i64) -> i64 {
+        now_ms.div_euclid(1000) + self.retention.as_secs() as i64
+    }
+
+    /// Records `event` in the log of `user_id`; a failure is reported, not fatal (the action
+    /// is done).
+    async fn record(&self, user_id: UserId, event: AuditEvent) {
+        let expires_at = self.expires_at(event.at_ms);
+        if let Err(e) = self.audit.record_event(user_id, &event, expires_at).await {
+            eprintln!("warning: the action is done, but its audit event was not recorded: {e}");
+        }
+    }
+}
+
 fn invalid<'a>(what: &'static str, value: &'a str) -> impl FnOnce(Invalid) -> AdminError + 'a {
     move |Invalid(reason)| AdminError::Invalid {
         what,
@@ -54,16 +85,27 @@ pub async fn find(store: &dyn UserStore, raw_email: &str) -> Result<User, AdminE
         .ok_or_else(|| AdminError::NoSuchUser(email.to_string()))
 }
 
+/// The account `create-admin` makes, as the operator typed it.
+pub struct NewAdmin<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
 /// Creates a user with the admin role; the password policy applies as at signup.
 pub async fn create_admin(
     store: &dyn UserStore,
     hasher: &Hasher,
-    username: &str,
-    email: &str,
-    password: &str,
+    new: NewAdmin<'_>,
     min_score: u8,
     now: i64,
+    log: OperatorLog<'_>,
 ) -> Result<User, AdminError> {
+    let NewAdmin {
+        username,
+        email,
+        password,
+    } = new;
     let username = Username::parse(username).map_err(invalid("username", username))?;
     let email = parse_email(email)?;
     let password = Password::new(password).map_err(|Invalid(reason)| AdminError::Invalid {
@@ -99,6 +141,8 @@ pub async fn create_admin(
         Err(StoreError::UsernameTaken) => return Err(AdminError::Conflict("Username already taken")),
         Err(e) => return Err(e.into()),
     };
+    let event = OperatorLog::event(EventType::Signup, now * 1000).details(Details::method(Method::Cli));
+    log.record(user.id, event).await;
     Ok(user)
 }
 
@@ -109,12 +153,19 @@ pub async fn update(
     email: &str,
     update: &UserUpdate,
     now_ms: i64,
+    log: OperatorLog<'_>,
 ) -> Result<User, AdminError> {
     let user = find(store, email).await?;
-    store
+    let updated = store
         .update_user(user.id, update, now_ms)
         .await?
-        .ok_or(AdminError::NoSuchUser(user.email))
+        .ok_or(AdminError::NoSuchUser(user.email))?;
+    let event = OperatorLog::event(EventType::UserUpdated, now_ms).details(Details {
+        changed: update.changed(),
+        ..Details::default()
+    });
+    log.record(updated.id, event).await;
+    Ok(updated)
 }
 
 /// A demotion ends every session of the user at once.
@@ -123,12 +174,13 @@ pub async fn set_role(
     email: &str,
     role: Role,
     now_ms: i64,
+    log: OperatorLog<'_>,
 ) -> Result<User, AdminError> {
     let change = UserUpdate {
         role: Some(role),
         ..UserUpdate::default()
     };
-    update(store, email, &change, now_ms).await
+    update(store, email, &change, now_ms, log).await
 }
 
 /// Disabling also ends every session of the user at once.
@@ -137,25 +189,37 @@ pub async fn set_disabled(
     email: &str,
     disabled: bool,
     now_ms: i64,
+    log: OperatorLog<'_>,
 ) -> Result<User, AdminError> {
     let change = UserUpdate {
         disabled: Some(disabled),
         ..UserUpdate::default()
     };
-    update(store, email, &change, now_ms).await
+    update(store, email, &change, now_ms, log).await
 }
 
 /// Marks the user's address verified, as a verification link would.
-pub async fn verify_email(store: &dyn UserStore, email: &str) -> Result<User, AdminError> {
+pub async fn verify_email(
+    store: &dyn UserStore,
+    email: &str,
+    now_ms: i64,
+    log: OperatorLog<'_>,
+) -> Result<User, AdminError> {
     let change = UserUpdate {
         email_verified: Some(true),
         ..UserUpdate::default()
     };
-    update(store, email, &change, 0).await
+    update(store, email, &change, now_ms, log).await
 }
 
 /// Replaces the user's `app_metadata` with `json` (a JSON object of at most 2 KiB).
-pub async fn set_metadata(store: &dyn UserStore, email: &str, json: &str) -> Result<User, AdminError> {
+pub async fn set_metadata(
+    store: &dyn UserStore,
+    email: &str,
+    json: &str,
+    now_ms: i64,
+    log: OperatorLog<'_>,
+) -> Result<User, AdminError> {
     let refused = |reason: String| AdminError::Invalid {
         what: "app_metadata",
         value: json.chars().take(80).collect(),
@@ -167,7 +231,7 @@ pub async fn set_metadata(store: &dyn UserStore, email: &str, json: &str) -> Res
         app_metadata: Some(metadata),
         ..UserUpdate::default()
     };
-    update(store, email, &change, 0).await
+    update(store, email, &change, now_ms, log).await
 }
 
 /// Erases the account of `email` and everything it owns, as `DELETE /auth/me` does but
@@ -176,11 +240,16 @@ pub async fn delete_user(
     users: &dyn UserStore,
     accounts: &dyn AccountStore,
     email: &str,
+    now_ms: i64,
+    log: OperatorLog<'_>,
 ) -> Result<User, AdminError> {
     let user = find(users, email).await?;
+    let record = AuditEvent::deletion_record(Actor::System, now_ms);
     let erasure = Erasure {
         user: &user,
         password_hash: None,
+        record: &record,
+        record_expires_at: log.expires_at(now_ms),
     };
     if !accounts.delete_account(&erasure).await? {
         return Err(AdminError::NoSuchUser(user.email));
@@ -193,9 +262,12 @@ pub async fn end_sessions(
     sessions: &dyn SessionStore,
     email: &str,
     now_ms: i64,
+    log: OperatorLog<'_>,
 ) -> Result<User, AdminError> {
     let user = find(users, email).await?;
     sessions.revoke_all_sessions(user.id, now_ms).await?;
+    log.record(user.id, OperatorLog::event(EventType::LogoutAll, now_ms))
+        .await;
     Ok(user)
 }
 
@@ -206,10 +278,43 @@ pub async fn reset_mfa(
     mfa: &dyn MfaStore,
     email: &str,
     now_ms: i64,
+    log: OperatorLog<'_>,
 ) -> Result<User, AdminError> {
     let user = find(users, email).await?;
     mfa.reset_second_factors(user.id, now_ms).await?;
+    log.record(user.id, OperatorLog::event(EventType::MfaDisabled, now_ms))
+        .await;
     Ok(user)
+}
+
+/// The newest `limit` events of the log of the user of `email`, newest first, fetched page by
+/// page.
+pub async fn events(
+    users: &dyn UserStore,
+    audit: &dyn AuditStore,
+    email: &str,
+    limit: usize,
+    now: i64,
+) -> Result<(User, Vec<AuditEvent>), AdminError> {
+    let user = find(users, email).await?;
+    let mut events = Vec::new();
+    let mut before: Option<String> = None;
+    while events.len() < limit {
+        let page = audit
+            .list_events(
+                user.id,
+                before.as_deref(),
+                (limit - events.len()).min(200) as u32,
+                now,
+            )
+            .await?;
+        events.extend(page.events);
+        match page.next_before {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    Ok((user, events))
 }
 
 /// Every user in id order, fetched page by page.
@@ -320,36 +425,47 @@ mod tests {
             let (store, id) = (&store, user.id);
             async move { store.user_by_id(id).await.expect("read").expect("the user") }
         };
+        let log = OperatorLog {
+            audit: &store,
+            retention: Duration::from_secs(86_400),
+        };
 
         let admin = create_admin(
             &store,
             &hasher,
-            "root",
-            email,
-            "correct horse battery staple",
+            NewAdmin {
+                username: "root",
+                email,
+                password: "correct horse battery staple",
+            },
             3,
             0,
+            log,
         )
         .await
         .expect("created");
         assert_eq!(admin.role, Role::Admin);
         assert_eq!(stored(&admin).await, admin);
-        let demoted = set_role(&store, email, Role::User, 1).await.expect("demoted");
+        let demoted = set_role(&store, email, Role::User, 1000, log)
+            .await
+            .expect("demoted");
         assert_eq!(demoted.role, Role::User);
         assert_eq!(stored(&demoted).await, demoted);
-        let disabled = set_disabled(&store, email, true, 1).await.expect("disabled");
+        let disabled = set_disabled(&store, email, true, 2000, log)
+            .await
+            .expect("disabled");
         assert!(disabled.disabled);
         assert_eq!(stored(&disabled).await, disabled);
-        let verified = verify_email(&store, email).await.expect("verified");
+        let verified = verify_email(&store, email, 3000, log).await.expect("verified");
         assert!(verified.email_verified);
         assert_eq!(stored(&verified).await, verified);
-        let tagged = set_metadata(&store, email, r#"{"plan":"pro"}"#)
+        let tagged = set_metadata(&store, email, r#"{"plan":"pro"}"#, 4000, log)
             .await
             .expect("set");
         assert_eq!(tagged.app_metadata.to_json(), r#"{"plan":"pro"}"#);
         assert_eq!(stored(&tagged).await, tagged);
         for refused in ["[1]", "{", &format!(r#"{{"k":"{}"}}"#, "x".repeat(2048))] {
-            let err = set_metadata(&store, email, refused).await.unwrap_err();
+            let err = set_metadata(&store, email, refused, 5000, log).await.unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -363,6 +479,28 @@ mod tests {
         }
         assert_eq!(list(&store, 10).await.expect("listed"), [tagged]);
         assert_eq!(list(&store, 0).await.expect("listed"), []);
+
+        // Each action is in the account's log, as the operator's tool (`system`), newest first.
+        let (_, log_events) = events(&store, &store, email, 10, 0).await.expect("events");
+        let seen: Vec<_> = log_events
+            .iter()
+            .map(|e| (e.kind, e.actor, e.details.changed.clone()))
+            .collect();
+        use crate::domain::audit::Field;
+        assert_eq!(
+            seen,
+            [
+                (EventType::UserUpdated, Actor::System, vec![Field::AppMetadata]),
+                (EventType::UserUpdated, Actor::System, vec![Field::EmailVerified]),
+                (EventType::UserUpdated, Actor::System, vec![Field::Disabled]),
+                (EventType::UserUpdated, Actor::System, vec![Field::Role]),
+                (EventType::Signup, Actor::System, vec![]),
+            ]
+        );
+        assert_eq!(
+            events(&store, &store, email, 2, 0).await.expect("events").1,
+            log_events[..2]
+        );
     }
 
     #[tokio::test]

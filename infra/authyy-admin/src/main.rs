@@ -98,6 +98,18 @@ enum Command {
         /// The user's email address.
         email: String,
     },
+    /// Show a user's security log, newest first: one line per event (time, type, actor, client
+    /// address, session, details).
+    Events {
+        /// The user's email address.
+        email: String,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// End every session of a user at once (access and refresh tokens stop working).
     EndSessions {
         /// The user's email address.
@@ -174,6 +186,19 @@ enum KeysCommand {
     /// (JWKS) any other key, such as one `keys list` flags. (A scheduled rotation under way
     /// publishes its new key early; removing it makes that rotation fail, to be retried.)
     Republish,
+}
+
+fn print_event(e: &authyy::domain::audit::AuditEvent) {
+    let details = serde_json::to_string(&e.details).unwrap_or_default();
+    println!(
+        "{}  {:<26} {:<12} {:<39} {:<22} {}",
+        authyy::clock::rfc3339(e.at_ms.div_euclid(1000)),
+        e.kind.as_str(),
+        e.actor.to_wire(),
+        if e.ip.is_empty() { "-" } else { &e.ip },
+        e.session_id.as_deref().unwrap_or("-"),
+        details
+    );
 }
 
 fn print_keys(rows: &[admin::KeyRow]) {
@@ -384,6 +409,11 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
     let (store, keys) = backend(&cli).await?;
     let store = store.as_ref();
     let clock = SystemClock;
+    let config = Config::from_env(&Env::from_process()).map_err(|e| AdminError::Other(e.to_string()))?;
+    let log = admin::OperatorLog {
+        audit: store,
+        retention: config.audit_retention,
+    };
     match &cli.command {
         Command::CreateAdmin {
             username,
@@ -391,30 +421,31 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             password_stdin,
         } => {
             let password = read_password(*password_stdin)?;
-            let config =
-                Config::from_env(&Env::from_process()).map_err(|e| AdminError::Other(e.to_string()))?;
             let hasher = Hasher::new(config.hash_cost).map_err(|e| AdminError::Other(e.to_string()))?;
             let user = admin::create_admin(
                 store,
                 &hasher,
-                username,
-                email,
-                &password,
+                admin::NewAdmin {
+                    username,
+                    email,
+                    password: &password,
+                },
                 config.password_min_score,
                 clock.now(),
+                log,
             )
             .await?;
             println!("created {}", describe(&user));
         }
         Command::Promote { email } => println!(
             "{} is now admin",
-            admin::set_role(store, email, Role::Admin, clock.now_ms())
+            admin::set_role(store, email, Role::Admin, clock.now_ms(), log)
                 .await?
                 .email
         ),
         Command::Demote { email } => println!(
             "{} is now user; every session of it has ended",
-            admin::set_role(store, email, Role::User, clock.now_ms())
+            admin::set_role(store, email, Role::User, clock.now_ms(), log)
                 .await?
                 .email
         ),
@@ -425,38 +456,58 @@ async fn run(cli: Cli) -> Result<(), AdminError> {
             email,
             json: Some(json),
         } => {
-            let user = admin::set_metadata(store, email, json).await?;
+            let user = admin::set_metadata(store, email, json, clock.now_ms(), log).await?;
             println!("{} has app_metadata {}", user.email, user.app_metadata.to_json());
         }
         Command::Disable { email } => {
-            let user = admin::set_disabled(store, email, true, clock.now_ms()).await?;
+            let user = admin::set_disabled(store, email, true, clock.now_ms(), log).await?;
             println!("{} is disabled; every session of it has ended", user.email);
         }
         Command::Enable { email } => {
             println!(
                 "{} is enabled",
-                admin::set_disabled(store, email, false, clock.now_ms())
+                admin::set_disabled(store, email, false, clock.now_ms(), log)
                     .await?
                     .email
             )
         }
         Command::Verify { email } => {
-            println!("{} is verified", admin::verify_email(store, email).await?.email)
+            println!(
+                "{} is verified",
+                admin::verify_email(store, email, clock.now_ms(), log)
+                    .await?
+                    .email
+            )
         }
         Command::Delete { email } => {
-            let user = admin::delete_user(store, store, email).await?;
+            let user = admin::delete_user(store, store, email, clock.now_ms(), log).await?;
             println!("{} is deleted, with everything the account owned", user.email);
         }
         Command::Mfa(MfaCommand::Reset { email }) => {
-            let user = admin::reset_mfa(store, store, email, clock.now_ms()).await?;
+            let user = admin::reset_mfa(store, store, email, clock.now_ms(), log).await?;
             println!(
                 "{}: every second factor removed; every session has ended",
                 user.email
             );
         }
         Command::EndSessions { email } => {
-            let user = admin::end_sessions(store, store, email, clock.now_ms()).await?;
+            let user = admin::end_sessions(store, store, email, clock.now_ms(), log).await?;
             println!("every session of {} has ended", user.email);
+        }
+        Command::Events { email, limit, json } => {
+            let (user, events) = admin::events(store, store, email, *limit, clock.now()).await?;
+            if *json {
+                for e in &events {
+                    println!(
+                        "{}",
+                        serde_json::to_string(e).map_err(|e| AdminError::Other(e.to_string()))?
+                    );
+                }
+            } else {
+                eprintln!("security log of {} (newest first)", describe(&user));
+                events.iter().for_each(print_event);
+                println!("{} event(s)", events.len());
+            }
         }
         Command::Import { file, dry_run } => import(store, file, *dry_run, clock.now()).await?,
         Command::List { limit } => {

@@ -468,6 +468,10 @@ async fn an_operator_reset_removes_every_factor_and_ends_the_sessions<B: Backend
         app.state.mfa.as_ref(),
         &user.email,
         app.clock.now_ms(),
+        authyy::admin::OperatorLog {
+            audit: app.state.audit.as_ref(),
+            retention: app.state.config.audit_retention,
+        },
     )
     .await
     .unwrap();

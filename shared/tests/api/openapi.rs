@@ -43,6 +43,8 @@ fn contract(e: Endpoint) -> &'static [u16] {
         Endpoint::AdminGetUser => &[200, 401, 403, 404, 503],
         Endpoint::AdminUpdateUser => &[200, 401, 403, 404, 409, 413, 415, 422, 503],
         Endpoint::AdminEndSessions => &[204, 401, 403, 404, 503],
+        Endpoint::MyEvents => &[200, 400, 401, 422, 503],
+        Endpoint::AdminUserEvents => &[200, 400, 401, 403, 404, 422, 503],
         Endpoint::AdminDeleteUser => &[204, 401, 403, 404, 409, 503],
         Endpoint::OpenApi | Endpoint::Docs | Endpoint::OpenIdConfiguration => &[200],
         Endpoint::Jwks => &[200, 503],
