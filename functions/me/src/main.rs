@@ -1,4 +1,5 @@
-//! The `me` function: serves `me`'s route of the authyy API. It builds the shared
-//! state once per execution environment and hands every request to the shared endpoint code.
+//! The `me` function: the signed-in user's account (GET /auth/me) and security log (GET
+//! /auth/me/events). It builds the shared state once per execution environment and hands every
+//! request to the shared endpoint code.
 
-authyy::lambda_main!(Me);
+authyy::lambda_main!(Me, MyEvents);

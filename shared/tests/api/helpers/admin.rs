@@ -69,6 +69,10 @@ impl TestApp {
                 Endpoint::AdminEndSessions,
                 self.admin_end_sessions(access, &id).await,
             ),
+            (
+                Endpoint::AdminUserEvents,
+                self.admin_events_page(access, &id, "").await,
+            ),
             (Endpoint::AdminDeleteUser, self.admin_delete(access, &id).await),
         ]
     }

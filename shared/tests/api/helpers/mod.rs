@@ -7,6 +7,7 @@
 //! (`cargo clippy --all-targets -D warnings`) refuses, so no case can silently not run.
 
 pub mod admin;
+pub mod audit;
 pub mod dynamo;
 pub mod faults;
 pub mod hooks;

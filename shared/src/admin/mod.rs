@@ -6,9 +6,10 @@ use crate::domain::{check_strength, AppMetadata, Email, Invalid, Password, Role,
 use crate::hashing::Hasher;
 use std::time::Duration;
 
+mod operator_log;
+
 use crate::domain::audit::{Actor, AuditEvent, Details, EventType, Method};
-use crate::domain::{SeenFrom, UserId};
-use crate::store::audit::AuditStore;
+pub use operator_log::OperatorLog;
 
 use crate::keys::{random_key, rotation, KeyError, KeyState, KeyStore, LifecycleError};
 use crate::store::{
@@ -35,33 +36,6 @@ pub enum AdminError {
     Lifecycle(#[from] LifecycleError),
     #[error("{0}")]
     Other(String),
-}
-
-/// Where the operator's actions are recorded: each account's log, as `system` (the tool acts
-/// with the operator's AWS credentials, not as an account), kept `retention`.
-#[derive(Clone, Copy)]
-pub struct OperatorLog<'a> {
-    pub audit: &'a dyn AuditStore,
-    pub retention: Duration,
-}
-
-impl OperatorLog<'_> {
-    fn event(kind: EventType, now_ms: i64) -> AuditEvent {
-        AuditEvent::new(kind, Actor::System, now_ms, &SeenFrom::default())
-    }
-
-    fn expires_at(&self, now_ms: i64) -> i64 {
-        now_ms.div_euclid(1000) + self.retention.as_secs() as i64
-    }
-
-    /// Records `event` in the log of `user_id`; a failure is reported, not fatal (the action
-    /// is done).
-    async fn record(&self, user_id: UserId, event: AuditEvent) {
-        let expires_at = self.expires_at(event.at_ms);
-        if let Err(e) = self.audit.record_event(user_id, &event, expires_at).await {
-            eprintln!("warning: the action is done, but its audit event was not recorded: {e}");
-        }
-    }
 }
 
 fn invalid<'a>(what: &'static str, value: &'a str) -> impl FnOnce(Invalid) -> AdminError + 'a {
@@ -287,33 +261,16 @@ pub async fn reset_mfa(
     Ok(user)
 }
 
-/// The newest `limit` events of the log of the user of `email`, newest first, fetched page by
-/// page.
+/// The newest `limit` events of the log of the user of `email`, newest first.
 pub async fn events(
     users: &dyn UserStore,
-    audit: &dyn AuditStore,
+    audit: &dyn crate::store::audit::AuditStore,
     email: &str,
     limit: usize,
     now: i64,
 ) -> Result<(User, Vec<AuditEvent>), AdminError> {
     let user = find(users, email).await?;
-    let mut events = Vec::new();
-    let mut before: Option<String> = None;
-    while events.len() < limit {
-        let page = audit
-            .list_events(
-                user.id,
-                before.as_deref(),
-                (limit - events.len()).min(200) as u32,
-                now,
-            )
-            .await?;
-        events.extend(page.events);
-        match page.next_before {
-            Some(next) => before = Some(next),
-            None => break,
-        }
-    }
+    let events = operator_log::read_log(audit, user.id, limit, now).await?;
     Ok((user, events))
 }
 
