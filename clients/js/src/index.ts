@@ -14,7 +14,7 @@
  */
 import { AuthyyError } from "./errors.js";
 import type {
-  RequestBody, ResponseBody, Query, User, AdminUser, AdminUserDetail, SessionInfo, Message, Me, MfaStatus, TotpEnrollment,
+  RequestBody, ResponseBody, Query, User, AdminUser, AdminUserDetail, SecurityEvent, SessionInfo, Message, Me, MfaStatus, TotpEnrollment,
   RecoveryCodes, Passkey, PasskeyRegistration, Identity, LinkStart, MfaChallenge, LoginResult, LoginMfaBody, TotpConfirmation, OperationId,
 } from "./types.js";
 import { Session } from "./session.js";
@@ -158,6 +158,8 @@ export const OPERATION_METHODS = {
   link_identity: "linkIdentity",
   complete_link: "completeLink",
   delete_identity: "deleteIdentity",
+  list_my_events: "listEvents",
+  admin_list_user_events: "listUserEvents",
   list_users: "listUsers",
   admin_get_user: "getUser",
   admin_update_user: "updateUser",
@@ -502,10 +504,10 @@ export class AuthyyClient {
       ...(options.signal ? { signal: options.signal } : {}),
     })) as PublicKeyCredential | null;
     if (!asserted) throw new Error("No passkey was used");
-    const sent = {
+    const sent = this.withDevice({
       challenge_id: challenge.challenge_id,
       credential: credentialJson(asserted),
-    } as unknown as RequestBody<"passkey_login">;
+    }) as unknown as RequestBody<"passkey_login">;
     const envelope: TokenEnvelope = await this.call("POST", "/auth/passkeys/login", { body: sent });
     return this.signedIn(envelope);
   }
@@ -577,7 +579,7 @@ export class AuthyyClient {
     const code = readOAuthFragment(hash);
     const verifier = takeOAuthVerifier();
     const answer: TokenEnvelope | MfaChallenge = await this.call("POST", "/auth/oauth/token", {
-      body: { code, code_verifier: verifier },
+      body: this.withDevice({ code, code_verifier: verifier }),
     });
     return "mfa_required" in answer ? answer : this.signedIn(answer);
   }
@@ -600,15 +602,36 @@ export class AuthyyClient {
     await this.call("DELETE", `/auth/passkeys/${encodeURIComponent(id)}`, { body, auth: "access" });
   }
 
+  /**
+   * `GET /auth/me/events`: one page of the account's security log, newest first (sign-ins and
+   * failed attempts, password, email and factor changes, sessions ended...), and the cursor of
+   * the next page, if any. An administrator's action shows as `actor: "admin"`, with no details.
+   */
+  async listEvents(query: Query<"list_my_events"> = {}): Promise<{ events: SecurityEvent[]; nextCursor: string | null }> {
+    const res = await this.fetchApi("GET", "/auth/me/events", { query: { ...query }, auth: "access" });
+    return { events: (await res.json()) as SecurityEvent[], nextCursor: nextCursor(res) };
+  }
+
   // --- Administration and discovery -----------------------------------------------------------
 
   /** `GET /auth/users` (admin): one page of users and the cursor of the next, if any. */
   async listUsers(query: Query<"list_users"> = {}): Promise<{ users: AdminUser[]; nextCursor: string | null }> {
     const res = await this.fetchApi("GET", "/auth/users", { query: { ...query }, auth: "access" });
     const users = (await res.json()) as AdminUser[];
-    const next = /<([^>]*)>\s*;\s*rel="next"/.exec(res.headers.get("link") ?? "");
-    const cursor = next ? new URL(next[1] ?? "", "http://link.invalid").searchParams.get("cursor") : null;
-    return { users, nextCursor: cursor };
+    return { users, nextCursor: nextCursor(res) };
+  }
+
+  /**
+   * `GET /auth/admin/users/{id}/events` (admins): one page of a user's security log, newest
+   * first (administrators as `admin:<id>`, with details), and the cursor of the next page.
+   */
+  async listUserEvents(
+    id: number,
+    query: Query<"admin_list_user_events"> = {},
+  ): Promise<{ events: SecurityEvent[]; nextCursor: string | null }> {
+    const path = `/auth/admin/users/${encodeURIComponent(String(id))}/events`;
+    const res = await this.fetchApi("GET", path, { query: { ...query }, auth: "access" });
+    return { events: (await res.json()) as SecurityEvent[], nextCursor: nextCursor(res) };
   }
 
   /**
@@ -721,6 +744,12 @@ export function createClient(options: ClientOptions): AuthyyClient {
 }
 
 /** What a mailed link carries. */
+/** The `cursor` of the next page a listing's `Link: <...>; rel="next"` header names, if any. */
+function nextCursor(res: Response): string | null {
+  const next = /<([^>]*)>\s*;\s*rel="next"/.exec(res.headers.get("link") ?? "");
+  return next ? new URL(next[1] ?? "", "http://link.invalid").searchParams.get("cursor") : null;
+}
+
 export interface Link {
   token: string | null;
   /** The address a verification or email-change link confirms (absent from older links). */

@@ -23,6 +23,8 @@ export type Query<K extends OperationId> = operations[K]["parameters"] extends {
 
 export type User = Schemas["UserOut"];
 export type AdminUser = Schemas["AdminUserOut"];
+/** One event of an account's security log. */
+export type SecurityEvent = Schemas["EventOut"];
 /** `getUser()`, `updateUser()`: one user as admins see it, with its second factors and identities. */
 export type AdminUserDetail = Schemas["AdminUserDetailOut"];
 export type SessionInfo = Schemas["SessionOut"];

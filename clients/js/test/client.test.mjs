@@ -93,6 +93,21 @@ test("listing users reads the next page's cursor from the Link header", async ()
   assert.equal(b.api.calls.at(-1).path, "/auth/users");
 });
 
+test("the security log pages newest first with the cursor from the Link header, for the user and for admins", async () => {
+  const b = browser();
+  const client = createClient(b.options());
+  await client.login({ email: "john@example.com", password: "right" });
+  const first = await client.listEvents({ limit: 1 });
+  assert.deepEqual(first, { events: [{ id: "newest", type: "user_updated", actor: "admin" }], nextCursor: "ZTox" });
+  const second = await client.listEvents({ limit: 1, cursor: first.nextCursor });
+  assert.deepEqual(second.nextCursor, null);
+  assert.equal(second.events[0].id, "older");
+  assert.equal(b.api.calls.at(-1).path, "/auth/me/events");
+  const theirs = await client.listUserEvents(7, { limit: 1 });
+  assert.equal(theirs.events[0].actor, "admin:3");
+  assert.equal(b.api.calls.at(-1).path, "/auth/admin/users/7/events");
+});
+
 test("the admin calls name the user in the path and send only the change", async () => {
   const b = browser();
   const admin = createClient(b.options());

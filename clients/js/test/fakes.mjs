@@ -227,6 +227,13 @@ export class FakeApi {
       for (const s of this.sessions.values()) s.alive = false;
       return new Response(null, { status: 204 });
     }
+    const events = /^\/auth\/(me|admin\/users\/7)\/events$/.exec(url.pathname);
+    if (events && init.method === "GET") {
+      const cursor = url.searchParams.get("cursor");
+      const link = cursor ? {} : { link: `<${url.pathname}?limit=1&cursor=ZTox>; rel="next"` };
+      const actor = events[1] === "me" ? "admin" : "admin:3";
+      return json(200, [{ id: cursor ? "older" : "newest", type: "user_updated", actor }], link);
+    }
     const admin = /^\/auth\/admin\/users\/([^/]+)(\/sessions)?$/.exec(url.pathname);
     if (admin) {
       if (admin[1] !== "7") return json(404, { detail: "User not found" });

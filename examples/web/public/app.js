@@ -72,6 +72,70 @@ function cell(row, text, className) {
 
 const when = (iso) => new Date(iso).toLocaleString();
 
+// What each security event says, in words (the API's `type`, `details.reason` and `details.method`).
+const EVENT_TEXT = {
+  signup: "Account created",
+  login_succeeded: "Signed in",
+  login_failed: "Failed sign-in",
+  mfa_failed: "Wrong two-step code",
+  refresh_reuse_detected: "A stolen session was stopped",
+  logout: "Signed out",
+  logout_all: "Signed out everywhere",
+  session_ended: "Another device signed out",
+  password_changed: "Password changed",
+  password_reset_requested: "Password reset asked for",
+  password_reset: "Password reset",
+  email_change_requested: "Email change asked for",
+  email_changed: "Email changed",
+  email_verified: "Email verified",
+  mfa_enabled: "Two-step sign-in turned on",
+  mfa_disabled: "Two-step sign-in turned off",
+  recovery_code_used: "Recovery code used",
+  recovery_codes_regenerated: "New recovery codes",
+  passkey_added: "Passkey added",
+  passkey_removed: "Passkey removed",
+  identity_linked: "Provider linked",
+  identity_unlinked: "Provider removed",
+  account_deleted: "Account deleted",
+  user_updated: "Changed by an administrator",
+};
+
+function describeEvent(e) {
+  const text = EVENT_TEXT[e.type] ?? e.type;
+  const d = e.details ?? {};
+  const extra = [d.method, d.second_factor, d.reason?.replaceAll("_", " "), d.new_device ? "new device" : null]
+    .filter(Boolean)
+    .join(", ");
+  return extra ? `${text} (${extra})` : text;
+}
+
+let activityCursor = null;
+
+async function renderActivity({ more = false } = {}) {
+  const body = $("#activity tbody");
+  const page = await auth.listEvents({ limit: 10, ...(more && activityCursor ? { cursor: activityCursor } : {}) });
+  if (!more) body.replaceChildren();
+  for (const e of page.events) {
+    const row = body.insertRow();
+    row.dataset.type = e.type;
+    cell(row, when(e.at));
+    cell(row, describeEvent(e), "what");
+    cell(row, e.actor === "self" ? "you" : e.actor);
+    cell(row, e.ip || "");
+    cell(row, e.user_agent || "", "ua").title = e.user_agent;
+  }
+  activityCursor = page.nextCursor;
+  $("#activity-more").hidden = !activityCursor;
+}
+
+$("#activity-more").addEventListener("click", async () => {
+  try {
+    await renderActivity({ more: true });
+  } catch (e) {
+    say(explain(e), { error: true });
+  }
+});
+
 async function renderAccount() {
   const [me, sessions, passkeys, identities] = await Promise.all([
     auth.me(),
@@ -88,6 +152,7 @@ async function renderAccount() {
   renderMfa(me.mfa);
   renderPasskeys(passkeys);
   renderIdentities(identities);
+  await renderActivity();
   // Shown to admins only; the API checks the stored role on every admin call all the same.
   $("#admin-card").hidden = !auth.scopes.includes("admin");
   const body = $("#sessions tbody");

@@ -205,6 +205,14 @@ test("a new user signs up, verifies the address, signs in, sees the account and 
   assert.equal(await page.locator("#me-verified").textContent(), "verified");
   assert.equal(await page.locator("#sessions tbody tr").count(), 1);
   assert.equal(await page.locator("#sessions tbody tr td:last-child").textContent(), "this device");
+  // The security log, newest first: this sign-in (a device the account did not know), the
+  // verification, the signup.
+  assert.deepEqual(await page.locator("#activity tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.type)), [
+    "login_succeeded",
+    "email_verified",
+    "signup",
+  ]);
+  assert.match(await page.locator("#activity tbody tr .what").first().textContent(), /Signed in \(password, new device\)/);
   await page.screenshot({ path: join(SHOTS, "account.png"), fullPage: true });
   // The access token is only in memory, the refresh token in sessionStorage, the device token in
   // localStorage.
