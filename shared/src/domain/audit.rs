@@ -3,6 +3,8 @@
 //! Gateway saw, the `User-Agent` cut short): no free text from the client, and never a
 //! password, hash, token or code.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::{Deserialize, Serialize};
 
 use super::{SeenFrom, UserId};
@@ -233,6 +235,10 @@ pub struct AuditEvent {
     pub kind: EventType,
     /// Epoch milliseconds.
     pub at_ms: i64,
+    /// The order of the events this process made: events of one millisecond sort by it, so a
+    /// request's events (a sign-in after its recovery code) read in the order they happened.
+    #[serde(default)]
+    pub seq: u64,
     pub ip: String,
     /// At most [`SeenFrom::MAX_USER_AGENT`] characters.
     pub user_agent: String,
@@ -243,12 +249,16 @@ pub struct AuditEvent {
     pub details: Details,
 }
 
+/// The next [`AuditEvent::seq`] of this process.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
 impl AuditEvent {
     pub fn new(kind: EventType, actor: Actor, at_ms: i64, seen: &SeenFrom) -> AuditEvent {
         AuditEvent {
             id: crate::randomness::new_id(),
             kind,
             at_ms,
+            seq: SEQ.fetch_add(1, Ordering::Relaxed),
             ip: seen.ip.clone(),
             user_agent: SeenFrom::new("", &seen.user_agent).user_agent,
             session_id: None,
@@ -282,10 +292,10 @@ impl AuditEvent {
         self
     }
 
-    /// Where it sorts in its log: time, then id (both fixed width), so newest first is
-    /// descending order.
+    /// Where it sorts in its log: time, then this process's order, then id (the first two
+    /// fixed width), so newest first is descending order.
     pub fn sort_key(&self) -> String {
-        format!("{:013}#{}", self.at_ms.max(0), self.id)
+        format!("{:013}#{:016x}#{}", self.at_ms.max(0), self.seq, self.id)
     }
 }
 
@@ -348,13 +358,18 @@ mod tests {
     }
 
     #[test]
-    fn sort_keys_order_by_time_then_id() {
+    fn sort_keys_order_by_time_then_by_the_order_events_were_made() {
         let seen = SeenFrom::default();
         let mut a = AuditEvent::new(EventType::Logout, Actor::Owner, 999, &seen);
         let mut b = AuditEvent::new(EventType::Logout, Actor::Owner, 1000, &seen);
-        a.id = "b".into();
-        b.id = "a".into();
+        (a.id, b.id) = ("b".into(), "a".into());
+        a.seq = b.seq + 1;
         assert!(a.sort_key() < b.sort_key());
+        let first = AuditEvent::new(EventType::Logout, Actor::Owner, 1000, &seen);
+        let mut second = AuditEvent::new(EventType::LoginSucceeded, Actor::Owner, 1000, &seen);
+        second.id = "0".into();
+        assert!(first.sort_key() < second.sort_key());
+        assert_eq!(first.sort_key().len(), 13 + 1 + 16 + 1 + 22);
     }
 
     #[test]

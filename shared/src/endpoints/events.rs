@@ -24,16 +24,19 @@ pub fn encode_cursor(before: &str) -> String {
 }
 
 /// The sort key a cursor names, if it is one [`encode_cursor`] could have made: 13 digits, `#`,
-/// and an id of URL-safe characters.
+/// 16 hex digits, `#`, and an id of URL-safe characters.
 pub fn decode_cursor(cursor: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let key = text.strip_prefix("e:")?;
-    let (time, id) = key.split_once('#')?;
+    let (time, rest) = key.split_once('#')?;
+    let (seq, id) = rest.split_once('#')?;
     let well_formed = time.len() == 13
         && time.bytes().all(|b| b.is_ascii_digit())
+        && seq.len() == 16
+        && seq.bytes().all(|b| b.is_ascii_hexdigit())
         && (1..=64).contains(&id.len())
         && id
             .bytes()
@@ -135,16 +138,18 @@ mod tests {
 
     #[test]
     fn a_cursor_names_a_sort_key_and_nothing_else() {
-        let key = "0001733308200123#9sQ2v7bYtq1xXyQ4n2mJ0w"[3..].to_string();
+        let key = "1733308200123#000000000000002a#9sQ2v7bYtq1xXyQ4n2mJ0w".to_string();
         assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
         for bad in [
             "",
             "e:",
             "e:123#abc",
             "u:5",
-            "e:0001733308200#",
-            "e:000173330820x#abc",
-            "e:0001733308200#a b",
+            "e:1733308200123#000000000000002a#",
+            "e:1733308200123#9sQ2v7bYtq1xXyQ4n2mJ0w",
+            "e:173330820012x#000000000000002a#abc",
+            "e:1733308200123#00000000000002a#abc",
+            "e:1733308200123#000000000000002a#a b",
         ] {
             let c = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bad);
             assert_eq!(decode_cursor(&c), None, "{bad}");

@@ -15,6 +15,7 @@ mod helpers;
 
 mod access_tokens;
 mod admin_api;
+mod audit;
 mod bad_input;
 mod client_limits;
 mod hardening;
