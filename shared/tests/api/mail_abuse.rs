@@ -51,7 +51,8 @@ fn jobs_of(queue: &Recording, kind: &str) -> Vec<String> {
 }
 
 async fn a_hand_made_email_change_job_for_an_account_that_never_asked_mints_nothing<B: Backend>() {
-    let app = app::<B>().await;
+    // Only the mail this test is about: not the new-sign-in notice of its logins.
+    let app = B::app(with(|c| c.new_device_mail = false)).await;
     let (a, _, id) = app.user("john_doe").await;
     app.deliver_queued().await;
     // Whoever can write to the queue can name an account, but not an address nor a request.
@@ -198,7 +199,8 @@ async fn email_change_notices_to_one_address_are_capped<B: Backend>() {
 }
 
 async fn change_email_to_a_taken_address_answers_exactly_as_to_a_free_one<B: Backend>() {
-    let app = app::<B>().await;
+    // Only the mail this test is about: not the new-sign-in notice of its logins.
+    let app = B::app(with(|c| c.new_device_mail = false)).await;
     let (a, _, _) = app.user("john_doe").await;
     app.user("jane_doe").await;
     let taken = app.change_email(&a, "Jane_Doe@example.com", STRONG).await;
@@ -219,7 +221,8 @@ async fn change_email_to_a_taken_address_answers_exactly_as_to_a_free_one<B: Bac
 }
 
 async fn a_verification_link_shows_the_address_and_account_and_the_mail_names_the_account<B: Backend>() {
-    let app = app::<B>().await;
+    // Only the mail this test is about: not the new-sign-in notice of its logins.
+    let app = B::app(with(|c| c.new_device_mail = false)).await;
     let (a, _, _) = app.user("john_doe").await;
     let mail = app.mails_to("john_doe@example.com").await.pop().unwrap();
     assert!(mail.contains("#token="), "{mail}");
