@@ -136,6 +136,38 @@ async fn main() {
     }
     report("POST /auth/login", t.elapsed(), counter.calls());
 
+    // The same login from a device the account knows (its token presented): no new-device
+    // notice (its cap counter and queue send).
+    let device = login["device_token"].as_str().unwrap_or_default().to_string();
+    let known_body = json!({"email": format!("u1-{run}@example.com"), "password": pw, "device_token": device});
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::Login,
+            event("POST", "/auth/login", None, Some(&known_body)),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    report("POST /auth/login (known device)", t.elapsed(), counter.calls());
+
+    // What recording one event costs any request: one PutItem of about 400 bytes.
+    let event_at = authyy::domain::audit::AuditEvent::new(
+        authyy::domain::audit::EventType::LoginSucceeded,
+        authyy::domain::audit::Actor::Owner,
+        0,
+        &authyy::domain::SeenFrom::new("203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+    );
+    counter.fail_from(0);
+    let t = Instant::now();
+    for i in 0..n {
+        let mut e = event_at.clone();
+        e.at_ms = i64::from(i);
+        state.audit.record_event(1, &e, i64::MAX / 2).await.unwrap();
+    }
+    report("an audit event (recorded by each route)", t.elapsed(), counter.calls());
+
     let (access, refresh) = admin_tokens(&state, &login).await;
     counter.fail_from(0);
     let t = Instant::now();
@@ -148,6 +180,18 @@ async fn main() {
         );
     }
     report("GET /auth/me", t.elapsed(), counter.calls());
+
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::MyEvents,
+            event("GET", "/auth/me/events", Some(&access), None),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    report("GET /auth/me/events (50 per page)", t.elapsed(), counter.calls());
 
     counter.fail_from(0);
     let t = Instant::now();
