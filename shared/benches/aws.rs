@@ -139,7 +139,8 @@ async fn main() {
     // The same login from a device the account knows (its token presented): no new-device
     // notice (its cap counter and queue send).
     let device = login["device_token"].as_str().unwrap_or_default().to_string();
-    let known_body = json!({"email": format!("u1-{run}@example.com"), "password": pw, "device_token": device});
+    let known_body =
+        json!({"email": format!("u1-{run}@example.com"), "password": pw, "device_token": device});
     counter.fail_from(0);
     let t = Instant::now();
     for _ in 0..n {
@@ -157,7 +158,10 @@ async fn main() {
         authyy::domain::audit::EventType::LoginSucceeded,
         authyy::domain::audit::Actor::Owner,
         0,
-        &authyy::domain::SeenFrom::new("203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+        &authyy::domain::SeenFrom::new(
+            "203.0.113.7",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        ),
     );
     counter.fail_from(0);
     let t = Instant::now();
@@ -166,7 +170,11 @@ async fn main() {
         e.at_ms = i64::from(i);
         state.audit.record_event(1, &e, i64::MAX / 2).await.unwrap();
     }
-    report("an audit event (recorded by each route)", t.elapsed(), counter.calls());
+    report(
+        "an audit event (recorded by each route)",
+        t.elapsed(),
+        counter.calls(),
+    );
 
     let (access, refresh) = admin_tokens(&state, &login).await;
     counter.fail_from(0);

@@ -31,7 +31,7 @@ pub async fn delete_account(state: &AppState, req: &Request) -> EndpointResult {
     let (user, claims) = authenticate(state, req).await?;
     require_aal2_if_enrolled(state, &user, &claims).await?;
     let DeleteAccountRequest { password } = http::body(req)?;
-    let password_hash = reauthenticate(state, &user, &claims, password.as_ref()).await?;
+    let password_hash = reauthenticate(state, req, &user, &claims, password.as_ref()).await?;
     if !erase(state, &user, Some(&password_hash), Actor::Owner).await? {
         return Err(ApiError::BadRequest(WRONG_PASSWORD));
     }

@@ -1,6 +1,7 @@
 //! What several endpoints share: authenticating an access token, answering with a token
 //! envelope, and the views of a user the API shows.
 
+use crate::domain::audit::{Details, EventType, Reason};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
@@ -89,7 +90,7 @@ pub async fn authenticate_at_aal2_with_password(
     let (user, claims) = authenticate(state, req).await?;
     require_aal2(&claims)?;
     let PasswordConfirmation { password } = http::body(req)?;
-    reauthenticate(state, &user, &claims, password.as_ref()).await?;
+    reauthenticate(state, req, &user, &claims, password.as_ref()).await?;
     Ok((user, claims))
 }
 
@@ -105,6 +106,7 @@ pub const REAUTHENTICATION_WINDOW_SECS: i64 = 300;
 /// was verified (empty for none), for the change to be conditional on.
 pub async fn reauthenticate(
     state: &AppState,
+    req: &Request,
     user: &User,
     claims: &Claims,
     password: Option<&CurrentPassword>,
@@ -144,6 +146,11 @@ pub async fn reauthenticate(
         return Err(ApiError::BadRequest(WRONG_PASSWORD));
     };
     if !state.hasher.verify(password, hash.as_deref()).await {
+        // A wrong current password inside a session: recorded as a failed sign-in of it.
+        let event = super::audit::by_owner(state, req, EventType::LoginFailed)
+            .session(sid)
+            .details(Details::reason(Reason::WrongPassword));
+        super::audit::record(state, user.id, event).await;
         return Err(ApiError::BadRequest(WRONG_PASSWORD));
     }
     let hash = hash.ok_or(ApiError::BadRequest(WRONG_PASSWORD))?;

@@ -49,7 +49,7 @@ pub async fn change_email(state: &AppState, req: &Request) -> EndpointResult {
             "Value error, this is already the account's address",
         )]));
     }
-    reauthenticate(state, &user, &claims, password.as_ref()).await?;
+    reauthenticate(state, req, &user, &claims, password.as_ref()).await?;
     // Whether the new address is registered is not looked at here: the answer (and its time)
     // would tell. The mailer finds out, and tells that address's owner instead.
     let email = Email::parse(&user.email)

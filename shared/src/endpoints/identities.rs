@@ -79,7 +79,7 @@ pub async fn link(state: &AppState, req: &Request) -> EndpointResult {
         Some(user.id),
         "body",
     )?;
-    reauthenticate(state, &user, &claims, password.as_ref()).await?;
+    reauthenticate(state, req, &user, &claims, password.as_ref()).await?;
     match start(state, req, provider, &record).await? {
         Ok(authorize_url) => http::json(StatusCode::OK, &LinkOut { authorize_url }),
         Err(e) => Err(ApiError::Unavailable(e.to_string())),
@@ -151,7 +151,7 @@ pub async fn delete_identity(state: &AppState, req: &Request) -> EndpointResult 
     let (user, claims) = authenticate(state, req).await?;
     require_aal2_if_enrolled(state, &user, &claims).await?;
     let PasswordConfirmation { password } = http::body(req)?;
-    reauthenticate(state, &user, &claims, password.as_ref()).await?;
+    reauthenticate(state, req, &user, &claims, password.as_ref()).await?;
     let id = http::last_path_segment(req);
     match state.identities.unlink_identity(user.id, &user.email, id).await? {
         UnlinkEnd::Removed => {

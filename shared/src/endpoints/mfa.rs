@@ -93,7 +93,7 @@ pub async fn confirm_totp(state: &AppState, req: &Request) -> EndpointResult {
     let ConfirmTotpRequest { code, password } = http::body(req)?;
     require_aal2_if_enrolled(state, &user, &claims).await?;
     require_verified(&user)?;
-    reauthenticate(state, &user, &claims, password.as_ref()).await?;
+    reauthenticate(state, req, &user, &claims, password.as_ref()).await?;
 
     let record = state.mfa.second_factors(user.id).await?;
     let now = state.clock.now();

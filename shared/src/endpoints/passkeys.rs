@@ -178,7 +178,7 @@ pub async fn register(state: &AppState, req: &Request) -> EndpointResult {
     // The first attempt spends the challenge, whatever its outcome.
     let challenge =
         spend_challenge(state, &challenge_id, Ceremony::Registration { user_id: user.id }).await?;
-    reauthenticate(state, &user, &claims, password.as_ref()).await?;
+    reauthenticate(state, req, &user, &claims, password.as_ref()).await?;
     let challenge = challenge
         .ok_or_else(|| refused_registration(user.id, &"challenge unknown, spent, stale or another's"))?;
     let decoded = credential

@@ -58,7 +58,7 @@ pub async fn change_password(state: &AppState, req: &Request) -> EndpointResult 
     )
     .map_err(|e| ApiError::invalid_field("new_password", e))?;
 
-    let old_hash = reauthenticate(state, &user, &claims, current_password.as_ref()).await?;
+    let old_hash = reauthenticate(state, req, &user, &claims, current_password.as_ref()).await?;
     let new_hash = state.hasher.hash(&new_password).await?;
     let device = device_token.as_deref().map(crate::randomness::token_hash);
     let change = PasswordChange {

@@ -73,14 +73,20 @@ async fn a_password_account_s_own_actions_are_each_recorded_as_self<B: Backend>(
         ]
     );
     assert!(events.iter().all(|e| e["actor"] == "self"), "{events:?}");
-    assert_eq!(find(&events, "login_failed")["details"], json!({"reason": "wrong_password"}));
+    assert_eq!(
+        find(&events, "login_failed")["details"],
+        json!({"reason": "wrong_password"})
+    );
     assert_eq!(find(&events, "signup")["details"], json!({"method": "password"}));
     let ended = find(&events, "session_ended");
     assert_eq!(ended["session_id"], sid.as_str());
     assert_eq!(ended["details"]["ended_session"], other_sid.as_str());
     assert_eq!(find(&events, "password_changed")["session_id"], sid.as_str());
     let first_login = &events[events.len() - 3];
-    assert_eq!(first_login["details"], json!({"method": "password", "new_device": true}));
+    assert_eq!(
+        first_login["details"],
+        json!({"method": "password", "new_device": true})
+    );
     assert_eq!(first_login["ip"], "192.0.2.1");
     // Each event once, with its own id and a time.
     let mut ids: Vec<_> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
@@ -89,6 +95,17 @@ async fn a_password_account_s_own_actions_are_each_recorded_as_self<B: Backend>(
     assert_eq!(ids.len(), events.len());
     assert!(events.iter().all(|e| e["at"].as_str().unwrap().ends_with('Z')));
     let _ = id;
+}
+
+async fn a_wrong_current_password_in_a_session_is_a_failed_sign_in_of_it<B: Backend>() {
+    let app = app::<B>().await;
+    let (access, _, _) = app.user("forgetful").await;
+    let r = app.change_password(&access, "wrong password", STRONG2).await;
+    assert_eq!((r.status, r.detail()), (400, "Current password is incorrect"));
+    let events = app.my_events(&access).await;
+    let failed = find(&events, "login_failed");
+    assert_eq!(failed["details"], json!({"reason": "wrong_password"}));
+    assert_eq!(failed["session_id"], TestApp::sid_of(&access).as_str());
 }
 
 async fn a_reset_its_request_and_a_replayed_refresh_token_are_recorded<B: Backend>() {
@@ -106,7 +123,12 @@ async fn a_reset_its_request_and_a_replayed_refresh_token_are_recorded<B: Backen
     let events = app.my_events(&crate::helpers::access(&r)).await;
     assert_eq!(
         types(&events)[..4],
-        ["login_succeeded", "password_reset", "password_reset_requested", "refresh_reuse_detected"]
+        [
+            "login_succeeded",
+            "password_reset",
+            "password_reset_requested",
+            "refresh_reuse_detected"
+        ]
     );
     let reuse = find(&events, "refresh_reuse_detected");
     assert_eq!(reuse["actor"], "system");
@@ -145,7 +167,10 @@ async fn second_factor_events_are_recorded_with_their_method<B: Backend>() {
     let signed_in = find(&events, "login_succeeded");
     assert_eq!(signed_in["details"]["method"], "password");
     assert_eq!(signed_in["details"]["second_factor"], "recovery_code");
-    assert_eq!(find(&events, "recovery_code_used")["session_id"], signed_in["session_id"]);
+    assert_eq!(
+        find(&events, "recovery_code_used")["session_id"],
+        signed_in["session_id"]
+    );
     assert_eq!(find(&events, "mfa_enabled")["details"], json!({"method": "totp"}));
 }
 
@@ -159,9 +184,18 @@ async fn passkey_events_are_recorded_with_the_passkey_s_id<B: Backend>() {
     let id = listed.body[0]["id"].as_str().unwrap().to_string();
     assert_eq!(app.delete_passkey(&passkey_access, &id).await.status, 204);
     let events = app.my_events(&passkey_access).await;
-    assert_eq!(types(&events)[..3], ["passkey_removed", "login_succeeded", "passkey_added"]);
-    assert_eq!(find(&events, "passkey_added")["details"]["credential"], id.as_str());
-    assert_eq!(find(&events, "passkey_removed")["details"]["credential"], id.as_str());
+    assert_eq!(
+        types(&events)[..3],
+        ["passkey_removed", "login_succeeded", "passkey_added"]
+    );
+    assert_eq!(
+        find(&events, "passkey_added")["details"]["credential"],
+        id.as_str()
+    );
+    assert_eq!(
+        find(&events, "passkey_removed")["details"]["credential"],
+        id.as_str()
+    );
     assert_eq!(find(&events, "login_succeeded")["details"]["method"], "passkey");
 }
 
@@ -178,19 +212,30 @@ async fn an_admin_s_actions_are_in_the_target_s_log_and_the_owner_sees_only_admi
     let as_admin = app.admin_events(&root, id).await;
     assert_eq!(types(&as_admin)[..2], ["logout_all", "user_updated"]);
     let actor = format!("admin:{root_id}");
-    assert!(as_admin[..2].iter().all(|e| e["actor"] == actor.as_str()), "{as_admin:?}");
-    assert_eq!(find(&as_admin, "user_updated")["details"], json!({"changed": ["app_metadata"]}));
+    assert!(
+        as_admin[..2].iter().all(|e| e["actor"] == actor.as_str()),
+        "{as_admin:?}"
+    );
+    assert_eq!(
+        find(&as_admin, "user_updated")["details"],
+        json!({"changed": ["app_metadata"]})
+    );
     // The admin's own log holds none of it.
     assert!(!types(&app.admin_events(&root, root_id).await).contains(&"user_updated"));
     // The owner sees an administrator, not which one, and not what was changed.
     let r = app.login("target@example.com", STRONG).await;
     let own = app.my_events(&crate::helpers::access(&r)).await;
     let updated = find(&own, "user_updated");
-    assert_eq!((updated["actor"].clone(), updated["details"].clone()), (json!("admin"), json!({})));
+    assert_eq!(
+        (updated["actor"].clone(), updated["details"].clone()),
+        (json!("admin"), json!({}))
+    );
     let _ = access;
     // An unknown user is 404; a plain user may not read another's log.
     assert_eq!(app.admin_events_page(&root, 999_999, "").await.status, 404);
-    let r = app.admin_events_page(&crate::helpers::access(&r), root_id, "").await;
+    let r = app
+        .admin_events_page(&crate::helpers::access(&r), root_id, "")
+        .await;
     assert_eq!((r.status, r.detail()), (403, "Admin privileges required"));
 }
 
@@ -217,7 +262,10 @@ async fn the_log_pages_newest_first_with_a_link_and_refuses_bad_cursors_and_limi
         query = url.split_once('?').unwrap().1.to_string();
     }
     assert_eq!(seen, all);
-    let times: Vec<_> = all.iter().map(|e| e["at"].as_str().unwrap().to_string()).collect();
+    let times: Vec<_> = all
+        .iter()
+        .map(|e| e["at"].as_str().unwrap().to_string())
+        .collect();
     let mut newest_first = times.clone();
     newest_first.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, newest_first);
@@ -270,7 +318,10 @@ async fn erasure_leaves_only_a_deletion_record_holding_the_id<B: Backend>() {
         let record = serde_json::to_value(&page.events[0]).unwrap();
         assert_eq!(record["type"], "account_deleted");
         assert_eq!(record["actor"], actor.as_str());
-        assert_eq!((record["ip"].clone(), record["user_agent"].clone()), (json!(""), json!("")));
+        assert_eq!(
+            (record["ip"].clone(), record["user_agent"].clone()),
+            (json!(""), json!(""))
+        );
         assert_eq!(record.get("session_id"), None);
         assert_eq!(record["details"], json!({}));
     }
@@ -279,11 +330,17 @@ async fn erasure_leaves_only_a_deletion_record_holding_the_id<B: Backend>() {
 }
 
 async fn events_older_than_the_retention_are_not_shown<B: Backend>() {
-    let app = B::app(with(|c| c.audit_retention = std::time::Duration::from_secs(86_400))).await;
+    let app = B::app(with(|c| {
+        c.audit_retention = std::time::Duration::from_secs(86_400)
+    }))
+    .await;
     let (access, _, _) = app.user("old").await;
     app.clock.advance_secs(86_400 + 1);
     let r = app.login("old@example.com", STRONG).await;
-    assert_eq!(types(&app.my_events(&crate::helpers::access(&r)).await), ["login_succeeded"]);
+    assert_eq!(
+        types(&app.my_events(&crate::helpers::access(&r)).await),
+        ["login_succeeded"]
+    );
     let _ = access;
 }
 
@@ -299,7 +356,13 @@ impl AuditStore for FailingAudit {
         *self.refused.lock().unwrap() += 1;
         Err(StoreError::Unavailable("throttled".into()))
     }
-    async fn list_events(&self, user_id: UserId, before: Option<&str>, limit: u32, now: i64) -> StoreResult<EventPage> {
+    async fn list_events(
+        &self,
+        user_id: UserId,
+        before: Option<&str>,
+        limit: u32,
+        now: i64,
+    ) -> StoreResult<EventPage> {
         self.inner.list_events(user_id, before, limit, now).await
     }
 }
@@ -313,7 +376,10 @@ async fn a_failing_audit_write_never_fails_the_request_it_records<B: Backend>() 
     app.state.audit = failing.clone();
     let lost_before = authyy::endpoints::audit::lost_events();
     let (access, _, _) = app.user("resilient").await;
-    assert_eq!(app.login("resilient@example.com", "wrong password").await.status, 401);
+    assert_eq!(
+        app.login("resilient@example.com", "wrong password").await.status,
+        401
+    );
     assert_eq!(app.change_password(&access, STRONG, STRONG2).await.status, 200);
     assert_eq!(app.logout(&access).await.status, 200);
     app.clock.advance_ms(1);
@@ -322,7 +388,10 @@ async fn a_failing_audit_write_never_fails_the_request_it_records<B: Backend>() 
     assert!(authyy::endpoints::audit::lost_events() >= lost_before + u64::from(refused));
     let r = app.login("resilient@example.com", STRONG2).await;
     assert_eq!(r.status, 200);
-    assert_eq!(app.my_events(&crate::helpers::access(&r)).await, Vec::<Value>::new());
+    assert_eq!(
+        app.my_events(&crate::helpers::access(&r)).await,
+        Vec::<Value>::new()
+    );
 }
 
 async fn a_new_device_is_mailed_once_and_a_known_one_is_not<B: Backend>() {
@@ -335,16 +404,30 @@ async fn a_new_device_is_mailed_once_and_a_known_one_is_not<B: Backend>() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(mails(&app.mails_to("traveller@example.com").await), 2, "no token: new again");
+    assert_eq!(
+        mails(&app.mails_to("traveller@example.com").await),
+        2,
+        "no token: new again"
+    );
     let known = json!({"email": "traveller@example.com", "password": STRONG, "device_token": device});
     let r = app.post(Endpoint::Login, known).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let all = app.mails_to("traveller@example.com").await;
     assert_eq!(mails(&all), 2, "the device is known");
-    let notice = all.iter().rev().find(|m| m.contains("New sign-in to your")).unwrap();
-    assert!(notice.contains("192.0.2.1") && notice.contains("http://localhost:3000/account"), "{notice}");
+    let notice = all
+        .iter()
+        .rev()
+        .find(|m| m.contains("New sign-in to your"))
+        .unwrap();
+    assert!(
+        notice.contains("192.0.2.1") && notice.contains("http://localhost:3000/account"),
+        "{notice}"
+    );
     let events = app.my_events(&access(&r)).await;
-    assert_eq!(find(&events, "login_succeeded")["details"], json!({"method": "password"}));
+    assert_eq!(
+        find(&events, "login_succeeded")["details"],
+        json!({"method": "password"})
+    );
 }
 
 async fn a_passkey_sign_in_with_a_known_device_token_is_not_a_new_device<B: Backend>() {
@@ -365,7 +448,11 @@ async fn a_passkey_sign_in_with_a_known_device_token_is_not_a_new_device<B: Back
     });
     let again = app.post(Endpoint::PasskeyLogin, body).await;
     assert_eq!(again.status, 200, "{:?}", again.body);
-    assert_eq!(again.body["device_token"], device.as_str(), "a known device keeps its token");
+    assert_eq!(
+        again.body["device_token"],
+        device.as_str(),
+        "a known device keeps its token"
+    );
     let events = app.my_events(&crate::helpers::access(&again)).await;
     let sign_ins: Vec<_> = events
         .iter()
@@ -399,7 +486,11 @@ impl std::io::Write for Captured {
 /// Every secret the scenario of [`no_event_or_log_line_carries_a_secret`] handles, and the id of
 /// its account.
 async fn scenario_secrets(app: &TestApp) -> (Vec<String>, u64) {
-    let mut secrets = vec![STRONG.to_string(), STRONG2.to_string(), "wrong password".to_string()];
+    let mut secrets = vec![
+        STRONG.to_string(),
+        STRONG2.to_string(),
+        "wrong password".to_string(),
+    ];
     let user = app.enrolled("secretive").await;
     secrets.push(user.secret.clone());
     secrets.extend(user.recovery_codes());
@@ -413,7 +504,10 @@ async fn scenario_secrets(app: &TestApp) -> (Vec<String>, u64) {
     secrets.push(crate::helpers::refresh(&r));
     secrets.push(r.body["device_token"].as_str().unwrap().to_string());
     assert_eq!(app.login(&user.email, "wrong password").await.status, 401);
-    assert_eq!(app.login("nobody@example.com", "wrong password").await.status, 401);
+    assert_eq!(
+        app.login("nobody@example.com", "wrong password").await.status,
+        401
+    );
     let reset = app.reset_token(&user.email).await;
     secrets.push(reset.clone());
     assert_eq!(app.reset(&reset, STRONG2).await.status, 200);
@@ -451,7 +545,12 @@ async fn no_event_or_log_line_carries_a_secret<B: Backend>() {
     // The unknown address is logged as a keyed digest, never in clear.
     assert!(audit_lines.iter().any(|l| l.contains("email_hmac")), "{text}");
     assert!(!text.contains("nobody@example.com"), "{text}");
-    let page = app.state.audit.list_events(id, None, 200, app.clock.now()).await.unwrap();
+    let page = app
+        .state
+        .audit
+        .list_events(id, None, 200, app.clock.now())
+        .await
+        .unwrap();
     assert!(page.events.len() >= 8, "{:?}", page.events);
     let events = serde_json::to_string(&page.events).unwrap();
     for secret in secrets.iter().filter(|s| s.len() >= 6) {
@@ -469,6 +568,7 @@ async fn no_event_or_log_line_carries_a_secret<B: Backend>() {
 both_backends!(
     a_password_account_s_own_actions_are_each_recorded_as_self,
     a_reset_its_request_and_a_replayed_refresh_token_are_recorded,
+    a_wrong_current_password_in_a_session_is_a_failed_sign_in_of_it,
     second_factor_events_are_recorded_with_their_method,
     passkey_events_are_recorded_with_the_passkey_s_id,
     an_admin_s_actions_are_in_the_target_s_log_and_the_owner_sees_only_admin,
