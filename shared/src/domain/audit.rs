@@ -208,6 +208,9 @@ pub struct Details {
     /// The sign-in presented no valid device token of this account.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub new_device: bool,
+    /// A failed sign-in for an address with no account: the address's keyed digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_hmac: Option<String>,
 }
 
 impl Details {

@@ -41,7 +41,12 @@ pub fn expires_at(state: &AppState) -> i64 {
 /// Records `event` in the log of `user_id` and logs it. Never fails.
 pub async fn record(state: &AppState, user_id: UserId, event: AuditEvent) {
     log(user_id, &event);
-    if let Err(e) = state.audit.record_event(user_id, &event, expires_at(state)).await {
+    write(state, user_id, &event).await;
+}
+
+/// Writes `event` to the log of `user_id`; a failure is counted and logged.
+async fn write(state: &AppState, user_id: UserId, event: &AuditEvent) {
+    if let Err(e) = state.audit.record_event(user_id, event, expires_at(state)).await {
         let lost = LOST.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::error!(
             audit_lost = true,
@@ -55,20 +60,43 @@ pub async fn record(state: &AppState, user_id: UserId, event: AuditEvent) {
     }
 }
 
-/// Logs an event that happened to no account: a failed login for an address that has none, or
-/// that the backoff refused before looking (so it is not known). The address appears only as
-/// `email_hmac`, under a key of its own derived from the refresh-token keys, so that repeated
-/// attempts on one address can be correlated without the address being in the logs.
-pub async fn log_unknown_login(state: &AppState, req: &Request, email: &Email, reason: Reason) {
-    let event = event(state, req, EventType::LoginFailed, Actor::Owner).details(Details::reason(reason));
-    let digest = match state.tokens.private_keys().await {
+/// The log of failed sign-ins for addresses with no account (no account has id 0).
+pub const NO_ACCOUNT: UserId = 0;
+
+/// Records a failed login for an address with no account in the log of [`NO_ACCOUNT`], as a
+/// wrong password is recorded in its account's: the same write, so the answer takes as long
+/// whether the address has an account or not. The address appears only as `email_hmac`.
+pub async fn record_unknown_login(state: &AppState, req: &Request, email: &Email) {
+    let digest = email_hmac(state, email).await;
+    let event = event(state, req, EventType::LoginFailed, Actor::Owner).details(Details {
+        reason: Some(Reason::WrongPassword),
+        email_hmac: Some(digest.clone()),
+        ..Details::default()
+    });
+    log_line(None, Some(&digest), &event);
+    write(state, NO_ACCOUNT, &event).await;
+}
+
+/// Logs a login the backoff refused before the account was looked at (so whether there is one
+/// is not known, and nothing is written, for any address alike). The address appears only as
+/// `email_hmac`.
+pub async fn log_locked_login(state: &AppState, req: &Request, email: &Email) {
+    let event =
+        event(state, req, EventType::LoginFailed, Actor::Owner).details(Details::reason(Reason::Locked));
+    log_line(None, Some(&email_hmac(state, email).await), &event);
+}
+
+/// `<kid>.<hex>`: the address under a key of its own derived from the refresh-token key `kid`,
+/// so that repeated attempts on one address can be correlated without the address being in the
+/// logs.
+async fn email_hmac(state: &AppState, email: &Email) -> String {
+    match state.tokens.private_keys().await {
         Ok(keys) => {
             let (kid, key) = keys.hmac.signing();
             format!("{kid}.{}", email_digest(key, email.as_str()))
         }
         Err(_) => "unavailable".to_string(),
-    };
-    log_line(None, Some(&digest), &event);
+    }
 }
 
 /// HMAC-SHA256 of `email` under a key derived (HKDF) from `hmac_key` for this use alone, as hex.

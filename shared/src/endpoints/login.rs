@@ -53,7 +53,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     {
         LoginStart::Locked { retry_after } => {
             // The backoff answers before the account is looked at: no account's log has it.
-            audit::log_unknown_login(state, req, &email, Reason::Locked).await;
+            audit::log_locked_login(state, req, &email).await;
             return Err(ApiError::TooManyRequests { retry_after });
         }
         LoginStart::Reserved {
@@ -90,7 +90,8 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
             return Err(login_failed(state, req, c.user_id, reason).await);
         }
         None => {
-            audit::log_unknown_login(state, req, &email, Reason::WrongPassword).await;
+            // Written as a wrong password is, so that the answer takes as long.
+            audit::record_unknown_login(state, req, &email).await;
             return Err(ApiError::Unauthenticated(INVALID_CREDENTIALS));
         }
     };

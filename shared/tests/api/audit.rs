@@ -545,6 +545,18 @@ async fn no_event_or_log_line_carries_a_secret<B: Backend>() {
     // The unknown address is logged as a keyed digest, never in clear.
     assert!(audit_lines.iter().any(|l| l.contains("email_hmac")), "{text}");
     assert!(!text.contains("nobody@example.com"), "{text}");
+    // ... and written, as a wrong password is, to the log of no account (the same write: the
+    // answer takes as long).
+    let none = app
+        .state
+        .audit
+        .list_events(authyy::endpoints::audit::NO_ACCOUNT, None, 10, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(none.events.len(), 1, "{:?}", none.events);
+    let digest = none.events[0].details.email_hmac.clone().unwrap();
+    assert!(audit_lines.iter().any(|l| l.contains(&digest)), "{text}");
+    assert!(!serde_json::to_string(&none.events).unwrap().contains("nobody"));
     let page = app
         .state
         .audit
