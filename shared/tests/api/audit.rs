@@ -11,7 +11,7 @@ use authyy::store::audit::AuditStore;
 use authyy::store::{StoreError, StoreResult};
 use serde_json::{json, Value};
 
-use crate::helpers::audit::types;
+use crate::helpers::audit::{types, Captured};
 use crate::helpers::*;
 
 /// The event of `kind`, newest first, in `events`.
@@ -467,20 +467,6 @@ async fn no_new_device_mail_when_it_is_turned_off<B: Backend>() {
     app.verified_user("quiet").await;
     let mails = app.mails_to("quiet@example.com").await;
     assert!(!mails.iter().any(|m| m.contains("New sign-in")), "{mails:?}");
-}
-
-/// A writer that keeps what is logged.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Every secret the scenario of [`no_event_or_log_line_carries_a_secret`] handles, and the id of

@@ -2,8 +2,7 @@
 //! security headers on every response, the docs page's pinned assets and policy, IPv6 clients
 //! keyed by /64, and trace logging that never shows an event.
 
-use std::sync::{Arc, Mutex};
-
+use crate::helpers::audit::Captured;
 use crate::helpers::*;
 use authyy::runtime::API_CSP;
 use lambda_http::Request;
@@ -325,20 +324,6 @@ async fn ipv6_clients_in_one_64_share_a_signup_limit<B: Backend>() {
     assert_eq!(from("user_d", "2001:db8:1:3::1").await.status, 201);
     assert_eq!(from("user_e", "2001:db8:1:3::2").await.status, 201);
     assert_eq!(from("user_f", "2001:db8:1:3::3").await.status, 429);
-}
-
-/// A writer that keeps what is logged.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Reading the audit trail in tests: the caller's own log and a user's log as an admin reads
 //! it, page by page through the `Link` header.
 
+use std::sync::{Arc, Mutex};
+
 use serde_json::Value;
 
 use super::{event, Resp, TestApp};
@@ -64,4 +66,18 @@ impl TestApp {
 /// The `type` of each event, newest first.
 pub fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap_or("?")).collect()
+}
+
+/// A writer that keeps what is logged, for a log layer under test.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
