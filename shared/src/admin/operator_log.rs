@@ -61,3 +61,28 @@ pub async fn read_log(
     }
     Ok(events)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn the_log_is_read_across_pages_to_exactly_the_limit_newest_first() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SqliteStore::open(&dir.path().join("authyy.sqlite3")).expect("a store");
+        let log = OperatorLog {
+            audit: &store,
+            retention: Duration::from_secs(86_400),
+        };
+        for at in 0..205 {
+            log.record(7, OperatorLog::event(EventType::LogoutAll, at * 1000)).await;
+        }
+        let read = read_log(&store, 7, 202, 0).await.expect("read");
+        assert_eq!(read.len(), 202, "two pages, the second cut to what is left");
+        assert_eq!(read[0].at_ms, 204_000);
+        assert_eq!(read[201].at_ms, 3000);
+        assert_eq!(read_log(&store, 7, 500, 0).await.expect("read").len(), 205);
+        assert_eq!(read_log(&store, 8, 10, 0).await.expect("read"), vec![]);
+    }
+}
