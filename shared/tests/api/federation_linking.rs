@@ -136,7 +136,38 @@ async fn another_accounts_identity_is_not_found<B: Backend>() {
     assert_eq!(r.detail(), "Identity not found");
 }
 
+async fn provider_sign_ins_links_and_removals_are_in_the_account_s_log<B: Backend>() {
+    use crate::helpers::audit::types;
+    let app = B::app(oidc::config(false)).await;
+    // An account made by a provider's first sign-in.
+    let made = app.oauth_sign_in("arrival@example.com").await;
+    assert_eq!(made.status, 200, "{:?}", made.body);
+    let events = app.my_events(&access(&made)).await;
+    assert_eq!(types(&events), ["login_succeeded", "signup"]);
+    assert_eq!(
+        events[0]["details"],
+        json!({"method": "provider", "new_device": true})
+    );
+    assert_eq!(events[1]["details"]["method"], "provider");
+    assert_eq!(events[1]["details"]["provider"], "local");
+    // A password account links an identity, then removes it.
+    let (access, _, _) = app.verified_user("collector").await;
+    let linked = link(&app, &access, "collected@example.com").await;
+    assert_eq!(linked.status, 200, "{:?}", linked.body);
+    let id = linked.body["id"].as_str().unwrap().to_string();
+    assert_eq!(app.unlink(&access, &id, json!({"password": STRONG})).await.status, 204);
+    let events = app.my_events(&access).await;
+    assert_eq!(types(&events)[..2], ["identity_unlinked", "identity_linked"]);
+    assert_eq!(
+        events[1]["details"],
+        json!({"provider": "local", "credential": id})
+    );
+    assert_eq!(events[0]["details"], json!({"credential": id}));
+    assert!(events[..2].iter().all(|e| e["session_id"] == TestApp::sid_of(&access).as_str()));
+}
+
 both_backends!(
+    provider_sign_ins_links_and_removals_are_in_the_account_s_log,
     a_signed_in_account_links_an_identity_and_signs_in_with_it,
     an_identity_of_another_account_is_not_linked,
     an_identity_taken_between_the_callback_and_the_completion_is_a_409,
