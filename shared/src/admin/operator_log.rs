@@ -76,7 +76,8 @@ mod tests {
             retention: Duration::from_secs(86_400),
         };
         for at in 0..205 {
-            log.record(7, OperatorLog::event(EventType::LogoutAll, at * 1000)).await;
+            log.record(7, OperatorLog::event(EventType::LogoutAll, at * 1000))
+                .await;
         }
         let read = read_log(&store, 7, 202, 0).await.expect("read");
         assert_eq!(read.len(), 202, "two pages, the second cut to what is left");

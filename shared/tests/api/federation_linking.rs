@@ -155,7 +155,10 @@ async fn provider_sign_ins_links_and_removals_are_in_the_account_s_log<B: Backen
     let linked = link(&app, &access, "collected@example.com").await;
     assert_eq!(linked.status, 200, "{:?}", linked.body);
     let id = linked.body["id"].as_str().unwrap().to_string();
-    assert_eq!(app.unlink(&access, &id, json!({"password": STRONG})).await.status, 204);
+    assert_eq!(
+        app.unlink(&access, &id, json!({"password": STRONG})).await.status,
+        204
+    );
     let events = app.my_events(&access).await;
     assert_eq!(types(&events)[..2], ["identity_unlinked", "identity_linked"]);
     assert_eq!(
@@ -163,7 +166,9 @@ async fn provider_sign_ins_links_and_removals_are_in_the_account_s_log<B: Backen
         json!({"provider": "local", "credential": id})
     );
     assert_eq!(events[0]["details"], json!({"credential": id}));
-    assert!(events[..2].iter().all(|e| e["session_id"] == TestApp::sid_of(&access).as_str()));
+    assert!(events[..2]
+        .iter()
+        .all(|e| e["session_id"] == TestApp::sid_of(&access).as_str()));
 }
 
 both_backends!(

@@ -260,6 +260,21 @@ async fn the_migration_hook_moves_a_user_over_at_their_first_login<B: Backend>()
     // The account is authyy's now: the hook is not asked again.
     assert_eq!(app.login(&email, LEGACY_PASSWORD).await.status, 200);
     assert_eq!(received(&email).await.len(), 1);
+    // Its log begins with the move, made by authyy (not by the user), then the sign-ins.
+    let events = app.my_events(&access(&r)).await;
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| (e["type"].clone(), e["actor"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (json!("login_succeeded"), json!("self")),
+            (json!("login_succeeded"), json!("self")),
+            (json!("signup"), json!("system")),
+        ]
+    );
+    assert_eq!(events[2]["details"], json!({"method": "migration"}));
 }
 
 async fn a_user_the_old_system_does_not_have_is_401_and_nothing_is_created<B: Backend>() {
