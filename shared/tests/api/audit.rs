@@ -490,8 +490,19 @@ async fn scenario_secrets(app: &TestApp) -> (Vec<String>, u64) {
     secrets.push(crate::helpers::refresh(&r));
     secrets.push(r.body["device_token"].as_str().unwrap().to_string());
     assert_eq!(app.login(&user.email, "wrong password").await.status, 401);
+    // An address with no account, until the backoff refuses it before looking (429).
+    for _ in 0..5 {
+        assert_eq!(
+            app.login("nobody@example.com", "wrong password").await.status,
+            401
+        );
+    }
     assert_eq!(
         app.login("nobody@example.com", "wrong password").await.status,
+        429
+    );
+    assert_eq!(
+        app.login("nobody2@example.com", "wrong password").await.status,
         401
     );
     let reset = app.reset_token(&user.email).await;
@@ -539,10 +550,27 @@ async fn no_event_or_log_line_carries_a_secret<B: Backend>() {
         .list_events(authyy::endpoints::audit::NO_ACCOUNT, None, 10, app.clock.now())
         .await
         .unwrap();
-    assert_eq!(none.events.len(), 1, "{:?}", none.events);
-    let digest = none.events[0].details.email_hmac.clone().unwrap();
-    assert!(audit_lines.iter().any(|l| l.contains(&digest)), "{text}");
+    assert_eq!(none.events.len(), 6, "{:?}", none.events);
+    let digests: Vec<String> = none
+        .events
+        .iter()
+        .map(|e| e.details.email_hmac.clone().unwrap())
+        .collect();
+    assert!(none
+        .events
+        .iter()
+        .all(|e| e.details.reason == Some(authyy::domain::audit::Reason::WrongPassword)));
+    // `<kid>.<64 hex digits>`: the same for one address, another for another.
+    let (kid, hex) = digests[0].split_once('.').unwrap();
+    assert!(!kid.is_empty() && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_ne!(digests[0], digests[1], "newest first: nobody2, then nobody");
+    assert!(digests[1..].iter().all(|d| *d == digests[1]));
+    assert!(audit_lines.iter().any(|l| l.contains(&digests[1])), "{text}");
     assert!(!serde_json::to_string(&none.events).unwrap().contains("nobody"));
+    // The refusal before any account is looked at is only a log line, by digest too.
+    let locked: Vec<_> = audit_lines.iter().filter(|l| l.contains("locked")).collect();
+    assert_eq!(locked.len(), 1, "{text}");
+    assert!(locked[0].contains(&digests[1]), "{}", locked[0]);
     let page = app
         .state
         .audit
