@@ -140,6 +140,9 @@ mod tests {
     fn a_cursor_names_a_sort_key_and_nothing_else() {
         let key = "1733308200123#000000000000002a#9sQ2v7bYtq1xXyQ4n2mJ0w".to_string();
         assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
+        // Ids are URL-safe base64: `-` and `_` are theirs.
+        let key = "1733308200123#000000000000002a#9sQ2v7-Ytq1xXyQ4n2mJ_w".to_string();
+        assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
         for bad in [
             "",
             "e:",
