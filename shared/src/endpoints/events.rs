@@ -3,18 +3,15 @@
 //! the users list is (`limit`, an opaque `cursor`, the next page in a `Link` header).
 
 use base64::Engine as _;
-use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::Request;
 
 use super::admin_users::{existing, target};
 use super::common::{authenticate, authenticate_admin, EndpointResult};
 use super::responses::{NotAuthenticated, Unavailable};
-use super::users::page_limit;
+use super::users::{json_page, page_cursor, page_limit};
 use crate::clock::rfc3339;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::UserId;
-use crate::error::ApiError;
-use crate::http;
 use crate::state::AppState;
 use crate::wire::{ErrorOut, EventOut};
 
@@ -105,28 +102,13 @@ pub async fn user_events(state: &AppState, req: &Request) -> EndpointResult {
 /// One page of the log of `user_id`, with the `Link` to the next.
 async fn page(state: &AppState, req: &Request, user_id: UserId, for_owner: bool) -> EndpointResult {
     let limit = page_limit(req)?;
-    let before = match http::query(req, "cursor") {
-        None => None,
-        Some(c) => Some(decode_cursor(&c).ok_or(ApiError::BadRequest("Invalid cursor"))?),
-    };
+    let before = page_cursor(req, decode_cursor)?;
     let page = state
         .audit
         .list_events(user_id, before.as_deref(), limit, state.clock.now())
         .await?;
     let body: Vec<EventOut> = page.events.into_iter().map(|e| event_out(e, for_owner)).collect();
-    let mut resp = http::json(StatusCode::OK, &body)?;
-    if let Some(next) = page.next_before {
-        // The request's own path, so a stage prefix is kept.
-        let path = req.uri().path();
-        let link = format!(
-            "<{path}?limit={limit}&cursor={}>; rel=\"next\"",
-            encode_cursor(&next)
-        );
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            resp.headers_mut().insert(header::LINK, v);
-        }
-    }
-    Ok(resp)
+    json_page(req, &body, limit, page.next_before.as_deref().map(encode_cursor))
 }
 
 #[cfg(test)]

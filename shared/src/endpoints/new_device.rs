@@ -9,7 +9,7 @@ use super::audit;
 use super::delivery::{Delivery, DeliveryError};
 use super::owed_mail::queue_notice;
 use crate::clock::rfc3339;
-use crate::domain::audit::{Details, EventType, Method};
+use crate::domain::audit::{Actor, AuditEvent, Details, EventType, Method};
 use crate::domain::{Email, User};
 use crate::http;
 use crate::mail::templates::new_sign_in_mail;
@@ -30,14 +30,20 @@ pub struct SignedIn<'a> {
 
 /// Records the sign-in, and tells the account's address of a new device.
 pub async fn signed_in(state: &AppState, req: &Request, s: &SignedIn<'_>) {
-    let event = audit::by_owner(state, req, EventType::LoginSucceeded)
-        .session(s.sid)
-        .details(Details {
-            method: Some(s.method),
-            second_factor: s.second,
-            new_device: s.new_device,
-            ..Details::default()
-        });
+    let seen = http::seen_from(req);
+    let event = AuditEvent::new(
+        EventType::LoginSucceeded,
+        Actor::Owner,
+        state.clock.now_ms(),
+        &seen,
+    )
+    .session(s.sid)
+    .details(Details {
+        method: Some(s.method),
+        second_factor: s.second,
+        new_device: s.new_device,
+        ..Details::default()
+    });
     audit::record(state, s.user.id, event).await;
     if !s.new_device || !state.config.new_device_mail {
         return;
@@ -45,7 +51,6 @@ pub async fn signed_in(state: &AppState, req: &Request, s: &SignedIn<'_>) {
     let Ok(email) = Email::parse(&s.user.email) else {
         return;
     };
-    let seen = http::seen_from(req);
     let job = MailJob::NewSignIn {
         email: email.clone(),
         at: state.clock.now(),

@@ -45,6 +45,36 @@ pub(super) fn page_limit(req: &Request) -> Result<u32, ApiError> {
     }
 }
 
+/// Where a listing's page starts: its `cursor` as `decode` reads it, or 400 `Invalid cursor`.
+pub(super) fn page_cursor<T>(
+    req: &Request,
+    decode: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    http::query(req, "cursor")
+        .map(|c| decode(&c).ok_or(ApiError::BadRequest("Invalid cursor")))
+        .transpose()
+}
+
+/// A page of a listing as JSON, with `Link: <...>; rel="next"` to the page after it when
+/// there is one (`next`, an encoded cursor), on the request's own path so that a stage prefix
+/// (`/prod/auth/users`) is kept.
+pub(super) fn json_page<T: serde::Serialize>(
+    req: &Request,
+    body: &T,
+    limit: u32,
+    next: Option<String>,
+) -> EndpointResult {
+    let mut resp = http::json(StatusCode::OK, body)?;
+    if let Some(cursor) = next {
+        let path = req.uri().path();
+        let link = format!("<{path}?limit={limit}&cursor={cursor}>; rel=\"next\"");
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
+}
+
 /// List users (admins only): a page in id order, or the one user with `email`.
 #[utoipa::path(get, path = "/auth/users", tag = "auth", security(("bearer" = [])),
     params(
@@ -70,25 +100,10 @@ pub async fn list_users(state: &AppState, req: &Request) -> EndpointResult {
         let body: Vec<AdminUserOut> = found.iter().map(admin_user_out).collect();
         return http::json(StatusCode::OK, &body);
     }
-    let after = match http::query(req, "cursor") {
-        None => None,
-        Some(c) => Some(decode_cursor(&c).ok_or(ApiError::BadRequest("Invalid cursor"))?),
-    };
+    let after = page_cursor(req, decode_cursor)?;
     let page = state.users.list_users(after, limit).await?;
     let body: Vec<AdminUserOut> = page.users.iter().map(admin_user_out).collect();
-    let mut resp = http::json(StatusCode::OK, &body)?;
-    if let Some(next) = page.next_after {
-        // The request's own path, so a stage prefix (`/prod/auth/users`) is kept.
-        let path = req.uri().path();
-        let link = format!(
-            "<{path}?limit={limit}&cursor={}>; rel=\"next\"",
-            encode_cursor(next)
-        );
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            resp.headers_mut().insert(header::LINK, v);
-        }
-    }
-    Ok(resp)
+    json_page(req, &body, limit, page.next_after.map(encode_cursor))
 }
 
 #[cfg(test)]
