@@ -41,6 +41,7 @@ pub mod runtime;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod trust_roots;
 pub mod wire;
 
 pub use lambda_http;

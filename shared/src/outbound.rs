@@ -1,6 +1,6 @@
 //! The HTTP client for calls out of the service: to the providers users sign in with (their
 //! discovery documents, keys, token and user endpoints) and to the team's HTTP hooks. TLS
-//! verified against the machine's roots, built on first use (a function that never calls out
+//! verified against the machine's roots ([`crate::trust_roots`]), built on first use (a function that never calls out
 //! never reads the roots), every call bounded in time and size, redirects never followed.
 
 use std::time::Duration;
@@ -66,14 +66,21 @@ impl OutboundHttp {
     async fn client(&self) -> Result<&Client<Https, Full<Bytes>>, OutboundError> {
         self.client
             .get_or_try_init(|| async {
-                let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_provider_and_native_roots(std::sync::Arc::new(
-                        rustls::crypto::ring::default_provider(),
-                    ))
-                    .map_err(|e| OutboundError::Unreachable(format!("TLS roots: {e}")))?
-                    .https_or_http()
-                    .enable_http1()
-                    .build();
+                let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+                let builder = hyper_rustls::HttpsConnectorBuilder::new();
+                let builder = match crate::trust_roots::bundle() {
+                    Some(bundle) => builder.with_tls_config(
+                        rustls::ClientConfig::builder_with_provider(provider)
+                            .with_safe_default_protocol_versions()
+                            .map_err(|e| OutboundError::Unreachable(format!("TLS: {e}")))?
+                            .with_root_certificates(bundle.root_store())
+                            .with_no_client_auth(),
+                    ),
+                    None => builder
+                        .with_provider_and_native_roots(provider)
+                        .map_err(|e| OutboundError::Unreachable(format!("TLS roots: {e}")))?,
+                };
+                let connector = builder.https_or_http().enable_http1().build();
                 // Idle connections are dropped before a typical server closes them (Node's
                 // default is 5 s), so a reused one is not found closed mid-request.
                 Ok(Client::builder(TokioExecutor::new())
