@@ -99,17 +99,10 @@ pub(super) fn verify_key(hash: &str) -> Item {
 pub(super) fn address_partition(email: &str) -> String {
     format!("LOGINFAIL#{email}")
 }
-/// The failed-login counter of an email, from every network.
+/// The failed-login counters of an email: from every network, and from each network (see
+/// [`super::login`]).
 pub(super) fn loginfail_key(email: &str) -> Item {
     key(address_partition(email), "LOGINFAIL")
-}
-/// The failed-login counter of an email from one client network.
-pub(super) fn loginfail_network_key(email: &str, network: &str) -> Item {
-    key(address_partition(email), &format!("NET#{network}"))
-}
-/// The failed-login counter of an email from one trusted device.
-pub(super) fn loginfail_device_key(email: &str, device: &str) -> Item {
-    key(address_partition(email), &format!("DEVICE#{device}"))
 }
 /// The failed re-authentications of one session of the account of `email`.
 pub(super) fn loginfail_session_key(email: &str, sid: &str) -> Item {

@@ -20,10 +20,10 @@
 //! - `RESET#<sha256>` / `RESET`: reset tokens by hash; the credentials' `reset_hash` names the
 //!   newest.
 //! - `LOGINFAIL#<email>`: an address's login state, one partition so that erasure (or an email
-//!   change) finds it with one Query: `LOGINFAIL` the failed-login counter from every network,
-//!   `NET#<network>` from one client network, `DEVICE#<sha256>` from one trusted device,
-//!   `SESSION#<sid>` the re-authentications of one session, and `TRUST#<sha256>` the trusted
-//!   devices (device tokens by hash).
+//!   change) finds it with one Query: `LOGINFAIL` the failed-login counter from every network
+//!   and, in its attributes `NET#<network>`, from each client network; `SESSION#<sid>` the
+//!   re-authentications of one session; and `TRUST#<sha256>` the trusted devices (device
+//!   tokens by hash), each with its own failure counter in `fails` ([`login`]).
 //! - `MFA#<id>`: an account's second factors: `FACTORS` (the sealed TOTP secret and its last
 //!   step, the enrolment in progress, the recovery code hashes, the WebAuthn user handle and the
 //!   passkey count), `CODEFAIL` (login's code counter) and `PASSKEY#<SHA-256 of the credential
@@ -51,6 +51,7 @@ mod audit;
 mod devices;
 mod federation;
 mod item;
+mod login;
 mod mail_requests;
 mod passkeys;
 mod resets;
@@ -190,16 +191,30 @@ impl DynamoStore {
         values: Item,
         name: Option<(&str, &str)>,
     ) -> StoreResult<bool> {
+        let names = name.map(|(k, v)| HashMap::from([(k.to_string(), v.to_string())]));
+        self.update_if_named(operation, key, expression, Some(condition), values, names)
+            .await
+    }
+
+    /// [`DynamoStore::update_if`] with any number of attribute names (`#n` -> name), and the
+    /// condition optional.
+    pub(super) async fn update_if_named(
+        &self,
+        operation: &str,
+        key: Item,
+        expression: &str,
+        condition: Option<&str>,
+        values: Item,
+        names: Option<HashMap<String, String>>,
+    ) -> StoreResult<bool> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key))
             .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names(
-                name.map(|(k, v)| HashMap::from([(k.to_string(), v.to_string())])),
-            )
+            .set_condition_expression(condition.map(str::to_string))
+            .set_expression_attribute_names(names)
             .set_expression_attribute_values(Some(values))
             .send()
             .await;

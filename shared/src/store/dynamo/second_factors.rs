@@ -263,10 +263,16 @@ impl MfaStore for DynamoStore {
         login: &VerifiedLogin<'_>,
         challenge: &MfaChallenge,
     ) -> StoreResult<bool> {
-        let mut writes = self.password_step_writes(login, challenge.user_id);
-        writes.push(self.put(challenge_item(challenge), Some("attribute_not_exists(pk)")));
+        let writes = vec![
+            self.password_check(login, challenge.user_id),
+            self.put(challenge_item(challenge), Some("attribute_not_exists(pk)")),
+        ];
         match self.transact("begin second step", writes).await? {
-            Tx::Done => Ok(true),
+            Tx::Done => {
+                // The device is trusted (or renewed) only once the second step is done.
+                self.settle_password_step(login, false).await;
+                Ok(true)
+            }
             tx if tx.failed(0) => Ok(false),
             Tx::Cancelled(codes) => Err(cancelled("begin second step", codes)),
         }

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::item::*;
+use super::login::{network_attribute, Reservation, Reserve, Slot, DEVICE_FAILS};
 use super::tx::{cancelled, Tx};
 use super::DynamoStore;
-use crate::config::Backoff;
 use crate::domain::*;
 use crate::store::*;
 
@@ -20,101 +20,103 @@ const RESERVE_ROUNDS: u64 = 10;
 /// The lifetime given to an email's counter that a success finds gone (so it still expires).
 const LOGINFAIL_KEEP_FALLBACK: i64 = 3600;
 
-impl DynamoStore {
-    /// The reservation of one counter: `new` written only if the counter still is `old` (as
-    /// read) and is not locked at `now`.
-    fn reserve_update(
-        &self,
-        key: Item,
-        old: Option<(LoginFailures, i64)>,
-        new: LoginFailures,
-        now: i64,
-    ) -> StoreResult<TransactWriteItem> {
-        let mut values = HashMap::from([
-            (":c".to_string(), n(new.count)),
-            (":lu".to_string(), n(new.locked_until)),
-            (":exp".to_string(), n(new.expires_at)),
-        ]);
-        // Only the values the condition uses: DynamoDB refuses a request with an unused one.
-        let condition = match old {
-            None => "attribute_not_exists(pk)",
-            Some((old, stored_count)) => {
-                values.insert(":now".into(), n(now));
-                values.insert(":oc".into(), n(stored_count));
-                values.insert(":oe".into(), n(old.expires_at));
-                "#c = :oc AND expires_at = :oe AND (attribute_not_exists(locked_until) OR locked_until <= :now)"
-            }
-        };
-        self.counter_update(
-            key,
-            "SET #c = :c, locked_until = :lu, expires_at = :exp",
-            Some(condition),
-            values,
-        )
-    }
+/// A reservation lost to a concurrent one: wait a little (longer each round) before reading
+/// again.
+async fn after_race(round: u64) {
+    let jitter = rand::random::<u64>() % 10;
+    tokio::time::sleep(Duration::from_millis(5 * round + jitter)).await;
+}
 
-    /// A success taken back off the email's counter (which keeps everyone else's failures).
-    fn success_off_account_counter(&self, attempt: &LoginAttempt<'_>) -> StoreResult<TransactWriteItem> {
-        self.counter_update(
-            loginfail_key(attempt.email.as_str()),
-            "SET #c = if_not_exists(#c, :one) - :one, expires_at = if_not_exists(expires_at, :exp)",
-            None,
+impl DynamoStore {
+    /// Login's password step, succeeded, as a transaction item: the check that account
+    /// `user_id` still has the verified password and is enabled (index 0 of its transaction).
+    pub(super) fn password_check(
+        &self,
+        login: &VerifiedLogin<'_>,
+        user_id: UserId,
+    ) -> StoreResult<TransactWriteItem> {
+        self.check(
+            email_key(login.attempt.email.as_str()),
+            "password_hash = :h AND disabled = :f AND user_id = :u",
             HashMap::from([
-                (":one".to_string(), n(1)),
-                (":exp".to_string(), n(attempt.now + LOGINFAIL_KEEP_FALLBACK)),
+                (":h".to_string(), s(login.verified_hash)),
+                (":f".to_string(), b(false)),
+                (":u".to_string(), n(user_id)),
             ]),
         )
     }
 
-    /// Reserves one attempt on each of `counters` at once (as read in `items`), unless one is
-    /// locked: `Some(retry_after)` then, and nothing counted. Of racing reservations each is
-    /// counted once and none passes a lock.
-    async fn reserve(
-        &self,
-        counters: Vec<(Item, Backoff)>,
-        mut items: HashMap<String, Item>,
-        now: i64,
-        keep_secs: i64,
-    ) -> StoreResult<Option<u64>> {
-        let pk = item_id;
-        for round in 0..RESERVE_ROUNDS {
-            let seen = counters
-                .iter()
-                .map(|(k, _)| items.get(&pk(k)).map(failures_from).transpose())
-                .collect::<StoreResult<Vec<_>>>()?;
-            let wait = seen
-                .iter()
-                .map(|f| f.map(|(f, _)| f).unwrap_or_default().wait(now))
-                .max()
-                .unwrap_or(0);
-            if wait > 0 {
-                return Ok(Some(wait as u64));
-            }
-            let writes = counters
-                .iter()
-                .zip(&seen)
-                .map(|((k, backoff), old)| {
-                    let new = old
-                        .map(|(f, _)| f)
-                        .unwrap_or_default()
-                        .reserve(now, *backoff, keep_secs);
-                    self.reserve_update(k.clone(), *old, new, now)
-                })
-                .collect();
-            match self.transact("reserve login attempt", writes).await? {
-                Tx::Done => return Ok(None),
-                tx if (0..counters.len()).any(|i| tx.failed(i)) => {
-                    // Another attempt counted first: read the counters again and decide anew.
-                    let jitter = rand::random::<u64>() % 10;
-                    tokio::time::sleep(Duration::from_millis(5 * round + jitter)).await;
-                    let keys = counters.iter().map(|(k, _)| k.clone()).collect();
-                    items = self.batch_get("login counters", keys).await?;
-                }
-                Tx::Cancelled(codes) => return Err(cancelled("login reservation", codes)),
-            }
+    /// A device that is not trusted yet is written before its login's session or second step:
+    /// no answer carries a device token that is not stored. (Should what follows fail, the
+    /// item trusts a token no one was given.)
+    pub(super) async fn trust_new_device(&self, login: &VerifiedLogin<'_>) -> StoreResult<()> {
+        if login.trusted_device {
+            return Ok(());
         }
-        // So many attempts at this counter at once that this one never got its turn.
-        Ok(Some(1))
+        let item = device_item(
+            login.attempt.email.as_str(),
+            login.device,
+            login.verified_hash,
+            login.device_expires_at,
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| super::sdk_error("trust device", e))
+    }
+
+    /// After the password step succeeded: the attempt taken back off the counter it was
+    /// counted on, in one UpdateItem. A trusted device's counter is cleared, with its trust
+    /// renewed if `renew` (for `login_device_ttl` from now, bound to the verified hash); otherwise this
+    /// network's counter goes and the success comes off the address's count (which keeps
+    /// everyone else's failures). Best effort: should it fail, one attempt too many stays
+    /// counted until the counter expires.
+    pub(super) async fn settle_password_step(&self, login: &VerifiedLogin<'_>, renew: bool) {
+        let email = login.attempt.email.as_str();
+        let settled = if login.trusted_device {
+            let mut values = HashMap::from([(":e".to_string(), s(email))]);
+            let expression = if renew {
+                values.extend([
+                    (":cr".to_string(), s(device_credential(login.verified_hash))),
+                    (":exp".to_string(), n(login.device_expires_at)),
+                ]);
+                "SET credential = :cr, expires_at = :exp REMOVE #f"
+            } else {
+                "REMOVE #f"
+            };
+            self.update_if_named(
+                "settle device counter",
+                device_key(email, login.device),
+                expression,
+                Some("email = :e"),
+                values,
+                Some(HashMap::from([("#f".to_string(), DEVICE_FAILS.to_string())])),
+            )
+            .await
+        } else {
+            self.update_if_named(
+                "settle login counters",
+                loginfail_key(email),
+                "SET #c = if_not_exists(#c, :one) - :one, expires_at = if_not_exists(expires_at, :exp) REMOVE #n",
+                None,
+                HashMap::from([
+                    (":one".to_string(), n(1)),
+                    (":exp".to_string(), n(login.attempt.now + LOGINFAIL_KEEP_FALLBACK)),
+                ]),
+                Some(HashMap::from([
+                    ("#c".to_string(), "count".to_string()),
+                    ("#n".to_string(), network_attribute(login.attempt.network)),
+                ])),
+            )
+            .await
+        };
+        if let Err(e) = settled {
+            tracing::warn!(error = %e, "login counter not settled; it expires by itself");
+        }
     }
 
     /// Moves the trust of the device `device` of `email` from the password `old_hash` to
@@ -148,47 +150,6 @@ impl DynamoStore {
             tracing::warn!(error = %e, "the device that changed the password is no longer trusted");
         }
     }
-
-    /// Login's password step, succeeded, as transaction items: first (index 0) the check that
-    /// account `user_id` still has the verified password and is enabled; then this network's
-    /// failures forgotten, and the trusted device's counter cleared or this success taken back
-    /// off the email's counter (which keeps everyone else's failures).
-    pub(super) fn password_step_writes(
-        &self,
-        login: &VerifiedLogin<'_>,
-        user_id: UserId,
-    ) -> Vec<StoreResult<TransactWriteItem>> {
-        let (attempt, email) = (login.attempt, login.attempt.email.as_str());
-        let counter = if login.trusted_device {
-            self.delete(loginfail_device_key(email, login.device), None, None)
-        } else {
-            self.success_off_account_counter(attempt)
-        };
-        vec![
-            self.check(
-                email_key(email),
-                "password_hash = :h AND disabled = :f AND user_id = :u",
-                HashMap::from([
-                    (":h".to_string(), s(login.verified_hash)),
-                    (":f".to_string(), b(false)),
-                    (":u".to_string(), n(user_id)),
-                ]),
-            ),
-            self.delete(loginfail_network_key(email, attempt.network), None, None),
-            counter,
-        ]
-    }
-
-    /// An update of a failure counter in a transaction (`#c` names its `count`).
-    fn counter_update(
-        &self,
-        key: Item,
-        expression: &str,
-        condition: Option<&str>,
-        values: Item,
-    ) -> StoreResult<TransactWriteItem> {
-        self.update_named(key, expression, condition, values, Some(("#c", "count")))
-    }
 }
 
 /// The credentials login reads, from an address's item.
@@ -202,69 +163,76 @@ fn credentials_from(item: &Item) -> StoreResult<Credentials> {
     })
 }
 
-/// A failure counter as read: its value (a count below zero, which only a success taken back
-/// off a counter that had meanwhile gone could leave, counts as zero) and the stored count.
-fn failures_from(item: &Item) -> StoreResult<(LoginFailures, i64)> {
-    let stored: i64 = get_n(item, "count")?;
-    let failures = LoginFailures {
-        count: stored.clamp(0, u32::MAX.into()) as u32,
-        locked_until: opt_n(item, "locked_until").unwrap_or(0),
-        expires_at: get_n(item, "expires_at")?,
-    };
-    Ok((failures, stored))
-}
-
 #[async_trait]
 impl SessionStore for DynamoStore {
     async fn begin_login(&self, attempt: &LoginAttempt<'_>, rules: &LoginRules) -> StoreResult<LoginStart> {
         let email = attempt.email.as_str();
-        let untrusted = [
-            (loginfail_network_key(email, attempt.network), rules.network),
-            (loginfail_key(email), rules.account),
-        ];
-        let device = attempt
-            .device
-            .map(|hash| (device_key(email, hash), loginfail_device_key(email, hash)));
-        let pk = item_id;
-        let mut keys = vec![email_key(email)];
-        keys.extend(untrusted.iter().map(|(k, _)| k.clone()));
-        if let Some((device, counter)) = &device {
-            keys.extend([device.clone(), counter.clone()]);
-        }
-        let items = self.batch_get("login lookup", keys).await?;
-        let credentials = items
-            .get(&item_id(&email_key(email)))
-            .map(credentials_from)
-            .transpose()?;
-        // A device is trusted only with the password it logged in with: a reset (or any
-        // change of the password) ends the trust of every device at once.
-        let credential = credentials
-            .as_ref()
-            .map(|c: &Credentials| device_credential(&c.password_hash));
-        let trusted = device.filter(|(device, _)| {
-            items.get(&pk(device)).is_some_and(|item| {
-                opt_s(item, "email").as_deref() == Some(email)
-                    && opt_n::<i64>(item, "expires_at").is_some_and(|e| e > attempt.now)
-                    && opt_s(item, "credential") == credential
-            })
-        });
-        let trusted_device = trusted.is_some();
-        let counters = match trusted {
-            Some((_, counter)) => vec![(counter, rules.network)],
-            None => untrusted.to_vec(),
-        };
-        Ok(
-            match self
-                .reserve(counters, items, attempt.now, rules.keep_secs)
-                .await?
-            {
-                Some(retry_after) => LoginStart::Locked { retry_after },
-                None => LoginStart::Reserved {
-                    credentials,
-                    trusted_device,
+        let address = loginfail_key(email);
+        let trust = attempt.device.map(|hash| device_key(email, hash));
+        for round in 0..RESERVE_ROUNDS {
+            let mut keys = vec![email_key(email), address.clone()];
+            keys.extend(trust.clone());
+            let items = self.batch_get("login lookup", keys).await?;
+            let credentials = items
+                .get(&item_id(&email_key(email)))
+                .map(credentials_from)
+                .transpose()?;
+            // A device is trusted only with the password it logged in with: a reset (or any
+            // change of the password) ends the trust of every device at once.
+            let credential = credentials
+                .as_ref()
+                .map(|c: &Credentials| device_credential(&c.password_hash));
+            let trusted = trust
+                .as_ref()
+                .and_then(|k| items.get(&item_id(k)))
+                .filter(|item| {
+                    opt_s(item, "email").as_deref() == Some(email)
+                        && opt_n::<i64>(item, "expires_at").is_some_and(|e| e > attempt.now)
+                        && opt_s(item, "credential") == credential
+                });
+            let reservation = match (trusted, &trust) {
+                // A trusted device counts on its own counter, in its trust item, as long as
+                // that trust stands as read.
+                (Some(device), Some(key)) => Reserve {
+                    key: key.clone(),
+                    item: Some(device),
+                    counters: vec![(Slot::Packed(DEVICE_FAILS.into()), rules.network)],
+                    guard: Some((
+                        "email = :e AND expires_at = :te AND credential = :cr",
+                        HashMap::from([
+                            (":e".to_string(), s(email)),
+                            (":te".to_string(), device["expires_at"].clone()),
+                            (":cr".to_string(), device["credential"].clone()),
+                        ]),
+                    )),
+                    now: attempt.now,
+                    keep_secs: rules.keep_secs,
                 },
-            },
-        )
+                _ => Reserve {
+                    key: address.clone(),
+                    item: items.get(&item_id(&address)),
+                    counters: vec![
+                        (Slot::Item, rules.account),
+                        (Slot::network(attempt.network), rules.network),
+                    ],
+                    guard: None,
+                    now: attempt.now,
+                    keep_secs: rules.keep_secs,
+                },
+            };
+            match self.reserve_attempt(reservation).await? {
+                Reservation::Counted => {
+                    return Ok(LoginStart::Reserved {
+                        credentials,
+                        trusted_device: trusted.is_some(),
+                    })
+                }
+                Reservation::Locked(retry_after) => return Ok(LoginStart::Locked { retry_after }),
+                Reservation::Raced => after_race(round).await,
+            }
+        }
+        // So many attempts at this counter at once that this one never got its turn.
+        Ok(LoginStart::Locked { retry_after: 1 })
     }
 
     async fn upgrade_password_hash(&self, email: &Email, old: &str, new: &str) -> StoreResult<bool> {
@@ -288,23 +256,18 @@ impl SessionStore for DynamoStore {
         session: &Session,
         first: &RefreshToken,
     ) -> StoreResult<bool> {
+        self.trust_new_device(login).await?;
         let fresh = Some("attribute_not_exists(pk)");
-        let mut writes = self.password_step_writes(login, session.user_id);
-        writes.extend([
+        let writes = vec![
+            self.password_check(login, session.user_id),
             self.put(session_item(session), fresh),
             self.put(refresh_item(first), fresh),
-            self.put(
-                device_item(
-                    login.attempt.email.as_str(),
-                    login.device,
-                    login.verified_hash,
-                    login.device_expires_at,
-                ),
-                None,
-            ),
-        ]);
+        ];
         match self.transact("start session", writes).await? {
-            Tx::Done => Ok(true),
+            Tx::Done => {
+                self.settle_password_step(login, true).await;
+                Ok(true)
+            }
             tx if tx.failed(0) => Ok(false),
             Tx::Cancelled(codes) => Err(cancelled("start session", codes)),
         }
@@ -317,30 +280,34 @@ impl SessionStore for DynamoStore {
     ) -> StoreResult<LoginStart> {
         let email = attempt.email.as_str();
         let counter = loginfail_session_key(email, attempt.sid);
-        let items = self
-            .batch_get("reauthentication lookup", vec![email_key(email), counter.clone()])
-            .await?;
-        let credentials = items
-            .get(&item_id(&email_key(email)))
-            .map(credentials_from)
-            .transpose()?;
-        Ok(
-            match self
-                .reserve(
-                    vec![(counter, rules.network)],
-                    items,
-                    attempt.now,
-                    rules.keep_secs,
-                )
-                .await?
-            {
-                Some(retry_after) => LoginStart::Locked { retry_after },
-                None => LoginStart::Reserved {
-                    credentials,
-                    trusted_device: false,
-                },
-            },
-        )
+        for round in 0..RESERVE_ROUNDS {
+            let items = self
+                .batch_get("reauthentication lookup", vec![email_key(email), counter.clone()])
+                .await?;
+            let credentials = items
+                .get(&item_id(&email_key(email)))
+                .map(credentials_from)
+                .transpose()?;
+            let reservation = Reserve {
+                key: counter.clone(),
+                item: items.get(&item_id(&counter)),
+                counters: vec![(Slot::Item, rules.network)],
+                guard: None,
+                now: attempt.now,
+                keep_secs: rules.keep_secs,
+            };
+            match self.reserve_attempt(reservation).await? {
+                Reservation::Counted => {
+                    return Ok(LoginStart::Reserved {
+                        credentials,
+                        trusted_device: false,
+                    })
+                }
+                Reservation::Locked(retry_after) => return Ok(LoginStart::Locked { retry_after }),
+                Reservation::Raced => after_race(round).await,
+            }
+        }
+        Ok(LoginStart::Locked { retry_after: 1 })
     }
 
     async fn settle_reauthentication(&self, attempt: &Reauthentication<'_>) -> StoreResult<()> {
