@@ -22,9 +22,9 @@ RUNS="${BENCH_RUNS:-3}"
 
 if [ "${BENCH_ONLY:-}" != handlers ]; then
   # Every function but rotate-keys (a Secrets Manager rotation, a few calls a month).
-  FUNCTIONS=(hello-world signup login me refresh sessions logout list-users forgot-password mfa login-mfa passkeys passkey-login
-    resend-verification verify-email mailer reset-password change-password change-email
-    delete-account discovery docs)
+  FUNCTIONS=(hello-world signup login me refresh sessions logout list-users admin-users admin-delete-user identities oauth
+    forgot-password mfa login-mfa passkeys passkey-login resend-verification verify-email mailer reset-password
+    change-password change-email delete-account discovery docs)
   say "building the release binaries of ${FUNCTIONS[*]} (x86_64, the functions' profile)"
   cargo build --quiet --release $(printf -- '-p %s ' "${FUNCTIONS[@]}")
   cargo build --quiet -p authyy-admin

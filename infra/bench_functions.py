@@ -182,7 +182,9 @@ class Bench:
         # Logout ends a session per invoke: the login run's sessions, newest first.
         self.measure("logout", [event("logout", bearer=t["access"]["access_token"]) for t in reversed(tokens[2:])])
         self.promote(address(2))
-        self.measure("list-users", [event("list-users", bearer=self.access_of(address(2)))] * n)
+        admin = self.access_of(address(2))
+        self.measure("list-users", [event("list-users", bearer=admin)] * n)
+        self.admin_routes(tag, admin, self.access_of(address(1)))
         self.measure("forgot-password", [event("forgot-password", {"email": address(0)})] * n)
         self.measure("resend-verification", [event("resend-verification", {"email": address(0)})] * n)
         self.measure("verify-email", [event("verify-email", {"token": "A" * 43})] * n, expect=(400,))
@@ -215,6 +217,22 @@ class Bench:
         self.measure("discovery", [event("discovery.jwks")] * n)
         self.measure("docs", [event("docs.openapi")] * n, memory=128)
         self.measure("hello-world", [hello] * n)
+
+    def admin_routes(self, tag, admin, user):
+        """The admin API (an admin reads a user; deletes accounts made for it), and the routes
+        of sign-in with other providers that need no provider: the user's identities, and a
+        token exchange with a code that was never issued (a read, then 400)."""
+        me = self.once("me", event("me", bearer=user))
+        self.measure("admin-users", [event("admin-users.get", bearer=admin, path=f"/auth/admin/users/{me['id']}")]
+                     * self.invokes)
+        doomed = [f"b{tag}_gone{i}" for i in range(min(self.invokes, 30))]
+        made = self.many("signup", [event("signup", {"username": u, "email": f"{u}@example.com", "password": PASSWORD})
+                                    for u in doomed])
+        deletes = [event("admin-delete-user", bearer=admin, path=f"/auth/admin/users/{m['id']}") for m in made]
+        self.measure("admin-delete-user", deletes, expect=(204,))
+        self.measure("identities", [event("identities.list", bearer=user)] * self.invokes)
+        unknown = {"code": "A" * 43, "code_verifier": "B" * 43}
+        self.measure("oauth", [event("oauth.token", unknown)] * self.invokes, expect=(400,))
 
     def second_factors(self, tag, m):
         """`m` new verified users: one starts an enrolment again and again (mfa); each turns TOTP

@@ -24,7 +24,10 @@ use std::time::Instant;
 use authyy::clock::ManualClock;
 use authyy::config::AwsSettings;
 use authyy::{AppState, Endpoint};
-use common::{admin_tokens, bench_config, body, event, refresh_chain};
+use common::{
+    admin_tokens, bench_config, body, event, passkey_sign_ins, refresh_chain, registered_passkey,
+    second_step_challenge,
+};
 use lambda_http::Request;
 use serde_json::{json, Value};
 
@@ -71,7 +74,7 @@ async fn main() {
     authyy::keys::rotation::rotate(&keys, 0, std::time::Duration::ZERO)
         .await
         .unwrap();
-    let mut state = AppState::aws(config, &settings, &sdk, clock).unwrap();
+    let mut state = AppState::aws(config, &settings, &sdk, clock.clone()).unwrap();
     state.set_store(Arc::new(authyy::store::dynamo::DynamoStore::new(
         faults::dynamo_client(&sdk, &counter),
         table,
@@ -88,7 +91,7 @@ async fn main() {
     // Per request: calls and the request units DynamoDB on demand would bill (what
     // infra/cost.py prices), also written to target/bench-dynamodb.json.
     let units = std::cell::RefCell::new(serde_json::Map::new());
-    let report = |name: &str, total: std::time::Duration, calls: usize| {
+    let report_of = |name: &str, total: std::time::Duration, calls: usize, n: u32| {
         let per = |x: f64| x / f64::from(n);
         let (read, write) = counter.request_units();
         println!(
@@ -103,6 +106,7 @@ async fn main() {
             json!({"calls": per(calls as f64), "read_units": per(read), "write_units": per(write)}),
         );
     };
+    let report = |name: &str, total: std::time::Duration, calls: usize| report_of(name, total, calls, n);
     let call = |endpoint: Endpoint, req: Request| {
         let state = state.clone();
         async move { authyy::handle(&state, endpoint, req).await }
@@ -177,6 +181,130 @@ async fn main() {
     );
 
     let (access, refresh) = admin_tokens(&state, &login).await;
+
+    // Second factors: an enrolment started, and login's second step with a TOTP code (each
+    // of `m` users its own challenge: a code is spent once per account and step).
+    let m = 20u32;
+    let admin_id = login["user"]["id"].as_u64().unwrap();
+    state.users.set_email_verified(admin_id).await.unwrap();
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::StartTotp,
+            event("POST", "/auth/mfa/totp", Some(&access), None),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    report("POST /auth/mfa/totp (start)", t.elapsed(), counter.calls());
+    let step = 0;
+    let mut challenges = vec![];
+    for i in 10..10 + m {
+        challenges.push(second_step_challenge(&state, &format!("u{i}-{run}@example.com"), step, pw).await);
+    }
+    clock.advance_secs(30);
+    counter.fail_from(0);
+    let t = Instant::now();
+    for (token, secret) in &challenges {
+        let b = json!({"mfa_token": token, "code": secret.code_at_step(step + 1)});
+        let r = call(
+            Endpoint::LoginMfa,
+            event("POST", "/auth/login/mfa", None, Some(&b)),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{:?}", body(&r));
+    }
+    report_of("POST /auth/login/mfa (TOTP)", t.elapsed(), counter.calls(), m);
+
+    // Passkeys: one registered to user u2; its list; sign-in options, and sign-ins with them.
+    let u2 = json!({"email": format!("u2-{run}@example.com"), "password": pw});
+    let u2 = body(&call(Endpoint::Login, event("POST", "/auth/login", None, Some(&u2))).await);
+    let u2_access = u2["tokens"]["access"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = registered_passkey(&state, u2["user"]["id"].as_u64().unwrap(), &u2_access, pw).await;
+    clock.advance_ms(2);
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::ListPasskeys,
+            event("GET", "/auth/passkeys", Some(&u2_access), None),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    report("GET /auth/passkeys", t.elapsed(), counter.calls());
+    counter.fail_from(0);
+    let t = Instant::now();
+    let mut options = vec![];
+    for _ in 0..n {
+        let r = call(
+            Endpoint::PasskeyLoginOptions,
+            event("POST", "/auth/passkeys/login/options", None, None),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        options.push(body(&r));
+    }
+    report("POST /auth/passkeys/login/options", t.elapsed(), counter.calls());
+    let sign_ins = passkey_sign_ins(&options, &key);
+    counter.fail_from(0);
+    let t = Instant::now();
+    for b in &sign_ins {
+        let r = call(
+            Endpoint::PasskeyLogin,
+            event("POST", "/auth/passkeys/login", None, Some(b)),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{:?}", body(&r));
+    }
+    report("POST /auth/passkeys/login", t.elapsed(), counter.calls());
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::ListIdentities,
+            event("GET", "/auth/identities", Some(&u2_access), None),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    report("GET /auth/identities", t.elapsed(), counter.calls());
+
+    // The admin API: a user read, and `m` accounts deleted.
+    let u2_path = format!("/auth/admin/users/{}", u2["user"]["id"]);
+    counter.fail_from(0);
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = call(
+            Endpoint::AdminGetUser,
+            event("GET", &u2_path, Some(&access), None),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{:?}", body(&r));
+    }
+    report("GET /auth/admin/users/{id}", t.elapsed(), counter.calls());
+    let mut gone = vec![];
+    for i in 0..m {
+        let b = json!({"username": format!("g{i}{run}"), "email": format!("g{i}-{run}@example.com"), "password": pw});
+        let r = call(Endpoint::Signup, event("POST", "/auth/users", None, Some(&b))).await;
+        gone.push(body(&r)["id"].as_u64().unwrap());
+    }
+    counter.fail_from(0);
+    let t = Instant::now();
+    for id in &gone {
+        let path = format!("/auth/admin/users/{id}");
+        let r = call(
+            Endpoint::AdminDeleteUser,
+            event("DELETE", &path, Some(&access), None),
+        )
+        .await;
+        assert_eq!(r.status(), 204, "{:?}", body(&r));
+    }
+    report_of("DELETE /auth/admin/users/{id}", t.elapsed(), counter.calls(), m);
     counter.fail_from(0);
     let t = Instant::now();
     for _ in 0..n {

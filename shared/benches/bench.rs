@@ -18,12 +18,15 @@ use std::time::{Duration, Instant};
 
 use authyy::clock::{Clock, ManualClock};
 use authyy::config::{Config, HashCost};
-use authyy::domain::{Password, TotpSecret};
+use authyy::domain::Password;
 use authyy::hashing::Hasher;
 use authyy::keys::{random_key, KeySet, Lifecycle, PublicKeys, SigningKey};
 use authyy::tokens::{self, Claims, TokenUse, Verifier};
 use authyy::{AppState, Endpoint};
-use common::{admin_tokens, bench_config, body, event, refresh_chain};
+use common::{
+    admin_tokens, bench_config, body, event, passkey_sign_ins, refresh_chain, registered_passkey,
+    second_step_challenge,
+};
 use lambda_http::Request;
 use serde_json::json;
 
@@ -294,45 +297,54 @@ async fn main() {
         async move { assert_eq!(c.await.status(), 200) }
     })
     .await;
-}
 
-/// Turns TOTP on for `email` (its address verified, the code of `step` confirming) and answers
-/// the `mfa_token` of a new login with the secret.
-async fn second_step_challenge(state: &AppState, email: &str, step: u64, pw: &str) -> (String, TotpSecret) {
-    let login = |state: AppState| async move {
-        let b = json!({"email": email, "password": pw});
-        body(
-            &authyy::handle(
-                &state,
-                Endpoint::Login,
-                event("POST", "/auth/login", None, Some(&b)),
-            )
-            .await,
-        )
-    };
-    let parsed = authyy::domain::Email::parse(email).unwrap();
-    let user = state.users.user_by_email(&parsed).await.unwrap().unwrap();
-    state.users.set_email_verified(user.id).await.unwrap();
-    let access = login(state.clone()).await["tokens"]["access"]["access_token"]
+    // Passkeys: one registered to user2, then sign-in options, and sign-ins answering them
+    // (the assertions made beforehand by the tests' software authenticator, outside the timing).
+    let user2 = authyy::domain::Email::parse("user2@example.com").unwrap();
+    let user2 = state.users.user_by_email(&user2).await.unwrap().unwrap();
+    let b = json!({"email": "user2@example.com", "password": pw});
+    let signed = body(&call(Endpoint::Login, event("POST", "/auth/login", None, Some(&b))).await);
+    let user2_access = signed["tokens"]["access"]["access_token"]
         .as_str()
         .unwrap()
         .to_string();
-    let start = event("POST", "/auth/mfa/totp", Some(&access), None);
-    let started = body(&authyy::handle(state, Endpoint::StartTotp, start).await);
-    let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
-    let confirm = json!({"code": secret.code_at_step(step), "password": pw});
-    let confirm = event("POST", "/auth/mfa/totp/confirm", Some(&access), Some(&confirm));
-    assert_eq!(
-        authyy::handle(state, Endpoint::ConfirmTotp, confirm)
-            .await
-            .status(),
-        200
-    );
-    let token = login(state.clone()).await["mfa_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (token, secret)
+    let key = registered_passkey(&state, user2.id, &user2_access, pw).await;
+    clock.advance_ms(2);
+    let options = std::sync::Mutex::new(vec![]);
+    measure("POST /auth/passkeys/login/options", 300, |_| {
+        let c = call(
+            Endpoint::PasskeyLoginOptions,
+            event("POST", "/auth/passkeys/login/options", None, None),
+        );
+        let options = &options;
+        async move {
+            let r = c.await;
+            assert_eq!(r.status(), 200);
+            options.lock().unwrap().push(body(&r));
+        }
+    })
+    .await;
+    let mut options = options.into_inner().unwrap();
+    options.truncate(101);
+    let sign_ins = std::sync::Mutex::new(passkey_sign_ins(&options, &key));
+    measure("POST /auth/passkeys/login", 100, |_| {
+        let b = sign_ins.lock().unwrap().remove(0);
+        let c = call(
+            Endpoint::PasskeyLogin,
+            event("POST", "/auth/passkeys/login", None, Some(&b)),
+        );
+        async move { assert_eq!(c.await.status(), 200) }
+    })
+    .await;
+    let admin_get = format!("/auth/admin/users/{}", user2.id);
+    measure("GET /auth/admin/users/{id}", 300, |_| {
+        let c = call(
+            Endpoint::AdminGetUser,
+            event("GET", &admin_get, Some(&access), None),
+        );
+        async move { assert_eq!(c.await.status(), 200) }
+    })
+    .await;
 }
 
 /// A reset job for `email`, with its request stored as forgot-password stores it.

@@ -57,6 +57,7 @@ fn the_cost_model_prices_a_request_from_its_duration_memory_and_request_units() 
         .args(["--functions", dir.join("f.json").to_str().unwrap()])
         .args(["--dynamodb", dir.join("d.json").to_str().unwrap()])
         .args(["--primitives", dir.join("none.json").to_str().unwrap()])
+        .args(["--chart", dir.join("chart.svg").to_str().unwrap()])
         .output()
         .expect("python runs");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -81,5 +82,11 @@ fn the_cost_model_prices_a_request_from_its_duration_memory_and_request_units() 
         "{text}"
     );
     assert!(text.contains("Cognito Lite") && text.contains("495.00"), "{text}");
+    // The chart: authyy's month beside Cognito's two prices, one line each.
+    let svg = std::fs::read_to_string(dir.join("chart.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.matches("<polyline").count() == 3,
+        "{svg}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -66,3 +66,110 @@ pub fn bench_config() -> Config {
     config.forgot_per_email_limit.max = u32::MAX;
     config
 }
+
+/// Turns TOTP on for `email` (its address verified, the code of `step` confirming) and answers
+/// the `mfa_token` of a new login with the secret.
+pub async fn second_step_challenge(
+    state: &AppState,
+    email: &str,
+    step: u64,
+    pw: &str,
+) -> (String, authyy::domain::TotpSecret) {
+    let login = |state: AppState| async move {
+        let b = json!({"email": email, "password": pw});
+        body(
+            &authyy::handle(
+                &state,
+                Endpoint::Login,
+                event("POST", "/auth/login", None, Some(&b)),
+            )
+            .await,
+        )
+    };
+    let parsed = authyy::domain::Email::parse(email).unwrap();
+    let user = state.users.user_by_email(&parsed).await.unwrap().unwrap();
+    state.users.set_email_verified(user.id).await.unwrap();
+    let access = login(state.clone()).await["tokens"]["access"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let start = event("POST", "/auth/mfa/totp", Some(&access), None);
+    let started = body(&authyy::handle(state, Endpoint::StartTotp, start).await);
+    let secret = authyy::domain::TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
+    let confirm = json!({"code": secret.code_at_step(step), "password": pw});
+    let confirm = event("POST", "/auth/mfa/totp/confirm", Some(&access), Some(&confirm));
+    assert_eq!(
+        authyy::handle(state, Endpoint::ConfirmTotp, confirm)
+            .await
+            .status(),
+        200
+    );
+    let token = login(state.clone()).await["mfa_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (token, secret)
+}
+
+/// The tests' software authenticator (shared/tests/api/authenticator.py, written apart from
+/// authyy): `create` or `get` for `request`.
+pub fn authenticator(command: &str, request: &Value) -> Value {
+    use std::io::Write;
+    let python = std::env::var("AUTHYY_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/authenticator.py");
+    let mut child = std::process::Command::new(python)
+        .args([script, command])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python with cryptography and cbor2 (./infra/bench.sh installs them)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "authenticator.py {command} failed");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The origin the default configuration allows passkeys from.
+pub const ORIGIN: &str = "http://localhost:3000";
+
+/// A passkey registered to the account of `access` (its address verified first): its key.
+pub async fn registered_passkey(state: &AppState, user_id: u64, access: &str, pw: &str) -> Value {
+    state.users.set_email_verified(user_id).await.unwrap();
+    let options = event("POST", "/auth/passkeys/register/options", Some(access), None);
+    let options = body(&authyy::handle(state, Endpoint::PasskeyRegisterOptions, options).await);
+    let request = json!({"options": options["publicKey"], "origin": ORIGIN, "alg": -7, "fmt": "none"});
+    let made = authenticator("create", &request);
+    let b =
+        json!({"challenge_id": options["challenge_id"], "credential": made["credential"], "password": pw});
+    let r = authyy::handle(
+        state,
+        Endpoint::RegisterPasskey,
+        event("POST", "/auth/passkeys/register", Some(access), Some(&b)),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{:?}", body(&r));
+    made["key"].clone()
+}
+
+/// The sign-in bodies answering `options` (each a `POST /auth/passkeys/login/options` answer)
+/// with `key`, its counter one higher each time.
+pub fn passkey_sign_ins(options: &[Value], key: &Value) -> Vec<Value> {
+    options
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let mut key = key.clone();
+            key["sign_count"] = json!(i + 1);
+            let got = authenticator(
+                "get",
+                &json!({"options": o["publicKey"], "origin": ORIGIN, "key": key}),
+            );
+            json!({"challenge_id": o["challenge_id"], "credential": got["credential"]})
+        })
+        .collect()
+}
