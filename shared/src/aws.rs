@@ -46,18 +46,17 @@ fn tls_context() -> TlsContext {
 }
 
 /// [`config_loader`], loaded. Where the environment holds the credentials and region (as
-/// Lambda's always does: the function role's keys and its region), they are taken from it
-/// directly, the first place the SDK's default chains look, without building the rest of those
-/// chains (profile files, SSO, web identity, containers, instance metadata): that took about
-/// 4 ms of every cold start.
+/// Lambda's always does: the function role's keys and its region; see
+/// [`AwsSettings::environment_credentials`]), they are taken from it directly, the first place
+/// the SDK's default chains look, without building the rest of those chains (profile files,
+/// SSO, web identity, containers, instance metadata): that took about 4 ms of every cold start.
 pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
     let mut loader = config_loader(settings);
-    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
+    if settings.environment_credentials {
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }
-    if let Some(region) = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()) {
-        loader = loader.region(aws_config::Region::new(region));
+    if let Some(region) = &settings.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
     }
     loader.load().await
 }

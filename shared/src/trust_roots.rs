@@ -10,7 +10,6 @@
 //! `SSL_CERT_DIR`); with only `SSL_CERT_DIR` set, or no bundle found, or a bundle holding
 //! anything that is not a certificate, the store is read the generic way.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -51,11 +50,8 @@ pub fn bundle() -> Option<&'static Bundle> {
     static BUNDLE: OnceLock<Option<Bundle>> = OnceLock::new();
     BUNDLE
         .get_or_init(|| {
-            let found = find(
-                std::env::var_os("SSL_CERT_FILE"),
-                std::env::var_os("SSL_CERT_DIR"),
-                &BUNDLES,
-            );
+            let env = crate::config::Env::from_process();
+            let found = find(env.get("SSL_CERT_FILE"), env.get("SSL_CERT_DIR"), &BUNDLES);
             if found.is_none() {
                 tracing::info!("no certificate bundle file: the trust store is read the generic way");
             }
@@ -65,10 +61,10 @@ pub fn bundle() -> Option<&'static Bundle> {
 }
 
 /// The bundle to read given `SSL_CERT_FILE` and `SSL_CERT_DIR`, looking through `candidates`.
-fn find(file: Option<OsString>, dir: Option<OsString>, candidates: &[&str]) -> Option<Bundle> {
-    let named = |v: Option<OsString>| v.filter(|v| !v.is_empty());
-    match (named(file), named(dir)) {
-        (Some(file), _) => read(Path::new(&file)),
+/// (An empty variable is no variable: [`crate::config::Env::get`].)
+fn find(file: Option<&str>, dir: Option<&str>, candidates: &[&str]) -> Option<Bundle> {
+    match (file, dir) {
+        (Some(file), _) => read(Path::new(file)),
         (None, Some(_)) => None,
         (None, None) => candidates.iter().find_map(|path| read(Path::new(path))),
     }
@@ -152,20 +148,17 @@ tL4ndQavEi51mI38AjEAi/V3bNTIZargCyzuFJ0nN6T5U6VR5CmD1/iQMVtCnwr1
         let missing = dir.path().join("missing.crt").to_string_lossy().into_owned();
         let found = find(None, None, &[&missing, &first, &second]).unwrap();
         assert_eq!(found.path, Path::new(&first));
-        let named = find(Some(second.clone().into()), None, &[&first]).unwrap();
+        let named = find(Some(&second), None, &[&first]).unwrap();
         assert_eq!(named.path, Path::new(&second));
-        // An empty variable is no variable.
-        let found = find(Some("".into()), Some("".into()), &[&first]).unwrap();
-        assert_eq!(found.path, Path::new(&first));
     }
 
     #[test]
     fn a_certificate_directory_alone_in_the_environment_is_read_the_generic_way() {
         let dir = tempfile::tempdir().unwrap();
         let first = file(&dir, "first.crt", ROOT);
-        assert!(find(None, Some("/etc/ssl/certs".into()), &[&first]).is_none());
+        assert!(find(None, Some("/etc/ssl/certs"), &[&first]).is_none());
         // Beside a named bundle, the bundle is what is read.
-        let named = find(Some(first.clone().into()), Some("/etc/ssl/certs".into()), &[]).unwrap();
+        let named = find(Some(&first), Some("/etc/ssl/certs"), &[]).unwrap();
         assert_eq!(named.path, Path::new(&first));
     }
 
@@ -173,6 +166,6 @@ tL4ndQavEi51mI38AjEAi/V3bNTIZargCyzuFJ0nN6T5U6VR5CmD1/iQMVtCnwr1
     fn a_named_bundle_that_cannot_be_read_is_not_replaced_by_another() {
         let dir = tempfile::tempdir().unwrap();
         let first = file(&dir, "first.crt", ROOT);
-        assert!(find(Some("/nonexistent/bundle.crt".into()), None, &[&first]).is_none());
+        assert!(find(Some("/nonexistent/bundle.crt"), None, &[&first]).is_none());
     }
 }

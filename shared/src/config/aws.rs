@@ -34,6 +34,12 @@ pub struct AwsSettings {
     /// Limit of one SDK call with all its retries: well below the function's own timeout.
     pub operation_timeout: Duration,
     pub max_attempts: u32,
+    /// The environment holds the credentials (`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`,
+    /// as Lambda's always does): the SDK takes them from there without building its default
+    /// chain of every other place they can come from.
+    pub environment_credentials: bool,
+    /// `AWS_REGION`, when set (likewise taken directly).
+    pub region: Option<String>,
 }
 
 impl AwsSettings {
@@ -73,6 +79,9 @@ impl AwsSettings {
             attempt_timeout: ms("AUTH_AWS_ATTEMPT_TIMEOUT_MS", 2000)?,
             operation_timeout: ms("AUTH_AWS_OPERATION_TIMEOUT_MS", 5000)?,
             max_attempts: env.parse("AUTH_AWS_MAX_ATTEMPTS")?.unwrap_or(3),
+            environment_credentials: env.get("AWS_ACCESS_KEY_ID").is_some()
+                && env.get("AWS_SECRET_ACCESS_KEY").is_some(),
+            region: env.get("AWS_REGION").map(str::to_string),
         })
     }
 
@@ -93,6 +102,8 @@ impl AwsSettings {
             attempt_timeout: Duration::from_millis(2000),
             operation_timeout: Duration::from_millis(5000),
             max_attempts: 3,
+            environment_credentials: false,
+            region: None,
         }
     }
 }

@@ -10,6 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &["domain", "config", "clock", "randomness", "routes"],
     &[
         "aws",
+        "trust_roots",
         "wire",
         "hashing",
         "keys",
