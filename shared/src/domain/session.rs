@@ -78,6 +78,13 @@ pub struct RefreshToken {
 }
 
 impl RefreshToken {
+    /// Whether this is its session's first token: a session's first refresh token carries the
+    /// session's own id as its `jti` (see [`crate::tokens`]), so that a store may keep the two
+    /// as one record, written at once (DynamoDB: one item, one write).
+    pub fn is_first_of_session(&self) -> bool {
+        self.jti == self.sid
+    }
+
     /// The successor of this token as a token of its own, if this one was rotated within
     /// `grace_ms` of `now_ms` (concurrent refreshes of one token all receive it).
     pub fn successor_within_grace(&self, now_ms: i64, grace_ms: i64) -> Option<RefreshToken> {

@@ -160,7 +160,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         };
         return http::json(StatusCode::OK, &body);
     };
-    let first = state.tokens.new_refresh_token(&session);
+    let first = state.tokens.first_refresh_token(&session);
     if !state.sessions.start_session(&verified, &session, &first).await? {
         // The password changed (or the account was disabled) while we were verifying.
         return Err(login_failed(state, req, user.id, Reason::AccountChanged).await);

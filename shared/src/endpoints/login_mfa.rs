@@ -107,7 +107,7 @@ pub async fn login_mfa(state: &AppState, req: &Request) -> EndpointResult {
     let session = state
         .tokens
         .new_session(user_id, http::seen_from(req), auth.clone());
-    let first = state.tokens.new_refresh_token(&session);
+    let first = state.tokens.first_refresh_token(&session);
     // Decided (with the token hook) before anything is written.
     let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     // The device trusted at the first step keeps its token (renewed); any other gets a new one.

@@ -120,7 +120,7 @@ pub async fn confirm_totp(state: &AppState, req: &Request) -> EndpointResult {
         .tokens
         .new_session(user.id, http::seen_from(req), auth.clone());
     session.valid_from_ms = cut_ms + 1;
-    let first = state.tokens.new_refresh_token(&session);
+    let first = state.tokens.first_refresh_token(&session);
     // Decided (with the token hook) before anything is written.
     let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     let confirmation = TotpConfirmation {

@@ -452,7 +452,7 @@ pub async fn token(state: &AppState, req: &Request) -> EndpointResult {
     let session = state
         .tokens
         .new_session(user.id, http::seen_from(req), auth.clone());
-    let first = state.tokens.new_refresh_token(&session);
+    let first = state.tokens.first_refresh_token(&session);
     // Decided (with the token hook) before anything is written.
     let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     if !state.identities.start_federated_session(&session, &first).await? {

@@ -136,7 +136,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
     let session = state
         .tokens
         .new_session(user.id, http::seen_from(req), auth.clone());
-    let first = state.tokens.new_refresh_token(&session);
+    let first = state.tokens.first_refresh_token(&session);
     // Decided (with the token hook) before anything is written.
     let access = issuance::access_claims(state, req, &user, &session.sid, &auth).await?;
     // The device is trusted from now on (as after a login): a device the account knows keeps
@@ -158,6 +158,7 @@ pub async fn login(state: &AppState, req: &Request) -> EndpointResult {
         first: &first,
         device: &device,
         device_expires_at: now + state.config.login_device_ttl.as_secs() as i64,
+        trusted_device: known,
         now,
     };
     match state.passkeys.use_passkey(&sign_in).await? {

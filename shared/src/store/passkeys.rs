@@ -96,6 +96,9 @@ pub struct PasskeyUse<'a> {
     /// The hash of the device token the answer carries, and when its trust ends.
     pub device: &'a str,
     pub device_expires_at: i64,
+    /// The device presented a token the account trusts (its trust is renewed), or not (a new
+    /// one is trusted).
+    pub trusted_device: bool,
     pub now: i64,
 }
 

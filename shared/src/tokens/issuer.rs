@@ -96,7 +96,16 @@ impl TokenIssuer {
         }
     }
 
-    /// A new refresh token of `session`, never outliving it.
+    /// The first refresh token of a new `session`: its `jti` is the session's id (see
+    /// [`RefreshToken::is_first_of_session`]).
+    pub fn first_refresh_token(&self, session: &Session) -> RefreshToken {
+        RefreshToken {
+            jti: session.sid.clone(),
+            ..self.new_refresh_token(session)
+        }
+    }
+
+    /// A new refresh token of `session` (a successor: a random `jti`), never outliving it.
     pub fn new_refresh_token(&self, session: &Session) -> RefreshToken {
         let now = self.clock.now();
         RefreshToken {

@@ -231,17 +231,13 @@ impl FederationStore for DynamoStore {
     }
 
     async fn start_federated_session(&self, session: &Session, first: &RefreshToken) -> StoreResult<bool> {
-        let fresh = Some("attribute_not_exists(pk)");
         let enabled = self.check(
             user_key(session.user_id),
             "attribute_exists(pk) AND (attribute_not_exists(disabled) OR disabled = :f)",
             HashMap::from([(":f".to_string(), b(false))]),
         );
-        let writes = vec![
-            enabled,
-            self.put(session_item(session), fresh),
-            self.put(refresh_item(first), fresh),
-        ];
+        let mut writes = vec![enabled];
+        writes.extend(self.session_puts(session, first));
         match self.transact("start federated session", writes).await? {
             Tx::Done => Ok(true),
             tx if tx.failed(0) => Ok(false),

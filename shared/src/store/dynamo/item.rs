@@ -214,6 +214,42 @@ pub(super) fn session_item(session: &Session) -> Item {
     item
 }
 
+/// A session with its first refresh token (`jti` = `sid`), as one item: the two are written
+/// by one Put. The token's fields are the `first_` attributes.
+pub(super) fn session_with_first(session: &Session, first: &RefreshToken) -> Item {
+    let mut item = session_item(session);
+    item.extend([
+        ("first_issued_at".into(), n(first.issued_at)),
+        ("first_expires_at".into(), n(first.expires_at)),
+    ]);
+    item
+}
+
+/// The first refresh token a session item holds, if it holds one.
+pub(super) fn first_token_from(item: &Item) -> StoreResult<Option<RefreshToken>> {
+    let Some(issued_at) = opt_n(item, "first_issued_at") else {
+        return Ok(None);
+    };
+    let successor = match opt_s(item, "first_successor_jti") {
+        Some(jti) => Some(Successor {
+            jti,
+            issued_at: get_n(item, "first_successor_issued_at")?,
+            expires_at: get_n(item, "first_successor_expires_at")?,
+        }),
+        None => None,
+    };
+    let sid = get_s(item, "sid")?;
+    Ok(Some(RefreshToken {
+        jti: sid.clone(),
+        sid,
+        user_id: get_n(item, "user_id")?,
+        issued_at,
+        expires_at: get_n(item, "first_expires_at")?,
+        rotated_at_ms: opt_n(item, "first_rotated_at_ms"),
+        successor,
+    }))
+}
+
 pub(super) fn refresh_from(item: &Item) -> StoreResult<RefreshToken> {
     let successor = match opt_s(item, "successor_jti") {
         Some(jti) => Some(Successor {

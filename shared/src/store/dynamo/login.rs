@@ -4,8 +4,9 @@
 //!
 //! - an attempt with no trusted device counts on its address's `LOGINFAIL` item: the count from
 //!   every network in `count`, `locked_until` and `expires_at`, and this network's count beside
-//!   it in the attribute `NET#<network>` ([`Slot::Packed`]); networks whose counts have expired
-//!   are removed by the same write, so the item holds only live ones;
+//!   it, in the map `nets` (network -> packed counter, [`Slot::Network`]; one attribute, so a
+//!   policy can name it); networks whose counts have expired are removed by the same write, so
+//!   the map holds only live ones;
 //! - an attempt with a trusted device counts on that device's trust item, in `fails`;
 //! - a re-authentication counts on its session's own counter item.
 //!
@@ -14,13 +15,15 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use super::item::*;
 use super::DynamoStore;
 use crate::domain::backoff::{Backoff, LoginFailures};
 use crate::store::StoreResult;
 
-/// The attributes of an address's network counters in its `LOGINFAIL` item.
-pub(super) const NETWORK_PREFIX: &str = "NET#";
+/// The map of an address's network counters in its `LOGINFAIL` item.
+pub(super) const NETWORKS: &str = "nets";
 /// The attribute of a trusted device's counter in its trust item.
 pub(super) const DEVICE_FAILS: &str = "fails";
 
@@ -31,19 +34,16 @@ pub(super) enum Slot {
     Item,
     /// One attribute holding `"<count> <locked_until> <expires_at>"`.
     Packed(String),
+    /// A network's entry in the item's map [`NETWORKS`], in the same form.
+    Network(String),
 }
 
-/// The attribute of `network`'s counter in its address's `LOGINFAIL` item.
-pub(super) fn network_attribute(network: &str) -> String {
-    format!("{NETWORK_PREFIX}{network}")
+/// The map of network counters of an item, if it has one.
+fn networks(item: &Item) -> Option<&HashMap<String, AttributeValue>> {
+    item.get(NETWORKS).and_then(|m| m.as_m().ok())
 }
 
 impl Slot {
-    /// The counter of `network` in its address's item.
-    pub(super) fn network(network: &str) -> Slot {
-        Slot::Packed(network_attribute(network))
-    }
-
     /// This counter in `item` as it stands (none stored: a counter at zero), with the stored
     /// value the reservation's condition compares.
     fn read(&self, item: Option<&Item>) -> StoreResult<(LoginFailures, Stored)> {
@@ -65,11 +65,23 @@ impl Slot {
                 };
                 Ok((failures, Stored::Numbers { count, expires_at }))
             }
-            Slot::Packed(name) => match opt_s(item, name) {
-                None => Ok((LoginFailures::default(), Stored::Absent)),
-                Some(text) => Ok((unpack(&text).ok_or_else(|| malformed(name))?, Stored::Text(text))),
-            },
+            Slot::Packed(name) => packed(opt_s(item, name), name),
+            Slot::Network(network) => packed(
+                networks(item)
+                    .and_then(|m| m.get(network))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned(),
+                NETWORKS,
+            ),
         }
+    }
+}
+
+/// A packed counter as stored (`name` names it if it is malformed).
+fn packed(text: Option<String>, name: &str) -> StoreResult<(LoginFailures, Stored)> {
+    match text {
+        None => Ok((LoginFailures::default(), Stored::Absent)),
+        Some(text) => Ok((unpack(&text).ok_or_else(|| malformed(name))?, Stored::Text(text))),
     }
 }
 
@@ -171,6 +183,29 @@ impl Reserve<'_> {
                         _ => {}
                     }
                 }
+                Slot::Network(network) if self.item.is_none_or(|i| networks(i).is_none()) => {
+                    // No map yet: the write makes it, with this network's counter alone.
+                    w.names.insert("#nets".into(), NETWORKS.into());
+                    w.set.push(format!("#nets = :p{i}"));
+                    let entry = HashMap::from([(network.clone(), s(pack(new)))]);
+                    w.values.insert(format!(":p{i}"), AttributeValue::M(entry));
+                    if self.item.is_some() {
+                        w.condition.push("attribute_not_exists(#nets)".into());
+                    }
+                }
+                Slot::Network(network) => {
+                    w.names.insert("#nets".into(), NETWORKS.into());
+                    w.names.insert(format!("#p{i}"), network.clone());
+                    w.set.push(format!("#nets.#p{i} = :p{i}"));
+                    w.values.insert(format!(":p{i}"), s(pack(new)));
+                    match stored {
+                        Stored::Text(text) => {
+                            w.condition.push(format!("#nets.#p{i} = :op{i}"));
+                            w.values.insert(format!(":op{i}"), s(text));
+                        }
+                        _ => w.condition.push(format!("attribute_not_exists(#nets.#p{i})")),
+                    }
+                }
                 Slot::Packed(name) => {
                     w.names.insert(format!("#p{i}"), name.clone());
                     w.set.push(format!("#p{i} = :p{i}"));
@@ -192,27 +227,28 @@ impl Reserve<'_> {
         // Other networks' counters that have expired leave with this write (if unchanged).
         let counted: Vec<&Slot> = self.counters.iter().map(|(slot, _)| slot).collect();
         for (j, (name, value)) in self.expired_networks(&counted).into_iter().enumerate() {
+            w.names.insert("#nets".into(), NETWORKS.into());
             w.names.insert(format!("#x{j}"), name);
-            w.remove.push(format!("#x{j}"));
-            w.condition.push(format!("#x{j} = :ox{j}"));
+            w.remove.push(format!("#nets.#x{j}"));
+            w.condition.push(format!("#nets.#x{j} = :ox{j}"));
             w.values.insert(format!(":ox{j}"), s(value));
         }
         Ok(Ok(w))
     }
 
-    /// The network counters of the item, other than `counted`, that have expired (name, value).
+    /// The network counters of the item, other than `counted`, that have expired (network,
+    /// value).
     fn expired_networks(&self, counted: &[&Slot]) -> Vec<(String, String)> {
-        let Some(item) = self.item else {
+        let Some(map) = self.item.and_then(networks) else {
             return vec![];
         };
-        let mut expired: Vec<(String, String)> = item
+        let mut expired: Vec<(String, String)> = map
             .iter()
-            .filter(|(name, _)| name.starts_with(NETWORK_PREFIX))
-            .filter(|(name, _)| !counted.contains(&&Slot::Packed(name.to_string())))
-            .filter_map(|(name, value)| {
+            .filter(|(network, _)| !counted.contains(&&Slot::Network(network.to_string())))
+            .filter_map(|(network, value)| {
                 let text = value.as_s().ok()?;
                 let f = unpack(text)?;
-                (f.expires_at <= self.now).then(|| (name.clone(), text.clone()))
+                (f.expires_at <= self.now).then(|| (network.clone(), text.clone()))
             })
             .collect();
         expired.sort();
@@ -260,29 +296,25 @@ mod tests {
         max_secs: 900,
     };
 
-    fn item(attrs: &[(&str, AttributeValueKind)]) -> Item {
+    /// An address's item with `count`/`expires_at` (if given) and these network counters.
+    fn item(count: Option<(i64, i64)>, nets: &[(&str, &str)]) -> Item {
         let mut item = key("LOGINFAIL#a@example.com", "LOGINFAIL");
-        for (name, value) in attrs {
-            let v = match value {
-                AttributeValueKind::N(v) => n(v),
-                AttributeValueKind::S(v) => s(*v),
-            };
-            item.insert(name.to_string(), v);
+        if let Some((count, expires_at)) = count {
+            item.insert("count".into(), n(count));
+            item.insert("expires_at".into(), n(expires_at));
+        }
+        if !nets.is_empty() {
+            let map = nets.iter().map(|(k, v)| (k.to_string(), s(*v))).collect();
+            item.insert(NETWORKS.into(), AttributeValue::M(map));
         }
         item
     }
 
-    enum AttributeValueKind {
-        N(i64),
-        S(&'static str),
-    }
-    use AttributeValueKind::{N, S};
-
-    fn reserve<'a>(item: Option<&'a Item>, counters: Vec<(Slot, Backoff)>) -> Reserve<'a> {
+    fn reserve<'a>(item: Option<&'a Item>, network: &str) -> Reserve<'a> {
         Reserve {
             key: key("LOGINFAIL#a@example.com", "LOGINFAIL"),
             item,
-            counters,
+            counters: vec![(Slot::Item, BACKOFF), (Slot::Network(network.into()), BACKOFF)],
             guard: None,
             now: 1000,
             keep_secs: 4500,
@@ -304,111 +336,91 @@ mod tests {
 
     #[test]
     fn a_first_attempt_makes_the_item_and_counts_one_on_the_address_and_its_network() {
-        let r = reserve(
-            None,
-            vec![(Slot::Item, BACKOFF), (Slot::network("10.0.0.0/24"), BACKOFF)],
-        );
-        let w = r.write().unwrap().unwrap();
+        let w = reserve(None, "10.0.0.0/24").write().unwrap().unwrap();
         assert_eq!(w.condition, ["attribute_not_exists(pk)"]);
         assert_eq!(w.values[":c"], n(1));
-        assert_eq!(w.values[":p1"], s("1 1000 5500"));
-        assert_eq!(w.names["#p1"], "NET#10.0.0.0/24");
+        assert!(w.set.contains(&"#nets = :p1".to_string()));
+        let map = HashMap::from([("10.0.0.0/24".to_string(), s("1 1000 5500"))]);
+        assert_eq!(w.values[":p1"], AttributeValue::M(map));
         assert!(w.remove.is_empty());
     }
 
     #[test]
     fn a_counter_as_read_is_the_condition_of_the_next_count() {
-        let it = item(&[
-            ("count", N(2)),
-            ("locked_until", N(0)),
-            ("expires_at", N(5000)),
-            ("NET#n", S("2 0 5000")),
-        ]);
-        let r = reserve(
-            Some(&it),
-            vec![(Slot::Item, BACKOFF), (Slot::network("n"), BACKOFF)],
-        );
-        let w = r.write().unwrap().unwrap();
+        let it = item(Some((2, 5000)), &[("n", "2 0 5000")]);
+        let w = reserve(Some(&it), "n").write().unwrap().unwrap();
         assert!(w.condition[0].starts_with("#c = :oc AND expires_at = :oe"));
-        assert_eq!(w.condition[1], "#p1 = :op1");
+        assert_eq!(w.condition[1], "#nets.#p1 = :op1");
+        assert_eq!(w.names["#p1"], "n");
         assert_eq!(
             (w.values[":oc"].clone(), w.values[":op1"].clone()),
             (n(2), s("2 0 5000"))
         );
-        assert_eq!(w.values[":c"], n(3));
-        // An item without this network's counter yet: the condition is that it is still absent.
-        let r = reserve(
-            Some(&it),
-            vec![(Slot::Item, BACKOFF), (Slot::network("m"), BACKOFF)],
-        );
         assert_eq!(
-            r.write().unwrap().unwrap().condition[1],
-            "attribute_not_exists(#p1)"
+            (w.values[":c"].clone(), w.values[":p1"].clone()),
+            (n(3), s("3 1000 5500"))
         );
+        // A network not in the map yet: the condition is that it is still absent.
+        let w = reserve(Some(&it), "m").write().unwrap().unwrap();
+        assert_eq!(w.condition[1], "attribute_not_exists(#nets.#p1)");
+        // An item without the map: the write makes the map, if it is still absent.
+        let bare = item(Some((2, 5000)), &[]);
+        let w = reserve(Some(&bare), "m").write().unwrap().unwrap();
+        assert_eq!(w.condition[1], "attribute_not_exists(#nets)");
     }
 
     #[test]
     fn a_locked_counter_counts_nothing_and_says_how_long() {
-        let it = item(&[
-            ("count", N(1)),
-            ("expires_at", N(5000)),
-            ("NET#n", S("6 1008 5000")),
-        ]);
-        let r = reserve(
-            Some(&it),
-            vec![(Slot::Item, BACKOFF), (Slot::network("n"), BACKOFF)],
-        );
-        assert_eq!(r.write().unwrap().err(), Some(8));
+        let it = item(Some((1, 5000)), &[("n", "6 1008 5000")]);
+        assert_eq!(reserve(Some(&it), "n").write().unwrap().err(), Some(8));
+        let mut locked = item(Some((9, 5000)), &[]);
+        locked.insert("locked_until".into(), n(1030));
+        assert_eq!(reserve(Some(&locked), "n").write().unwrap().err(), Some(30));
         // The same network's counter, expired, counts nothing.
-        let it = item(&[
-            ("count", N(1)),
-            ("expires_at", N(5000)),
-            ("NET#n", S("6 1008 999")),
-        ]);
-        let r = reserve(
-            Some(&it),
-            vec![(Slot::Item, BACKOFF), (Slot::network("n"), BACKOFF)],
-        );
-        assert_eq!(r.write().unwrap().unwrap().values[":p1"], s("1 1000 5500"));
+        let it = item(Some((1, 5000)), &[("n", "6 1008 999")]);
+        let w = reserve(Some(&it), "n").write().unwrap().unwrap();
+        assert_eq!(w.values[":p1"], s("1 1000 5500"));
     }
 
     #[test]
     fn other_networks_expired_counters_leave_with_the_write_and_live_ones_stay() {
-        let it = item(&[
-            ("count", N(3)),
-            ("expires_at", N(5000)),
-            ("NET#gone", S("1 0 1000")),
-            ("NET#live", S("1 0 1001")),
-            ("NET#here", S("1 0 900")),
-        ]);
-        let r = reserve(
-            Some(&it),
-            vec![(Slot::Item, BACKOFF), (Slot::network("here"), BACKOFF)],
-        );
-        let w = r.write().unwrap().unwrap();
-        assert_eq!(w.remove, ["#x0"]);
-        assert_eq!(w.names["#x0"], "NET#gone");
-        assert!(w.condition.contains(&"#x0 = :ox0".to_string()));
+        let nets = [("gone", "1 0 1000"), ("live", "1 0 1001"), ("here", "1 0 900")];
+        let it = item(Some((3, 5000)), &nets);
+        let w = reserve(Some(&it), "here").write().unwrap().unwrap();
+        assert_eq!(w.remove, ["#nets.#x0"]);
+        assert_eq!(w.names["#x0"], "gone");
+        assert!(w.condition.contains(&"#nets.#x0 = :ox0".to_string()));
         assert_eq!(w.values[":ox0"], s("1 0 1000"));
     }
 
     #[test]
     fn a_guarded_reservation_never_makes_an_item() {
-        let it = item(&[("expires_at", N(9000)), ("credential", S("c"))]);
-        let mut r = reserve(Some(&it), vec![(Slot::Packed(DEVICE_FAILS.into()), BACKOFF)]);
-        r.guard = Some(("expires_at = :te", HashMap::from([(":te".to_string(), n(9000))])));
+        let mut it = key("LOGINFAIL#a@example.com", "TRUST#h");
+        it.insert("expires_at".into(), n(9000));
+        let r = Reserve {
+            key: it.clone(),
+            item: Some(&it),
+            counters: vec![(Slot::Packed(DEVICE_FAILS.into()), BACKOFF)],
+            guard: Some(("expires_at = :te", HashMap::from([(":te".to_string(), n(9000))]))),
+            now: 1000,
+            keep_secs: 4500,
+        };
         let w = r.write().unwrap().unwrap();
         assert_eq!(w.condition, ["expires_at = :te", "attribute_not_exists(#p0)"]);
         assert_eq!(w.names["#p0"], "fails");
+        assert_eq!(w.values[":p0"], s("1 1000 5500"));
     }
 
     #[test]
     fn a_stored_count_below_zero_counts_as_zero_and_is_compared_as_stored() {
-        let it = item(&[("count", N(-1)), ("expires_at", N(5000))]);
-        let w = reserve(Some(&it), vec![(Slot::Item, BACKOFF)])
-            .write()
-            .unwrap()
-            .unwrap();
+        let it = item(Some((-1, 5000)), &[]);
+        let w = reserve(Some(&it), "n").write().unwrap().unwrap();
         assert_eq!((w.values[":oc"].clone(), w.values[":c"].clone()), (n(-1), n(1)));
+    }
+
+    #[test]
+    fn a_malformed_counter_is_an_error_not_a_zero() {
+        let it = item(Some((1, 5000)), &[("n", "garbage")]);
+        assert!(reserve(Some(&it), "n").write().is_err());
     }
 }

@@ -8,7 +8,9 @@
 //! - `USERNAME#<lowercased>` / `USERNAME`: uniqueness sentinel.
 //! - `COUNTER#users` / `COUNTER`: the atomic counter integer ids come from.
 //! - `SESSIONS#<id>` / `SESSION#<sid>`, `SESSIONS#<id>` / `REFRESH#<jti>`: session families
-//!   (where and when each was last used) and one item per refresh token, in a partition of the
+//!   (where and when each was last used) and one item per refresh token but the first, which
+//!   its session's item holds (`first_*`: a session and its first token are one write), in a
+//!   partition of the
 //!   user's own beside the profile's: a user's sessions are one Query, erasing the account finds
 //!   everything it owns, and the functions that write sessions are granted `SESSIONS#` items,
 //!   never the profile.
@@ -21,7 +23,7 @@
 //!   newest.
 //! - `LOGINFAIL#<email>`: an address's login state, one partition so that erasure (or an email
 //!   change) finds it with one Query: `LOGINFAIL` the failed-login counter from every network
-//!   and, in its attributes `NET#<network>`, from each client network; `SESSION#<sid>` the
+//!   and, in its map `nets`, from each client network; `SESSION#<sid>` the
 //!   re-authentications of one session; and `TRUST#<sha256>` the trusted devices (device
 //!   tokens by hash), each with its own failure counter in `fails` ([`login`]).
 //! - `MFA#<id>`: an account's second factors: `FACTORS` (the sealed TOTP secret and its last
@@ -54,6 +56,7 @@ mod item;
 mod login;
 mod mail_requests;
 mod passkeys;
+mod password_step;
 mod resets;
 mod second_factors;
 mod sessions;
@@ -137,6 +140,18 @@ impl DynamoStore {
             .send()
             .await
             .map(|o| o.item)
+            .map_err(|e| sdk_error(operation, e))
+    }
+
+    /// A PutItem without a condition.
+    pub(super) async fn put_item(&self, operation: &str, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(drop)
             .map_err(|e| sdk_error(operation, e))
     }
 

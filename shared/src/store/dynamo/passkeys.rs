@@ -222,8 +222,8 @@ impl PasskeyStore for DynamoStore {
     }
 
     async fn add_passkey(&self, a: &PasskeyAddition<'_>) -> StoreResult<AddEnd> {
-        let p = a.passkey;
         let fresh = Some("attribute_not_exists(pk)");
+        let p = a.passkey;
         let mut claim = passkey_claim_key(&p.credential_id);
         claim.insert("user_id".into(), n(p.user_id));
         let mut values = HashMap::from([(":one".to_string(), n(1)), (":zero".to_string(), n(0))]);
@@ -337,11 +337,12 @@ impl PasskeyStore for DynamoStore {
 
     async fn use_passkey(&self, u: &PasskeyUse<'_>) -> StoreResult<UseEnd> {
         let p = u.passkey;
-        let Some(credentials) = self.get("read credentials", email_key(u.email)).await? else {
+        let keys = vec![email_key(u.email), code_counter_key(p.user_id)];
+        let items = self.batch_get("read credentials", keys).await?;
+        let Some(credentials) = items.get(&item_id(&email_key(u.email))) else {
             return Ok(UseEnd::Gone);
         };
-        let password_hash = opt_s(&credentials, "password_hash");
-        let fresh = Some("attribute_not_exists(pk)");
+        let password_hash = opt_s(credentials, "password_hash");
         let mut writes = vec![
             self.update(
                 passkey_key(p.user_id, &p.credential_id),
@@ -358,15 +359,43 @@ impl PasskeyStore for DynamoStore {
                 "disabled = :f AND user_id = :u",
                 HashMap::from([(":f".to_string(), b(false)), (":u".to_string(), n(p.user_id))]),
             ),
-            self.delete(code_counter_key(p.user_id), None, None),
-            self.put(session_item(u.session), fresh),
-            self.put(refresh_item(u.first), fresh),
         ];
-        if let Some(hash) = password_hash {
-            writes.push(self.put(device_item(u.email, u.device, &hash, u.device_expires_at), None));
+        // A completed factor clears the code step's counter: deleted if there is one (a
+        // transaction bills a delete of nothing as any other).
+        if items.contains_key(&item_id(&code_counter_key(p.user_id))) {
+            writes.push(self.delete(code_counter_key(p.user_id), None, None));
+        }
+        writes.extend(self.session_puts(u.session, u.first));
+        // A device is trusted with the account's password (one without trusts none): a new one
+        // before the session is written (no answer carries a token that is not stored), a known
+        // one renewed after it (best effort: it stays trusted until its old expiry).
+        if let Some(hash) = password_hash.as_deref().filter(|_| !u.trusted_device) {
+            let item = device_item(u.email, u.device, hash, u.device_expires_at);
+            self.put_item("trust device", item).await?;
         }
         match self.transact("use passkey", writes).await? {
-            Tx::Done => Ok(UseEnd::Started),
+            Tx::Done => {
+                if let Some(hash) = password_hash.as_deref().filter(|_| u.trusted_device) {
+                    let renewed = self
+                        .update_if(
+                            "renew device trust",
+                            device_key(u.email, u.device),
+                            "SET credential = :cr, expires_at = :exp",
+                            "email = :e",
+                            HashMap::from([
+                                (":cr".to_string(), s(device_credential(hash))),
+                                (":exp".to_string(), n(u.device_expires_at)),
+                                (":e".to_string(), s(u.email)),
+                            ]),
+                            None,
+                        )
+                        .await;
+                    if let Err(e) = renewed {
+                        tracing::warn!(error = %e, "device trust not renewed; it ends at its old time");
+                    }
+                }
+                Ok(UseEnd::Started)
+            }
             tx if tx.failed(0) => Ok(UseEnd::Refused),
             tx if tx.failed(1) => Ok(UseEnd::Gone),
             Tx::Cancelled(codes) => Err(cancelled("use passkey", codes)),

@@ -127,7 +127,6 @@ impl MfaStore for DynamoStore {
             }
             None => "SET totp = :p, last_step = :step REMOVE pending, pending_expires_at",
         };
-        let fresh = Some("attribute_not_exists(pk)");
         let tx = self
             .transact(
                 "confirm totp",
@@ -149,9 +148,10 @@ impl MfaStore for DynamoStore {
                             (":f".to_string(), b(false)),
                         ]),
                     ),
-                    self.put(session_item(c.session), fresh),
-                    self.put(refresh_item(c.first), fresh),
-                ],
+                ]
+                .into_iter()
+                .chain(self.session_puts(c.session, c.first))
+                .collect(),
             )
             .await?;
         match tx {
@@ -409,7 +409,6 @@ impl MfaStore for DynamoStore {
                 ]),
             ),
         };
-        let fresh = Some("attribute_not_exists(pk)");
         let tx = self
             .transact(
                 "finish second step",
@@ -426,13 +425,14 @@ impl MfaStore for DynamoStore {
                     ),
                     proof,
                     self.delete(code_counter_key(ch.user_id), None, None),
-                    self.put(session_item(step.session), fresh),
-                    self.put(refresh_item(step.first), fresh),
                     self.put(
                         device_item(&ch.email, step.device, &ch.verified_hash, step.device_expires_at),
                         None,
                     ),
-                ],
+                ]
+                .into_iter()
+                .chain(self.session_puts(step.session, step.first))
+                .collect(),
             )
             .await?;
         match tx {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::item::*;
-use super::login::{network_attribute, Reservation, Reserve, Slot, DEVICE_FAILS};
+use super::login::{Reservation, Reserve, Slot, DEVICE_FAILS};
 use super::tx::{cancelled, Tx};
 use super::DynamoStore;
 use crate::domain::*;
@@ -17,9 +17,6 @@ use crate::store::*;
 /// again (each loss means another attempt was counted, so a lock is soon reached).
 const RESERVE_ROUNDS: u64 = 10;
 
-/// The lifetime given to an email's counter that a success finds gone (so it still expires).
-const LOGINFAIL_KEEP_FALLBACK: i64 = 3600;
-
 /// A reservation lost to a concurrent one: wait a little (longer each round) before reading
 /// again.
 async fn after_race(round: u64) {
@@ -28,94 +25,71 @@ async fn after_race(round: u64) {
 }
 
 impl DynamoStore {
-    /// Login's password step, succeeded, as a transaction item: the check that account
-    /// `user_id` still has the verified password and is enabled (index 0 of its transaction).
-    pub(super) fn password_check(
+    /// The writes of a new session and its first refresh token, as transaction items: one item
+    /// when the token is the session's first (see [`RefreshToken::is_first_of_session`]),
+    /// else the two.
+    pub(super) fn session_puts(
         &self,
-        login: &VerifiedLogin<'_>,
-        user_id: UserId,
-    ) -> StoreResult<TransactWriteItem> {
-        self.check(
-            email_key(login.attempt.email.as_str()),
-            "password_hash = :h AND disabled = :f AND user_id = :u",
-            HashMap::from([
-                (":h".to_string(), s(login.verified_hash)),
-                (":f".to_string(), b(false)),
-                (":u".to_string(), n(user_id)),
-            ]),
-        )
-    }
-
-    /// A device that is not trusted yet is written before its login's session or second step:
-    /// no answer carries a device token that is not stored. (Should what follows fail, the
-    /// item trusts a token no one was given.)
-    pub(super) async fn trust_new_device(&self, login: &VerifiedLogin<'_>) -> StoreResult<()> {
-        if login.trusted_device {
-            return Ok(());
-        }
-        let item = device_item(
-            login.attempt.email.as_str(),
-            login.device,
-            login.verified_hash,
-            login.device_expires_at,
-        );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| super::sdk_error("trust device", e))
-    }
-
-    /// After the password step succeeded: the attempt taken back off the counter it was
-    /// counted on, in one UpdateItem. A trusted device's counter is cleared, with its trust
-    /// renewed if `renew` (for `login_device_ttl` from now, bound to the verified hash); otherwise this
-    /// network's counter goes and the success comes off the address's count (which keeps
-    /// everyone else's failures). Best effort: should it fail, one attempt too many stays
-    /// counted until the counter expires.
-    pub(super) async fn settle_password_step(&self, login: &VerifiedLogin<'_>, renew: bool) {
-        let email = login.attempt.email.as_str();
-        let settled = if login.trusted_device {
-            let mut values = HashMap::from([(":e".to_string(), s(email))]);
-            let expression = if renew {
-                values.extend([
-                    (":cr".to_string(), s(device_credential(login.verified_hash))),
-                    (":exp".to_string(), n(login.device_expires_at)),
-                ]);
-                "SET credential = :cr, expires_at = :exp REMOVE #f"
-            } else {
-                "REMOVE #f"
-            };
-            self.update_if_named(
-                "settle device counter",
-                device_key(email, login.device),
-                expression,
-                Some("email = :e"),
-                values,
-                Some(HashMap::from([("#f".to_string(), DEVICE_FAILS.to_string())])),
-            )
-            .await
+        session: &Session,
+        first: &RefreshToken,
+    ) -> Vec<StoreResult<TransactWriteItem>> {
+        let fresh = Some("attribute_not_exists(pk)");
+        if first.is_first_of_session() && first.sid == session.sid {
+            vec![self.put(session_with_first(session, first), fresh)]
         } else {
-            self.update_if_named(
-                "settle login counters",
-                loginfail_key(email),
-                "SET #c = if_not_exists(#c, :one) - :one, expires_at = if_not_exists(expires_at, :exp) REMOVE #n",
-                None,
-                HashMap::from([
-                    (":one".to_string(), n(1)),
-                    (":exp".to_string(), n(login.attempt.now + LOGINFAIL_KEEP_FALLBACK)),
-                ]),
-                Some(HashMap::from([
-                    ("#c".to_string(), "count".to_string()),
-                    ("#n".to_string(), network_attribute(login.attempt.network)),
-                ])),
+            vec![
+                self.put(session_item(session), fresh),
+                self.put(refresh_item(first), fresh),
+            ]
+        }
+    }
+
+    /// [`SessionStore::rotate_refresh`] of a session's first token, kept in the session's item:
+    /// its rotation and the session's last use are one UpdateItem (written only while the
+    /// session is not revoked and the token not yet rotated), with the successor's Put.
+    async fn rotate_first(
+        &self,
+        old: &RefreshToken,
+        successor: &RefreshToken,
+        now_ms: i64,
+        seen: &SeenFrom,
+    ) -> StoreResult<Rotation> {
+        let key = session_key(old.user_id, &old.sid);
+        let tx = self
+            .transact(
+                "rotate first refresh token",
+                vec![
+                    self.update(
+                        key.clone(),
+                        "SET first_rotated_at_ms = :now, first_successor_jti = :sj, \
+                         first_successor_issued_at = :si, first_successor_expires_at = :se, \
+                         last_used_ms = :now, ip = :ip, user_agent = :ua",
+                        Some("revoked = :f AND attribute_exists(first_issued_at) AND attribute_not_exists(first_rotated_at_ms)"),
+                        HashMap::from([
+                            (":f".to_string(), b(false)),
+                            (":now".to_string(), n(now_ms)),
+                            (":sj".to_string(), s(&successor.jti)),
+                            (":si".to_string(), n(successor.issued_at)),
+                            (":se".to_string(), n(successor.expires_at)),
+                            (":ip".to_string(), s(&seen.ip)),
+                            (":ua".to_string(), s(&seen.user_agent)),
+                        ]),
+                    ),
+                    self.put(refresh_item(successor), Some("attribute_not_exists(pk)")),
+                ],
             )
-            .await
-        };
-        if let Err(e) = settled {
-            tracing::warn!(error = %e, "login counter not settled; it expires by itself");
+            .await?;
+        match tx {
+            Tx::Done => Ok(Rotation::Rotated),
+            // A revoked or ended session refuses; a token already rotated answers as it was.
+            tx if tx.failed(0) => match self.get("read rotated token", key).await? {
+                Some(item) if !get_bool(&item, "revoked") => match first_token_from(&item)? {
+                    Some(token) if token.rotated_at_ms.is_some() => Ok(Rotation::AlreadyRotated(token)),
+                    _ => Ok(Rotation::Refused),
+                },
+                _ => Ok(Rotation::Refused),
+            },
+            Tx::Cancelled(codes) => Err(cancelled("rotation", codes)),
         }
     }
 
@@ -201,8 +175,8 @@ impl SessionStore for DynamoStore {
                         "email = :e AND expires_at = :te AND credential = :cr",
                         HashMap::from([
                             (":e".to_string(), s(email)),
-                            (":te".to_string(), device["expires_at"].clone()),
-                            (":cr".to_string(), device["credential"].clone()),
+                            (":te".to_string(), device.get("expires_at").cloned().unwrap_or(n(0))),
+                            (":cr".to_string(), device.get("credential").cloned().unwrap_or(s(""))),
                         ]),
                     )),
                     now: attempt.now,
@@ -213,7 +187,7 @@ impl SessionStore for DynamoStore {
                     item: items.get(&item_id(&address)),
                     counters: vec![
                         (Slot::Item, rules.account),
-                        (Slot::network(attempt.network), rules.network),
+                        (Slot::Network(attempt.network.to_string()), rules.network),
                     ],
                     guard: None,
                     now: attempt.now,
@@ -257,12 +231,8 @@ impl SessionStore for DynamoStore {
         first: &RefreshToken,
     ) -> StoreResult<bool> {
         self.trust_new_device(login).await?;
-        let fresh = Some("attribute_not_exists(pk)");
-        let writes = vec![
-            self.password_check(login, session.user_id),
-            self.put(session_item(session), fresh),
-            self.put(refresh_item(first), fresh),
-        ];
+        let mut writes = vec![self.password_check(login, session.user_id)];
+        writes.extend(self.session_puts(session, first));
         match self.transact("start session", writes).await? {
             Tx::Done => {
                 self.settle_password_step(login, true).await;
@@ -340,20 +310,23 @@ impl SessionStore for DynamoStore {
     }
 
     async fn refresh_state(&self, jti: &str, sid: &str, user_id: UserId) -> StoreResult<RefreshState> {
-        let items = self
-            .batch_get(
-                "refresh lookup",
-                vec![
-                    refresh_key(user_id, jti),
-                    session_key(user_id, sid),
-                    user_key(user_id),
-                ],
-            )
-            .await?;
+        // A session's first token is kept in the session's item.
+        let first = jti == sid;
+        let mut keys = vec![session_key(user_id, sid), user_key(user_id)];
+        if !first {
+            keys.push(refresh_key(user_id, jti));
+        }
+        let items = self.batch_get("refresh lookup", keys).await?;
         let found = |key: Item| items.get(&item_id(&key));
+        let session_item = found(session_key(user_id, sid));
+        let token = if first {
+            session_item.map(first_token_from).transpose()?.flatten()
+        } else {
+            found(refresh_key(user_id, jti)).map(refresh_from).transpose()?
+        };
         Ok(RefreshState {
-            token: found(refresh_key(user_id, jti)).map(refresh_from).transpose()?,
-            session: found(session_key(user_id, sid)).map(session_from).transpose()?,
+            token,
+            session: session_item.map(session_from).transpose()?,
             user: found(user_key(user_id)).map(user_from).transpose()?,
         })
     }
@@ -365,6 +338,9 @@ impl SessionStore for DynamoStore {
         now_ms: i64,
         seen: &SeenFrom,
     ) -> StoreResult<Rotation> {
+        if old.is_first_of_session() {
+            return self.rotate_first(old, successor, now_ms, seen).await;
+        }
         let tx = self
             .transact(
                 "rotate refresh token",
