@@ -662,6 +662,11 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     record!(Endpoint::Login, app.login("john@example.com", STRONG2).await);
     record!(Endpoint::Login, app.login("ghost@example.com", STRONG2).await);
     let login = record!(Endpoint::Login, app.login("john@example.com", STRONG).await);
+    // From the device that login trusted: counted on, and cleared in, its trust item.
+    let device = &login.body["device_token"];
+    let body = serde_json::json!({"email": "john@example.com", "password": STRONG, "device_token": device});
+    let known = record!(Endpoint::Login, app.post(Endpoint::Login, body).await);
+    assert_eq!(known.body["device_token"], *device, "{:?}", known.body);
     let id = login.body["user"]["id"].as_u64().unwrap();
     app.make_admin(id).await;
     let a = access(&login);
@@ -676,10 +681,13 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
     );
     let r1 = refresh(&login);
     let rotated = record!(Endpoint::Refresh, app.refresh(&r1).await);
+    // The session's first token lives in the session's item; its successor has an item of
+    // its own, and rotating it writes that.
+    let second = record!(Endpoint::Refresh, app.refresh(&refresh(&rotated)).await);
+    assert_eq!(second.status, 200, "{:?}", second.body);
     record!(Endpoint::Refresh, app.refresh(&r1).await); // within the grace window
     clock.advance_secs(30);
     record!(Endpoint::Refresh, app.refresh(&r1).await); // a replay: the family is revoked
-    let _ = rotated;
     record!(Endpoint::ForgotPassword, app.forgot("ghost@example.com").await);
     record!(Endpoint::ForgotPassword, app.forgot("john@example.com").await);
     // The mailer function, handed both jobs: one for no account, one for john.
@@ -800,6 +808,12 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         Endpoint::LoginMfa,
         app.login_mfa(&token, &app.next_code(&secret)).await
     );
+    // The password step from the device the second step trusted.
+    let device = &m2.body["device_token"];
+    let body =
+        serde_json::json!({"email": "mfa_user@example.com", "password": STRONG, "device_token": device});
+    let known = record!(Endpoint::Login, app.post(Endpoint::Login, body).await);
+    assert!(known.body["mfa_token"].is_string(), "{:?}", known.body);
     let token = app.mfa_token("mfa_user@example.com").await;
     record!(
         Endpoint::LoginMfa,
@@ -839,7 +853,32 @@ async fn each_function_policy_covers_exactly_the_calls_its_code_makes() {
         Endpoint::PasskeyLogin,
         app.sign_in_with(&key, serde_json::json!({"tamper": true})).await
     );
+    // A failed code step leaves a counter that a passkey sign-in (a completed factor) clears.
+    let token = app.mfa_token("mfa_user@example.com").await;
+    let spent = record!(
+        Endpoint::LoginMfa,
+        app.login_recovery(&token, codes[0].as_str().unwrap()).await
+    );
+    assert_eq!(spent.status, 400, "{:?}", spent.body);
     let p = record!(Endpoint::PasskeyLogin, app.sign_in_with_passkey(&mut key).await);
+    // Again from the device it trusted: that trust is renewed.
+    let options = app.passkey_login_options().await;
+    let got = crate::helpers::passkeys::authenticator(
+        "get",
+        &crate::helpers::passkeys::getting(&options.body["publicKey"], &key, serde_json::json!({})),
+    );
+    let body = serde_json::json!({"challenge_id": options.body["challenge_id"], "credential": got["credential"],
+        "device_token": p.body["device_token"]});
+    let again = record!(
+        Endpoint::PasskeyLogin,
+        app.post(Endpoint::PasskeyLogin, body).await
+    );
+    assert_eq!(
+        again.body["device_token"], p.body["device_token"],
+        "{:?}",
+        again.body
+    );
+    key["sign_count"] = serde_json::json!(key["sign_count"].as_u64().unwrap() + 1);
     record!(Endpoint::PasskeyLoginOptions, app.passkey_login_options().await);
     record!(
         Endpoint::DeletePasskey,

@@ -44,6 +44,7 @@ mod aws_faults;
 mod aws_interleavings;
 mod aws_permissions;
 mod aws_throttling;
+mod aws_units;
 mod federation;
 mod federation_linking;
 mod fuzz;
