@@ -175,8 +175,14 @@ impl SessionStore for DynamoStore {
                         "email = :e AND expires_at = :te AND credential = :cr",
                         HashMap::from([
                             (":e".to_string(), s(email)),
-                            (":te".to_string(), device.get("expires_at").cloned().unwrap_or(n(0))),
-                            (":cr".to_string(), device.get("credential").cloned().unwrap_or(s(""))),
+                            (
+                                ":te".to_string(),
+                                device.get("expires_at").cloned().unwrap_or(n(0)),
+                            ),
+                            (
+                                ":cr".to_string(),
+                                device.get("credential").cloned().unwrap_or(s("")),
+                            ),
                         ]),
                     )),
                     now: attempt.now,
