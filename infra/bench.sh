@@ -13,6 +13,10 @@ cd "$ROOT"
 start_local_aws
 ensure_module pyotp "$PYOTP_REQ"  # codes for the second-factor measures
 ensure_module cbor2 "$CBOR2_REQ"  # the software authenticator of the passkey measures
+if [ ! -d infra/oidc/node_modules/oidc-provider ]; then
+  say "installing the test OpenID provider for the provider sign-in measures (infra/oidc, npm ci)"
+  (cd infra/oidc && npm ci --silent --no-audit --no-fund)
+fi
 run=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(4))')
 export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 "$VENV/bin/python" infra/local_aws.py setup "$AUTHYY_MOTO_URL" \

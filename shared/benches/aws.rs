@@ -25,8 +25,8 @@ use authyy::clock::ManualClock;
 use authyy::config::AwsSettings;
 use authyy::{AppState, Endpoint};
 use common::{
-    admin_tokens, bench_config, body, event, passkey_sign_ins, refresh_chain, registered_passkey,
-    second_step_challenge,
+    admin_tokens, bench_config, body, code_of, event, passkey_sign_ins, provider_callbacks, refresh_chain,
+    registered_passkey, second_step_challenge, token_exchange, with_test_provider,
 };
 use lambda_http::Request;
 use serde_json::{json, Value};
@@ -63,6 +63,20 @@ async fn main() {
         .unwrap();
     let mut config = bench_config();
     config.mail_from = "bench@authyy.test".into();
+    // Units as production bills them: the per-client limits count each request (one counter
+    // write where a route has a limit), with maxima no bench reaches.
+    config.ip_limits_enabled = true;
+    // Sign-in with another provider: the test provider on loopback, when it is installed.
+    let provider = with_test_provider(&mut config);
+    for limit in [
+        &mut config.signup_limit,
+        &mut config.login_limit,
+        &mut config.forgot_limit,
+        &mut config.resend_limit,
+        &mut config.passkey_options_limit,
+    ] {
+        limit.max = u32::MAX;
+    }
     let counter = faults::Faults::new(0);
     let clock = Arc::new(ManualClock::default());
     // As a fresh deploy does: the rotation function runs once and creates the RSA keys.
@@ -305,6 +319,34 @@ async fn main() {
         assert_eq!(r.status(), 204, "{:?}", body(&r));
     }
     report_of("DELETE /auth/admin/users/{id}", t.elapsed(), counter.calls(), m);
+
+    // Provider sign-ins of `m` new users: the provider's pages gone through first, then the
+    // callbacks (each reads its state, calls the provider's token endpoint and keys, makes the
+    // account and its one-time code), then the token exchanges.
+    if provider {
+        let callbacks = provider_callbacks(&state, m, &run).await;
+        counter.fail_from(0);
+        let t = Instant::now();
+        let mut codes = vec![];
+        for req in callbacks {
+            codes.push(code_of(&call(Endpoint::OAuthCallback, req).await));
+        }
+        report_of(
+            "GET /auth/oauth/{provider}/callback",
+            t.elapsed(),
+            counter.calls(),
+            m,
+        );
+        counter.fail_from(0);
+        let t = Instant::now();
+        for code in &codes {
+            let r = call(Endpoint::OAuthToken, token_exchange(code)).await;
+            assert_eq!(r.status(), 200, "{:?}", body(&r));
+        }
+        report_of("POST /auth/oauth/token", t.elapsed(), counter.calls(), m);
+    } else {
+        println!("(provider sign-ins skipped: infra/oidc is not installed; npm ci there)");
+    }
     counter.fail_from(0);
     let t = Instant::now();
     for _ in 0..n {

@@ -24,8 +24,8 @@ use authyy::keys::{random_key, KeySet, Lifecycle, PublicKeys, SigningKey};
 use authyy::tokens::{self, Claims, TokenUse, Verifier};
 use authyy::{AppState, Endpoint};
 use common::{
-    admin_tokens, bench_config, body, event, passkey_sign_ins, refresh_chain, registered_passkey,
-    second_step_challenge,
+    admin_tokens, bench_config, body, code_of, event, passkey_sign_ins, provider_callbacks, refresh_chain,
+    registered_passkey, second_step_challenge, token_exchange, with_test_provider,
 };
 use lambda_http::Request;
 use serde_json::json;
@@ -144,6 +144,7 @@ async fn main() {
     println!("-- handlers on SQLite (argon2 at minimal cost, so hashing is excluded)");
     let dir = tempfile::tempdir().unwrap();
     let mut config = bench_config();
+    let provider = with_test_provider(&mut config);
     config.sqlite_path = dir.path().join("bench.sqlite3");
     config.outbox_dir = dir.path().join("outbox");
     let clock = Arc::new(ManualClock::default());
@@ -336,6 +337,27 @@ async fn main() {
         async move { assert_eq!(c.await.status(), 200) }
     })
     .await;
+    // Provider sign-ins: the callback (the provider's token endpoint and keys over loopback
+    // HTTP, then the account and a one-time code) and the token exchange.
+    if provider {
+        let callbacks = std::sync::Mutex::new(provider_callbacks(&state, 31, "sqlite").await);
+        let codes = std::sync::Mutex::new(vec![]);
+        measure("GET /auth/oauth/{provider}/callback", 30, |_| {
+            let c = call(Endpoint::OAuthCallback, callbacks.lock().unwrap().pop().unwrap());
+            let codes = &codes;
+            async move {
+                let code = code_of(&c.await);
+                codes.lock().unwrap().push(code);
+            }
+        })
+        .await;
+        measure("POST /auth/oauth/token", 30, |_| {
+            let code = codes.lock().unwrap().pop().unwrap();
+            let c = call(Endpoint::OAuthToken, token_exchange(&code));
+            async move { assert_eq!(c.await.status(), 200) }
+        })
+        .await;
+    }
     let admin_get = format!("/auth/admin/users/{}", user2.id);
     measure("GET /auth/admin/users/{id}", 300, |_| {
         let c = call(

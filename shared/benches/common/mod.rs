@@ -173,3 +173,108 @@ pub fn passkey_sign_ins(options: &[Value], key: &Value) -> Vec<Value> {
         })
         .collect()
 }
+
+/// An API Gateway event with a query string.
+fn event_query(method: &str, path: &str, query: &str) -> Request {
+    let ev = json!({
+        "version": "2.0", "routeKey": format!("{method} {path}"), "rawPath": path, "rawQueryString": query,
+        "headers": {},
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "127.0.0.1"}, "timeEpoch": 0},
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&ev.to_string()).expect("event")
+}
+
+/// Starts the test provider (node's oidc-provider, infra/oidc, on 127.0.0.1; it ends with this
+/// process) and names it `local` in `config`; false (and nothing changed) when it is not
+/// installed (./infra/test.sh and ./infra/bench.sh install it).
+pub fn with_test_provider(config: &mut Config) -> bool {
+    use authyy::config::federation::{ClientSecret, Provider, ProviderKind};
+    use std::io::BufRead;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/oidc");
+    if !dir.join("node_modules/oidc-provider").exists() {
+        return false;
+    }
+    let mut child = std::process::Command::new("node")
+        .arg(dir.join("provider.mjs"))
+        .args(["0", "http://localhost:9000/auth/oauth/local/callback"])
+        .env("AUTHYY_EXIT_WITH_STDIN", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node runs the test provider");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    std::mem::forget(child.stdin.take());
+    std::mem::forget(child);
+    let said: Value = serde_json::from_str(&line).unwrap();
+    config.oauth_providers = vec![Provider {
+        name: "local".into(),
+        kind: ProviderKind::Oidc {
+            issuer: said["issuer"].as_str().unwrap().to_string(),
+        },
+        client_id: "authyy".into(),
+        client_secret: ClientSecret::Value("authyy-test-secret".into()),
+        scopes: "openid email profile".into(),
+        link_by_email: false,
+    }];
+    true
+}
+
+/// The frontend's PKCE verifier of the provider sign-ins, and its S256 challenge.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// The front channels of `count` provider sign-ins (`GET .../authorize`, then the provider's
+/// pages gone through by infra/oidc/drive.mjs as new users named after `tag`): the callback
+/// requests the provider sent the browser back with.
+pub async fn provider_callbacks(state: &AppState, count: u32, tag: &str) -> Vec<Request> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/oidc/drive.mjs");
+    let mut callbacks = vec![];
+    for i in 0..count {
+        let query =
+            format!("redirect_to=http%3A%2F%2Flocalhost%3A3000%2Fcallback&code_challenge={CHALLENGE}");
+        let req = event_query("GET", "/auth/oauth/local/authorize", &query);
+        let r = authyy::handle(state, Endpoint::OAuthAuthorize, req).await;
+        assert_eq!(r.status(), 302, "{:?}", body(&r));
+        let location = r.headers()["location"].to_str().unwrap().to_string();
+        let login = format!("fed{i}-{tag}@example.com");
+        let out = std::process::Command::new("node")
+            .args([script, &location, &login, "consent"])
+            .output()
+            .expect("node drives the provider's pages");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let back = String::from_utf8(out.stdout).unwrap();
+        let (path, query) = back
+            .trim()
+            .trim_start_matches("http://localhost:9000")
+            .split_once('?')
+            .unwrap();
+        callbacks.push(event_query("GET", path, query));
+    }
+    callbacks
+}
+
+/// A callback's answer: the frontend's one-time code, from its redirect's fragment.
+pub fn code_of(resp: &lambda_http::Response<Body>) -> String {
+    assert_eq!(resp.status(), 302, "{:?}", body(resp));
+    let location = resp.headers()["location"].to_str().unwrap();
+    let fragment = location.split_once('#').unwrap().1;
+    form_urlencoded::parse(fragment.as_bytes())
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {location}"))
+}
+
+/// The token exchange of a provider sign-in's code.
+pub fn token_exchange(code: &str) -> Request {
+    event(
+        "POST",
+        "/auth/oauth/token",
+        None,
+        Some(&json!({"code": code, "code_verifier": VERIFIER})),
+    )
+}
