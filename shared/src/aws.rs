@@ -9,6 +9,13 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+use std::sync::{Arc, OnceLock};
 
 use crate::config::AwsSettings;
 
@@ -21,6 +28,7 @@ pub fn config_loader(settings: &AwsSettings) -> aws_config::ConfigLoader {
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .tls_context(tls_context())
         .build_https();
+    let http = SharedHttpClient::new(ConnectorOnFirstCall(http));
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
         .timeout_config(
@@ -31,6 +39,27 @@ pub fn config_loader(settings: &AwsSettings) -> aws_config::ConfigLoader {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
+}
+
+/// The SDK's HTTP client, but for its check at each service client's construction: that check
+/// builds a TLS connector (the whole trust store decoded, about a millisecond) and throws it
+/// away, once per service client at cold start, before the first call builds the one that is
+/// kept. Here the connector is built once, by the first call, as the SDK caches it.
+#[derive(Debug)]
+struct ConnectorOnFirstCall(SharedHttpClient);
+
+impl HttpClient for ConnectorOnFirstCall {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The SDK's TLS settings: the bundle's roots only, or the SDK's own way of reading the
@@ -59,6 +88,47 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
     loader.load().await
+}
+
+/// An SDK client built on its first use. Building one parses its service's endpoint rules,
+/// about 0.2 ms of a cold start, so a function that never calls a service (most never send
+/// mail or queue a job) never builds its client. Clones share the one client.
+pub struct LazyClient<C>(Arc<LazyInner<C>>);
+
+struct LazyInner<C> {
+    client: OnceLock<C>,
+    build: Box<dyn Fn() -> C + Send + Sync>,
+}
+
+impl<C> Clone for LazyClient<C> {
+    fn clone(&self) -> Self {
+        LazyClient(self.0.clone())
+    }
+}
+
+impl<C: Clone + Send + Sync + 'static> LazyClient<C> {
+    /// The client `build` makes from `sdk`, when it is first needed.
+    pub fn new(sdk: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        let sdk = sdk.clone();
+        LazyClient(Arc::new(LazyInner {
+            client: OnceLock::new(),
+            build: Box::new(move || build(&sdk)),
+        }))
+    }
+
+    pub fn get(&self) -> &C {
+        self.0.client.get_or_init(|| (self.0.build)())
+    }
+}
+
+/// A client already built (tests, tools).
+impl<C: Clone + Send + Sync + 'static> From<C> for LazyClient<C> {
+    fn from(client: C) -> Self {
+        LazyClient(Arc::new(LazyInner {
+            client: OnceLock::from(client.clone()),
+            build: Box::new(move || client.clone()),
+        }))
+    }
 }
 
 const TRANSIENT_CODES: &[&str] = &[

@@ -13,7 +13,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 /// Where systems keep their bundle, in the order looked for.
@@ -25,6 +24,32 @@ pub const BUNDLES: [&str; 3] = [
     // macOS, the BSDs.
     "/etc/ssl/cert.pem",
 ];
+
+/// The certificates of a PEM bundle: every section a `CERTIFICATE` of valid base64 (text between
+/// sections, as comments, is skipped), or `None`. Decoded with the base64 crate: the SDK's own
+/// decoder of the same text (constant-time, for private keys) takes about a millisecond for a
+/// system bundle, which this check at cold start should not double.
+fn certificates_in(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
+    use base64::Engine as _;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut rest = std::str::from_utf8(pem).ok()?;
+    let mut certificates = vec![];
+    while let Some(start) = rest.find("-----BEGIN ") {
+        // A section of another kind (a key, a trusted certificate): not a bundle of roots.
+        let body = rest.get(start..)?.strip_prefix(BEGIN)?;
+        let end = body.find(END)?;
+        let text: String = body
+            .get(..end)?
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+        certificates.push(CertificateDer::from(der));
+        rest = body.get(end + END.len()..)?;
+    }
+    Some(certificates)
+}
 
 /// A bundle of trusted roots, as read.
 #[derive(Debug)]
@@ -75,9 +100,7 @@ fn find(file: Option<&str>, dir: Option<&str>, candidates: &[&str]) -> Option<Bu
 /// connection time what they cannot use).
 pub fn read(path: &Path) -> Option<Bundle> {
     let pem = std::fs::read(path).ok()?;
-    let certificates = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .ok()?;
+    let certificates = certificates_in(&pem)?;
     let mut roots = rustls::RootCertStore::empty();
     let (taken, refused) = roots.add_parsable_certificates(certificates.iter().cloned());
     (taken > 0 && refused == 0).then(|| Bundle {
@@ -122,6 +145,46 @@ tL4ndQavEi51mI38AjEAi/V3bNTIZargCyzuFJ0nN6T5U6VR5CmD1/iQMVtCnwr1
         assert_eq!(bundle.certificates.len(), 2);
         assert_eq!(bundle.pem, format!("{ROOT}{ROOT}").as_bytes());
         assert_eq!(bundle.root_store().len(), 2);
+    }
+
+    /// What the SDK's own parser makes of `pem` (the text it is handed).
+    fn as_the_sdk_reads(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
+        use rustls::pki_types::pem::PemObject;
+        CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+    }
+
+    #[test]
+    fn a_bundle_is_read_as_the_sdk_reads_it() {
+        let commented = format!(
+            "# ISRG Root X2\n{ROOT}\n# again\r\n{}",
+            ROOT.replace('\n', "\r\n")
+        );
+        for text in [ROOT.to_string(), format!("{ROOT}{ROOT}"), commented] {
+            let ours = certificates_in(text.as_bytes()).unwrap();
+            assert_eq!(Some(ours), as_the_sdk_reads(text.as_bytes()), "{text:?}");
+        }
+        // The machine's own bundles, where it has them.
+        for path in BUNDLES {
+            if let Ok(pem) = std::fs::read(path) {
+                let ours = certificates_in(&pem).unwrap();
+                assert!(!ours.is_empty(), "{path}");
+                assert_eq!(Some(ours), as_the_sdk_reads(&pem), "{path}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_section_that_is_not_a_certificate_or_not_base64_refuses_the_bundle() {
+        let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        assert!(certificates_in(format!("{ROOT}{key}").as_bytes()).is_none());
+        let unended = ROOT.replace("-----END CERTIFICATE-----", "");
+        assert!(certificates_in(unended.as_bytes()).is_none());
+        let bad = ROOT.replace("MIICGzCC", "MIIC*zCC");
+        assert!(certificates_in(bad.as_bytes()).is_none());
+        assert!(certificates_in(&[0xff, 0xfe]).is_none());
+        assert_eq!(certificates_in(b"no sections at all"), Some(vec![]));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use crate::aws::LazyClient;
 use crate::config::federation::{ClientSecret, Provider, ProviderKind};
 use crate::outbound::OutboundError;
 pub use crate::outbound::OutboundHttp;
@@ -71,7 +72,7 @@ pub struct Federation {
     providers: Vec<Provider>,
     http: OutboundHttp,
     oidc: oidc::OidcCache,
-    secrets: Option<aws_sdk_secretsmanager::Client>,
+    secrets: Option<LazyClient<aws_sdk_secretsmanager::Client>>,
     secret_cache: Mutex<HashMap<String, String>>,
 }
 
@@ -82,7 +83,10 @@ struct OidcTokens {
 
 impl Federation {
     /// `secrets` reads `client_secret_ref` secrets (the AWS backend).
-    pub fn new(providers: Vec<Provider>, secrets: Option<aws_sdk_secretsmanager::Client>) -> Federation {
+    pub fn new(
+        providers: Vec<Provider>,
+        secrets: Option<LazyClient<aws_sdk_secretsmanager::Client>>,
+    ) -> Federation {
         Federation {
             providers,
             http: OutboundHttp::new(PROVIDER_TIMEOUT),
@@ -146,6 +150,7 @@ impl Federation {
             FederationError::Unreachable("client_secret_ref needs the AWS backend: give client_secret".into())
         })?;
         let secret = client
+            .get()
             .get_secret_value()
             .secret_id(id)
             .send()

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use super::rotation::{self, check_not_retired, rotated, write_public, ATTEMPTS};
 use super::{KeyError, KeyStore, LifecycleError, PrivateKeys, PublicKeys, Version};
-use crate::aws::sdk_failure;
+use crate::aws::{sdk_failure, LazyClient};
 
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
@@ -42,15 +42,19 @@ fn successor_token(read: &str) -> String {
 }
 
 pub struct SecretsManagerKeys {
-    client: Client,
+    client: LazyClient<Client>,
     private_id: String,
     public_id: String,
 }
 
 impl SecretsManagerKeys {
-    pub fn new(client: Client, private_id: impl Into<String>, public_id: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<LazyClient<Client>>,
+        private_id: impl Into<String>,
+        public_id: impl Into<String>,
+    ) -> Self {
         SecretsManagerKeys {
-            client,
+            client: client.into(),
             private_id: private_id.into(),
             public_id: public_id.into(),
         }
@@ -65,6 +69,7 @@ impl SecretsManagerKeys {
     ) -> Result<(String, Version), KeyError> {
         let out = self
             .client
+            .get()
             .get_secret_value()
             .secret_id(secret_id)
             .set_version_id(version_id.map(str::to_string))
@@ -92,6 +97,7 @@ impl SecretsManagerKeys {
         stage: &str,
     ) -> Result<(), SdkError<PutSecretValueError>> {
         self.client
+            .get()
             .put_secret_value()
             .secret_id(secret_id)
             .secret_string(text)
@@ -142,6 +148,7 @@ impl KeyStore for SecretsManagerKeys {
             .map_err(|e| KeyError::Unavailable(sdk_failure("put keys", e).to_string()))?;
         let moved = self
             .client
+            .get()
             .update_secret_version_stage()
             .secret_id(&self.private_id)
             .version_stage(CURRENT)
@@ -214,6 +221,7 @@ impl SecretsManagerKeys {
     async fn versions(&self) -> Result<HashMap<String, Vec<String>>, KeyError> {
         let out = self
             .client
+            .get()
             .describe_secret()
             .secret_id(&self.private_id)
             .send()
@@ -268,6 +276,7 @@ impl SecretsManagerKeys {
         for (id, stages) in self.versions().await? {
             if stages.iter().any(|s| s == PENDING) && !stages.iter().any(|s| s == CURRENT) {
                 self.client
+                    .get()
                     .update_secret_version_stage()
                     .secret_id(&self.private_id)
                     .version_stage(PENDING)
@@ -379,6 +388,7 @@ pub async fn rotation_step(
             // Refused if AWSCURRENT is no longer on the version the pending one was built on.
             let moved = keys
                 .client
+                .get()
                 .update_secret_version_stage()
                 .secret_id(&keys.private_id)
                 .version_stage(CURRENT)

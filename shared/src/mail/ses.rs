@@ -5,18 +5,22 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
 
 use super::{Mail, MailError, MailTransport, Sender};
-use crate::aws::sdk_failure;
+use crate::aws::{sdk_failure, LazyClient};
 
 pub struct SesTransport {
-    client: Client,
+    client: LazyClient<Client>,
     from: String,
     configuration_set: Option<String>,
 }
 
 impl SesTransport {
-    pub fn new(client: Client, from: &Sender, configuration_set: Option<String>) -> Self {
+    pub fn new(
+        client: impl Into<LazyClient<Client>>,
+        from: &Sender,
+        configuration_set: Option<String>,
+    ) -> Self {
         SesTransport {
-            client,
+            client: client.into(),
             from: from.header_value(),
             configuration_set,
         }
@@ -44,6 +48,7 @@ impl MailTransport for SesTransport {
             )
             .build();
         self.client
+            .get()
             .send_email()
             .from_email_address(&self.from)
             .destination(Destination::builder().to_addresses(&mail.to).build())

@@ -6,18 +6,18 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 
 use super::{MailJob, MailQueue, QueueError};
-use crate::aws::sdk_failure;
+use crate::aws::{sdk_failure, LazyClient};
 
 pub struct SqsQueue {
-    client: Client,
+    client: LazyClient<Client>,
     url: String,
 }
 
 impl SqsQueue {
     /// The queue at `url` (AUTH_MAIL_QUEUE_URL).
-    pub fn new(client: Client, url: impl Into<String>) -> SqsQueue {
+    pub fn new(client: impl Into<LazyClient<Client>>, url: impl Into<String>) -> SqsQueue {
         SqsQueue {
-            client,
+            client: client.into(),
             url: url.into(),
         }
     }
@@ -35,6 +35,7 @@ impl MailQueue for SqsQueue {
         }
         let delay = delay.min(super::MAX_DELAY).as_secs() as i32;
         self.client
+            .get()
             .send_message()
             .queue_url(&self.url)
             .message_body(job.to_json())

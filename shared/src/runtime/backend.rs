@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 
 use super::BoxError;
+use crate::aws::LazyClient;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AwsSettings, BackendKind, Config, ConfigError, Env};
 use crate::federation::Federation;
@@ -116,16 +117,17 @@ impl AppState {
             aws_sdk_dynamodb::Client::new(sdk),
             settings.table_name.clone(),
         ));
+        // Only DynamoDB's client is built now: each other one on its first use.
         let mail_transport = Arc::new(SesTransport::new(
-            aws_sdk_sesv2::Client::new(sdk),
+            LazyClient::new(sdk, aws_sdk_sesv2::Client::new),
             &sender(&config)?,
             settings.configuration_set.clone(),
         ));
         let queue = Arc::new(SqsQueue::new(
-            aws_sdk_sqs::Client::new(sdk),
+            LazyClient::new(sdk, aws_sdk_sqs::Client::new),
             settings.mail_queue_url.clone(),
         ));
-        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        let secrets = LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new);
         let keys = Arc::new(SecretsManagerKeys::new(
             secrets.clone(),
             settings.signing_secret_id.clone(),
