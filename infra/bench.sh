@@ -53,7 +53,7 @@ if [ "${BENCH_ONLY:-}" != handlers ]; then
     --public-secret authyy-bench-fn-public-keys --queue-url "$QUEUE_URL"
 fi
 if [ "${BENCH_ONLY:-}" != functions ]; then
-  AUTHYY_BENCH_TABLE="authyy-bench-$run" AUTHYY_BENCH_RUN="$run" cargo bench -p authyy
+  AUTHYY_PYTHON="$VENV/bin/python" AUTHYY_BENCH_TABLE="authyy-bench-$run" AUTHYY_BENCH_RUN="$run" cargo bench -p authyy
 fi
 if [ -f target/bench-functions.json ] && [ -f target/bench-dynamodb.json ]; then
   say "what it costs at AWS's public prices (infra/cost.py, from the figures above)"

@@ -39,11 +39,11 @@ fn certificates_in(pem: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
         // A section of another kind (a key, a trusted certificate): not a bundle of roots.
         let body = rest.get(start..)?.strip_prefix(BEGIN)?;
         let end = body.find(END)?;
-        let text: String = body
-            .get(..end)?
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
+        let section = body.get(..end)?;
+        let mut text = Vec::with_capacity(section.len());
+        for line in section.split('\n') {
+            text.extend_from_slice(line.trim_ascii().as_bytes());
+        }
         let der = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
         certificates.push(CertificateDer::from(der));
         rest = body.get(end + END.len()..)?;
