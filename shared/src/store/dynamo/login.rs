@@ -412,6 +412,34 @@ mod tests {
     }
 
     #[test]
+    fn an_item_without_the_address_count_yet_is_written_only_while_it_has_none() {
+        let it = item(None, &[("n", "1 0 5000")]);
+        let w = reserve(Some(&it), "n").write().unwrap().unwrap();
+        assert_eq!(w.condition[0], "attribute_not_exists(#c)");
+        assert_eq!(w.values[":c"], n(1));
+    }
+
+    #[test]
+    fn a_trusted_devices_counter_as_read_is_the_condition_of_its_next_count() {
+        let mut it = key("LOGINFAIL#a@example.com", "TRUST#h");
+        it.insert(DEVICE_FAILS.into(), s("2 0 5000"));
+        let r = Reserve {
+            key: it.clone(),
+            item: Some(&it),
+            counters: vec![(Slot::Packed(DEVICE_FAILS.into()), BACKOFF)],
+            guard: None,
+            now: 1000,
+            keep_secs: 4500,
+        };
+        let w = r.write().unwrap().unwrap();
+        assert_eq!(w.condition, ["#p0 = :op0"]);
+        assert_eq!(
+            (w.values[":op0"].clone(), w.values[":p0"].clone()),
+            (s("2 0 5000"), s("3 1000 5500"))
+        );
+    }
+
+    #[test]
     fn a_stored_count_below_zero_counts_as_zero_and_is_compared_as_stored() {
         let it = item(Some((-1, 5000)), &[]);
         let w = reserve(Some(&it), "n").write().unwrap().unwrap();
