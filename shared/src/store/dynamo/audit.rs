@@ -16,14 +16,7 @@ use crate::store::*;
 impl AuditStore for DynamoStore {
     async fn record_event(&self, user_id: UserId, event: &AuditEvent, expires_at: i64) -> StoreResult<()> {
         let item = event_item(user_id, event, expires_at)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("record audit event", e))?;
-        Ok(())
+        self.put_item("record audit event", item).await
     }
 
     async fn list_events(

@@ -230,14 +230,7 @@ pub(super) fn first_token_from(item: &Item) -> StoreResult<Option<RefreshToken>>
     let Some(issued_at) = opt_n(item, "first_issued_at") else {
         return Ok(None);
     };
-    let successor = match opt_s(item, "first_successor_jti") {
-        Some(jti) => Some(Successor {
-            jti,
-            issued_at: get_n(item, "first_successor_issued_at")?,
-            expires_at: get_n(item, "first_successor_expires_at")?,
-        }),
-        None => None,
-    };
+    let successor = successor_from(item, "first_")?;
     let sid = get_s(item, "sid")?;
     Ok(Some(RefreshToken {
         jti: sid.clone(),
@@ -250,15 +243,20 @@ pub(super) fn first_token_from(item: &Item) -> StoreResult<Option<RefreshToken>>
     }))
 }
 
-pub(super) fn refresh_from(item: &Item) -> StoreResult<RefreshToken> {
-    let successor = match opt_s(item, "successor_jti") {
-        Some(jti) => Some(Successor {
-            jti,
-            issued_at: get_n(item, "successor_issued_at")?,
-            expires_at: get_n(item, "successor_expires_at")?,
-        }),
-        None => None,
+/// A rotated token's successor, from the `{prefix}successor_*` attributes.
+fn successor_from(item: &Item, prefix: &str) -> StoreResult<Option<Successor>> {
+    let Some(jti) = opt_s(item, &format!("{prefix}successor_jti")) else {
+        return Ok(None);
     };
+    Ok(Some(Successor {
+        jti,
+        issued_at: get_n(item, &format!("{prefix}successor_issued_at"))?,
+        expires_at: get_n(item, &format!("{prefix}successor_expires_at"))?,
+    }))
+}
+
+pub(super) fn refresh_from(item: &Item) -> StoreResult<RefreshToken> {
+    let successor = successor_from(item, "")?;
     Ok(RefreshToken {
         jti: get_s(item, "jti")?,
         sid: get_s(item, "sid")?,
