@@ -24,13 +24,8 @@ use crate::config::AwsSettings;
 /// and the standard region/credential/endpoint chain (AWS_ENDPOINT_URL points it at a local
 /// server). Build it once per execution environment.
 pub fn config_loader(settings: &AwsSettings) -> aws_config::ConfigLoader {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .tls_context(tls_context())
-        .build_https();
-    let http = SharedHttpClient::new(ConnectorOnFirstCall(http));
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(SharedHttpClient::new(HttpOnFirstCall::default()))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(settings.connect_timeout)
@@ -41,24 +36,39 @@ pub fn config_loader(settings: &AwsSettings) -> aws_config::ConfigLoader {
         .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
 }
 
-/// The SDK's HTTP client, but for its check at each service client's construction: that check
-/// builds a TLS connector (the whole trust store decoded, about a millisecond) and throws it
-/// away, once per service client at cold start, before the first call builds the one that is
-/// kept. Here the connector is built once, by the first call, as the SDK caches it.
-#[derive(Debug)]
-struct ConnectorOnFirstCall(SharedHttpClient);
+/// The SDK's own HTTP client (hyper, rustls with ring, the bundle's roots), made when the first
+/// call needs a connection, not at cold start: the trust roots are read then (the bundle read
+/// and checked, about half a millisecond), and only by a function that calls AWS at all.
+///
+/// The SDK's client also builds a TLS connector at each service client's construction, to
+/// throw it away (the whole trust store decoded, about half a millisecond per client, before
+/// the first call builds the one that is kept); that check is not done here. The connector is
+/// built once, by the first call, and cached by the SDK's client as it always is.
+#[derive(Debug, Default, Clone)]
+struct HttpOnFirstCall(Arc<OnceLock<SharedHttpClient>>);
 
-impl HttpClient for ConnectorOnFirstCall {
+impl HttpOnFirstCall {
+    fn client(&self) -> &SharedHttpClient {
+        self.0.get_or_init(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .tls_context(tls_context())
+                .build_https()
+        })
+    }
+}
+
+impl HttpClient for HttpOnFirstCall {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
+        self.client().http_connector(settings, components)
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
+        self.client().connector_metadata()
     }
 }
 
@@ -169,4 +179,37 @@ where
         _ => (false, format!("{operation}: {}", DisplayErrorContext(&err))),
     };
     SdkFailure { transient, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::config::Credentials;
+
+    /// An SDK configuration over `http`, pointed at a closed port of this machine.
+    fn sdk_over(http: &HttpOnFirstCall) -> SdkConfig {
+        SdkConfig::builder()
+            .http_client(SharedHttpClient::new(http.clone()))
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                Credentials::new("key", "secret", None, None, "test"),
+            ))
+            .endpoint_url("http://127.0.0.1:1")
+            .behavior_version(BehaviorVersion::latest())
+            .retry_config(RetryConfig::disabled())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn the_http_client_and_its_trust_roots_are_made_by_the_first_call_not_by_a_service_client() {
+        let http = HttpOnFirstCall::default();
+        let sdk = sdk_over(&http);
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let _sqs = aws_sdk_sqs::Client::new(&sdk);
+        assert!(http.0.get().is_none(), "built at a service client's construction");
+
+        let err = dynamo.list_tables().send().await.unwrap_err();
+        assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+        assert!(http.0.get().is_some(), "the first call made no HTTP client");
+    }
 }
