@@ -68,7 +68,7 @@ macro_rules! lambda_main {
             }
         }
 
-        #[tokio::main]
+        #[tokio::main(flavor = "current_thread")]
         async fn main() -> Result<(), $crate::lambda_http::Error> {
             $crate::runtime::run(&[$($crate::Endpoint::$endpoint),+], dispatch).await
         }

@@ -3,7 +3,7 @@
 //! request up, mints the link's token, sends the mail through SES) and reports the ones that
 //! failed, so that only those are retried.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     authyy::runtime::mailer::run().await
 }

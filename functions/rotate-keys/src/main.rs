@@ -2,7 +2,7 @@
 //! It moves the RSA key lifecycle one step (next -> current -> previous) on schedule and keeps
 //! the public key set in step, so a new key is published a whole period before it signs.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     authyy::runtime::rotation::run().await
 }
