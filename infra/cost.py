@@ -167,12 +167,18 @@ HASHING = {"signup", "login", "reset-password", "change-password", "change-email
 LOGIN_ROUTES = ["POST /auth/login (known device)", "POST /auth/login"]
 
 
+def init_over_floor(m, floor):
+    """A function's init over the floor's, both from the starts taken turn about (older figures:
+    against the floor's own row)."""
+    return m["init_ms"] - m.get("init_floor_ms", floor["init_ms"])
+
+
 def targets(measured, aws, units, primitives):
     """The performance targets, against the hello-world floor of the same run (SQLite; the
     AWS backend's init against the floor's init in the same run)."""
     floor = measured["hello-world"]
     others = {f: m for f, m in measured.items() if f != "hello-world"}
-    init = {f: m["init_ms"] - floor["init_ms"] for f, m in others.items()}
+    init = {f: init_over_floor(m, floor) for f, m in others.items()}
     worst = max(init, key=init.get)
     print("0. Targets (medians, against hello-world in the same run)")
     print(f"  init within 2 ms of the floor ({floor['init_ms']:.2f} ms): "
@@ -190,7 +196,7 @@ def targets(measured, aws, units, primitives):
         print(f"  passkey sign-in warm p50 at most 2 ms: {'met' if p50 <= 2 else 'NOT met'}, {p50:.3f} ms")
     if aws and "hello-world" in aws:
         floor_aws = aws["hello-world"]["init_ms"]
-        over = {f: m["init_ms"] - floor_aws for f, m in aws.items() if f != "hello-world"}
+        over = {f: init_over_floor(m, aws["hello-world"]) for f, m in aws.items() if f != "hello-world"}
         worst_aws = max(over, key=over.get)
         print(f"  init on the AWS backend within 1.5 ms of the floor ({floor_aws:.2f} ms): "
               f"{'met' if over[worst_aws] <= 1.5 else 'NOT met'}, worst {worst_aws} +{over[worst_aws]:.2f} ms, "
