@@ -212,4 +212,22 @@ mod tests {
         assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
         assert!(http.0.get().is_some(), "the first call made no HTTP client");
     }
+
+    #[test]
+    fn with_a_bundle_the_sdk_trusts_its_roots_alone() {
+        // The machine's own bundle (every test machine has one; without, the generic loading).
+        let expected = if crate::trust_roots::bundle().is_some() {
+            "enable_native_roots: false"
+        } else {
+            "enable_native_roots: true"
+        };
+        let context = format!("{:?}", tls_context());
+        assert!(context.contains(expected), "{context}");
+    }
+
+    #[test]
+    fn the_user_agent_still_names_the_sdks_http_client() {
+        let metadata = HttpOnFirstCall::default().connector_metadata();
+        assert_eq!(metadata.map(|m| m.name().to_string()), Some("hyper".into()));
+    }
 }
