@@ -68,6 +68,8 @@ macro_rules! lambda_main {
             }
         }
 
+        // One thread: Lambda hands a function one event at a time, so worker threads would
+        // only be made at every cold start (password hashing uses tokio's blocking threads).
         #[tokio::main(flavor = "current_thread")]
         async fn main() -> Result<(), $crate::lambda_http::Error> {
             $crate::runtime::run(&[$($crate::Endpoint::$endpoint),+], dispatch).await
